@@ -1,0 +1,83 @@
+// ESLint flat config. Besides the usual rules it enforces the layering by runtime (as VS Code does):
+// only main/index.ts, main/electron/ and preload/ may import electron; the engine never reaches up into the
+// app, the CLI or the helper; the renderer sees nothing of Node and only the contract of main.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+import reactHooks from 'eslint-plugin-react-hooks';
+import prettier from 'eslint-config-prettier';
+
+const electronBan = {
+  name: 'electron',
+  message: 'Only main/index.ts, main/electron/ and preload/ may import electron: the engine must run in plain Node.',
+};
+const nodeBuiltins = ['fs', 'path', 'os', 'child_process', 'net', 'crypto', 'worker_threads', 'stream', 'zlib'];
+
+export default tseslint.config(
+  { ignores: ['out/**', 'dist/**', 'node_modules/**', 'bin/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'no-constant-condition': ['error', { checkLoops: false }],
+    },
+  },
+  {
+    files: ['scripts/**/*.mjs', 'eslint.config.mjs'],
+    languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly' } },
+  },
+  {
+    // plain Node: engine, helper, CLI, app handlers, tests, benches
+    files: ['main/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts'],
+    ignores: ['main/index.ts', 'main/electron/**'],
+    rules: { 'no-restricted-imports': ['error', { paths: [electronBan], patterns: ['**/electron/*', '**/renderer/**'] }] },
+  },
+  {
+    // the engine is the lowest layer: it never depends on its callers
+    files: ['main/engine/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [electronBan],
+          patterns: [
+            { group: ['**/cli/**', '**/cli', '../../cli/*'], message: 'The engine must not import the CLI.' },
+            { group: ['**/helper/**', '**/app/**', '**/electron/**', '**/renderer/**'], message: 'The engine must not import its callers.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // the contract is types only, shared by main, preload and renderer
+    files: ['main/contract/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { paths: [electronBan], patterns: [{ group: ['../*', '!./*'], message: 'The contract imports nothing outside itself.' }] }],
+      '@typescript-eslint/consistent-type-imports': 'error',
+    },
+  },
+  {
+    files: ['preload/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['**/engine/**', '**/app/**', '**/cli/**', '**/renderer/**'], message: 'The preload forwards the contract and nothing else.' }] }],
+    },
+  },
+  {
+    files: ['renderer/**/*.{ts,tsx}'],
+    plugins: { 'react-hooks': reactHooks },
+    rules: {
+      ...reactHooks.configs.recommended.rules,
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [electronBan, ...nodeBuiltins.map((name) => ({ name, message: 'The renderer is a sandboxed web page: no Node.' }))],
+          patterns: [
+            { group: ['node:*'], message: 'The renderer is a sandboxed web page: no Node.' },
+            { group: ['**/main/engine/**', '**/main/app/**', '**/main/cli/**', '**/main/helper/**', '**/main/electron/**'], message: 'The renderer talks to main only through the contract (window.atlas).' },
+          ],
+        },
+      ],
+    },
+  },
+  prettier,
+);

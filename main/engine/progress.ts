@@ -1,0 +1,92 @@
+/**
+ * Progress reporting shared by every job: a job takes a JobControl and reports through a ProgressMeter,
+ * which computes rate and ETA and throttles callbacks so that a fast loop does not flood the UI.
+ */
+export interface Progress {
+  /** What is happening now, e.g. 'reading', 'compressing', 'writing', 'verifying'. */
+  stage: string;
+  bytesDone: number;
+  /** null when the total is unknown (a stream of unknown length). */
+  bytesTotal: number | null;
+  /** bytes per second over the recent window */
+  rate: number;
+  /** seconds left at the current rate, or null when unknown */
+  etaSeconds: number | null;
+  /** A short human line for the stage (a file or partition name), never secret content. */
+  detail?: string;
+}
+
+export type ProgressListener = (progress: Progress) => void;
+
+/** What every job receives besides its options. */
+export interface JobControl {
+  signal?: AbortSignal;
+  onProgress?: ProgressListener;
+}
+
+const WINDOW_MS = 3000;
+
+export class ProgressMeter {
+  private done = 0;
+  private lastEmit = 0;
+  private readonly samples: Array<{ t: number; bytes: number }> = [];
+
+  constructor(
+    private readonly stage: string,
+    private readonly total: number | null,
+    private readonly listener: ProgressListener | undefined,
+    private readonly options: { intervalMs?: number; detail?: string; now?: () => number } = {},
+  ) {
+    this.samples.push({ t: this.now(), bytes: 0 });
+    this.emit(true);
+  }
+
+  get bytesDone(): number {
+    return this.done;
+  }
+
+  add(bytes: number): void {
+    this.set(this.done + bytes);
+  }
+
+  set(bytesDone: number): void {
+    this.done = bytesDone;
+    this.emit(false);
+  }
+
+  /** Emits a last event with the final count, whatever the throttle says. */
+  finish(): void {
+    if (this.total !== null && this.done < this.total) this.done = this.total;
+    this.emit(true);
+  }
+
+  snapshot(): Progress {
+    const t = this.now();
+    while (this.samples.length > 2 && t - this.samples[1]!.t > WINDOW_MS) this.samples.shift();
+    const first = this.samples[0]!;
+    const seconds = (t - first.t) / 1000;
+    const rate = seconds > 0 ? (this.done - first.bytes) / seconds : 0;
+    const left = this.total === null ? null : Math.max(0, this.total - this.done);
+    const etaSeconds = left === null || rate <= 0 ? null : left / rate;
+    return {
+      stage: this.stage,
+      bytesDone: this.done,
+      bytesTotal: this.total,
+      rate,
+      etaSeconds,
+      ...(this.options.detail ? { detail: this.options.detail } : {}),
+    };
+  }
+
+  private emit(force: boolean): void {
+    const t = this.now();
+    if (!force && t - this.lastEmit < (this.options.intervalMs ?? 200)) return;
+    this.samples.push({ t, bytes: this.done });
+    this.lastEmit = t;
+    this.listener?.(this.snapshot());
+  }
+
+  private now(): number {
+    return this.options.now ? this.options.now() : performance.now();
+  }
+}

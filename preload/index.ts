@@ -1,0 +1,2 @@
+// placeholder replaced by the app-shell work
+export {};
