@@ -2,15 +2,19 @@
 // the sandboxed preload and the renderer with esbuild (a single bundle each).
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, rmSync, chmodSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { build } from 'esbuild';
 
 const root = new URL('..', import.meta.url).pathname;
-rmSync(`${root}out`, { recursive: true, force: true });
+// ATLAS_OUT lets several builds coexist (one per developer task); the app and the CLI use out/.
+const out = process.env.ATLAS_OUT ? resolve(process.env.ATLAS_OUT) : `${root}out`;
+rmSync(out, { recursive: true, force: true });
 
 // Type errors fail the build: the engine, the renderer and the preload are each checked in their own runtime.
 for (const project of ['tsconfig.json', 'renderer/tsconfig.json', 'preload/tsconfig.json']) {
+  const outDir = project === 'tsconfig.json' ? ['--outDir', out] : [];
   try {
-    execFileSync(process.execPath, [`${root}node_modules/typescript/bin/tsc`, '-p', `${root}${project}`], {
+    execFileSync(process.execPath, [`${root}node_modules/typescript/bin/tsc`, '-p', `${root}${project}`, ...outDir], {
       stdio: 'inherit',
     });
   } catch {
@@ -22,7 +26,7 @@ for (const project of ['tsconfig.json', 'renderer/tsconfig.json', 'preload/tscon
 // The preload runs in a sandboxed renderer: one CommonJS file, `electron` provided by the runtime.
 await build({
   entryPoints: [`${root}preload/index.ts`],
-  outfile: `${root}out/preload/index.js`,
+  outfile: `${out}/preload/index.js`,
   bundle: true,
   platform: 'node',
   format: 'cjs',
@@ -33,7 +37,7 @@ await build({
 
 await build({
   entryPoints: [`${root}renderer/src/main.tsx`],
-  outfile: `${root}out/renderer/app.js`,
+  outfile: `${out}/renderer/app.js`,
   bundle: true,
   platform: 'browser',
   format: 'esm',
@@ -45,7 +49,7 @@ await build({
   sourcemap: true,
   logLevel: 'warning',
 });
-mkdirSync(`${root}out/renderer`, { recursive: true });
-cpSync(`${root}renderer/index.html`, `${root}out/renderer/index.html`);
+mkdirSync(`${out}/renderer`, { recursive: true });
+cpSync(`${root}renderer/index.html`, `${out}/renderer/index.html`);
 chmodSync(`${root}bin/atlas.js`, 0o755);
 console.log('build: ok');

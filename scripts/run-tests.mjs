@@ -5,7 +5,9 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
-const root = new URL('../out/test', import.meta.url).pathname;
+import { resolve } from 'node:path';
+
+const root = process.env.ATLAS_OUT ? resolve(process.env.ATLAS_OUT, 'test') : new URL('../out/test', import.meta.url).pathname;
 const filter = process.argv[2] ?? '';
 
 function walk(dir) {
