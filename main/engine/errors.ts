@@ -17,6 +17,7 @@ export type AtlasErrorCode =
   | 'TRUNCATED'
   | 'CORRUPT_ARCHIVE'
   | 'MALFORMED_DUMP'
+  | 'NO_PARTITION_TABLE'
   | 'MANIFEST_MISMATCH'
   | 'FS_NOT_CLEAN'
   | 'FS_UNSUPPORTED'

@@ -35,5 +35,7 @@ export interface PartitionTable {
   lastLba?: number;
   /** gpt only, when not 128 */
   tableLength?: number;
+  /** alignment in bytes, when a dump names one other than sfdisk's default 1 MiB (informational) */
+  grain?: number;
   partitions: PartitionEntry[];
 }

@@ -1,0 +1,4 @@
+/** Partition tables: read MBR/GPT, write and parse `sfdisk --dump` text, apply a table to a target. */
+export type { PartitionEntry, PartitionLabel, PartitionTable } from './types';
+export { readPartitionTable } from './read';
+export { formatSfdiskDump, partitionDevicePath } from './dump';

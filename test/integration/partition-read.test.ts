@@ -1,0 +1,125 @@
+/**
+ * readPartitionTable + formatSfdiskDump against the real `sfdisk --dump` (util-linux 2.38) as oracle, on image
+ * files made by sfdisk and by the Armbian fixture script.
+ */
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { openBlockFile } from '../../main/engine/io/block-file';
+import { formatSfdiskDump, readPartitionTable } from '../../main/engine/partition';
+import { isAtlasError } from '../../main/engine/errors';
+import { run, scratchDir } from '../support/sh';
+
+export const DOS_SCRIPT = `label: dos
+label-id: 0xdeadbeef
+unit: sectors
+
+start=2048, size=20480, type=c, bootable
+start=22528, size=10240, type=b
+start=32768, size=40960, type=e
+start=73728, type=83
+`;
+
+export const GPT_SCRIPT = `label: gpt
+label-id: 6A1B2C3D-0000-4000-8000-00000000ABCD
+unit: sectors
+
+start=2048, size=8192, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, uuid=11111111-2222-4333-8444-555555555555, name="EFI system"
+start=10240, size=16384, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name="root \\x22fs\\x22 $HOME", attrs="LegacyBIOSBootable"
+start=26624, size=4096, type=0657FD6D-A4AB-43C4-84E5-0933C84B4F4F, attrs="RequiredPartition NoBlockIOProtocol GUID:48,60,63"
+start=32768, size=2048, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name="caf\\xc3\\xa9 tab\\x09x"
+`;
+
+/** Makes an image of `mib` MiB and lets the real sfdisk write `script` into it. */
+export function sfdiskImage(dir: string, name: string, mib: number, script: string): string {
+  const path = join(dir, name);
+  run('truncate', ['-s', `${mib}M`, path]);
+  run('sfdisk', ['--no-reread', '--no-tell-kernel', '-q', path], { input: script });
+  return path;
+}
+
+async function ourDump(path: string, device: string): Promise<string> {
+  const file = await openBlockFile(path);
+  try {
+    return formatSfdiskDump(await readPartitionTable(file), device);
+  } finally {
+    await file.close();
+  }
+}
+
+test('dos image with bootable flag and types c/b/e/83: our dump equals sfdisk --dump', async () => {
+  const { dir, cleanup } = scratchDir();
+  try {
+    const img = sfdiskImage(dir, 'dos.img', 64, DOS_SCRIPT);
+    const expected = run('sfdisk', ['--dump', 'dos.img'], { cwd: dir });
+    assert.match(expected, /bootable/);
+    assert.equal(await ourDump(img, 'dos.img'), expected);
+  } finally {
+    cleanup();
+  }
+});
+
+test('Armbian fixture image: our dump equals sfdisk --dump', async () => {
+  const { dir, cleanup } = scratchDir();
+  try {
+    const img = join(dir, 'armbian.img');
+    run('bash', ['test/fixtures/make-armbian-image.sh', img]);
+    const expected = run('sfdisk', ['--dump', img]);
+    assert.equal(await ourDump(img, img), expected);
+  } finally {
+    cleanup();
+  }
+});
+
+test('GPT image with names, quotes, attrs: our dump equals sfdisk --dump', async () => {
+  const { dir, cleanup } = scratchDir();
+  try {
+    const img = sfdiskImage(dir, 'gpt.img', 32, GPT_SCRIPT);
+    const expected = run('sfdisk', ['--dump', 'gpt.img'], { cwd: dir });
+    assert.match(expected, /name="root \\x22fs\\x22 \\x24HOME"/);
+    assert.equal(await ourDump(img, 'gpt.img'), expected);
+    // device names ending in a digit get the "p" separator, as sfdisk names them
+    assert.match(await ourDump(img, '/dev/mmcblk0'), /^\/dev\/mmcblk0p4 : start=/m);
+  } finally {
+    cleanup();
+  }
+});
+
+test('GPT with a corrupt primary header falls back to the backup header', async () => {
+  const { dir, cleanup } = scratchDir();
+  try {
+    const img = sfdiskImage(dir, 'gpt.img', 32, GPT_SCRIPT);
+    const expected = run('sfdisk', ['--dump', 'gpt.img'], { cwd: dir });
+    const bytes = readFileSync(img);
+    bytes[512 + 60] = bytes[512 + 60]! ^ 0xff; // inside the disk GUID: header CRC now wrong
+    writeFileSync(img, bytes);
+    assert.equal(await ourDump(img, 'gpt.img'), expected);
+    // entries CRC wrong in the primary copy too (header fixed, entries damaged)
+    const again = readFileSync(img);
+    again[512 + 60] = again[512 + 60]! ^ 0xff;
+    again[1024 + 40] = again[1024 + 40]! ^ 0x01;
+    writeFileSync(img, again);
+    assert.equal(await ourDump(img, 'gpt.img'), expected);
+  } finally {
+    cleanup();
+  }
+});
+
+test('no partition table: NO_PARTITION_TABLE', async () => {
+  const { dir, cleanup } = scratchDir();
+  try {
+    const img = join(dir, 'blank.img');
+    run('truncate', ['-s', '4M', img]);
+    await assert.rejects(ourDump(img, 'blank.img'), (e) => isAtlasError(e, 'NO_PARTITION_TABLE'));
+    // protective MBR, both GPT headers destroyed
+    const gpt = sfdiskImage(dir, 'gpt.img', 32, GPT_SCRIPT);
+    const bytes = readFileSync(gpt);
+    bytes.fill(0, 512, 1024);
+    bytes.fill(0, bytes.length - 512);
+    writeFileSync(gpt, bytes);
+    await assert.rejects(ourDump(gpt, 'gpt.img'), (e) => isAtlasError(e, 'NO_PARTITION_TABLE'));
+  } finally {
+    cleanup();
+  }
+});
