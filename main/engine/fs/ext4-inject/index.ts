@@ -1,0 +1,250 @@
+/**
+ * Reads and writes files inside the ext2/3/4 filesystem of an image file, at a byte offset, without mounting:
+ * libext2fs (WebAssembly, the `ext2fs` package) in a worker thread. Used by Insert to put the Atlas firstboot
+ * into a base image, and to read /etc files of images (recognition, phase rules).
+ *
+ *   await withExt4(img, { offset, write: true }, async (ext4) => {
+ *     await ext4.mkdirp('/etc/atlas');
+ *     await ext4.writeFile('/etc/atlas/x.conf', data, { mode: 0o600 });
+ *   });
+ */
+import { Worker } from 'node:worker_threads';
+import { join, posix } from 'node:path';
+import { AtlasError, type AtlasErrorCode } from '../../errors';
+import type {
+  Ext4Op,
+  Ext4Owner,
+  Ext4Result,
+  Ext4Stat,
+  FromWorker,
+  ToWorker,
+  WorkerFailure,
+  WorkerInit,
+} from './protocol';
+
+export type { Ext4Op, Ext4Owner, Ext4Result, Ext4Stat, Ext4FileType } from './protocol';
+
+export interface Ext4OpenOptions {
+  /** byte offset of the filesystem inside the file (partition start × sector size) */
+  offset: number;
+  /** open for writing; without it nothing is ever written to the file */
+  write?: boolean;
+  /** aborting ends the worker at once; a file being written is then left half-done (write to a *.partial) */
+  signal?: AbortSignal;
+}
+
+export interface Ext4Session {
+  /** Runs the ops in order and stops at the first failure (an AtlasError naming the path). */
+  run(ops: Ext4Op[]): Promise<Ext4Result[]>;
+  mkdirp(path: string, options?: { mode?: number } & Ext4Owner): Promise<void>;
+  writeFile(path: string, data: Uint8Array | string, options: { mode: number } & Ext4Owner): Promise<void>;
+  symlink(target: string, path: string, options?: { replace?: boolean } & Ext4Owner): Promise<void>;
+  readFile(path: string): Promise<Buffer>;
+  readlink(path: string): Promise<string>;
+  /** lstat; null when nothing is at `path` */
+  stat(path: string): Promise<Ext4Stat | null>;
+  exists(path: string): Promise<boolean>;
+  unlink(path: string): Promise<void>;
+  /** Unmounts (writing back libext2fs's metadata), syncs and ends the worker. Safe to call twice. */
+  close(): Promise<void>;
+}
+
+const WORKER = join(__dirname, 'worker.js');
+
+function checkPath(path: string): void {
+  if (!path.startsWith('/') || path.includes('\0') || posix.normalize(path) !== path || path === '/') {
+    throw new AtlasError('INVALID_ARGUMENT', `"${path}" is not a normalised absolute path inside the image.`);
+  }
+}
+
+function toError(failure: WorkerFailure, image: string, offset: number): AtlasError {
+  const where = failure.path ? `${failure.path} in the image ${image}` : `the image ${image}`;
+  const Where = where[0]!.toUpperCase() + where.slice(1);
+  const details = { image, offset, errno: failure.code, ...(failure.path ? { path: failure.path } : {}) };
+  const table: Record<string, [AtlasErrorCode, string]> = {
+    OPEN: ['NOT_FOUND', `Cannot open ${image}: ${failure.message}`],
+    MOUNT: [
+      'FS_UNSUPPORTED',
+      `No readable ext2/3/4 filesystem at byte ${offset} of ${image}. Is this the root partition of the image?`,
+    ],
+    ENOENT: ['NOT_FOUND', `${Where} does not exist.`],
+    EEXIST: ['ALREADY_EXISTS', `${Where} already exists.`],
+    ENOTDIR: ['INVALID_ARGUMENT', `A part of the path to ${where} is not a directory.`],
+    EISDIR: ['INVALID_ARGUMENT', `${Where} is a directory.`],
+    ENOSPC: [
+      'TARGET_TOO_SMALL',
+      `The root filesystem of ${image} is full: no room for ${failure.path ?? 'the files'}.`,
+    ],
+    EIO: ['IO_ERROR', `Input/output error on ${image} while working on ${failure.path ?? 'the filesystem'}.`],
+    EROFS: ['READ_ONLY', `${image} is opened read-only.`],
+  };
+  const [code, message] = table[failure.code] ?? [
+    'IO_ERROR',
+    `libext2fs failed on ${where}: ${failure.message}`,
+  ];
+  return new AtlasError(code, message, details);
+}
+
+/** Starts a worker on the filesystem at `offset` of `imagePath`; close the session when done. */
+export async function openExt4(imagePath: string, options: Ext4OpenOptions): Promise<Ext4Session> {
+  const { offset, signal } = options;
+  if (!Number.isSafeInteger(offset) || offset < 0) {
+    throw new AtlasError('INVALID_ARGUMENT', `Offset ${offset} is not a byte position.`);
+  }
+  if (signal?.aborted) throw new AtlasError('CANCELLED', 'The operation was cancelled.');
+  const init: WorkerInit = { path: imagePath, offset, write: options.write === true };
+  const worker = new Worker(WORKER, { workerData: init });
+
+  let nextId = 1;
+  let ended: AtlasError | null = null;
+  const pending = new Map<number, { resolve: (r: Ext4Result[]) => void; reject: (e: AtlasError) => void }>();
+  let onReady: { resolve: () => void; reject: (e: AtlasError) => void } | null = null;
+  let onClosed: { resolve: () => void; reject: (e: AtlasError) => void } | null = null;
+
+  const endAll = (error: AtlasError): void => {
+    if (ended) return;
+    ended = error;
+    onReady?.reject(error);
+    onClosed?.reject(error);
+    for (const p of pending.values()) p.reject(error);
+    pending.clear();
+  };
+
+  worker.on('message', (message: FromWorker) => {
+    switch (message.type) {
+      case 'ready':
+        onReady?.resolve();
+        break;
+      case 'failed':
+        endAll(toError(message.error, imagePath, offset));
+        break;
+      case 'done':
+        pending.get(message.id)?.resolve(message.results);
+        pending.delete(message.id);
+        break;
+      case 'error':
+        pending.get(message.id)?.reject(toError(message.error, imagePath, offset));
+        pending.delete(message.id);
+        break;
+      case 'closed':
+        if (message.error) onClosed?.reject(toError(message.error, imagePath, offset));
+        else onClosed?.resolve();
+        onClosed = null;
+        break;
+    }
+  });
+  worker.on('error', (error) => {
+    endAll(
+      new AtlasError(
+        'INTERNAL',
+        `The ext4 worker failed on ${imagePath}: ${error.message}`,
+        {},
+        { cause: error },
+      ),
+    );
+  });
+  worker.on('exit', (code) => {
+    endAll(new AtlasError('INTERNAL', `The ext4 worker for ${imagePath} ended early (exit code ${code}).`));
+  });
+  const onAbort = (): void => {
+    endAll(new AtlasError('CANCELLED', 'The operation was cancelled.'));
+    void worker.terminate();
+  };
+  signal?.addEventListener('abort', onAbort, { once: true });
+
+  try {
+    await new Promise<void>((resolve, reject) => {
+      onReady = { resolve, reject };
+    });
+  } catch (error) {
+    signal?.removeEventListener('abort', onAbort);
+    await worker.terminate();
+    throw error;
+  }
+  onReady = null;
+
+  const send = (message: ToWorker): void => worker.postMessage(message);
+  let closing: Promise<void> | null = null;
+
+  const session: Ext4Session = {
+    run(ops) {
+      if (ended) return Promise.reject(ended);
+      if (closing) return Promise.reject(new AtlasError('INTERNAL', 'The ext4 session is closed.'));
+      for (const op of ops) {
+        checkPath(op.path);
+        if (op.op === 'writeFile' && (!Number.isInteger(op.mode) || op.mode < 0 || op.mode > 0o7777)) {
+          return Promise.reject(
+            new AtlasError('INVALID_ARGUMENT', `Mode ${op.mode} is not a permission mode.`),
+          );
+        }
+      }
+      const id = nextId++;
+      return new Promise((resolve, reject) => {
+        pending.set(id, { resolve, reject });
+        send({ type: 'run', id, ops });
+      });
+    },
+    async mkdirp(path, o = {}) {
+      await session.run([{ op: 'mkdirp', path, ...o }]);
+    },
+    async writeFile(path, data, o) {
+      const bytes = typeof data === 'string' ? new Uint8Array(Buffer.from(data, 'utf8')) : data;
+      await session.run([{ op: 'writeFile', path, data: bytes, ...o }]);
+    },
+    async symlink(target, path, o = {}) {
+      await session.run([{ op: 'symlink', path, target, ...o }]);
+    },
+    async readFile(path) {
+      const [data] = await session.run([{ op: 'readFile', path }]);
+      const bytes = data as Uint8Array;
+      return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    },
+    async readlink(path) {
+      return (await session.run([{ op: 'readlink', path }]))[0] as string;
+    },
+    async stat(path) {
+      return (await session.run([{ op: 'stat', path }]))[0] as Ext4Stat | null;
+    },
+    async exists(path) {
+      return (await session.run([{ op: 'exists', path }]))[0] as boolean;
+    },
+    async unlink(path) {
+      await session.run([{ op: 'unlink', path }]);
+    },
+    close() {
+      closing ??= (async () => {
+        try {
+          if (ended) return;
+          await new Promise<void>((resolve, reject) => {
+            onClosed = { resolve, reject };
+            send({ type: 'close' });
+          });
+        } finally {
+          signal?.removeEventListener('abort', onAbort);
+          ended ??= new AtlasError('INTERNAL', 'The ext4 session is closed.');
+          await worker.terminate();
+        }
+      })();
+      return closing;
+    },
+  };
+  return session;
+}
+
+/** Opens, runs `fn`, and always closes; the close error (a failed unmount) only surfaces when `fn` succeeded. */
+export async function withExt4<T>(
+  imagePath: string,
+  options: Ext4OpenOptions,
+  fn: (session: Ext4Session) => Promise<T>,
+): Promise<T> {
+  const session = await openExt4(imagePath, options);
+  let result: T;
+  try {
+    result = await fn(session);
+  } catch (error) {
+    await session.close().catch(() => undefined);
+    throw error;
+  }
+  await session.close();
+  return result;
+}

@@ -1,0 +1,63 @@
+/**
+ * What the ext4 injection worker understands: a list of operations on one ext2/3/4 filesystem inside an image
+ * file, run in order. Shared by the worker and its API; types only.
+ */
+
+/** Owner and mode of something created in the image; uid/gid default to 0 (root). */
+export interface Ext4Owner {
+  uid?: number;
+  gid?: number;
+}
+
+export type Ext4Op =
+  /** mkdir -p: creates the missing directories of `path` with `mode` (default 0755) and the owner. */
+  | ({ op: 'mkdirp'; path: string; mode?: number } & Ext4Owner)
+  /** Writes a regular file, replacing a file or link already at `path`; then chmod and chown. */
+  | ({ op: 'writeFile'; path: string; data: Uint8Array; mode: number } & Ext4Owner)
+  /** Creates `path` as a symlink to `target`; `replace` swaps an existing symlink, anything else is EEXIST. */
+  | ({ op: 'symlink'; path: string; target: string; replace?: boolean } & Ext4Owner)
+  | { op: 'readFile'; path: string }
+  | { op: 'readlink'; path: string }
+  /** lstat: the link itself, not what it points to; null when nothing is there. */
+  | { op: 'stat'; path: string }
+  | { op: 'exists'; path: string }
+  | { op: 'unlink'; path: string };
+
+export type Ext4FileType = 'file' | 'directory' | 'symlink' | 'other';
+
+export interface Ext4Stat {
+  type: Ext4FileType;
+  /** permission bits only (mode & 0o7777) */
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+}
+
+/** One result per op: readFile → bytes, readlink → target, stat → Ext4Stat | null, exists → boolean, else null. */
+export type Ext4Result = Uint8Array | string | Ext4Stat | boolean | null;
+
+export interface WorkerInit {
+  path: string;
+  /** byte offset of the filesystem inside the file */
+  offset: number;
+  write: boolean;
+}
+
+export interface WorkerFailure {
+  /** errno name from libext2fs ('ENOENT', 'EEXIST', 'ENOSPC', ...) or 'MOUNT' / 'OPEN' / 'UNKNOWN' */
+  code: string;
+  message: string;
+  /** the path inside the filesystem the failing op was about */
+  path?: string;
+  opIndex?: number;
+}
+
+export type ToWorker = { type: 'run'; id: number; ops: Ext4Op[] } | { type: 'close' };
+
+export type FromWorker =
+  | { type: 'ready' }
+  | { type: 'failed'; error: WorkerFailure }
+  | { type: 'done'; id: number; results: Ext4Result[] }
+  | { type: 'error'; id: number; error: WorkerFailure }
+  | { type: 'closed'; error?: WorkerFailure };

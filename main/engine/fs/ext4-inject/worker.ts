@@ -1,0 +1,266 @@
+/**
+ * The worker thread that holds one ext2/3/4 filesystem open through libext2fs (WebAssembly). It lives in its own
+ * thread because the wasm glue installs process-wide uncaughtException/unhandledRejection handlers that rethrow,
+ * which would take the whole app down; here they can only end this worker, and the API sees the exit.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { promises as fsp } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import { posix } from 'node:path';
+import * as ext2fs from 'ext2fs';
+import type {
+  Ext4Op,
+  Ext4Result,
+  Ext4Stat,
+  FromWorker,
+  ToWorker,
+  WorkerFailure,
+  WorkerInit,
+} from './protocol';
+
+const init = workerData as WorkerInit;
+const port = parentPort!;
+
+function post(message: FromWorker): void {
+  port.postMessage(message);
+}
+
+function failure(error: unknown, fallbackCode: string, extra: Partial<WorkerFailure> = {}): WorkerFailure {
+  const e = error as { code?: unknown; message?: unknown } | undefined;
+  const code = typeof e?.code === 'string' && e.code !== 'UNKNOWN' ? e.code : fallbackCode;
+  return { code, message: typeof e?.message === 'string' ? e.message : String(error), ...extra };
+}
+
+/**
+ * The disk libext2fs reads and writes, over a file handle. A read-only session still gets writes from
+ * libext2fs (atime on open), so those land in memory and are overlaid on later reads: the file stays untouched.
+ */
+class HandleDisk implements ext2fs.Ext2Disk {
+  private readonly overlay: Array<{ position: number; data: Buffer }> = [];
+
+  constructor(
+    private readonly handle: FileHandle,
+    private readonly writable: boolean,
+  ) {}
+
+  async read(buffer: Buffer, bufferOffset: number, length: number, fileOffset: number): Promise<void> {
+    let done = 0;
+    while (done < length) {
+      const { bytesRead } = await this.handle.read(
+        buffer,
+        bufferOffset + done,
+        length - done,
+        fileOffset + done,
+      );
+      if (bytesRead === 0) break;
+      done += bytesRead;
+    }
+    // past the end of a file reads as zeros, as on a sparse image
+    if (done < length) buffer.fill(0, bufferOffset + done, bufferOffset + length);
+    for (const { position, data } of this.overlay) {
+      const from = Math.max(position, fileOffset);
+      const to = Math.min(position + data.length, fileOffset + length);
+      if (from < to) data.copy(buffer, bufferOffset + (from - fileOffset), from - position, to - position);
+    }
+  }
+
+  async write(buffer: Buffer, bufferOffset: number, length: number, fileOffset: number): Promise<void> {
+    if (!this.writable) {
+      this.overlay.push({
+        position: fileOffset,
+        data: Buffer.from(buffer.subarray(bufferOffset, bufferOffset + length)),
+      });
+      return;
+    }
+    let done = 0;
+    while (done < length) {
+      const { bytesWritten } = await this.handle.write(
+        buffer,
+        bufferOffset + done,
+        length - done,
+        fileOffset + done,
+      );
+      if (bytesWritten === 0) throw new Error(`short write at byte ${fileOffset + done}`);
+      done += bytesWritten;
+    }
+  }
+
+  async discard(): Promise<void> {
+    // nothing to do: freed blocks keep their bytes, exactly as a plain write would leave them
+  }
+
+  async flush(): Promise<void> {
+    if (this.writable) await this.handle.datasync();
+  }
+}
+
+type Fs = ext2fs.Ext2Promises;
+
+function isMissing(error: unknown): boolean {
+  return (error as { code?: string }).code === 'ENOENT';
+}
+
+function errno(code: string, message: string): Error {
+  return Object.assign(new Error(message), { code });
+}
+
+async function lstatOrNull(fs: Fs, path: string): Promise<Ext4Stat | null> {
+  try {
+    const st = await fs.lstat(path);
+    const type = st.isSymbolicLink()
+      ? 'symlink'
+      : st.isDirectory()
+        ? 'directory'
+        : st.isFile()
+          ? 'file'
+          : 'other';
+    return { type, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, size: st.size };
+  } catch (error) {
+    if (isMissing(error)) return null;
+    throw error;
+  }
+}
+
+/** Is `path` a directory, following symlinks (Armbian's /sbin → usr/sbin)? */
+async function isDirectoryFollowing(fs: Fs, path: string, depth = 0): Promise<boolean | null> {
+  const st = await lstatOrNull(fs, path);
+  if (st === null) return null;
+  if (st.type !== 'symlink') return st.type === 'directory';
+  if (depth > 16) throw errno('ELOOP', `too many levels of symbolic links at ${path}`);
+  const target = await fs.readlink(path);
+  return isDirectoryFollowing(fs, posix.resolve(posix.dirname(path), target), depth + 1);
+}
+
+async function mkdirp(fs: Fs, path: string, mode: number, uid: number, gid: number): Promise<void> {
+  let current = '';
+  for (const part of path.split('/').filter(Boolean)) {
+    current += `/${part}`;
+    const isDir = await isDirectoryFollowing(fs, current);
+    if (isDir === true) continue;
+    if (isDir === false) throw errno('ENOTDIR', `${current} exists and is not a directory`);
+    // libext2fs has no recursive mkdir and reports an existing path as UNKNOWN: hence the check above
+    await fs.mkdir(current, mode);
+    await fs.chmod(current, mode);
+    await fs.chown(current, uid, gid);
+  }
+}
+
+/** readFile of libext2fs always decodes UTF-8 (its option defaults win over the caller's), so read by fd. */
+async function readAll(fs: Fs, path: string, size: number): Promise<Uint8Array> {
+  const { fd } = await fs.open(path, 'r');
+  try {
+    const data = Buffer.alloc(size);
+    let done = 0;
+    while (done < size) {
+      const chunk = Math.min(size - done, 4 << 20);
+      const { bytesRead } = await fs.read(fd, data.subarray(done), 0, chunk, done);
+      if (bytesRead === 0) throw errno('EIO', `${path} ended at byte ${done} of ${size}`);
+      done += bytesRead;
+    }
+    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  } finally {
+    await fs.close(fd);
+  }
+}
+
+async function apply(fs: Fs, op: Ext4Op): Promise<Ext4Result> {
+  switch (op.op) {
+    case 'mkdirp':
+      await mkdirp(fs, op.path, op.mode ?? 0o755, op.uid ?? 0, op.gid ?? 0);
+      return null;
+    case 'writeFile': {
+      const existing = await lstatOrNull(fs, op.path);
+      if (existing?.type === 'directory') throw errno('EISDIR', `${op.path} is a directory`);
+      // replace rather than write through: a fresh inode, and a link there is not followed
+      if (existing) await fs.unlink(op.path);
+      await fs.writeFile(op.path, Buffer.from(op.data.buffer, op.data.byteOffset, op.data.byteLength), {
+        mode: op.mode,
+      });
+      // libext2fs's option defaults override the caller's, so the create mode is always 0666: chmod it
+      await fs.chmod(op.path, op.mode);
+      await fs.chown(op.path, op.uid ?? 0, op.gid ?? 0);
+      return null;
+    }
+    case 'symlink': {
+      const existing = await lstatOrNull(fs, op.path);
+      if (existing) {
+        if (!op.replace || existing.type !== 'symlink') throw errno('EEXIST', `${op.path} already exists`);
+        await fs.unlink(op.path);
+      }
+      await fs.symlink(op.target, op.path);
+      await fs.lchown(op.path, op.uid ?? 0, op.gid ?? 0);
+      return null;
+    }
+    case 'readFile': {
+      const st = await lstatOrNull(fs, op.path);
+      if (st === null) throw errno('ENOENT', `${op.path} does not exist`);
+      if (st.type !== 'file') throw errno('EINVAL', `${op.path} is not a regular file`);
+      return readAll(fs, op.path, st.size);
+    }
+    case 'readlink':
+      return fs.readlink(op.path);
+    case 'stat':
+      return lstatOrNull(fs, op.path);
+    case 'exists':
+      return (await lstatOrNull(fs, op.path)) !== null;
+    case 'unlink':
+      await fs.unlink(op.path);
+      return null;
+  }
+}
+
+async function main(): Promise<void> {
+  let handle: FileHandle;
+  try {
+    handle = await fsp.open(init.path, init.write ? 'r+' : 'r');
+  } catch (error) {
+    post({ type: 'failed', error: failure(error, 'OPEN') });
+    return;
+  }
+  const disk = new HandleDisk(handle, init.write);
+  let mounted: ext2fs.Ext2Fs;
+  try {
+    mounted = await ext2fs.mount(disk, init.offset);
+  } catch (error) {
+    await handle.close();
+    post({ type: 'failed', error: failure(error, 'MOUNT') });
+    return;
+  }
+  const fs = mounted.promises;
+  // one batch at a time, in arrival order
+  let chain = Promise.resolve();
+  port.on('message', (message: ToWorker) => {
+    chain = chain.then(async () => {
+      if (message.type === 'close') {
+        let error: WorkerFailure | undefined;
+        try {
+          await ext2fs.umount(mounted);
+          await disk.flush();
+        } catch (e) {
+          error = failure(e, 'UMOUNT');
+        }
+        await handle.close().catch(() => undefined);
+        post(error ? { type: 'closed', error } : { type: 'closed' });
+        port.close();
+        return;
+      }
+      const results: Ext4Result[] = [];
+      for (const [index, op] of message.ops.entries()) {
+        try {
+          results.push(await apply(fs, op));
+        } catch (error) {
+          post({
+            type: 'error',
+            id: message.id,
+            error: failure(error, 'UNKNOWN', { path: op.path, opIndex: index }),
+          });
+          return;
+        }
+      }
+      post({ type: 'done', id: message.id, results });
+    });
+  });
+  post({ type: 'ready' });
+}
+
+void main();
