@@ -1,0 +1,389 @@
+/**
+ * createHandlers: one function per request channel of the contract, in plain Node. Electron registers them
+ * behind ipcMain.handle (main/electron/ipc.ts); the browser tests serve the very same functions over a WebSocket.
+ *
+ * Nothing the renderer sends is trusted: every payload is checked for shape, paths must be absolute, and a device
+ * job only starts when the drive the user confirmed (device, size, serial) is still the one plugged in and is a
+ * permissible target. File-only jobs (insert, verify) run in this process; device jobs go through the injected
+ * runDeviceJob, which production wires to the elevated helper.
+ */
+import { promises as fsp } from 'node:fs';
+import { isAbsolute, relative } from 'node:path';
+import { AtlasError, toAtlasError } from '../engine/errors';
+import type { JobControl } from '../engine/progress';
+import type {
+  Drive,
+  DriveSnapshot,
+  EventChannel,
+  EventOf,
+  FilePurpose,
+  FolderPurpose,
+  ImageInfo,
+  InsertRequest,
+  JobStarted,
+  JobValues,
+  Reply,
+  RequestChannel,
+  ResponseOf,
+  VerifyRequest,
+} from '../contract';
+import { cloneFolderName, isValidTag, TAG_RULE } from '../shared/names';
+import { JobRegistry, type ActiveJob } from './jobs';
+import { listLibrary } from './library';
+import { inspectImage } from './image';
+import { SettingsStore } from './settings';
+import * as v from './validate';
+
+export type DeviceJobKind = 'flash' | 'clone' | 'restore';
+export type FileJobKind = 'insert' | 'verify';
+
+/** What a device job receives: the validated request plus the live drive records the checks matched. */
+export interface DeviceJobRequests {
+  flash: { image: ImageInfo; targets: Drive[]; confirmed: DriveSnapshot[]; verify: boolean };
+  clone: { source: Drive; confirmed: DriveSnapshot; tag: string; outDir: string };
+  restore: { folder: string; target: Drive; confirmed: DriveSnapshot; grow: boolean };
+}
+
+export interface FileJobRequests {
+  insert: Required<Omit<InsertRequest, 'outDir' | 'force'>> & { outDir: string; force: boolean };
+  verify: VerifyRequest;
+}
+
+export type DeviceJobRunner = <K extends DeviceJobKind>(
+  kind: K,
+  request: DeviceJobRequests[K],
+  control: JobControl,
+) => Promise<JobValues[K]>;
+
+export type FileJobRunners = {
+  [K in FileJobKind]?: (request: FileJobRequests[K], control: JobControl) => Promise<JobValues[K]>;
+};
+
+export interface Dialogs {
+  openFile(purpose: FilePurpose, defaultPath: string): Promise<string | null>;
+  openFolder(purpose: FolderPurpose, defaultPath: string): Promise<string | null>;
+}
+
+export interface HandlerDeps {
+  version: string;
+  platform: string;
+  /** the user's config folder (settings.json lives there) */
+  configDir: string;
+  homeDir: string;
+  listDrives(): Promise<Drive[]>;
+  /** calls back with the whole list whenever a drive comes or goes; returns the stop function */
+  watchDrives?(onChange: (drives: Drive[]) => void): () => void;
+  /** the events to the renderer(s) */
+  emit<E extends EventChannel>(event: E, payload: EventOf<E>): void;
+  dialogs?: Dialogs;
+  /** device I/O: production runs it in the elevated helper; absent until the helper is available */
+  runDeviceJob?: DeviceJobRunner;
+  /** file-only jobs run here; a missing one answers UNSUPPORTED */
+  fileJobs?: FileJobRunners;
+  /** the running jobs and their progress changed (dock and taskbar progress) */
+  onActivity?(jobs: ActiveJob[]): void;
+}
+
+export type Handlers = { [C in RequestChannel]: (request: unknown) => Promise<ResponseOf<C>> };
+
+export interface AppHandlers {
+  handlers: Handlers;
+  /** Runs a channel's handler and turns any failure into an ErrorDTO; unknown channels are refused. */
+  dispatch(channel: string, request: unknown): Promise<Reply<unknown>>;
+  jobs: JobRegistry;
+  settings: SettingsStore;
+  /** stops watching drives and cancels the running jobs */
+  dispose(): Promise<void>;
+}
+
+const NO_FIELDS: readonly string[] = [];
+const MAX_TARGETS = 16;
+
+export function notAvailable(what: string): AtlasError {
+  return new AtlasError('UNSUPPORTED', `${what} is not available yet in this build of Atlas Imager.`);
+}
+
+export function createHandlers(deps: HandlerDeps): AppHandlers {
+  const settings = new SettingsStore(deps.configDir, deps.homeDir);
+  const jobs = new JobRegistry(
+    (event, payload) => deps.emit(event, payload),
+    (active) => deps.onActivity?.(active),
+  );
+  const stopWatching = deps.watchDrives?.((drives) => deps.emit('drives:changed', { drives }));
+
+  const empty = (request: unknown): void => {
+    v.onlyKeys(v.object(request ?? {}), NO_FIELDS);
+  };
+
+  /** The confirmed drive must still be there, unchanged; a write target must also be a permissible one. */
+  async function resolveDrive(
+    snapshot: DriveSnapshot,
+    use: 'read' | 'write',
+    drives?: Drive[],
+  ): Promise<Drive> {
+    const list = drives ?? (await deps.listDrives());
+    const drive = list.find((d) => d.device === snapshot.device);
+    if (!drive) {
+      throw new AtlasError(
+        'DRIVE_REMOVED',
+        `${snapshot.device} is no longer connected. Plug the card in again and choose it.`,
+      );
+    }
+    if (drive.size !== snapshot.size || drive.serial !== snapshot.serial) {
+      throw new AtlasError(
+        'DRIVE_CHANGED',
+        `${snapshot.device} is not the card you confirmed: its size or serial number changed. Choose the card again.`,
+        { expected: snapshot, found: { size: drive.size, serial: drive.serial } },
+      );
+    }
+    if (use === 'write') {
+      if (drive.system) {
+        throw new AtlasError(
+          'SYSTEM_DISK',
+          `${drive.device} (${drive.description}) is a system disk. Atlas Imager never writes to it.`,
+        );
+      }
+      if (drive.virtual || !drive.removable) {
+        throw new AtlasError(
+          'NOT_REMOVABLE',
+          `${drive.device} (${drive.description}) is not a removable card. Atlas Imager only writes to SD cards and USB drives.`,
+        );
+      }
+      if (drive.readOnly) {
+        throw new AtlasError(
+          'READ_ONLY',
+          `${drive.device} is read-only. Slide the SD card's lock switch to unlocked and try again.`,
+        );
+      }
+    }
+    return drive;
+  }
+
+  async function existing(path: string, what: string, kind: 'file' | 'folder'): Promise<string> {
+    const stat = await fsp.stat(path).catch((error: unknown) => {
+      throw toAtlasError(error, what);
+    });
+    if (kind === 'file' ? !stat.isFile() : !stat.isDirectory()) {
+      throw new AtlasError('INVALID_ARGUMENT', `${what} ${path} is not a ${kind}.`);
+    }
+    return path;
+  }
+
+  function tag(value: unknown): string {
+    const text = v.string(value, 'The tag', 64);
+    if (!isValidTag(text))
+      throw new AtlasError('INVALID_ARGUMENT', `The tag "${text}" cannot be used. ${TAG_RULE}`);
+    return text;
+  }
+
+  function startDeviceJob<K extends DeviceJobKind>(
+    kind: K,
+    devices: string[],
+    request: DeviceJobRequests[K],
+  ): JobStarted {
+    const runner = deps.runDeviceJob;
+    if (!runner) throw notAvailable(`${kind[0]!.toUpperCase()}${kind.slice(1)} to a card`);
+    const { jobId } = jobs.start(kind, devices, (control) => runner(kind, request, control));
+    return { jobId, kind };
+  }
+
+  function startFileJob<K extends FileJobKind>(kind: K, request: FileJobRequests[K]): JobStarted {
+    const runner = deps.fileJobs?.[kind] as
+      ((r: FileJobRequests[K], c: JobControl) => Promise<JobValues[K]>) | undefined;
+    if (!runner) throw notAvailable(kind === 'insert' ? 'Insert (Phase 0)' : 'Verify');
+    const { jobId } = jobs.start(kind, [], (control) => runner(request, control));
+    return { jobId, kind };
+  }
+
+  const handlers: Handlers = {
+    'app:info': async (request) => {
+      empty(request);
+      return { version: deps.version, platform: deps.platform };
+    },
+    'settings:get': async (request) => {
+      empty(request);
+      return settings.get();
+    },
+    'settings:set': async (request) => settings.set(request),
+    'drives:list': async (request) => {
+      empty(request);
+      return deps.listDrives();
+    },
+    'dialog:open-file': async (request) => {
+      const o = v.onlyKeys(v.object(request), ['purpose']);
+      const purpose = oneOf(
+        o.purpose,
+        ['image', 'base-image', 'firstboot', 'service', 'secrets'] as const,
+        'The purpose',
+      );
+      if (!deps.dialogs) throw notAvailable('The file dialog');
+      return deps.dialogs.openFile(purpose, (await settings.get()).buildFolder);
+    },
+    'dialog:open-folder': async (request) => {
+      const o = v.onlyKeys(v.object(request), ['purpose']);
+      const purpose = oneOf(o.purpose, ['build', 'vault', 'clone-folder', 'output'] as const, 'The purpose');
+      if (!deps.dialogs) throw notAvailable('The folder dialog');
+      const s = await settings.get();
+      return deps.dialogs.openFolder(purpose, purpose === 'vault' ? s.vaultFolder : s.buildFolder);
+    },
+    'image:inspect': async (request) => {
+      const o = v.onlyKeys(v.object(request), ['path']);
+      return inspectImage(v.path(o.path, 'The image'));
+    },
+    'library:list': async (request) => {
+      empty(request);
+      return listLibrary(await settings.get());
+    },
+    'flash:start': async (request) => {
+      const o = v.onlyKeys(v.object(request), ['image', 'targets', 'verify']);
+      const image = await inspectImage(v.path(o.image, 'The image'));
+      const verify = v.boolean(o.verify, 'Verify');
+      if (!Array.isArray(o.targets) || o.targets.length === 0) {
+        throw new AtlasError('INVALID_ARGUMENT', 'Choose at least one card to flash.');
+      }
+      if (o.targets.length > MAX_TARGETS) {
+        throw new AtlasError('INVALID_ARGUMENT', `At most ${MAX_TARGETS} cards can be flashed at once.`);
+      }
+      const confirmed = o.targets.map((t, i) => v.snapshot(t, `Card ${i + 1}`));
+      if (new Set(confirmed.map((s) => s.device)).size !== confirmed.length) {
+        throw new AtlasError('INVALID_ARGUMENT', 'The same card is listed twice.');
+      }
+      const drives = await deps.listDrives();
+      const targets: Drive[] = [];
+      for (const snap of confirmed) {
+        const drive = await resolveDrive(snap, 'write', drives);
+        if (drive.mountpoints.some((m) => isInside(image.path, m))) {
+          throw new AtlasError(
+            'SOURCE_IS_TARGET',
+            `The image ${image.name} is stored on ${drive.device}, the card you chose to write. Copy the image elsewhere first.`,
+          );
+        }
+        if (image.imageSize !== null && drive.size !== null && drive.size < image.imageSize) {
+          throw new AtlasError(
+            'TARGET_TOO_SMALL',
+            `${drive.device} is too small for ${image.name}. Use a card of at least ${image.imageSize} bytes.`,
+            { needed: image.imageSize, available: drive.size },
+          );
+        }
+        targets.push(drive);
+      }
+      return startDeviceJob(
+        'flash',
+        targets.map((d) => d.device),
+        { image, targets, confirmed, verify },
+      );
+    },
+    'insert:start': async (request) => {
+      const o = v.onlyKeys(v.object(request), [
+        'base',
+        'firstboot',
+        'service',
+        'secrets',
+        'version',
+        'patch',
+        'tag',
+        'outDir',
+        'force',
+      ]);
+      const s = await settings.get();
+      const r: FileJobRequests['insert'] = {
+        base: await existing(v.path(o.base, 'The base image'), 'The base image', 'file'),
+        firstboot: await existing(
+          v.path(o.firstboot, 'The firstboot script'),
+          'The firstboot script',
+          'file',
+        ),
+        service: await existing(v.path(o.service, 'The service unit'), 'The service unit', 'file'),
+        secrets: await existing(v.path(o.secrets, 'The secrets file'), 'The secrets file', 'file'),
+        version: v.integer(o.version, 'The version N', 0, 9999),
+        patch: v.integer(o.patch, 'The patch P', 0, 9999),
+        tag: tag(o.tag),
+        outDir: o.outDir === undefined ? s.buildFolder : v.path(o.outDir, 'The output folder'),
+        force: v.optionalBoolean(o.force, 'Force') ?? false,
+      };
+      return startFileJob('insert', r);
+    },
+    'clone:start': async (request) => {
+      const o = v.onlyKeys(v.object(request), ['source', 'tag', 'outDir']);
+      const confirmed = v.snapshot(o.source, 'The source card');
+      const t = tag(o.tag);
+      const outDir =
+        o.outDir === undefined ? (await settings.get()).buildFolder : v.path(o.outDir, 'The output folder');
+      const source = await resolveDrive(confirmed, 'read');
+      const target = `${outDir}/${cloneFolderName(t)}`;
+      if (
+        await fsp.stat(target).then(
+          () => true,
+          () => false,
+        )
+      ) {
+        throw new AtlasError(
+          'ALREADY_EXISTS',
+          `${target} already exists. Choose another tag, or move the old clone away.`,
+        );
+      }
+      return startDeviceJob('clone', [source.device], { source, confirmed, tag: t, outDir });
+    },
+    'restore:start': async (request) => {
+      const o = v.onlyKeys(v.object(request), ['folder', 'target', 'grow']);
+      const folder = await existing(v.path(o.folder, 'The clone folder'), 'The clone folder', 'folder');
+      const confirmed = v.snapshot(o.target, 'The target card');
+      const grow = v.boolean(o.grow, 'Grow root');
+      const target = await resolveDrive(confirmed, 'write');
+      if (target.mountpoints.some((m) => isInside(folder, m))) {
+        throw new AtlasError(
+          'SOURCE_IS_TARGET',
+          `The clone folder is stored on ${target.device}, the card you chose to write.`,
+        );
+      }
+      return startDeviceJob('restore', [target.device], { folder, target, confirmed, grow });
+    },
+    'verify:start': async (request) => {
+      const o = v.onlyKeys(v.object(request), ['path']);
+      const path = v.path(o.path, 'The path');
+      await fsp.stat(path).catch((error: unknown) => {
+        throw toAtlasError(error, 'Verify');
+      });
+      return startFileJob('verify', { path });
+    },
+    'job:cancel': async (request) => {
+      const o = v.onlyKeys(v.object(request), ['jobId']);
+      return { cancelled: jobs.cancel(v.string(o.jobId, 'The job id', 64)) };
+    },
+  };
+
+  return {
+    handlers,
+    jobs,
+    settings,
+    async dispatch(channel, request) {
+      if (!Object.hasOwn(handlers, channel)) {
+        return { ok: false, error: { code: 'INVALID_ARGUMENT', message: `Unknown request "${channel}".` } };
+      }
+      try {
+        const value = await handlers[channel as RequestChannel](request);
+        return { ok: true, value };
+      } catch (error) {
+        const e = toAtlasError(error);
+        return { ok: false, error: { code: e.code, message: e.message } };
+      }
+    },
+    async dispose() {
+      stopWatching?.();
+      await jobs.cancelAll();
+    },
+  };
+}
+
+function oneOf<T extends string>(value: unknown, options: readonly T[], what: string): T {
+  if (typeof value !== 'string' || !options.includes(value as T)) {
+    throw new AtlasError('INVALID_ARGUMENT', `${what} must be one of ${options.join(', ')}.`);
+  }
+  return value as T;
+}
+
+/** Whether `path` lies inside the folder `mountpoint` (a drive's mountpoint holding the image). */
+function isInside(path: string, mountpoint: string): boolean {
+  const rel = relative(mountpoint, path);
+  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+}

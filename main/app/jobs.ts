@@ -1,0 +1,123 @@
+/**
+ * The app's job registry: every job gets an id, an AbortController, its progress forwarded as events, and exactly
+ * one `job:finished` event, whether it succeeds, fails or is cancelled.
+ */
+import { randomUUID } from 'node:crypto';
+import { AtlasError, toAtlasError } from '../engine/errors';
+import type { JobControl, Progress } from '../engine/progress';
+import type { EventChannel, EventOf, JobKind, JobOutcome, JobProgress, JobValues } from '../contract';
+
+export type Emit = <E extends EventChannel>(event: E, payload: EventOf<E>) => void;
+
+export interface ActiveJob {
+  id: string;
+  kind: JobKind;
+  /** devices the job reads or writes: no second job may use them meanwhile */
+  devices: string[];
+  progress: JobProgress | null;
+}
+
+interface Entry extends ActiveJob {
+  controller: AbortController;
+  done: Promise<JobOutcome>;
+}
+
+export class JobRegistry {
+  private readonly jobs = new Map<string, Entry>();
+
+  constructor(
+    private readonly emit: Emit,
+    /** called whenever the set of jobs or their progress changes (dock and taskbar progress) */
+    private readonly onActivity: (jobs: ActiveJob[]) => void = () => {},
+  ) {}
+
+  /** Starts `run` now and returns its id; the outcome arrives as a job:finished event. */
+  start<K extends JobKind>(
+    kind: K,
+    devices: string[],
+    run: (control: JobControl) => Promise<JobValues[K]>,
+  ): { jobId: string; done: Promise<JobOutcome> } {
+    const busy = devices.find((d) => this.busyDevices().has(d));
+    if (busy)
+      throw new AtlasError(
+        'INVALID_ARGUMENT',
+        `${busy} is already in use by a running job. Wait for it to finish.`,
+      );
+    const id = randomUUID();
+    const controller = new AbortController();
+    const entry = { id, kind, devices, progress: null, controller } as Omit<Entry, 'done'> as Entry;
+    const onProgress = (p: Progress): void => {
+      if (!this.jobs.has(id)) return; // a late event after the result is dropped
+      entry.progress = toJobProgress(p);
+      this.emit('job:progress', { jobId: id, kind, progress: entry.progress });
+      this.activity();
+    };
+    entry.done = (async (): Promise<JobOutcome> => {
+      let outcome: JobOutcome;
+      try {
+        // yield first so the caller gets the id before any event
+        await Promise.resolve();
+        const value = await run({ signal: controller.signal, onProgress });
+        outcome = controller.signal.aborted
+          ? { ok: false, kind, error: cancelled() }
+          : ({ ok: true, kind, value } as JobOutcome);
+      } catch (error) {
+        const e = controller.signal.aborted ? cancelled() : toAtlasError(error);
+        outcome = { ok: false, kind, error: { code: e.code, message: e.message } };
+      }
+      this.jobs.delete(id);
+      this.emit('job:finished', { jobId: id, outcome });
+      this.activity();
+      return outcome;
+    })();
+    this.jobs.set(id, entry);
+    this.activity();
+    return { jobId: id, done: entry.done };
+  }
+
+  cancel(jobId: string): boolean {
+    const entry = this.jobs.get(jobId);
+    if (!entry || entry.controller.signal.aborted) return false;
+    entry.controller.abort();
+    return true;
+  }
+
+  list(): ActiveJob[] {
+    return [...this.jobs.values()].map(({ id, kind, devices, progress }) => ({
+      id,
+      kind,
+      devices,
+      progress,
+    }));
+  }
+
+  /** Cancels everything and waits for the outcomes (the app is quitting). */
+  async cancelAll(): Promise<void> {
+    const pending = [...this.jobs.values()];
+    for (const e of pending) e.controller.abort();
+    await Promise.all(pending.map((e) => e.done));
+  }
+
+  private busyDevices(): Set<string> {
+    return new Set([...this.jobs.values()].flatMap((e) => e.devices));
+  }
+
+  private activity(): void {
+    this.onActivity(this.list());
+  }
+}
+
+function cancelled(): AtlasError {
+  return new AtlasError('CANCELLED', 'The operation was cancelled.');
+}
+
+function toJobProgress(p: Progress): JobProgress {
+  return {
+    stage: p.stage,
+    bytesDone: p.bytesDone,
+    bytesTotal: p.bytesTotal,
+    rate: p.rate,
+    etaSeconds: p.etaSeconds,
+    ...(p.detail ? { detail: p.detail } : {}),
+  };
+}

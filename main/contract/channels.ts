@@ -1,0 +1,99 @@
+/**
+ * The channel maps (after GitHub Desktop's ipc-shared.ts): every request channel with its request and response
+ * types, every event with its payload. Main registers one handler per request channel, the preload forwards
+ * exactly these names, and the renderer's calls are typed by the same maps.
+ */
+import type {
+  AppInfo,
+  Drive,
+  DriveSnapshot,
+  ImageInfo,
+  JobKind,
+  JobOutcome,
+  JobProgress,
+  LibraryListing,
+  Settings,
+} from './dto';
+
+/** A request that carries nothing. */
+export type Empty = Record<string, never>;
+
+/** What a file dialog is for: it picks the title and the file filters. */
+export type FilePurpose = 'image' | 'base-image' | 'firstboot' | 'service' | 'secrets';
+export type FolderPurpose = 'build' | 'vault' | 'clone-folder' | 'output';
+
+export interface JobStarted {
+  jobId: string;
+  kind: JobKind;
+}
+
+export interface FlashRequest {
+  image: string;
+  /** one or several cards, as the user confirmed them */
+  targets: DriveSnapshot[];
+  /** false skips reading the cards back: faster, but a bad card or reader goes unnoticed */
+  verify: boolean;
+}
+
+export interface InsertRequest {
+  base: string;
+  firstboot: string;
+  service: string;
+  secrets: string;
+  version: number;
+  patch: number;
+  tag: string;
+  /** defaults to the build folder */
+  outDir?: string;
+  force?: boolean;
+}
+
+export interface CloneRequest {
+  source: DriveSnapshot;
+  tag: string;
+  /** defaults to the build folder */
+  outDir?: string;
+}
+
+export interface RestoreRequest {
+  folder: string;
+  target: DriveSnapshot;
+  /** grow the root partition and its filesystem to fill the card */
+  grow: boolean;
+}
+
+export interface VerifyRequest {
+  /** a clone folder or a golden image */
+  path: string;
+}
+
+export interface RequestChannels {
+  'app:info': { request: Empty; response: AppInfo };
+  'settings:get': { request: Empty; response: Settings };
+  'settings:set': { request: Partial<Settings>; response: Settings };
+  'drives:list': { request: Empty; response: Drive[] };
+  'dialog:open-file': { request: { purpose: FilePurpose }; response: string | null };
+  'dialog:open-folder': { request: { purpose: FolderPurpose }; response: string | null };
+  'image:inspect': { request: { path: string }; response: ImageInfo };
+  'library:list': { request: Empty; response: LibraryListing };
+  'flash:start': { request: FlashRequest; response: JobStarted };
+  'insert:start': { request: InsertRequest; response: JobStarted };
+  'clone:start': { request: CloneRequest; response: JobStarted };
+  'restore:start': { request: RestoreRequest; response: JobStarted };
+  'verify:start': { request: VerifyRequest; response: JobStarted };
+  'job:cancel': { request: { jobId: string }; response: { cancelled: boolean } };
+}
+
+export type RequestChannel = keyof RequestChannels;
+export type RequestOf<C extends RequestChannel> = RequestChannels[C]['request'];
+export type ResponseOf<C extends RequestChannel> = RequestChannels[C]['response'];
+
+export interface EventChannels {
+  'job:progress': { jobId: string; kind: JobKind; progress: JobProgress };
+  /** exactly one per job, success or failure (cancelled is a failure with code CANCELLED) */
+  'job:finished': { jobId: string; outcome: JobOutcome };
+  'drives:changed': { drives: Drive[] };
+}
+
+export type EventChannel = keyof EventChannels;
+export type EventOf<E extends EventChannel> = EventChannels[E];

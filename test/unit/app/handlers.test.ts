@@ -1,0 +1,336 @@
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createHandlers, type HandlerDeps, type DeviceJobRunner } from '../../../main/app/handlers';
+import { ProgressMeter } from '../../../main/engine/progress';
+import type { Drive, EventChannel, EventOf, Reply } from '../../../main/contract';
+import { scratchDir } from '../../support/sh';
+
+const card: Drive = {
+  device: '/dev/sdx',
+  description: 'Generic SD Reader',
+  size: 32e9,
+  bus: 'USB',
+  serial: 'SER123',
+  mountpoints: [],
+  removable: true,
+  system: false,
+  virtual: false,
+  readOnly: false,
+  large: false,
+};
+const system: Drive = {
+  ...card,
+  device: '/dev/vda',
+  description: 'Virtio disk',
+  serial: null,
+  removable: false,
+  system: true,
+  mountpoints: ['/'],
+};
+
+type Event = { [E in EventChannel]: { event: E; payload: EventOf<E> } }[EventChannel];
+
+function setup(overrides: Partial<HandlerDeps> = {}) {
+  const { dir, cleanup } = scratchDir('atlas-handlers-');
+  const image = join(dir, 'atlas.img');
+  writeFileSync(image, Buffer.alloc(4096, 1));
+  const events: Event[] = [];
+  let drives: Drive[] = [card, system];
+  const app = createHandlers({
+    version: '0.0.0-test',
+    platform: 'linux',
+    configDir: join(dir, 'config'),
+    homeDir: join(dir, 'home'),
+    listDrives: async () => drives,
+    emit: (event, payload) => events.push({ event, payload } as Event),
+    ...overrides,
+  });
+  const call = (channel: string, request: unknown): Promise<Reply<unknown>> => app.dispatch(channel, request);
+  const finished = (jobId: string) =>
+    new Promise<EventOf<'job:finished'>>((resolve) => {
+      const poll = setInterval(() => {
+        const hit = events.find((e) => e.event === 'job:finished' && e.payload.jobId === jobId);
+        if (hit) {
+          clearInterval(poll);
+          resolve(hit.payload as EventOf<'job:finished'>);
+        }
+      }, 5);
+    });
+  return { app, dir, image, events, call, finished, setDrives: (d: Drive[]) => (drives = d), cleanup };
+}
+
+const snap = (d: Drive) => ({ device: d.device, size: d.size, serial: d.serial });
+
+function errorCode(reply: Reply<unknown>): string {
+  assert.equal(reply.ok, false, 'expected an error reply');
+  return (reply as { error: { code: string } }).error.code;
+}
+
+test('settings default to ~/atlas-build and the vault, and persist as JSON in the config folder', async () => {
+  const t = setup();
+  try {
+    const first = await t.call('settings:get', {});
+    assert.deepEqual(first, {
+      ok: true,
+      value: {
+        buildFolder: join(t.dir, 'home', 'atlas-build'),
+        vaultFolder: '/Volumes/NVME_VAULT/golden-atlas-img/',
+      },
+    });
+    const set = await t.call('settings:set', { buildFolder: '/srv/builds' });
+    assert.equal(set.ok, true);
+    const stored = JSON.parse(readFileSync(join(t.dir, 'config', 'settings.json'), 'utf8'));
+    assert.equal(stored.buildFolder, '/srv/builds');
+    assert.equal(
+      errorCode(await t.call('settings:set', { buildFolder: 'relative/path' })),
+      'INVALID_ARGUMENT',
+    );
+    assert.equal(errorCode(await t.call('settings:set', { colour: 'red' })), 'INVALID_ARGUMENT');
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('payloads are validated: unknown channels, unknown fields, wrong types, relative paths', async () => {
+  const t = setup();
+  try {
+    assert.equal(errorCode(await t.call('shell:exec', {})), 'INVALID_ARGUMENT');
+    assert.equal(errorCode(await t.call('drives:list', { all: true })), 'INVALID_ARGUMENT');
+    assert.equal(errorCode(await t.call('image:inspect', { path: 'atlas.img' })), 'INVALID_ARGUMENT');
+    assert.equal(errorCode(await t.call('image:inspect', null)), 'INVALID_ARGUMENT');
+    assert.equal(
+      errorCode(await t.call('flash:start', { image: t.image, targets: [snap(card)], verify: 'yes' })),
+      'INVALID_ARGUMENT',
+    );
+    assert.equal(
+      errorCode(await t.call('flash:start', { image: t.image, targets: [], verify: true })),
+      'INVALID_ARGUMENT',
+    );
+    assert.equal(
+      errorCode(
+        await t.call('flash:start', { image: t.image, targets: [snap(card), snap(card)], verify: true }),
+      ),
+      'INVALID_ARGUMENT',
+    );
+    assert.equal(errorCode(await t.call('image:inspect', { path: join(t.dir, 'notes.txt') })), 'UNSUPPORTED');
+    assert.equal(errorCode(await t.call('image:inspect', { path: join(t.dir, 'missing.img') })), 'NOT_FOUND');
+    const info = await t.call('image:inspect', { path: t.image });
+    assert.deepEqual(info, {
+      ok: true,
+      value: { path: t.image, name: 'atlas.img', format: 'img', fileSize: 4096, imageSize: 4096 },
+    });
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('device jobs need the confirmed drive, unchanged, and a permissible target', async () => {
+  const calls: unknown[] = [];
+  const runDeviceJob: DeviceJobRunner = async (kind, request) => {
+    calls.push({ kind, request });
+    throw new Error('not reached in this test');
+  };
+  const t = setup({ runDeviceJob });
+  try {
+    const flash = (target: object) =>
+      t.call('flash:start', { image: t.image, targets: [target], verify: true });
+    assert.equal(errorCode(await flash({ ...snap(card), serial: 'OTHER' })), 'DRIVE_CHANGED');
+    assert.equal(errorCode(await flash({ ...snap(card), size: 64e9 })), 'DRIVE_CHANGED');
+    assert.equal(errorCode(await flash({ ...snap(card), device: '/dev/sdz' })), 'DRIVE_REMOVED');
+    assert.equal(errorCode(await flash(snap(system))), 'SYSTEM_DISK');
+    t.setDrives([{ ...card, readOnly: true }]);
+    assert.equal(errorCode(await flash(snap(card))), 'READ_ONLY');
+    t.setDrives([{ ...card, size: 1024 }]);
+    assert.equal(errorCode(await flash({ ...snap(card), size: 1024 })), 'TARGET_TOO_SMALL');
+    t.setDrives([{ ...card, mountpoints: [t.dir] }]);
+    assert.equal(errorCode(await flash(snap(card))), 'SOURCE_IS_TARGET');
+    assert.equal(calls.length, 0, 'no refused request reaches the device runner');
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('without a device runner or a file job, the handlers say the feature is not available yet', async () => {
+  const t = setup();
+  try {
+    const reply = await t.call('flash:start', { image: t.image, targets: [snap(card)], verify: true });
+    assert.equal(errorCode(reply), 'UNSUPPORTED');
+    assert.match((reply as { error: { message: string } }).error.message, /not available yet/);
+    assert.equal(errorCode(await t.call('verify:start', { path: t.image })), 'UNSUPPORTED');
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('a job gets an id, streams progress, and ends with exactly one result', async () => {
+  const runDeviceJob: DeviceJobRunner = async (kind, request, control) => {
+    assert.equal(kind, 'flash');
+    const r = request as { targets: Drive[]; verify: boolean };
+    assert.equal(r.targets[0]!.device, card.device);
+    assert.equal(r.verify, false);
+    const meter = new ProgressMeter('writing', 100, control.onProgress, { intervalMs: 0 });
+    meter.add(50);
+    meter.finish();
+    return {
+      image: t.image,
+      bytesWritten: 100,
+      verified: false,
+      targets: [{ device: card.device, ok: true, verified: false }],
+    } as never;
+  };
+  const t = setup({ runDeviceJob });
+  try {
+    const reply = await t.call('flash:start', { image: t.image, targets: [snap(card)], verify: false });
+    assert.equal(reply.ok, true);
+    const { jobId } = (reply as { value: { jobId: string } }).value;
+    const done = await t.finished(jobId);
+    assert.equal(done.outcome.ok, true);
+    const progress = t.events.filter((e) => e.event === 'job:progress');
+    assert.ok(progress.length >= 2);
+    assert.equal(progress.at(-1)!.payload.jobId, jobId);
+    assert.deepEqual(
+      progress.map((e) => (e.payload as EventOf<'job:progress'>).progress.bytesDone),
+      [0, 50, 100],
+    );
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(t.events.filter((e) => e.event === 'job:finished').length, 1);
+    assert.equal(t.app.jobs.list().length, 0);
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('cancel aborts the job signal and the result says CANCELLED; the device is busy meanwhile', async () => {
+  let sawAbort = false;
+  const runDeviceJob: DeviceJobRunner = (_kind, _request, control) =>
+    new Promise((_resolve, reject) => {
+      control.signal!.addEventListener('abort', () => {
+        sawAbort = true;
+        // a job that ignores the reason and reports a plain error still comes out as CANCELLED
+        setTimeout(() => reject(new Error('stream destroyed')), 10);
+      });
+    });
+  const t = setup({ runDeviceJob });
+  try {
+    const started = await t.call('flash:start', { image: t.image, targets: [snap(card)], verify: true });
+    const { jobId } = (started as { value: { jobId: string } }).value;
+    const again = await t.call('flash:start', { image: t.image, targets: [snap(card)], verify: true });
+    assert.equal(errorCode(again), 'INVALID_ARGUMENT');
+    assert.match((again as { error: { message: string } }).error.message, /already in use/);
+    assert.deepEqual(await t.call('job:cancel', { jobId }), { ok: true, value: { cancelled: true } });
+    const done = await t.finished(jobId);
+    assert.ok(sawAbort);
+    assert.deepEqual(done.outcome, {
+      ok: false,
+      kind: 'flash',
+      error: { code: 'CANCELLED', message: 'The operation was cancelled.' },
+    });
+    assert.deepEqual(await t.call('job:cancel', { jobId }), { ok: true, value: { cancelled: false } });
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('insert validates its inputs and runs the file job in process; failures arrive as the job result', async () => {
+  const t = setup({
+    fileJobs: {
+      insert: async (request) => {
+        assert.equal(request.outDir, join(t.dir, 'home', 'atlas-build'));
+        throw Object.assign(new Error('x'), { code: 'ENOENT', path: request.base });
+      },
+    },
+  });
+  try {
+    for (const name of ['base.img', 'atlas_firstboot.sh', 'atlas-firstboot.service', 'atlas_secrets.conf']) {
+      writeFileSync(join(t.dir, name), 'x');
+    }
+    const request = {
+      base: join(t.dir, 'base.img'),
+      firstboot: join(t.dir, 'atlas_firstboot.sh'),
+      service: join(t.dir, 'atlas-firstboot.service'),
+      secrets: join(t.dir, 'atlas_secrets.conf'),
+      version: 8,
+      patch: 1,
+      tag: 'FLASH',
+    };
+    assert.equal(
+      errorCode(await t.call('insert:start', { ...request, tag: 'bad tag/..' })),
+      'INVALID_ARGUMENT',
+    );
+    assert.equal(errorCode(await t.call('insert:start', { ...request, version: -1 })), 'INVALID_ARGUMENT');
+    assert.equal(
+      errorCode(await t.call('insert:start', { ...request, secrets: join(t.dir, 'nope') })),
+      'NOT_FOUND',
+    );
+    const ok = await t.call('insert:start', request);
+    assert.equal(ok.ok, true);
+    const done = await t.finished((ok as { value: { jobId: string } }).value.jobId);
+    assert.equal(done.outcome.ok, false);
+    assert.equal((done.outcome as { error: { code: string } }).error.code, 'NOT_FOUND');
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('the library lists golden images and clone folders from the build folder and the vault', async () => {
+  const t = setup();
+  try {
+    const build = join(t.dir, 'build');
+    const vault = join(t.dir, 'vault');
+    mkdirSync(join(build, 'golden-clone-v8-0-6-FLASH'), { recursive: true });
+    writeFileSync(join(build, 'golden-clone-v8-0-6-FLASH', 'sdc1-boot.partclone.gz'), Buffer.alloc(100));
+    writeFileSync(
+      join(build, 'golden-clone-v8-0-6-FLASH', 'atlas-manifest.json'),
+      JSON.stringify({ tag: 'v8-0-6-FLASH', created: '2026-01-02T03:04:05.000Z' }),
+    );
+    mkdirSync(join(build, 'golden-clone-half.partial'));
+    writeFileSync(join(build, 'notes.txt'), 'x');
+    mkdirSync(vault);
+    writeFileSync(join(vault, 'ods-atlas-golden-v8-1-FIELD.img'), Buffer.alloc(512));
+    await t.call('settings:set', { buildFolder: build, vaultFolder: vault });
+    const reply = await t.call('library:list', {});
+    assert.equal(reply.ok, true);
+    const { entries, unavailable } = (
+      reply as { value: { entries: Array<Record<string, unknown>>; unavailable: unknown[] } }
+    ).value;
+    assert.deepEqual(unavailable, []);
+    assert.deepEqual(entries.map((e) => [e.kind, e.phase, e.location, e.tag, e.hasManifest]).sort(), [
+      ['clone-folder', 1, 'build', 'v8-0-6-FLASH', true],
+      ['golden-image', 0, 'vault', 'FIELD', false],
+    ]);
+    const clone = entries.find((e) => e.kind === 'clone-folder')!;
+    assert.equal(clone.created, '2026-01-02T03:04:05.000Z');
+    assert.ok((clone.size as number) > 100);
+    await t.call('settings:set', { vaultFolder: join(t.dir, 'unplugged') });
+    const missing = (await t.call('library:list', {})) as {
+      value: { unavailable: Array<{ location: string }> };
+    };
+    assert.deepEqual(
+      missing.value.unavailable.map((u) => u.location),
+      ['vault'],
+    );
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('drive changes from the watcher become drives:changed events until disposed', async () => {
+  let push: ((d: Drive[]) => void) | null = null;
+  let stopped = false;
+  const t = setup({
+    watchDrives: (onChange) => {
+      push = onChange;
+      return () => (stopped = true);
+    },
+  });
+  try {
+    push!([card]);
+    assert.deepEqual(t.events.at(-1), { event: 'drives:changed', payload: { drives: [card] } });
+    await t.app.dispose();
+    assert.ok(stopped);
+  } finally {
+    t.cleanup();
+  }
+});
