@@ -1,0 +1,136 @@
+/**
+ * The parallel gzip writer against the real tools: pigz and gunzip read it, and a partclone image gzipped by
+ * it restores with `pigz -dc | partclone.ext4 -r`.
+ */
+import test, { after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { createReadStream, createWriteStream, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { gunzipSync } from 'node:zlib';
+import { createParallelGzip } from '../../../main/engine/compress/gzip-writer';
+import { createGunzip } from '../../../main/engine/compress/gunzip';
+import { makePartcloneSamples, type PartcloneSample } from '../../support/partclone-samples';
+import { run, scratchDir, shell } from '../../support/sh';
+
+let scratch: ReturnType<typeof scratchDir>;
+let samples: PartcloneSample[];
+
+before(() => {
+  scratch = scratchDir('atlas-gz-');
+  samples = makePartcloneSamples(scratch.dir);
+});
+after(() => scratch.cleanup());
+
+async function gzipFile(input: string, output: string, options = {}): Promise<void> {
+  await pipeline(createReadStream(input), createParallelGzip(options), createWriteStream(output));
+}
+
+test('pigz -dc reads our gzip of a partclone image back byte for byte', async () => {
+  const s = samples.find((x) => x.name === 'ext4-1k')!;
+  const gz = join(scratch.dir, 'ours.pc.gz');
+  await gzipFile(s.pc, gz, { memberBytes: 1024 * 1024, workers: 3 });
+  const back = join(scratch.dir, 'back.pc');
+  shell(`pigz -dc ${gz} > ${back}`);
+  assert.ok(readFileSync(back).equals(readFileSync(s.pc)));
+  run('gzip', ['-t', gz]);
+  // it is really several members and really compressed
+  assert.ok(readFileSync(gz).length < readFileSync(s.pc).length * 0.9);
+});
+
+test('pigz -dc ours | partclone.ext4 -r gives the source filesystem', async () => {
+  const s = samples.find((x) => x.name === 'ext4-4k')!;
+  const gz = join(scratch.dir, 'ext4-4k.pc.gz');
+  await gzipFile(s.pc, gz);
+  const raw = join(scratch.dir, 'restored.raw');
+  shell(`pigz -dc ${gz} | partclone.ext4 -r -W -s - -o ${raw} -L ${raw}.log`);
+  run('cmp', [raw, s.image]);
+});
+
+test('several chunk sizes, levels and an empty input all round-trip through gunzip', async () => {
+  const data = Buffer.concat([randomBytes(300_000), Buffer.alloc(5_000_000, 7), randomBytes(1234)]);
+  for (const options of [{ level: 1, memberBytes: 65536, workers: 2 }, { level: 9, workers: 1 }, {}]) {
+    const parts: Buffer[] = [];
+    const gz = createParallelGzip(options);
+    const done = (async () => {
+      for await (const chunk of gz) parts.push(chunk as Buffer);
+    })();
+    for (let at = 0; at < data.length; at += 77_777) {
+      if (!gz.write(data.subarray(at, at + 77_777))) await new Promise((r) => gz.once('drain', r));
+    }
+    gz.end();
+    await done;
+    assert.ok(gunzipSync(Buffer.concat(parts)).equals(data), JSON.stringify(options));
+  }
+  const empty: Buffer[] = [];
+  await pipeline(Readable.from([]), createParallelGzip(), async (source: AsyncIterable<Buffer>) => {
+    for await (const c of source) empty.push(c);
+  });
+  assert.equal(gunzipSync(Buffer.concat(empty)).length, 0);
+  assert.ok(Buffer.concat(empty).length > 0, 'an empty input is still a gzip file');
+});
+
+test('abort and errors stop the stream; no worker keeps the process alive', async () => {
+  const controller = new AbortController();
+  const gz = createParallelGzip({ signal: controller.signal, memberBytes: 65536 });
+  const source = Readable.from(
+    (async function* () {
+      for (let i = 0; i < 1000; i++) {
+        if (i === 5) controller.abort();
+        yield randomBytes(65536);
+      }
+    })(),
+  );
+  await assert.rejects(
+    pipeline(source, gz, async function* (s) {
+      for await (const _ of s) yield;
+    }),
+    (e: Error & { code?: string }) => e.code === 'CANCELLED',
+  );
+  assert.ok(gz.destroyed);
+  assert.throws(
+    () => createParallelGzip({ level: 12 }),
+    (e: Error & { code?: string }) => e.code === 'INVALID_ARGUMENT',
+  );
+
+  // A child process that gzips and then does nothing must exit on its own: workers are shut down.
+  const script = join(scratch.dir, 'child.js');
+  const modulePath = require.resolve('../../../main/engine/compress/gzip-writer');
+  writeFileSync(
+    script,
+    `const { createParallelGzip } = require(${JSON.stringify(modulePath)});
+     const gz = createParallelGzip({ workers: 2, memberBytes: 65536 });
+     let n = 0; gz.on('data', (c) => { n += c.length; }); gz.on('end', () => console.log('ok ' + n));
+     gz.end(Buffer.alloc(1_000_000, 1));
+     const gz2 = createParallelGzip({ workers: 2 }); gz2.write(Buffer.alloc(10)); gz2.destroy();`,
+  );
+  const child = spawnSync(process.execPath, [script], { encoding: 'utf8', timeout: 20_000 });
+  assert.equal(child.status, 0, child.stderr);
+  assert.match(child.stdout, /^ok \d+/);
+});
+
+test('our gunzip reads multi-member pigz output and names a truncated file', async () => {
+  const s = samples.find((x) => x.name === 'fat32')!;
+  const gz = join(scratch.dir, 'fat32.pc.gz');
+  shell(`pigz -c -b 128 ${s.pc} > ${gz}; cat ${gz} > ${gz}.twice; cat ${gz} >> ${gz}.twice`);
+  const parts: Buffer[] = [];
+  await pipeline(
+    createReadStream(`${gz}.twice`),
+    createGunzip('fat32.pc.gz'),
+    async (source: AsyncIterable<Buffer>) => {
+      for await (const c of source) parts.push(c);
+    },
+  );
+  const ref = readFileSync(s.pc);
+  assert.ok(Buffer.concat(parts).equals(Buffer.concat([ref, ref])));
+  const cut = readFileSync(gz).subarray(0, 50_000);
+  await assert.rejects(
+    pipeline(Readable.from([cut]), createGunzip('cut.gz'), async function* (source) {
+      for await (const _ of source) yield;
+    }),
+    (e: Error & { code?: string }) => e.code === 'TRUNCATED' && /cut\.gz/.test(e.message),
+  );
+});
