@@ -2,3 +2,7 @@
 export type { PartitionEntry, PartitionLabel, PartitionTable } from './types';
 export { readPartitionTable } from './read';
 export { formatSfdiskDump, partitionDevicePath } from './dump';
+export { parseSfdiskDump, type ParseOptions } from './parse';
+export { applyPartitionTable, type ApplyOptions, type Geometry } from './apply';
+export { growLastPartition } from './grow';
+export { rereadPartitionTable } from './os';
