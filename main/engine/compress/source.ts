@@ -1,0 +1,465 @@
+/**
+ * Image sources of every accepted format behind one interface: detect the format by magic bytes, tell the
+ * uncompressed size when the container records it, and stream the uncompressed bytes with the fastest
+ * decoder available (the xz/pigz/zstd binaries when present, in-process libraries otherwise).
+ * Flash and Insert read images through here; nothing here writes anywhere.
+ */
+import { spawn } from 'node:child_process';
+import { createReadStream, promises as fsp } from 'node:fs';
+import { basename } from 'node:path';
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { createGunzip, createInflateRaw, crc32 } from 'node:zlib';
+import { AtlasError, throwIfCancelled, toAtlasError } from '../errors';
+import { formatBytes } from '../format';
+import { blockDeviceSize } from '../io/block-file';
+import { findTool } from './source-tools';
+import { xzUncompressedSize, createXzWorkerStream } from './source-xz';
+import { openZipEntry, type ZipEntryInfo } from './source-zip';
+import { zstdContentSize, createZstdNapiStream } from './source-zstd';
+
+export type SourceFormat = 'raw' | 'gzip' | 'xz' | 'zip' | 'zstd';
+
+/** Which implementation decodes the stream; reported so logs and benches can tell. */
+export type SourceDecoder = 'file' | 'zlib' | 'pigz' | 'xz' | 'xz-wasm' | 'zstd' | 'zstd-napi';
+
+export const ACCEPTED_FORMATS = '.img, .img.gz, .img.xz, .img.zst, and .zip holding one .img';
+
+/** The uncompressed bytes of an image, with the compressed bytes consumed so far (for progress). */
+export interface SourceReadable extends Readable {
+  /** Bytes of the file on disk consumed so far; for raw sources, the bytes read. */
+  readonly compressedBytesRead: number;
+  /** Uncompressed bytes produced so far. */
+  readonly bytesProduced: number;
+}
+
+export interface ImageSource {
+  readonly path: string;
+  readonly format: SourceFormat;
+  /** Bytes on disk (for a block device, its capacity). */
+  readonly fileSize: number;
+  /** Uncompressed size when the container records it exactly; null for gzip and unsized zstd streams. */
+  readonly size: number | null;
+  /**
+   * Best guess of the uncompressed size when `size` is null (gzip's ISIZE, which is only the last
+   * member's size modulo 4 GiB); a hint for display, never a reason to refuse a target.
+   */
+  readonly estimate: number | null;
+  /** The chosen entry inside a .zip. */
+  readonly entryName?: string;
+  readonly decoder: SourceDecoder;
+  /** A fresh stream of the uncompressed image each call. Errors are AtlasErrors (CORRUPT_ARCHIVE, CANCELLED…). */
+  createReadStream(options?: { signal?: AbortSignal }): SourceReadable;
+}
+
+export interface OpenImageSourceOptions {
+  /** Use the xz, pigz and zstd binaries when found (default true); false forces the in-process decoders. */
+  useTools?: boolean;
+  /** Colon-separated folders searched for those binaries; default PATH plus the usual Homebrew folders. */
+  toolPath?: string;
+  /** Force a decoder for gzip or zstd (benchmarks); ignored when it does not fit the format or is missing. */
+  gzipDecoder?: 'zlib' | 'pigz';
+  zstdDecoder?: 'zstd' | 'zstd-napi';
+  /** For a .zip holding several files: which entry to use. */
+  entryName?: string;
+  signal?: AbortSignal;
+}
+
+const READ_CHUNK = 1024 * 1024;
+const OUT_HIGH_WATER = 4 * 1024 * 1024;
+const RAW_EXTENSIONS = ['.img', '.raw', '.bin', '.iso', '.dd'];
+
+type Detected = SourceFormat | { unsupported: string };
+
+/** Recognises a format from the first bytes of the file (and the name, for raw images without an MBR). */
+export function detectFormat(head: Buffer, name: string): Detected {
+  const at = (offset: number, ...bytes: number[]): boolean => bytes.every((b, i) => head[offset + i] === b);
+  if (at(0, 0x1f, 0x8b)) return 'gzip';
+  if (at(0, 0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00)) return 'xz';
+  if (at(0, 0x28, 0xb5, 0x2f, 0xfd)) return 'zstd';
+  // a zstd skippable frame (pzstd starts with one): 0x184D2A5? little-endian
+  if (head.length >= 4 && (head[0]! & 0xf0) === 0x50 && at(1, 0x2a, 0x4d, 0x18)) return 'zstd';
+  if (at(0, 0x50, 0x4b, 0x03, 0x04) || at(0, 0x50, 0x4b, 0x05, 0x06) || at(0, 0x50, 0x4b, 0x07, 0x08))
+    return 'zip';
+  if (at(0, 0x42, 0x5a, 0x68)) return { unsupported: 'bzip2' };
+  if (at(0, 0x37, 0x7a, 0xbc, 0xaf, 0x27, 0x1c)) return { unsupported: '7-Zip' };
+  if (at(0, 0x52, 0x61, 0x72, 0x21)) return { unsupported: 'RAR' };
+  if (at(0, 0x04, 0x22, 0x4d, 0x18)) return { unsupported: 'LZ4' };
+  if (at(0, 0x5d, 0x00, 0x00)) return { unsupported: 'LZMA (legacy .lzma)' };
+  if (at(0, 0x51, 0x46, 0x49, 0xfb)) return { unsupported: 'QCOW2 (virtual disk)' };
+  if (at(257, 0x75, 0x73, 0x74, 0x61, 0x72)) return { unsupported: 'tar' };
+  // An SD-card image starts with an MBR (or GPT's protective MBR): boot signature 55 AA at 510.
+  if (at(510, 0x55, 0xaa)) return 'raw';
+  const lower = name.toLowerCase();
+  if (RAW_EXTENSIONS.some((ext) => lower.endsWith(ext))) return 'raw';
+  return { unsupported: '' };
+}
+
+export async function openImageSource(
+  path: string,
+  options: OpenImageSourceOptions = {},
+): Promise<ImageSource> {
+  throwIfCancelled(options.signal);
+  const name = basename(path);
+  let fileSize: number;
+  let isBlockDevice: boolean;
+  const head = Buffer.alloc(4096);
+  let headLength: number;
+  try {
+    const st = await fsp.stat(path);
+    if (st.isDirectory()) throw new AtlasError('INVALID_ARGUMENT', `${path} is a folder, not an image file.`);
+    isBlockDevice = st.isBlockDevice();
+    fileSize = isBlockDevice ? await blockDeviceSize(path) : st.size;
+    const handle = await fsp.open(path, 'r');
+    try {
+      headLength = (await handle.read(head, 0, head.length, 0)).bytesRead;
+    } finally {
+      await handle.close();
+    }
+  } catch (error) {
+    throw toAtlasError(error, `Cannot open the image ${path}`);
+  }
+  if (fileSize === 0)
+    throw new AtlasError('INVALID_ARGUMENT', `The image ${path} is empty (0 bytes).`, { path });
+
+  const detected: Detected = isBlockDevice ? 'raw' : detectFormat(head.subarray(0, headLength), name);
+  if (typeof detected !== 'string') {
+    const what = detected.unsupported ? `It is a ${detected.unsupported} file, which` : 'Its format';
+    throw new AtlasError(
+      'UNSUPPORTED',
+      `${name} is not an image Atlas can read. ${what} is not supported. Accepted: ${ACCEPTED_FORMATS}.`,
+      { path, format: detected.unsupported || null },
+    );
+  }
+  const tools = toolFinder(options);
+  const base = { path, fileSize, name, signal: options.signal };
+
+  switch (detected) {
+    case 'raw':
+      return makeSource(base, 'raw', 'file', fileSize, null, undefined, (out) => {
+        const file = createReadStream(path, {
+          highWaterMark: OUT_HIGH_WATER,
+          ...(isBlockDevice ? { end: fileSize - 1 } : {}),
+        });
+        feedInProcess(out, file, null, base, 'raw');
+      });
+
+    case 'gzip': {
+      const isize = headLength >= 18 ? await readUint32LEAt(path, fileSize - 4) : null;
+      // ISIZE is modulo 2^32 and only covers the last member, so trust it only when it is plausible.
+      const estimate = isize !== null && isize >= fileSize ? isize : null;
+      const pigz = options.gzipDecoder === 'zlib' ? null : tools('pigz');
+      const usePigz = pigz !== null && options.gzipDecoder === 'pigz';
+      return makeSource(base, 'gzip', usePigz ? 'pigz' : 'zlib', null, estimate, undefined, (out) => {
+        if (usePigz) feedChild(out, pigz, ['-dc'], base, 'gzip');
+        else
+          feedInProcess(
+            out,
+            createReadStream(path, { highWaterMark: READ_CHUNK }),
+            createGunzip({ chunkSize: 256 * 1024 }),
+            base,
+            'gzip',
+          );
+      });
+    }
+
+    case 'xz': {
+      const size = await xzUncompressedSize(path, fileSize);
+      const xz = tools('xz');
+      return makeSource(base, 'xz', xz ? 'xz' : 'xz-wasm', size, null, undefined, (out) => {
+        if (xz) feedChild(out, xz, ['-dc', '-T0'], base, 'xz');
+        else feedWorker(out, base);
+      });
+    }
+
+    case 'zstd': {
+      const size = await zstdContentSize(path, fileSize);
+      const zstd = options.zstdDecoder === 'zstd-napi' ? null : tools('zstd');
+      const useCli = zstd !== null && options.zstdDecoder !== 'zstd-napi';
+      return makeSource(base, 'zstd', useCli ? 'zstd' : 'zstd-napi', size, null, undefined, (out) => {
+        if (useCli) feedChild(out, zstd, ['-dc', '--no-progress'], base, 'zstd');
+        else
+          feedInProcess(
+            out,
+            createReadStream(path, { highWaterMark: READ_CHUNK }),
+            createZstdNapiStream(),
+            base,
+            'zstd',
+          );
+      });
+    }
+
+    case 'zip': {
+      const entry = await openZipEntry(path, options.entryName);
+      return makeSource(base, 'zip', 'zlib', entry.uncompressedSize, null, entry.fileName, (out) => {
+        feedZipEntry(out, entry, base);
+      });
+    }
+  }
+}
+
+interface Base {
+  path: string;
+  name: string;
+  fileSize: number;
+}
+
+/** The stream handed to callers: counts bytes, runs checks at the end, and tears its producers down on destroy. */
+class SourceStream extends Transform implements SourceReadable {
+  compressedBytesRead = 0;
+  bytesProduced = 0;
+  readonly cleanups: Array<() => void> = [];
+  onChunk: ((chunk: Buffer) => void) | null = null;
+  /** Returns an error when the finished stream is incomplete or fails its checksum. */
+  finalCheck: (() => Error | null) | null = null;
+
+  constructor() {
+    super({ readableHighWaterMark: OUT_HIGH_WATER, writableHighWaterMark: OUT_HIGH_WATER });
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.bytesProduced += chunk.byteLength;
+    this.onChunk?.(chunk);
+    callback(null, chunk);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    callback(this.finalCheck?.() ?? null);
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    for (const cleanup of this.cleanups.splice(0)) {
+      try {
+        cleanup();
+      } catch {
+        // tearing down; the original error matters more
+      }
+    }
+    callback(error);
+  }
+}
+
+function makeSource(
+  base: Base & { signal?: AbortSignal },
+  format: SourceFormat,
+  decoder: SourceDecoder,
+  size: number | null,
+  estimate: number | null,
+  entryName: string | undefined,
+  start: (out: SourceStream) => void,
+): ImageSource {
+  return {
+    path: base.path,
+    format,
+    fileSize: base.fileSize,
+    size,
+    estimate: size ?? estimate,
+    ...(entryName !== undefined ? { entryName } : {}),
+    decoder,
+    createReadStream(options = {}) {
+      const out = new SourceStream();
+      const signal = options.signal;
+      if (signal) {
+        const onAbort = (): void => {
+          out.destroy(new AtlasError('CANCELLED', 'The operation was cancelled.'));
+        };
+        if (signal.aborted) {
+          process.nextTick(onAbort);
+          return out;
+        }
+        signal.addEventListener('abort', onAbort, { once: true });
+        out.cleanups.push(() => signal.removeEventListener('abort', onAbort));
+        out.once('end', () => signal.removeEventListener('abort', onAbort));
+      }
+      start(out);
+      return out;
+    },
+  };
+}
+
+/** A damaged archive, located by the uncompressed byte where decoding stopped. */
+export function corruptArchive(
+  base: Base,
+  format: SourceFormat,
+  out: SourceReadable,
+  reason: string,
+): AtlasError {
+  const at = out.bytesProduced;
+  return new AtlasError(
+    'CORRUPT_ARCHIVE',
+    `The archive ${base.name} is damaged (${reason}): decompression failed at about ${formatBytes(at)} ` +
+      `(byte ${at}) of the image. Download or copy it again.`,
+    { path: base.path, format, uncompressedOffset: at, compressedOffset: out.compressedBytesRead, reason },
+  );
+}
+
+function countCompressed(out: SourceStream, file: Readable): void {
+  file.on('data', (chunk: Buffer) => {
+    out.compressedBytesRead += chunk.byteLength;
+  });
+}
+
+/** file → (decoder) → out, in this process. */
+function feedInProcess(
+  out: SourceStream,
+  file: Readable,
+  decoder: Transform | null,
+  base: Base,
+  format: SourceFormat,
+): void {
+  countCompressed(out, file);
+  out.cleanups.push(() => file.destroy());
+  file.on('error', (error) => out.destroy(toAtlasError(error, `Cannot read ${base.path}`)));
+  if (!decoder) {
+    file.pipe(out);
+    return;
+  }
+  out.cleanups.push(() => decoder.destroy());
+  decoder.on('error', (error: NodeJS.ErrnoException) => {
+    out.destroy(corruptArchive(base, format, out, zlibReason(error)));
+  });
+  file.pipe(decoder).pipe(out);
+}
+
+function zlibReason(error: NodeJS.ErrnoException): string {
+  const message = error.message || String(error);
+  if (/unexpected end/i.test(message)) return 'it ends too early; the file is truncated';
+  if (/incorrect data check|invalid.*check/i.test(message)) return 'checksum mismatch';
+  return message;
+}
+
+/** file → child stdin, child stdout → out. The child's stderr becomes the error sentence. */
+function feedChild(
+  out: SourceStream,
+  command: string,
+  args: string[],
+  base: Base,
+  format: SourceFormat,
+): void {
+  const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  const file = createReadStream(base.path, { highWaterMark: READ_CHUNK });
+  countCompressed(out, file);
+  let stderr = '';
+  let stdoutEnded = false;
+  let exit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
+  let settled = false;
+
+  out.cleanups.push(() => {
+    settled = true;
+    file.destroy();
+    child.stdout.destroy();
+    if (exit === null) child.kill('SIGKILL');
+  });
+  const settle = (): void => {
+    if (settled || !stdoutEnded || exit === null) return;
+    settled = true;
+    if (exit.code === 0) {
+      out.end();
+      return;
+    }
+    const tool = basename(command);
+    const sentence = stderr
+      .split('\n')
+      .map((line) =>
+        line
+          .replace(/^[^:]*: \(stdin\): /, '')
+          .replace(/^[^:\s]*: \/\*stdin\*\\?: /, '')
+          .trim(),
+      )
+      .filter(Boolean)
+      .join('; ');
+    out.destroy(
+      corruptArchive(base, format, out, `${tool}: ${sentence || `exited with ${exit.code ?? exit.signal}`}`),
+    );
+  };
+
+  child.on('error', (error) => {
+    settled = true;
+    out.destroy(toAtlasError(error, `Cannot run ${command}`));
+  });
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (text: string) => {
+    if (stderr.length < 4096) stderr += text;
+  });
+  child.on('close', (code, signal) => {
+    exit = { code, signal };
+    settle();
+  });
+  // The child may exit early on corrupt input; the broken pipe is expected, its exit status tells why.
+  child.stdin.on('error', () => undefined);
+  file.on('error', (error) => out.destroy(toAtlasError(error, `Cannot read ${base.path}`)));
+  file.pipe(child.stdin);
+  child.stdout.on('end', () => {
+    stdoutEnded = true;
+    settle();
+  });
+  child.stdout.pipe(out, { end: false });
+}
+
+/** The in-process xz fallback runs in a worker thread so a long decode never blocks the event loop. */
+function feedWorker(out: SourceStream, base: Base): void {
+  const stream = createXzWorkerStream(base.path, {
+    onCompressed: (bytes) => {
+      out.compressedBytesRead = bytes;
+    },
+    corrupt: (reason) => corruptArchive(base, 'xz', out, reason),
+  });
+  out.cleanups.push(() => stream.destroy());
+  stream.on('error', (error) => out.destroy(toAtlasError(error, `Cannot decompress ${base.path}`)));
+  stream.pipe(out);
+}
+
+/** A zip entry's data read straight from the archive, inflated here, with its CRC-32 and size checked. */
+function feedZipEntry(out: SourceStream, entry: ZipEntryInfo, base: Base): void {
+  const file = createReadStream(base.path, {
+    start: entry.dataStart,
+    end: entry.dataStart + entry.compressedSize - 1,
+    highWaterMark: READ_CHUNK,
+  });
+  let crc = 0;
+  out.onChunk = (chunk) => {
+    crc = crc32(chunk, crc);
+  };
+  out.finalCheck = () => {
+    if (out.compressedBytesRead < entry.compressedSize) {
+      return corruptArchive(base, 'zip', out, 'it ends too early; the file is truncated');
+    }
+    if (out.bytesProduced !== entry.uncompressedSize) {
+      return corruptArchive(
+        base,
+        'zip',
+        out,
+        `the entry holds ${out.bytesProduced} bytes, its header says ${entry.uncompressedSize}`,
+      );
+    }
+    if (crc >>> 0 !== entry.crc32 >>> 0) return corruptArchive(base, 'zip', out, 'CRC-32 mismatch');
+    return null;
+  };
+  const entryEmpty = entry.compressedSize === 0;
+  if (entryEmpty) {
+    file.destroy();
+    process.nextTick(() => out.end());
+    return;
+  }
+  feedInProcess(
+    out,
+    file,
+    entry.compressionMethod === 8 ? createInflateRaw({ chunkSize: 256 * 1024 }) : null,
+    base,
+    'zip',
+  );
+}
+
+async function readUint32LEAt(path: string, position: number): Promise<number | null> {
+  const handle = await fsp.open(path, 'r');
+  try {
+    const buffer = Buffer.alloc(4);
+    const { bytesRead } = await handle.read(buffer, 0, 4, position);
+    return bytesRead === 4 ? buffer.readUInt32LE(0) : null;
+  } finally {
+    await handle.close();
+  }
+}
+
+function toolFinder(options: OpenImageSourceOptions): (name: string) => string | null {
+  return (name) => (options.useTools === false ? null : findTool(name, options.toolPath));
+}

@@ -1,0 +1,144 @@
+/**
+ * Streaming SHA-256 for manifests (clone, insert, vault) and for hashing while writing (flash).
+ * node:crypto's sha256 uses the CPU's SHA extensions, so a read loop with large buffers is disk-bound.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { AtlasError, throwIfCancelled, toAtlasError } from '../errors';
+import { ProgressMeter, type JobControl } from '../progress';
+import { openBlockFile } from './block-file';
+
+/** Reads of this size keep the disk busy and the per-call overhead negligible. */
+export const HASH_READ_SIZE = 8 * 1024 * 1024;
+
+/** A sha256 hasher with a byte count; `update` as data flows, `digest` once at the end (hex). */
+export class Sha256 {
+  private readonly hash: Hash = createHash('sha256');
+  private count = 0;
+  private result: string | null = null;
+
+  update(chunk: Uint8Array): void {
+    if (this.result !== null) throw new AtlasError('INTERNAL', 'Sha256.update called after digest.');
+    this.hash.update(chunk);
+    this.count += chunk.byteLength;
+  }
+
+  get bytes(): number {
+    return this.count;
+  }
+
+  /** Lower-case hex; repeated calls return the same value. */
+  digest(): string {
+    this.result ??= this.hash.digest('hex');
+    return this.result;
+  }
+}
+
+/** A pass-through stream that hashes everything flowing through it. */
+export interface Sha256Stream extends Transform {
+  readonly bytes: number;
+  /** Lower-case hex digest; only valid once the stream has ended ('finish' or 'end'). */
+  digest(): string;
+}
+
+export function createSha256Stream(): Sha256Stream {
+  const hasher = new Sha256();
+  const stream = new Transform({
+    transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback) {
+      hasher.update(chunk);
+      callback(null, chunk);
+    },
+  }) as Transform & { bytes: number; digest(): string };
+  Object.defineProperty(stream, 'bytes', { get: () => hasher.bytes });
+  stream.digest = () => hasher.digest();
+  return stream;
+}
+
+export interface HashResult {
+  sha256: string;
+  bytes: number;
+}
+
+/** Hashes a whole readable (e.g. an ImageSource's uncompressed stream); progress counts the bytes hashed. */
+export async function sha256Readable(
+  readable: Readable,
+  control: JobControl & { total?: number | null; stage?: string } = {},
+): Promise<HashResult> {
+  const hasher = new Sha256();
+  const meter = new ProgressMeter(control.stage ?? 'hashing', control.total ?? null, control.onProgress);
+  const onAbort = (): void => {
+    readable.destroy(new AtlasError('CANCELLED', 'The operation was cancelled.'));
+  };
+  throwIfCancelled(control.signal);
+  control.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    for await (const chunk of readable) {
+      const bytes = chunk as Buffer;
+      hasher.update(bytes);
+      meter.add(bytes.byteLength);
+    }
+  } catch (error) {
+    throwIfCancelled(control.signal);
+    throw toAtlasError(error, 'Hashing failed');
+  } finally {
+    control.signal?.removeEventListener('abort', onAbort);
+  }
+  meter.finish();
+  return { sha256: hasher.digest(), bytes: hasher.bytes };
+}
+
+/**
+ * SHA-256 of a file or block device (whole device capacity), with large reads. The next read is issued
+ * before the current buffer is hashed, so disk and CPU overlap.
+ */
+export async function sha256File(
+  path: string,
+  control: JobControl & { stage?: string; length?: number } = {},
+): Promise<string> {
+  return (await sha256FileWithSize(path, control)).sha256;
+}
+
+/** Like sha256File, also returning the number of bytes hashed. `length` hashes only the first bytes. */
+export async function sha256FileWithSize(
+  path: string,
+  control: JobControl & { stage?: string; length?: number } = {},
+): Promise<HashResult> {
+  throwIfCancelled(control.signal);
+  const file = await openBlockFile(path);
+  try {
+    const total = control.length === undefined ? file.size : Math.min(control.length, file.size);
+    const meter = new ProgressMeter(control.stage ?? 'hashing', total, control.onProgress, { detail: path });
+    const hasher = new Sha256();
+    const buffers = [Buffer.allocUnsafe(HASH_READ_SIZE), Buffer.allocUnsafe(HASH_READ_SIZE)];
+    const readAt = (index: number, position: number): Promise<number> =>
+      file.read(buffers[index % 2]!, position, Math.min(HASH_READ_SIZE, total - position));
+    let position = 0;
+    let index = 0;
+    let pending: Promise<number> | null = total > 0 ? readAt(0, 0) : null;
+    while (pending) {
+      const got = await pending;
+      pending = null;
+      throwIfCancelled(control.signal);
+      if (got === 0) break; // the file shrank under us; hash what there was
+      const current = buffers[index % 2]!;
+      position += got;
+      index += 1;
+      if (position < total) pending = readAt(index, position);
+      hasher.update(current.subarray(0, got));
+      meter.set(position);
+    }
+    if (position < total) {
+      throw new AtlasError('TRUNCATED', `${path} ended at byte ${position} while hashing ${total} bytes.`, {
+        path,
+        position,
+        total,
+      });
+    }
+    meter.finish();
+    return { sha256: hasher.digest(), bytes: position };
+  } catch (error) {
+    throw toAtlasError(error, `Cannot hash ${path}`);
+  } finally {
+    await file.close();
+  }
+}
