@@ -1,0 +1,536 @@
+/**
+ * ext2/3/4 used-block map, computed the way partclone.ext4 0.3.23 does it through libext2fs 1.47
+ * (ext2fs_read_bitmaps + partclone's read_bitmap): the on-disk block bitmaps copied group by group from
+ * s_first_data_block, with the metadata bits libext2fs synthesizes for BLOCK_UNINIT groups, blocks before
+ * s_first_data_block and padding bits left used, and partclone's free-count checks.
+ */
+import type { BlockFile } from '../io/block-file';
+import { readExactly } from '../io/block-file';
+import { AtlasError } from '../errors';
+import type { UsedBlockMap } from './types';
+import { countBits, setBitRange, setPaddingBits } from './bitmap';
+
+const EXT_MAGIC = 0xef53;
+
+// s_state
+const STATE_VALID = 0x0001;
+const STATE_ERROR = 0x0002;
+// feature bits (linux/ext4.h)
+const COMPAT_HAS_JOURNAL = 0x0004;
+const COMPAT_SPARSE_SUPER2 = 0x0200;
+const INCOMPAT_RECOVER = 0x0004;
+const INCOMPAT_JOURNAL_DEV = 0x0008;
+const INCOMPAT_META_BG = 0x0010;
+const INCOMPAT_64BIT = 0x0080;
+const INCOMPAT_FLEX_BG = 0x0200;
+const RO_COMPAT_SPARSE_SUPER = 0x0001;
+const RO_COMPAT_GDT_CSUM = 0x0010;
+const RO_COMPAT_BIGALLOC = 0x0200;
+const RO_COMPAT_METADATA_CSUM = 0x0400;
+// bg_flags
+const BG_BLOCK_UNINIT = 0x0002;
+
+const FEATURE_NAMES: Array<
+  [keyof Pick<ExtInfo, 'featureCompat' | 'featureIncompat' | 'featureRoCompat'>, number, string]
+> = [
+  ['featureCompat', 0x0001, 'dir_prealloc'],
+  ['featureCompat', 0x0004, 'has_journal'],
+  ['featureCompat', 0x0008, 'ext_attr'],
+  ['featureCompat', 0x0010, 'resize_inode'],
+  ['featureCompat', 0x0020, 'dir_index'],
+  ['featureCompat', 0x0200, 'sparse_super2'],
+  ['featureCompat', 0x0400, 'fast_commit'],
+  ['featureCompat', 0x0800, 'stable_inodes'],
+  ['featureCompat', 0x1000, 'orphan_file'],
+  ['featureIncompat', 0x0002, 'filetype'],
+  ['featureIncompat', 0x0004, 'needs_recovery'],
+  ['featureIncompat', 0x0008, 'journal_dev'],
+  ['featureIncompat', 0x0010, 'meta_bg'],
+  ['featureIncompat', 0x0040, 'extent'],
+  ['featureIncompat', 0x0080, '64bit'],
+  ['featureIncompat', 0x0100, 'mmp'],
+  ['featureIncompat', 0x0200, 'flex_bg'],
+  ['featureIncompat', 0x0400, 'ea_inode'],
+  ['featureIncompat', 0x1000, 'dirdata'],
+  ['featureIncompat', 0x2000, 'metadata_csum_seed'],
+  ['featureIncompat', 0x4000, 'large_dir'],
+  ['featureIncompat', 0x8000, 'inline_data'],
+  ['featureIncompat', 0x10000, 'encrypt'],
+  ['featureIncompat', 0x20000, 'casefold'],
+  ['featureRoCompat', 0x0001, 'sparse_super'],
+  ['featureRoCompat', 0x0002, 'large_file'],
+  ['featureRoCompat', 0x0008, 'huge_file'],
+  ['featureRoCompat', 0x0010, 'uninit_bg'],
+  ['featureRoCompat', 0x0020, 'dir_nlink'],
+  ['featureRoCompat', 0x0040, 'extra_isize'],
+  ['featureRoCompat', 0x0100, 'quota'],
+  ['featureRoCompat', 0x0200, 'bigalloc'],
+  ['featureRoCompat', 0x0400, 'metadata_csum'],
+  ['featureRoCompat', 0x1000, 'read-only'],
+  ['featureRoCompat', 0x2000, 'project'],
+  ['featureRoCompat', 0x8000, 'verity'],
+  ['featureRoCompat', 0x10000, 'orphan_present'],
+];
+
+/** What the superblock says, plus the geometry derived from it. */
+export interface ExtInfo {
+  /** 'ext2' | 'ext3' | 'ext4', by the features (as blkid names them) */
+  type: 'ext2' | 'ext3' | 'ext4';
+  blockSize: number;
+  blocksCount: number;
+  freeBlocks: number;
+  reservedBlocks: number;
+  inodesCount: number;
+  freeInodes: number;
+  firstDataBlock: number;
+  blocksPerGroup: number;
+  inodesPerGroup: number;
+  inodeSize: number;
+  groupCount: number;
+  /** bytes per group descriptor: 32, or s_desc_size with the 64bit feature */
+  descSize: number;
+  reservedGdtBlocks: number;
+  logGroupsPerFlex: number;
+  firstMetaBg: number;
+  backupBgs: [number, number];
+  /** lowercase, dashed */
+  uuid: string;
+  label: string;
+  lastMounted: string;
+  /** raw s_state: 1 = cleanly unmounted, 2 = errors detected */
+  state: number;
+  mountCount: number;
+  /** signed; -1 or 0 = no limit */
+  maxMountCount: number;
+  featureCompat: number;
+  featureIncompat: number;
+  featureRoCompat: number;
+  /** feature names as dumpe2fs prints them, for messages and the manifest */
+  features: string[];
+  /** filesystem size in bytes = blocksCount × blockSize */
+  sizeBytes: number;
+}
+
+/** Parses the 1024-byte superblock; null when the magic is not there. */
+export function parseExtSuperblock(sb: Uint8Array): ExtInfo | null {
+  const v = new DataView(sb.buffer, sb.byteOffset, sb.byteLength);
+  if (sb.byteLength < 1024 || v.getUint16(56, true) !== EXT_MAGIC) return null;
+  const u32 = (o: number) => v.getUint32(o, true);
+  const featureCompat = u32(92);
+  const featureIncompat = u32(96);
+  const featureRoCompat = u32(100);
+  const is64 = (featureIncompat & INCOMPAT_64BIT) !== 0;
+  const logBlockSize = u32(24);
+  const blockSize = logBlockSize <= 6 ? 1024 << logBlockSize : 0;
+  const blocksCount = u32(4) + (is64 ? u32(336) * 2 ** 32 : 0);
+  const freeBlocks = u32(12) + (is64 ? u32(344) * 2 ** 32 : 0);
+  const reservedBlocks = u32(8) + (is64 ? u32(340) * 2 ** 32 : 0);
+  const firstDataBlock = u32(20);
+  const blocksPerGroup = u32(32);
+  const revLevel = u32(76);
+  const inodeSize = revLevel === 0 ? 128 : v.getUint16(88, true);
+  const descSize = is64 ? v.getUint16(254, true) : 32;
+  const groupCount =
+    blocksPerGroup > 0 && blocksCount > firstDataBlock
+      ? Math.ceil((blocksCount - firstDataBlock) / blocksPerGroup)
+      : 0;
+  const features = FEATURE_NAMES.filter(([field, bit]) => {
+    const value =
+      field === 'featureCompat'
+        ? featureCompat
+        : field === 'featureIncompat'
+          ? featureIncompat
+          : featureRoCompat;
+    return (value & bit) !== 0;
+  }).map(([, , name]) => name);
+  const type =
+    featureIncompat & ~(0x0002 | 0x0004 | 0x0008 | 0x0010) || featureRoCompat & ~(0x0001 | 0x0002 | 0x0004)
+      ? 'ext4'
+      : featureCompat & COMPAT_HAS_JOURNAL
+        ? 'ext3'
+        : 'ext2';
+  return {
+    type,
+    blockSize,
+    blocksCount,
+    freeBlocks,
+    reservedBlocks,
+    inodesCount: u32(0),
+    freeInodes: u32(16),
+    firstDataBlock,
+    blocksPerGroup,
+    inodesPerGroup: u32(40),
+    inodeSize,
+    groupCount,
+    descSize,
+    reservedGdtBlocks: v.getUint16(206, true),
+    logGroupsPerFlex: featureIncompat & INCOMPAT_FLEX_BG ? sb[372]! : 0,
+    firstMetaBg: u32(260),
+    backupBgs: [u32(0x24c), u32(0x250)],
+    uuid: formatUuid(sb.subarray(104, 120)),
+    label: cString(sb.subarray(120, 136)),
+    lastMounted: cString(sb.subarray(136, 200)),
+    state: v.getUint16(58, true),
+    mountCount: v.getUint16(52, true),
+    maxMountCount: v.getInt16(54, true),
+    featureCompat,
+    featureIncompat,
+    featureRoCompat,
+    features,
+    sizeBytes: blocksCount * blockSize,
+  };
+}
+
+function formatUuid(b: Uint8Array): string {
+  const hex = Buffer.from(b).toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+function cString(b: Uint8Array): string {
+  const end = b.indexOf(0);
+  return Buffer.from(end < 0 ? b : b.subarray(0, end)).toString('utf8');
+}
+
+/** Reads the superblock of the ext filesystem starting at byte `offset`; FS_UNSUPPORTED when there is none. */
+export async function readExtInfo(file: BlockFile, offset: number): Promise<ExtInfo> {
+  const sb = await readSuperblockBytes(file, offset);
+  const info = sb && parseExtSuperblock(sb);
+  if (!info) {
+    throw new AtlasError('FS_UNSUPPORTED', `No ext2/3/4 filesystem at byte ${offset} of ${file.path}.`, {
+      offset,
+    });
+  }
+  return info;
+}
+
+async function readSuperblockBytes(file: BlockFile, offset: number): Promise<Uint8Array | null> {
+  const sb = new Uint8Array(1024);
+  const got = await file.read(sb, offset + 1024, 1024);
+  return got === 1024 ? sb : null;
+}
+
+/** Quick test used by detectFilesystem. */
+export async function isExt(file: BlockFile, offset: number): Promise<boolean> {
+  const sb = await readSuperblockBytes(file, offset);
+  return sb !== null && parseExtSuperblock(sb) !== null;
+}
+
+interface GroupDesc {
+  blockBitmap: number;
+  inodeBitmap: number;
+  inodeTable: number;
+  freeBlocks: number;
+  flags: number;
+}
+
+function bad(file: BlockFile, offset: number, why: string): AtlasError {
+  return new AtlasError(
+    'FS_UNSUPPORTED',
+    `The ext filesystem at byte ${offset} of ${file.path} looks corrupt (${why}). Run e2fsck -f on it.`,
+    { offset },
+  );
+}
+
+/** libext2fs's geometry checks (ext2fs_open2) and the features we do not map. */
+function checkGeometry(file: BlockFile, offset: number, info: ExtInfo): void {
+  if (info.featureRoCompat & RO_COMPAT_BIGALLOC) {
+    throw new AtlasError(
+      'UNSUPPORTED',
+      `The ext4 filesystem at byte ${offset} of ${file.path} uses bigalloc, which partclone 0.3.23 cannot clone and Atlas does not support.`,
+      { offset, feature: 'bigalloc' },
+    );
+  }
+  if (info.featureIncompat & INCOMPAT_JOURNAL_DEV) {
+    throw new AtlasError(
+      'UNSUPPORTED',
+      `The ext filesystem at byte ${offset} of ${file.path} is an external journal device, not a filesystem Atlas can clone.`,
+      { offset, feature: 'journal_dev' },
+    );
+  }
+  if (info.blockSize === 0 || info.blockSize > 65536) throw bad(file, offset, 'block size');
+  if (info.blocksPerGroup < 8 || info.blocksPerGroup > 8 * info.blockSize)
+    throw bad(file, offset, 'blocks per group');
+  if (info.inodesPerGroup === 0) throw bad(file, offset, 'inodes per group');
+  if (info.firstDataBlock >= info.blocksCount) throw bad(file, offset, 'first data block');
+  if (info.featureIncompat & INCOMPAT_64BIT) {
+    const d = info.descSize;
+    if (d < 64 || d > 1024 || (d & (d - 1)) !== 0) throw bad(file, offset, `group descriptor size ${d}`);
+  }
+  if (info.groupCount * info.inodesPerGroup !== info.inodesCount) throw bad(file, offset, 'inode count');
+  if (info.blocksCount + 8 > 2 ** 31) {
+    throw new AtlasError(
+      'UNSUPPORTED',
+      `The ext filesystem at byte ${offset} of ${file.path} has too many blocks for Atlas.`,
+      {
+        offset,
+      },
+    );
+  }
+}
+
+/** partclone's fs_open checks, plus a journal that still needs replaying (the same situation in practice). */
+function checkClean(file: BlockFile, offset: number, info: ExtInfo): void {
+  const where = `The ext filesystem at byte ${offset} of ${file.path}`;
+  const details = { offset, state: info.state };
+  if (info.state & STATE_ERROR) {
+    throw new AtlasError('FS_NOT_CLEAN', `${where} has errors. Run e2fsck -f on it before cloning.`, details);
+  }
+  if (!(info.state & STATE_VALID) || info.featureIncompat & INCOMPAT_RECOVER) {
+    throw new AtlasError(
+      'FS_NOT_CLEAN',
+      `${where} was not cleanly unmounted (or is still mounted). Unmount it, or shut the kiosk down properly, then run e2fsck -f on it.`,
+      details,
+    );
+  }
+  if (info.maxMountCount > 0 && info.mountCount >= info.maxMountCount) {
+    throw new AtlasError(
+      'FS_NOT_CLEAN',
+      `${where} has been mounted ${info.mountCount} times without being checked. Run e2fsck -f on it before cloning.`,
+      details,
+    );
+  }
+}
+
+/** ext2fs_bg_has_super */
+function groupHasSuper(info: ExtInfo, group: number): boolean {
+  if (group === 0) return true;
+  if (info.featureCompat & COMPAT_SPARSE_SUPER2)
+    return group === info.backupBgs[0] || group === info.backupBgs[1];
+  if (group <= 1 || !(info.featureRoCompat & RO_COMPAT_SPARSE_SUPER)) return true;
+  if (!(group & 1)) return false;
+  return isPowerOf(group, 3) || isPowerOf(group, 5) || isPowerOf(group, 7);
+}
+
+function isPowerOf(n: number, base: number): boolean {
+  let x = base;
+  while (x < n) x *= base;
+  return x === n;
+}
+
+function groupFirstBlock(info: ExtInfo, group: number): number {
+  return info.firstDataBlock + group * info.blocksPerGroup;
+}
+
+async function readGroupDescriptors(file: BlockFile, offset: number, info: ExtInfo): Promise<GroupDesc[]> {
+  const bs = info.blockSize;
+  const perBlock = bs / info.descSize;
+  const descBlocks = Math.ceil(info.groupCount / perBlock);
+  const metaBg = (info.featureIncompat & INCOMPAT_META_BG) !== 0;
+  if (metaBg && info.firstMetaBg > descBlocks) throw bad(file, offset, 'first meta block group');
+  const firstMetaBg = metaBg ? info.firstMetaBg : descBlocks;
+  const raw = new Uint8Array(descBlocks * bs);
+  if (firstMetaBg > 0) {
+    raw.set(await readExactly(file, offset + (info.firstDataBlock + 1) * bs, firstMetaBg * bs), 0);
+  }
+  // meta_bg: descriptor block i lives in the first group of its meta group (ext2fs_descriptor_block_loc2)
+  for (let i = firstMetaBg; i < descBlocks; i++) {
+    const bg = perBlock * i;
+    const blk = groupFirstBlock(info, bg) + (groupHasSuper(info, bg) ? 1 : 0);
+    raw.set(await readExactly(file, offset + blk * bs, bs), i * bs);
+  }
+  const view = new DataView(raw.buffer);
+  const hi = (info.featureIncompat & INCOMPAT_64BIT) !== 0 && info.descSize >= 64;
+  const groups: GroupDesc[] = [];
+  for (let g = 0; g < info.groupCount; g++) {
+    const o = g * info.descSize;
+    const lo32 = (x: number) => view.getUint32(o + x, true);
+    groups.push({
+      blockBitmap: lo32(0) + (hi ? lo32(0x20) * 2 ** 32 : 0),
+      inodeBitmap: lo32(4) + (hi ? lo32(0x24) * 2 ** 32 : 0),
+      inodeTable: lo32(8) + (hi ? lo32(0x28) * 2 ** 32 : 0),
+      freeBlocks: view.getUint16(o + 12, true) + (hi ? view.getUint16(o + 0x2c, true) * 65536 : 0),
+      flags: view.getUint16(o + 18, true),
+    });
+  }
+  return groups;
+}
+
+/** Reads the given bitmap blocks, merging neighbours into large reads (flex_bg packs them together). */
+async function readBitmapBlocks(
+  file: BlockFile,
+  offset: number,
+  blockSize: number,
+  locations: number[],
+): Promise<Map<number, Uint8Array>> {
+  const sorted = [...new Set(locations)].sort((a, b) => a - b);
+  const maxRun = Math.max(1, Math.floor((4 << 20) / blockSize));
+  const runs: Array<{ first: number; count: number }> = [];
+  for (const blk of sorted) {
+    const last = runs[runs.length - 1];
+    // a small gap is cheaper to read through than to seek over
+    if (last && blk - (last.first + last.count) <= 8 && blk - last.first < maxRun)
+      last.count = blk - last.first + 1;
+    else runs.push({ first: blk, count: 1 });
+  }
+  const out = new Map<number, Uint8Array>();
+  let next = 0;
+  const worker = async () => {
+    while (next < runs.length) {
+      const run = runs[next++]!;
+      const data = await readExactly(file, offset + run.first * blockSize, run.count * blockSize);
+      for (const blk of sorted) {
+        if (blk >= run.first && blk < run.first + run.count) {
+          const at = (blk - run.first) * blockSize;
+          out.set(blk, data.subarray(at, at + blockSize));
+        }
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(8, runs.length) }, worker));
+  return out;
+}
+
+/** ORs `nbits` bits of `src` (from bit 0) into `dst` starting at bit `at`, never past bit `limit`. */
+function orBits(dst: Uint8Array, at: number, src: Uint8Array, nbits: number, limit: number): void {
+  const n = Math.min(nbits, limit - at);
+  if (n <= 0) return;
+  const shift = at & 7;
+  const base = at >>> 3;
+  const wholeBytes = n >>> 3;
+  if (shift === 0) {
+    for (let i = 0; i < wholeBytes; i++) dst[base + i]! |= src[i]!;
+  } else {
+    for (let i = 0; i < wholeBytes; i++) {
+      const b = src[i]!;
+      dst[base + i]! |= (b << shift) & 0xff;
+      if (base + i + 1 < dst.length) dst[base + i + 1]! |= b >>> (8 - shift);
+    }
+  }
+  for (let k = wholeBytes * 8; k < n; k++) {
+    if (src[k >>> 3]! & (1 << (k & 7))) dst[(at + k) >>> 3]! |= 1 << ((at + k) & 7);
+  }
+  // bits pushed past `limit` by the byte-wise copy are cleared again by the caller's padding pass
+}
+
+/**
+ * The used-block map partclone.ext4 writes for the ext2/3/4 filesystem that starts at byte `offset`.
+ * Refuses (FS_NOT_CLEAN) a filesystem with errors, not cleanly unmounted or due a check, or whose bitmaps
+ * disagree with its free counts, unless `ignoreFsState`.
+ */
+export async function readExtUsedMap(
+  file: BlockFile,
+  offset: number,
+  options: { ignoreFsState?: boolean } = {},
+): Promise<UsedBlockMap> {
+  const info = await readExtInfo(file, offset);
+  checkGeometry(file, offset, info);
+  if (!options.ignoreFsState) checkClean(file, offset, info);
+
+  const T = info.blocksCount;
+  const bs = info.blockSize;
+  const bpg = info.blocksPerGroup;
+  const groups = await readGroupDescriptors(file, offset, info);
+  const csumFlag = (info.featureRoCompat & (RO_COMPAT_GDT_CSUM | RO_COMPAT_METADATA_CSUM)) !== 0;
+
+  // libext2fs skips the on-disk bitmap of a BLOCK_UNINIT group (checksummed descriptors only) and of a
+  // group whose bitmap lies outside the filesystem, and starts from zeros there
+  const toRead = groups.map((gd) =>
+    (csumFlag && gd.flags & BG_BLOCK_UNINIT) || gd.blockBitmap === 0 || gd.blockBitmap >= T
+      ? 0
+      : gd.blockBitmap,
+  );
+  const blocks = await readBitmapBlocks(
+    file,
+    offset,
+    bs,
+    toRead.filter((b) => b !== 0),
+  );
+
+  const bitmap = new Uint8Array(Math.ceil(T / 8));
+  const bytesPerGroupBitmap = bpg / 8;
+  for (let g = 0; g < groups.length; g++) {
+    const blk = toRead[g]!;
+    if (blk === 0) continue;
+    orBits(
+      bitmap,
+      groupFirstBlock(info, g),
+      blocks.get(blk)!.subarray(0, Math.ceil(bytesPerGroupBitmap)),
+      bpg,
+      T,
+    );
+  }
+
+  // mark_uninit_bg_group_blocks: the metadata of BLOCK_UNINIT groups (the flag alone decides here)
+  const mark = (blk: number) => {
+    if (blk >= info.firstDataBlock && blk < T) bitmap[blk >>> 3]! |= 1 << (blk & 7);
+  };
+  // ext2fs_mark_block_bitmap_range2 drops a range that does not fit entirely
+  const markRange = (blk: number, n: number) => {
+    if (n > 0 && blk >= info.firstDataBlock && blk + n - 1 < T) setBitRange(bitmap, blk, blk + n);
+  };
+  const inodeBlocksPerGroup = Math.ceil((info.inodesPerGroup * info.inodeSize) / bs);
+  const perBlock = bs / info.descSize;
+  const descBlocks = Math.ceil(info.groupCount / perBlock);
+  const metaBg = (info.featureIncompat & INCOMPAT_META_BG) !== 0;
+  const oldDescBlocks = metaBg ? info.firstMetaBg : descBlocks + info.reservedGdtBlocks;
+  for (let g = 0; g < groups.length; g++) {
+    const gd = groups[g]!;
+    if (!(gd.flags & BG_BLOCK_UNINIT)) continue;
+    // ext2fs_reserve_super_and_bgd via ext2fs_super_and_bgd_loc2
+    let groupBlock = groupFirstBlock(info, g);
+    if (groupBlock === 0 && bs === 1024) groupBlock = 1;
+    const hasSuper = groupHasSuper(info, g);
+    const superBlk = hasSuper ? groupBlock : 0;
+    let oldDescBlk = 0;
+    let newDescBlk = 0;
+    const metaGroup = Math.floor(g / perBlock);
+    if (!metaBg || metaGroup < info.firstMetaBg) {
+      if (hasSuper) oldDescBlk = groupBlock + 1;
+    } else {
+      const r = g % perBlock;
+      if (r === 0 || r === 1 || r === perBlock - 1) newDescBlk = groupBlock + (hasSuper ? 1 : 0);
+    }
+    if (superBlk || g === 0) mark(superBlk);
+    if (oldDescBlk) {
+      let n = oldDescBlocks;
+      if (oldDescBlk + n >= T) n = T - oldDescBlk;
+      markRange(oldDescBlk, n);
+    }
+    if (newDescBlk) mark(newDescBlk);
+    if (gd.inodeTable) markRange(gd.inodeTable, inodeBlocksPerGroup);
+    if (gd.blockBitmap) mark(gd.blockBitmap);
+    if (gd.inodeBitmap) mark(gd.inodeBitmap);
+  }
+
+  // partclone's checks: free blocks per group (tolerated for BLOCK_UNINIT groups only with the old
+  // gdt_csum feature) and in total
+  const gdtCsum = (info.featureRoCompat & RO_COMPAT_GDT_CSUM) !== 0;
+  let free = 0;
+  let uninitMismatch = false;
+  const problems: string[] = [];
+  for (let g = 0; g < groups.length; g++) {
+    const from = groupFirstBlock(info, g);
+    const to = Math.min(from + bpg, T);
+    const groupFree = to - from - countBits(bitmap, from, to);
+    free += groupFree;
+    if (groupFree !== groups[g]!.freeBlocks) {
+      if (gdtCsum && groups[g]!.flags & BG_BLOCK_UNINIT) uninitMismatch = true;
+      else if (problems.length < 3)
+        problems.push(`group ${g}: bitmap ${groupFree} free, descriptor ${groups[g]!.freeBlocks}`);
+    }
+  }
+  if (free !== info.freeBlocks && !(gdtCsum && uninitMismatch)) {
+    problems.push(`bitmap ${free} free blocks, superblock ${info.freeBlocks}`);
+  }
+  if (problems.length > 0 && !options.ignoreFsState) {
+    throw new AtlasError(
+      'FS_NOT_CLEAN',
+      `The ext filesystem at byte ${offset} of ${file.path} has block bitmaps that disagree with its free counts (${problems[0]}). Run e2fsck -f on it before cloning.`,
+      { offset, problems },
+    );
+  }
+
+  // blocks before s_first_data_block and the padding bits stay as partclone initialised them: used
+  setBitRange(bitmap, 0, info.firstDataBlock);
+  setPaddingBits(bitmap, T);
+  const usedBlocks = T - free;
+  return {
+    fsName: 'EXTFS',
+    partcloneTool: 'ext4',
+    blockSize: bs,
+    totalBlocks: T,
+    bitmap,
+    usedBlocks,
+    superblockUsed: T - info.freeBlocks,
+  };
+}
