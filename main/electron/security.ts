@@ -1,0 +1,42 @@
+/**
+ * The app-wide guards of Electron's security checklist: no navigation, no new windows, no webviews, no
+ * permissions, no requests leaving the app's own origin.
+ */
+import { app, session, type WebContents } from 'electron';
+import { APP_ORIGIN } from './protocol';
+
+export function hardenSessions(): void {
+  const ses = session.defaultSession;
+  // Electron grants every permission unless told otherwise: grant none (camera, notifications, USB ...).
+  ses.setPermissionRequestHandler((_contents, _permission, callback) => callback(false));
+  ses.setPermissionCheckHandler(() => false);
+  ses.setDevicePermissionHandler(() => false);
+  // The renderer needs nothing from the network: only app:// and the dev tools' own schemes get through.
+  ses.webRequest.onBeforeRequest((details, callback) => {
+    const allowed = details.url.startsWith(`${APP_ORIGIN}/`) || details.url.startsWith('devtools://');
+    callback({ cancel: !allowed });
+  });
+}
+
+export function guardWebContents(): void {
+  app.on('web-contents-created', (_event, contents: WebContents) => {
+    contents.on('will-navigate', (event) => event.preventDefault());
+    contents.on('will-redirect', (event) => event.preventDefault());
+    contents.on('will-attach-webview', (event) => event.preventDefault());
+    contents.setWindowOpenHandler(() => ({ action: 'deny' }));
+  });
+}
+
+/** A message is trusted only from the main frame of one of our windows, showing our own origin. */
+export function isTrustedSender(
+  frame: { url: string; parent: unknown } | null | undefined,
+  contentsId: number,
+  trusted: ReadonlySet<number>,
+): boolean {
+  if (!frame || frame.parent !== null || !trusted.has(contentsId)) return false;
+  try {
+    return new URL(frame.url).origin === APP_ORIGIN;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,82 @@
+import { useEffect } from 'react';
+import { useNav, type Page } from './stores/nav';
+import { useDrives } from './stores/drives';
+import { useJobs } from './stores/jobs';
+import { useSettings } from './stores/settings';
+import { HomePage } from './pages/Home';
+import { FlashPage } from './pages/Flash';
+import { InsertPage } from './pages/Insert';
+import { ClonePage } from './pages/Clone';
+import { RestorePage } from './pages/Restore';
+import { LibraryPage } from './pages/Library';
+
+const NAV: Array<{ page: Page; label: string; sub?: string }> = [
+  { page: 'home', label: 'Home' },
+  { page: 'flash', label: 'Flash' },
+  { page: 'insert', label: 'Insert', sub: 'Phase 0' },
+  { page: 'clone', label: 'Clone', sub: 'Phase 1' },
+  { page: 'restore', label: 'Restore' },
+  { page: 'library', label: 'Library' },
+];
+
+const PAGES: Record<Page, () => React.ReactNode> = {
+  home: HomePage,
+  flash: FlashPage,
+  insert: InsertPage,
+  clone: ClonePage,
+  restore: RestorePage,
+  library: LibraryPage,
+};
+
+export function App() {
+  const page = useNav((s) => s.page);
+  const go = useNav((s) => s.go);
+  const running = useJobs((s) => Object.values(s.jobs).filter((j) => !j.outcome).length);
+
+  useEffect(() => {
+    const stopJobs = useJobs.getState().watch();
+    const stopDrives = useDrives.getState().watch();
+    void useDrives.getState().refresh();
+    void useSettings.getState().load();
+    return () => {
+      stopJobs();
+      stopDrives();
+    };
+  }, []);
+
+  const Current = PAGES[page];
+  return (
+    <div className="shell">
+      <nav className="sidebar" aria-label="Sections">
+        <div className="brand">
+          <span className="brand-mark" aria-hidden="true" />
+          Atlas Imager
+        </div>
+        <ul>
+          {NAV.map((n) => (
+            <li key={n.page}>
+              <button
+                type="button"
+                className={`nav-item${page === n.page ? ' nav-item-active' : ''}`}
+                aria-current={page === n.page ? 'page' : undefined}
+                onClick={() => go(n.page)}
+                data-testid={`nav-${n.page}`}
+              >
+                {n.label}
+                {n.sub && <span className="nav-sub">{n.sub}</span>}
+              </button>
+            </li>
+          ))}
+        </ul>
+        {running > 0 && (
+          <p className="sidebar-status" role="status">
+            {running} job{running > 1 ? 's' : ''} running
+          </p>
+        )}
+      </nav>
+      <main className="content">
+        <Current />
+      </main>
+    </div>
+  );
+}

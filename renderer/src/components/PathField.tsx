@@ -1,0 +1,70 @@
+import { useState } from 'react';
+import type { FilePurpose, FolderPurpose } from '../../../main/contract';
+import { call, pathForFile } from '../api';
+
+type Props = {
+  label: string;
+  value: string;
+  onChange(path: string): void;
+  testId: string;
+  hint?: string;
+  /** accept a file dropped from the desktop */
+  droppable?: boolean;
+} & ({ kind: 'file'; purpose: FilePurpose } | { kind: 'folder'; purpose: FolderPurpose });
+
+/** A path chosen with the native picker (or dropped): shows the path, never the file's content. */
+export function PathField(props: Props) {
+  const { label, value, onChange, testId, hint, droppable } = props;
+  const [over, setOver] = useState(false);
+  const choose = async () => {
+    const path =
+      props.kind === 'file'
+        ? await call('dialog:open-file', { purpose: props.purpose })
+        : await call('dialog:open-folder', { purpose: props.purpose });
+    if (path) onChange(path);
+  };
+  const name = value ? value.split('/').filter(Boolean).pop() : '';
+  return (
+    <div
+      className={`path-field${over ? ' path-field-over' : ''}`}
+      data-testid={testId}
+      onDragOver={
+        droppable
+          ? (e) => {
+              e.preventDefault();
+              setOver(true);
+            }
+          : undefined
+      }
+      onDragLeave={droppable ? () => setOver(false) : undefined}
+      onDrop={
+        droppable
+          ? (e) => {
+              e.preventDefault();
+              setOver(false);
+              const file = e.dataTransfer.files[0];
+              const path = file ? pathForFile(file) : '';
+              if (path) onChange(path);
+            }
+          : undefined
+      }
+    >
+      <div className="path-field-text">
+        <span className="field-label">{label}</span>
+        {value ? (
+          <span className="path-value" title={value} data-testid={`${testId}-value`}>
+            <strong>{name}</strong>
+            <span className="path-dir">{value}</span>
+          </span>
+        ) : (
+          <span className="muted">
+            {hint ?? (droppable ? 'Not chosen — drop a file here or choose one' : 'Not chosen')}
+          </span>
+        )}
+      </div>
+      <button type="button" className="button" onClick={() => void choose()} data-testid={`${testId}-choose`}>
+        {value ? 'Change…' : 'Choose…'}
+      </button>
+    </div>
+  );
+}

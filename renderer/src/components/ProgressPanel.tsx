@@ -1,0 +1,75 @@
+import { useJob, useJobs } from '../stores/jobs';
+import { formatBytes, formatDuration, formatRate } from '../format';
+
+const STAGES: Record<string, string> = {
+  decompressing: 'Decompressing',
+  writing: 'Writing',
+  flashing: 'Writing',
+  verifying: 'Verifying',
+  reading: 'Reading',
+  compressing: 'Compressing',
+  copying: 'Copying the base image',
+  injecting: 'Writing the files',
+  hashing: 'Checking',
+  growing: 'Growing root',
+};
+
+export function stageLabel(stage: string): string {
+  return STAGES[stage] ?? stage.charAt(0).toUpperCase() + stage.slice(1);
+}
+
+/** Stage, percent, MB/s and ETA of a running job, with a Cancel button. */
+export function ProgressPanel({ jobId, title }: { jobId: string; title: string }) {
+  const job = useJob(jobId);
+  const cancel = useJobs((s) => s.cancel);
+  const p = job?.progress ?? null;
+  const percent = p?.bytesTotal ? Math.min(100, Math.floor((p.bytesDone / p.bytesTotal) * 100)) : null;
+  return (
+    <section className="card progress-card" aria-live="polite" data-testid="progress" data-job-id={jobId}>
+      <h2>{title}</h2>
+      <div className="progress-stage">
+        <span data-testid="progress-stage">{p ? stageLabel(p.stage) : 'Starting…'}</span>
+        {percent !== null && (
+          <span className="progress-percent" data-testid="progress-percent">
+            {percent}%
+          </span>
+        )}
+      </div>
+      <progress
+        className="progress-bar"
+        max={100}
+        value={percent ?? undefined}
+        aria-label={p ? `${stageLabel(p.stage)} progress` : 'Progress'}
+      />
+      <dl className="progress-facts">
+        <div>
+          <dt>Done</dt>
+          <dd>
+            {p ? formatBytes(p.bytesDone) : '—'}
+            {p?.bytesTotal ? ` of ${formatBytes(p.bytesTotal)}` : ''}
+          </dd>
+        </div>
+        <div>
+          <dt>Speed</dt>
+          <dd data-testid="progress-rate">{p && p.rate > 0 ? formatRate(p.rate) : '—'}</dd>
+        </div>
+        <div>
+          <dt>Time left</dt>
+          <dd data-testid="progress-eta">{p?.etaSeconds != null ? formatDuration(p.etaSeconds) : '—'}</dd>
+        </div>
+      </dl>
+      {p?.detail && <p className="muted">{p.detail}</p>}
+      <div className="actions">
+        <button
+          type="button"
+          className="button"
+          onClick={() => void cancel(jobId)}
+          disabled={!job || job.cancelling || job.outcome !== null}
+          data-testid="cancel-job"
+        >
+          {job?.cancelling ? 'Cancelling…' : 'Cancel'}
+        </button>
+      </div>
+    </section>
+  );
+}

@@ -1,0 +1,2 @@
+// esbuild bundles imported CSS into out/renderer/app.css
+declare module '*.css';

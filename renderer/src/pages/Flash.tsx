@@ -1,0 +1,198 @@
+import { useFlash } from '../stores/flash';
+import { useDrives } from '../stores/drives';
+import { useJob } from '../stores/jobs';
+import { DriveList, driveStatus } from '../components/DriveList';
+import { PathField } from '../components/PathField';
+import { ConfirmDialog } from '../components/ConfirmDialog';
+import { ErrorNotice } from '../components/ErrorNotice';
+import { ProgressPanel } from '../components/ProgressPanel';
+import { formatBytes, formatCardSize } from '../format';
+import type { FlashResult } from '../../../main/contract';
+
+export function FlashPage() {
+  const f = useFlash();
+  const drives = useDrives((s) => s.drives);
+  const job = useJob(f.jobId);
+  // a card that vanished or became unusable drops out of the selection
+  const usable = f.selected.filter((device) => {
+    const drive = drives.find((d) => d.device === device);
+    return drive && driveStatus(drive, 'write', f.image).blocks.length === 0;
+  });
+
+  if (f.jobId && job?.outcome) {
+    return (
+      <Page>
+        {job.outcome.ok ? (
+          <FlashDone result={job.outcome.value as FlashResult} />
+        ) : (
+          <ErrorNotice error={job.outcome.error} title="Flash failed" testId="flash-error" />
+        )}
+        <div className="actions">
+          <button
+            type="button"
+            className="button button-primary"
+            onClick={() => f.reset(true)}
+            data-testid="flash-again"
+          >
+            Flash another card
+          </button>
+          <button type="button" className="button" onClick={() => f.reset(false)}>
+            Start over
+          </button>
+        </div>
+      </Page>
+    );
+  }
+  if (f.jobId) {
+    return (
+      <Page>
+        <ProgressPanel
+          jobId={f.jobId}
+          title={`Flashing ${f.image?.name ?? ''} to ${f.confirmed.length} card${f.confirmed.length === 1 ? '' : 's'}`}
+        />
+      </Page>
+    );
+  }
+  return (
+    <Page>
+      <section className="card">
+        <h2>1. Image</h2>
+        <PathField
+          kind="file"
+          purpose="image"
+          label="Image to write"
+          value={f.image?.path ?? ''}
+          onChange={(path) => void f.chooseImage(path)}
+          testId="flash-image"
+          droppable
+        />
+        {f.image && (
+          <p className="muted" data-testid="flash-image-info">
+            {f.image.format === 'img' ? 'Raw image' : `Compressed (.${f.image.format})`},{' '}
+            {formatBytes(f.image.fileSize)}
+            {f.image.imageSize === null ? ' — its full size is known once it is read' : ''}
+          </p>
+        )}
+        {f.imageError && (
+          <ErrorNotice error={f.imageError} title="This image cannot be used" testId="flash-image-error" />
+        )}
+      </section>
+      <section className="card">
+        <h2>2. Cards</h2>
+        <DriveList
+          mode="multi"
+          use="write"
+          selected={f.selected}
+          onSelect={f.toggle}
+          image={f.image}
+          label="Cards to write"
+        />
+      </section>
+      <section className="card">
+        <h2>3. Flash</h2>
+        <label className="check">
+          <input
+            type="checkbox"
+            checked={f.verify}
+            onChange={(e) => f.setVerify(e.target.checked)}
+            data-testid="flash-verify"
+          />
+          Verify after writing (recommended)
+        </label>
+        {!f.verify && (
+          <p className="notice notice-warn" data-testid="skip-verify-note">
+            Skipping verification saves the time of reading every card back, but a faulty card or reader that
+            stored wrong data will go unnoticed until the kiosk fails to boot.
+          </p>
+        )}
+        {f.startError && (
+          <ErrorNotice error={f.startError} title="Flash could not start" testId="flash-error" />
+        )}
+        <div className="actions">
+          <button
+            type="button"
+            className="button button-primary"
+            disabled={!f.image || usable.length === 0}
+            onClick={() => f.openConfirm(drives.filter((d) => usable.includes(d.device)))}
+            data-testid="flash-start"
+          >
+            Flash {usable.length > 1 ? `${usable.length} cards` : ''}…
+          </button>
+        </div>
+      </section>
+      {f.confirming && (
+        <ConfirmDialog
+          title={`Erase and write ${f.confirmed.length === 1 ? 'this card' : `these ${f.confirmed.length} cards`}?`}
+          confirmLabel="Erase and flash"
+          onConfirm={() => void f.start()}
+          onCancel={f.closeConfirm}
+        >
+          <p>
+            Everything on {f.confirmed.length === 1 ? 'this card' : 'these cards'} will be replaced by{' '}
+            <strong>{f.image?.name}</strong>:
+          </p>
+          <ul className="confirm-list" data-testid="confirm-targets">
+            {f.confirmed.map((d) => (
+              <li key={d.device}>
+                <strong>{d.description || d.device}</strong> — {d.device}, {formatCardSize(d.size)}
+                {d.serial ? `, S/N ${d.serial}` : ''}
+                {d.large && <span className="badge badge-warn">Large drive: is this really an SD card?</span>}
+              </li>
+            ))}
+          </ul>
+          {!f.verify && <p className="muted">Verification is off.</p>}
+        </ConfirmDialog>
+      )}
+    </Page>
+  );
+}
+
+function Page({ children }: { children: React.ReactNode }) {
+  return (
+    <div className="page" data-testid="page-flash">
+      <header className="page-header">
+        <h1>Flash</h1>
+        <p className="muted">Write an image to one or several SD cards, then read them back to prove it.</p>
+      </header>
+      {children}
+    </div>
+  );
+}
+
+function FlashDone({ result }: { result: FlashResult }) {
+  const failed = result.targets.filter((t) => !t.ok);
+  return (
+    <section
+      className={`card result ${failed.length ? 'result-partial' : 'result-ok'}`}
+      data-testid="flash-done"
+      role="status"
+    >
+      <h2>
+        {failed.length === 0
+          ? result.verified
+            ? 'Flashed and verified'
+            : 'Flashed (not verified)'
+          : `${result.targets.length - failed.length} of ${result.targets.length} cards flashed`}
+      </h2>
+      <p>
+        {result.image.split('/').pop()} — {formatBytes(result.bytesWritten)} written
+        {result.checksum ? `, checksum ${result.checksum.slice(0, 16)}…` : ''}
+      </p>
+      <ul className="confirm-list">
+        {result.targets.map((t) => (
+          <li key={t.device} data-testid={`flash-target-${t.device}`}>
+            <strong>{t.device}</strong>:{' '}
+            {t.ok
+              ? t.verified
+                ? 'written and verified'
+                : 'written'
+              : `failed — ${t.error?.message ?? 'unknown error'}`}
+          </li>
+        ))}
+      </ul>
+      {failed.length === 0 && (
+        <p className="muted">The card{result.targets.length > 1 ? 's are' : ' is'} safe to remove.</p>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,221 @@
+import { insertProblems, useInsert } from '../stores/insert';
+import { useSettings } from '../stores/settings';
+import { useJob } from '../stores/jobs';
+import { PathField } from '../components/PathField';
+import { ErrorNotice } from '../components/ErrorNotice';
+import { ProgressPanel } from '../components/ProgressPanel';
+import { goldenImageName, isValidTag, TAG_RULE } from '../format';
+import type { InsertResult } from '../../../main/contract';
+
+export function InsertPage() {
+  const s = useInsert();
+  const buildFolder = useSettings((st) => st.settings?.buildFolder ?? '');
+  const job = useJob(s.jobId);
+  const problems = insertProblems(s);
+  const name =
+    /^\d+$/.test(s.version) && /^\d+$/.test(s.patch) && isValidTag(s.tag)
+      ? goldenImageName(Number(s.version), Number(s.patch), s.tag)
+      : null;
+
+  let body: React.ReactNode;
+  if (s.jobId && job?.outcome) {
+    body = (
+      <>
+        {job.outcome.ok ? (
+          <InsertDone result={job.outcome.value as InsertResult} />
+        ) : (
+          <ErrorNotice error={job.outcome.error} title="Insert failed" testId="insert-error" />
+        )}
+        <div className="actions">
+          <button
+            type="button"
+            className="button button-primary"
+            onClick={s.reset}
+            data-testid="insert-again"
+          >
+            Back to the inputs
+          </button>
+        </div>
+      </>
+    );
+  } else if (s.jobId) {
+    body = <ProgressPanel jobId={s.jobId} title={`Building ${name ?? 'the golden image'}`} />;
+  } else {
+    body = (
+      <>
+        <section className="card">
+          <h2>1. Base image</h2>
+          <PathField
+            kind="file"
+            purpose="base-image"
+            label="Base Armbian image (.img, .img.xz, .img.gz, .zip)"
+            value={s.files.base}
+            onChange={(p) => s.setFile('base', p)}
+            testId="insert-base"
+            droppable
+          />
+          <p className="muted">
+            A fresh Armbian image for the Raspberry Pi 4B. Golden images and clones are refused.
+          </p>
+        </section>
+        <section className="card">
+          <h2>2. The three files</h2>
+          <PathField
+            kind="file"
+            purpose="firstboot"
+            label="atlas_firstboot.sh"
+            value={s.files.firstboot}
+            onChange={(p) => s.setFile('firstboot', p)}
+            testId="insert-firstboot"
+            droppable
+          />
+          <PathField
+            kind="file"
+            purpose="service"
+            label="atlas-firstboot.service"
+            value={s.files.service}
+            onChange={(p) => s.setFile('service', p)}
+            testId="insert-service"
+            droppable
+          />
+          <PathField
+            kind="file"
+            purpose="secrets"
+            label="atlas_secrets.conf"
+            value={s.files.secrets}
+            onChange={(p) => s.setFile('secrets', p)}
+            testId="insert-secrets"
+            droppable
+          />
+          <p className="muted">
+            The secrets file is copied into the image with mode 0600; its content is never shown or logged.
+          </p>
+        </section>
+        <section className="card">
+          <h2>3. Version and tag</h2>
+          <div className="field-row">
+            <label className="field">
+              <span className="field-label">Version N</span>
+              <input
+                inputMode="numeric"
+                value={s.version}
+                onChange={(e) => s.setField('version', e.target.value.trim())}
+                data-testid="insert-version"
+                placeholder="8"
+              />
+            </label>
+            <label className="field">
+              <span className="field-label">Patch P</span>
+              <input
+                inputMode="numeric"
+                value={s.patch}
+                onChange={(e) => s.setField('patch', e.target.value.trim())}
+                data-testid="insert-patch"
+                placeholder="0"
+              />
+            </label>
+            <label className="field field-grow">
+              <span className="field-label">Tag</span>
+              <input
+                value={s.tag}
+                onChange={(e) => s.setField('tag', e.target.value.trim())}
+                data-testid="insert-tag"
+                placeholder="FLASH"
+                aria-describedby="tag-rule"
+              />
+            </label>
+          </div>
+          <p id="tag-rule" className={s.tag && !isValidTag(s.tag) ? 'field-error' : 'muted'}>
+            {TAG_RULE}
+          </p>
+          <div className="preview" data-testid="insert-preview">
+            <span className="field-label">Output</span>
+            {name ? (
+              <span>
+                <strong data-testid="insert-output-name">{name}</strong> in {buildFolder}
+              </span>
+            ) : (
+              <span className="muted">
+                ods-atlas-golden-vN-P-TAG.img — fill in the version, patch and tag
+              </span>
+            )}
+          </div>
+        </section>
+        {s.startError && (
+          <ErrorNotice error={s.startError} title="Insert could not start" testId="insert-error" />
+        )}
+        <div className="actions">
+          {problems.length > 0 && <span className="muted">{problems[0]}</span>}
+          <button
+            type="button"
+            className="button button-primary"
+            disabled={problems.length > 0}
+            onClick={() => void s.start()}
+            data-testid="insert-start"
+          >
+            Build golden image
+          </button>
+        </div>
+      </>
+    );
+  }
+  return (
+    <div className="page" data-testid="page-insert">
+      <header className="page-header">
+        <h1>Insert · Phase 0</h1>
+        <p className="muted">
+          Base Armbian image + the Atlas firstboot files → a golden image. Written into the image directly,
+          nothing is mounted.
+        </p>
+      </header>
+      {body}
+    </div>
+  );
+}
+
+function InsertDone({ result }: { result: InsertResult }) {
+  return (
+    <section className="card result result-ok" data-testid="insert-done" role="status">
+      <h2>Golden image built</h2>
+      <p>
+        <strong data-testid="insert-done-output">{result.output.split('/').pop()}</strong>
+        <span className="path-dir">{result.output}</span>
+      </p>
+      <dl className="facts">
+        <dt>Version</dt>
+        <dd>
+          v{result.version}-{result.patch}, tag {result.tag}
+        </dd>
+        <dt>Base image</dt>
+        <dd>
+          {result.baseImage} <code className="hash">sha256 {result.baseSha256.slice(0, 16)}…</code>
+        </dd>
+        <dt>Manifest</dt>
+        <dd>{result.manifestPath}</dd>
+      </dl>
+      <table className="table" data-testid="insert-manifest">
+        <thead>
+          <tr>
+            <th>Written to</th>
+            <th>Mode</th>
+            <th>sha256</th>
+          </tr>
+        </thead>
+        <tbody>
+          {result.files.map((f) => (
+            <tr key={f.destination}>
+              <td>
+                <code>{f.destination}</code>
+              </td>
+              <td>{f.mode}</td>
+              <td>
+                <code className="hash">{f.sha256.slice(0, 16)}…</code>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <p className="muted">Every file was read back from the image and compared. Next: Flash it to a card.</p>
+    </section>
+  );
+}

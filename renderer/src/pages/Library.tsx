@@ -1,0 +1,149 @@
+import { useEffect } from 'react';
+import { useLibrary } from '../stores/library';
+import { useSettings } from '../stores/settings';
+import { useJob } from '../stores/jobs';
+import { PathField } from '../components/PathField';
+import { ErrorNotice } from '../components/ErrorNotice';
+import { formatBytes, formatDate } from '../format';
+import type { LibraryEntry, VerifyResult } from '../../../main/contract';
+
+export function LibraryPage() {
+  const { listing, loading, error, load } = useLibrary();
+  const settings = useSettings((s) => s.settings);
+  const update = useSettings((s) => s.update);
+  const settingsError = useSettings((s) => s.error);
+  useEffect(() => {
+    void load();
+  }, [load, settings?.buildFolder, settings?.vaultFolder]);
+
+  return (
+    <div className="page" data-testid="page-library">
+      <header className="page-header">
+        <h1>Library</h1>
+        <p className="muted">
+          Golden images (Phase 0) and clone folders (Phase 1) in the build folder and the vault.
+        </p>
+      </header>
+      <section className="card">
+        <h2>Folders</h2>
+        <PathField
+          kind="folder"
+          purpose="build"
+          label="Build folder"
+          value={settings?.buildFolder ?? ''}
+          onChange={(p) => void update({ buildFolder: p })}
+          testId="settings-build"
+        />
+        <PathField
+          kind="folder"
+          purpose="vault"
+          label="Vault (permanent archive)"
+          value={settings?.vaultFolder ?? ''}
+          onChange={(p) => void update({ vaultFolder: p })}
+          testId="settings-vault"
+        />
+        {settingsError && <ErrorNotice error={settingsError} title="The setting was not saved" />}
+      </section>
+      <section className="card">
+        <div className="card-header">
+          <h2>Images and clones</h2>
+          <button
+            type="button"
+            className="button"
+            onClick={() => void load()}
+            disabled={loading}
+            data-testid="library-refresh"
+          >
+            {loading ? 'Refreshing…' : 'Refresh'}
+          </button>
+        </div>
+        {error && <ErrorNotice error={error} title="The library could not be read" />}
+        {listing?.unavailable.map((u) => (
+          <p key={u.path} className="notice notice-warn" data-testid={`library-unavailable-${u.location}`}>
+            {u.location === 'vault' ? 'Vault' : 'Build folder'} {u.path} {u.reason}.
+          </p>
+        ))}
+        {listing && listing.entries.length === 0 && (
+          <p className="empty">Nothing here yet. Insert builds golden images; Clone saves clone folders.</p>
+        )}
+        {listing && listing.entries.length > 0 && (
+          <table className="table" data-testid="library-table">
+            <thead>
+              <tr>
+                <th>Name</th>
+                <th>Phase</th>
+                <th>Tag</th>
+                <th>Date</th>
+                <th>Size</th>
+                <th>Where</th>
+                <th>
+                  <span className="visually-hidden">Verify</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {listing.entries.map((e) => (
+                <Row key={e.path} entry={e} />
+              ))}
+            </tbody>
+          </table>
+        )}
+      </section>
+    </div>
+  );
+}
+
+function Row({ entry }: { entry: LibraryEntry }) {
+  const state = useLibrary((s) => s.verifying[entry.path]);
+  const verify = useLibrary((s) => s.verify);
+  const job = useJob(state?.jobId ?? null);
+  const running = job !== null && job.outcome === null;
+  let status: React.ReactNode = null;
+  if (state?.error)
+    status = (
+      <span className="badge badge-block" title={state.error.message}>
+        {state.error.message}
+      </span>
+    );
+  else if (running) status = <span className="badge">Verifying…</span>;
+  else if (job?.outcome?.ok) {
+    const r = job.outcome.value as VerifyResult;
+    status = (
+      <span className={`badge ${r.ok ? 'badge-ok' : 'badge-block'}`}>
+        {r.ok ? 'Verified' : `${r.problems.length} problem(s)`}
+      </span>
+    );
+  } else if (job?.outcome && !job.outcome.ok)
+    status = (
+      <span className="badge badge-block" title={job.outcome.error.message}>
+        {job.outcome.error.message}
+      </span>
+    );
+  return (
+    <tr data-testid={`library-row-${entry.name}`}>
+      <td>
+        <strong>{entry.name}</strong>
+        {!entry.hasManifest && <span className="muted"> (no manifest)</span>}
+      </td>
+      <td>
+        <span className={`phase phase-${entry.phase}`}>Phase {entry.phase}</span>
+      </td>
+      <td>{entry.tag ?? '—'}</td>
+      <td>{formatDate(entry.created)}</td>
+      <td>{formatBytes(entry.size)}</td>
+      <td>{entry.location === 'vault' ? 'Vault' : 'Build'}</td>
+      <td className="cell-actions">
+        {status}
+        <button
+          type="button"
+          className="button button-small"
+          disabled={running}
+          onClick={() => void verify(entry.path)}
+          data-testid={`library-verify-${entry.name}`}
+        >
+          Verify
+        </button>
+      </td>
+    </tr>
+  );
+}

@@ -1,0 +1,189 @@
+import { useRestore } from '../stores/restore';
+import { useDrives } from '../stores/drives';
+import { useJob } from '../stores/jobs';
+import { DriveList } from '../components/DriveList';
+import { PathField } from '../components/PathField';
+import { ConfirmDialog } from '../components/ConfirmDialog';
+import { ErrorNotice } from '../components/ErrorNotice';
+import { ProgressPanel } from '../components/ProgressPanel';
+import { formatCardSize } from '../format';
+import type { RestoreResult, VerifyResult } from '../../../main/contract';
+
+export function RestorePage() {
+  const r = useRestore();
+  const drives = useDrives((s) => s.drives);
+  const verifyJob = useJob(r.verifyJobId);
+  const job = useJob(r.jobId);
+  const verified = verifyJob?.outcome?.ok === true && (verifyJob.outcome.value as VerifyResult).ok;
+  const target = drives.find((d) => d.device === r.target) ?? null;
+
+  let body: React.ReactNode;
+  if (r.jobId && job?.outcome) {
+    body = (
+      <>
+        {job.outcome.ok ? (
+          <RestoreDone result={job.outcome.value as RestoreResult} />
+        ) : (
+          <ErrorNotice error={job.outcome.error} title="Restore failed" testId="restore-error" />
+        )}
+        <div className="actions">
+          <button type="button" className="button button-primary" onClick={r.reset}>
+            Restore another card
+          </button>
+        </div>
+      </>
+    );
+  } else if (r.jobId) {
+    body = (
+      <ProgressPanel
+        jobId={r.jobId}
+        title={`Restoring to ${r.confirmed?.description ?? r.confirmed?.device ?? ''}`}
+      />
+    );
+  } else {
+    body = (
+      <>
+        <section className="card">
+          <h2>1. Clone folder</h2>
+          <PathField
+            kind="folder"
+            purpose="clone-folder"
+            label="golden-clone-TAG folder"
+            value={r.folder}
+            onChange={r.setFolder}
+            testId="restore-folder"
+          />
+        </section>
+        <section className="card">
+          <h2>2. Verify first</h2>
+          <p className="muted">
+            Checks every file's hash and every partclone checksum before anything is written. No card needed.
+          </p>
+          {r.verifyJobId && !verifyJob?.outcome && (
+            <ProgressPanel jobId={r.verifyJobId} title="Verifying the folder" />
+          )}
+          {verifyJob?.outcome && !verifyJob.outcome.ok && (
+            <ErrorNotice
+              error={verifyJob.outcome.error}
+              title="Verification failed"
+              testId="restore-verify-error"
+            />
+          )}
+          {verifyJob?.outcome?.ok && <VerifySummary result={verifyJob.outcome.value as VerifyResult} />}
+          <div className="actions">
+            <button
+              type="button"
+              className="button"
+              disabled={!r.folder || (r.verifyJobId !== null && !verifyJob?.outcome)}
+              onClick={() => void r.verify()}
+              data-testid="restore-verify"
+            >
+              {verifyJob?.outcome ? 'Verify again' : 'Verify folder'}
+            </button>
+          </div>
+        </section>
+        <section className={`card${verified ? '' : ' card-locked'}`} aria-disabled={!verified}>
+          <h2>3. Target card</h2>
+          {!verified && <p className="muted">Verify the folder first.</p>}
+          {verified && (
+            <DriveList
+              mode="single"
+              use="write"
+              selected={r.target ? [r.target] : []}
+              onSelect={r.choose}
+              label="Card to write"
+            />
+          )}
+          <label className="check">
+            <input
+              type="checkbox"
+              checked={r.grow}
+              onChange={(e) => r.setGrow(e.target.checked)}
+              disabled={!verified}
+              data-testid="restore-grow"
+            />
+            Grow the root partition to fill the card
+          </label>
+        </section>
+        {r.startError && (
+          <ErrorNotice error={r.startError} title="Restore could not start" testId="restore-error" />
+        )}
+        <div className="actions">
+          <button
+            type="button"
+            className="button button-primary"
+            disabled={!verified || !target}
+            onClick={() => target && r.openConfirm(target)}
+            data-testid="restore-start"
+          >
+            Restore…
+          </button>
+        </div>
+        {r.confirming && r.confirmed && (
+          <ConfirmDialog
+            title="Erase and restore this card?"
+            confirmLabel="Erase and restore"
+            onConfirm={() => void r.start()}
+            onCancel={r.closeConfirm}
+          >
+            <p>
+              Everything on <strong>{r.confirmed.description || r.confirmed.device}</strong> (
+              {r.confirmed.device}, {formatCardSize(r.confirmed.size)}
+              {r.confirmed.serial ? `, S/N ${r.confirmed.serial}` : ''}) will be replaced by{' '}
+              <strong>{r.folder.split('/').pop()}</strong>.
+            </p>
+            <p className="muted">
+              {r.grow ? 'Root will grow to fill the card.' : 'Root keeps its original size.'}
+            </p>
+          </ConfirmDialog>
+        )}
+      </>
+    );
+  }
+  return (
+    <div className="page" data-testid="page-restore">
+      <header className="page-header">
+        <h1>Restore</h1>
+        <p className="muted">
+          Write a Phase 1 clone folder (ours, or one real partclone made) back to a card.
+        </p>
+      </header>
+      {body}
+    </div>
+  );
+}
+
+function VerifySummary({ result }: { result: VerifyResult }) {
+  return (
+    <div
+      className={`notice ${result.ok ? 'notice-ok' : 'notice-error'}`}
+      role="status"
+      data-testid="restore-verify-result"
+    >
+      <strong>{result.ok ? `Verified: ${result.checked} checks passed` : 'The folder has problems'}</strong>
+      {result.problems.length > 0 && (
+        <ul>
+          {result.problems.map((p) => (
+            <li key={p}>{p}</li>
+          ))}
+        </ul>
+      )}
+    </div>
+  );
+}
+
+function RestoreDone({ result }: { result: RestoreResult }) {
+  return (
+    <section className="card result result-ok" data-testid="restore-done" role="status">
+      <h2>Card restored</h2>
+      <p>
+        {result.folder.split('/').pop()} → {result.target}
+      </p>
+      <p>
+        {result.grown
+          ? 'Root was grown to fill the card.'
+          : (result.growNote ?? 'Root kept its original size.')}
+      </p>
+    </section>
+  );
+}

@@ -1,0 +1,45 @@
+/** The Clone (Phase 1) wizard: source card, tag, folder, job. */
+import { create } from 'zustand';
+import type { Drive, ErrorDTO } from '../../../main/contract';
+import { toErrorDTO } from '../api';
+import { startJob } from './jobs';
+
+interface CloneState {
+  source: string | null;
+  tag: string;
+  /** null: the build folder from the settings */
+  outDir: string | null;
+  jobId: string | null;
+  startError: ErrorDTO | null;
+  choose(device: string): void;
+  setTag(tag: string): void;
+  setOutDir(dir: string | null): void;
+  start(drive: Drive): Promise<void>;
+  reset(): void;
+}
+
+export const useClone = create<CloneState>()((set, get) => ({
+  source: null,
+  tag: '',
+  outDir: null,
+  jobId: null,
+  startError: null,
+  choose: (source) => set({ source }),
+  setTag: (tag) => set({ tag }),
+  setOutDir: (outDir) => set({ outDir }),
+  async start(drive) {
+    const { tag, outDir } = get();
+    set({ startError: null });
+    try {
+      const jobId = await startJob('clone:start', {
+        source: { device: drive.device, size: drive.size, serial: drive.serial },
+        tag,
+        ...(outDir ? { outDir } : {}),
+      });
+      set({ jobId });
+    } catch (error) {
+      set({ startError: toErrorDTO(error) });
+    }
+  },
+  reset: () => set({ jobId: null, startError: null }),
+}));

@@ -1,0 +1,80 @@
+/** The Flash page: the chosen image, the chosen cards, and the running job. */
+import { create } from 'zustand';
+import type { Drive, ErrorDTO, ImageInfo } from '../../../main/contract';
+import { call, toErrorDTO } from '../api';
+import { startJob } from './jobs';
+
+interface FlashState {
+  image: ImageInfo | null;
+  imageError: ErrorDTO | null;
+  /** devices of the selected cards */
+  selected: string[];
+  verify: boolean;
+  confirming: boolean;
+  /** the drives as the user saw them in the confirm dialog: what main checks before writing */
+  confirmed: Drive[];
+  jobId: string | null;
+  startError: ErrorDTO | null;
+  chooseImage(path: string): Promise<void>;
+  toggle(device: string): void;
+  setVerify(verify: boolean): void;
+  openConfirm(drives: Drive[]): void;
+  closeConfirm(): void;
+  start(): Promise<void>;
+  reset(keepImage: boolean): void;
+}
+
+export const useFlash = create<FlashState>()((set, get) => ({
+  image: null,
+  imageError: null,
+  selected: [],
+  verify: true,
+  confirming: false,
+  confirmed: [],
+  jobId: null,
+  startError: null,
+  async chooseImage(path) {
+    try {
+      set({ image: await call('image:inspect', { path }), imageError: null });
+    } catch (error) {
+      set({ image: null, imageError: toErrorDTO(error) });
+    }
+  },
+  toggle(device) {
+    const { selected } = get();
+    set({
+      selected: selected.includes(device) ? selected.filter((d) => d !== device) : [...selected, device],
+    });
+  },
+  setVerify: (verify) => set({ verify }),
+  openConfirm(drives) {
+    const chosen = drives.filter((d) => get().selected.includes(d.device));
+    set({ confirming: true, confirmed: chosen, startError: null });
+  },
+  closeConfirm: () => set({ confirming: false }),
+  async start() {
+    const { image, confirmed, verify } = get();
+    if (!image || confirmed.length === 0) return;
+    set({ confirming: false, startError: null });
+    try {
+      const jobId = await startJob('flash:start', {
+        image: image.path,
+        targets: confirmed.map((d) => ({ device: d.device, size: d.size, serial: d.serial })),
+        verify,
+      });
+      set({ jobId });
+    } catch (error) {
+      set({ startError: toErrorDTO(error) });
+    }
+  },
+  reset(keepImage) {
+    set({
+      jobId: null,
+      startError: null,
+      confirmed: [],
+      selected: [],
+      confirming: false,
+      ...(keepImage ? {} : { image: null }),
+    });
+  },
+}));

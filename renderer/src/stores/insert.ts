@@ -1,0 +1,63 @@
+/** The Insert (Phase 0) wizard's inputs and job. */
+import { create } from 'zustand';
+import type { ErrorDTO } from '../../../main/contract';
+import { toErrorDTO } from '../api';
+import { isValidTag } from '../format';
+import { startJob } from './jobs';
+
+export type InsertFile = 'base' | 'firstboot' | 'service' | 'secrets';
+
+interface InsertState {
+  files: Record<InsertFile, string>;
+  version: string;
+  patch: string;
+  tag: string;
+  jobId: string | null;
+  startError: ErrorDTO | null;
+  setFile(which: InsertFile, path: string): void;
+  setField(field: 'version' | 'patch' | 'tag', value: string): void;
+  start(): Promise<void>;
+  reset(): void;
+}
+
+const NUMBER = /^\d{1,4}$/;
+
+export const useInsert = create<InsertState>()((set, get) => ({
+  files: { base: '', firstboot: '', service: '', secrets: '' },
+  version: '',
+  patch: '0',
+  tag: '',
+  jobId: null,
+  startError: null,
+  setFile: (which, path) => set((s) => ({ files: { ...s.files, [which]: path } })),
+  setField: (field, value) => set({ [field]: value } as Pick<InsertState, typeof field>),
+  async start() {
+    const s = get();
+    set({ startError: null });
+    try {
+      const jobId = await startJob('insert:start', {
+        ...s.files,
+        version: Number(s.version),
+        patch: Number(s.patch),
+        tag: s.tag,
+      });
+      set({ jobId });
+    } catch (error) {
+      set({ startError: toErrorDTO(error) });
+    }
+  },
+  reset: () => set({ jobId: null, startError: null }),
+}));
+
+/** What still stands between the form and the Build button, in the order the form asks. */
+export function insertProblems(s: Pick<InsertState, 'files' | 'version' | 'patch' | 'tag'>): string[] {
+  const problems: string[] = [];
+  if (!s.files.base) problems.push('Choose the base Armbian image.');
+  if (!s.files.firstboot) problems.push('Choose atlas_firstboot.sh.');
+  if (!s.files.service) problems.push('Choose atlas-firstboot.service.');
+  if (!s.files.secrets) problems.push('Choose atlas_secrets.conf.');
+  if (!NUMBER.test(s.version)) problems.push('Enter the version N (a whole number).');
+  if (!NUMBER.test(s.patch)) problems.push('Enter the patch P (a whole number).');
+  if (!isValidTag(s.tag)) problems.push('Enter a tag.');
+  return problems;
+}

@@ -1,0 +1,64 @@
+/** The Restore wizard: a clone folder, verified first, then a card. */
+import { create } from 'zustand';
+import type { Drive, ErrorDTO } from '../../../main/contract';
+import { toErrorDTO } from '../api';
+import { startJob } from './jobs';
+
+interface RestoreState {
+  folder: string;
+  verifyJobId: string | null;
+  target: string | null;
+  grow: boolean;
+  confirming: boolean;
+  confirmed: Drive | null;
+  jobId: string | null;
+  startError: ErrorDTO | null;
+  setFolder(folder: string): void;
+  verify(): Promise<void>;
+  choose(device: string): void;
+  setGrow(grow: boolean): void;
+  openConfirm(drive: Drive): void;
+  closeConfirm(): void;
+  start(): Promise<void>;
+  reset(): void;
+}
+
+export const useRestore = create<RestoreState>()((set, get) => ({
+  folder: '',
+  verifyJobId: null,
+  target: null,
+  grow: true,
+  confirming: false,
+  confirmed: null,
+  jobId: null,
+  startError: null,
+  setFolder: (folder) => set({ folder, verifyJobId: null, startError: null }),
+  async verify() {
+    set({ startError: null });
+    try {
+      set({ verifyJobId: await startJob('verify:start', { path: get().folder }) });
+    } catch (error) {
+      set({ startError: toErrorDTO(error) });
+    }
+  },
+  choose: (target) => set({ target }),
+  setGrow: (grow) => set({ grow }),
+  openConfirm: (drive) => set({ confirming: true, confirmed: drive }),
+  closeConfirm: () => set({ confirming: false }),
+  async start() {
+    const { folder, confirmed, grow } = get();
+    if (!confirmed) return;
+    set({ confirming: false, startError: null });
+    try {
+      const jobId = await startJob('restore:start', {
+        folder,
+        target: { device: confirmed.device, size: confirmed.size, serial: confirmed.serial },
+        grow,
+      });
+      set({ jobId });
+    } catch (error) {
+      set({ startError: toErrorDTO(error) });
+    }
+  },
+  reset: () => set({ jobId: null, startError: null, confirmed: null, target: null }),
+}));
