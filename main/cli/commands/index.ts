@@ -1,4 +1,9 @@
 /** Every CLI command, in the order `atlas --help` lists them. Add a command here and in its own file. */
 import type { CliCommand } from '../command';
+import { cloneCommand } from './clone';
+import { infoCommand } from './info';
+import { insertCommand } from './insert';
+import { restoreCommand } from './restore';
+import { verifyCommand } from './verify';
 
-export const COMMANDS: CliCommand[] = [];
+export const COMMANDS: CliCommand[] = [insertCommand, cloneCommand, restoreCommand, verifyCommand, infoCommand];

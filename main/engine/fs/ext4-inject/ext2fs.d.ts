@@ -30,6 +30,7 @@ declare module 'ext2fs' {
     mkdir(path: string, mode?: number): Promise<void>;
     symlink(target: string, path: string): Promise<void>;
     readlink(path: string): Promise<string>;
+    readdir(path: string): Promise<string[]>;
     unlink(path: string): Promise<void>;
     lstat(path: string): Promise<Ext2Stats>;
     chmod(path: string, mode: number): Promise<void>;

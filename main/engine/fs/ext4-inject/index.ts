@@ -41,6 +41,7 @@ export interface Ext4Session {
   symlink(target: string, path: string, options?: { replace?: boolean } & Ext4Owner): Promise<void>;
   readFile(path: string): Promise<Buffer>;
   readlink(path: string): Promise<string>;
+  readdir(path: string): Promise<string[]>;
   /** lstat; null when nothing is at `path` */
   stat(path: string): Promise<Ext4Stat | null>;
   exists(path: string): Promise<boolean>;
@@ -201,6 +202,9 @@ export async function openExt4(imagePath: string, options: Ext4OpenOptions): Pro
     },
     async readlink(path) {
       return (await session.run([{ op: 'readlink', path }]))[0] as string;
+    },
+    async readdir(path) {
+      return (await session.run([{ op: 'readdir', path }]))[0] as string[];
     },
     async stat(path) {
       return (await session.run([{ op: 'stat', path }]))[0] as Ext4Stat | null;

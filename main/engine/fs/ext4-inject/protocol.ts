@@ -18,6 +18,8 @@ export type Ext4Op =
   | ({ op: 'symlink'; path: string; target: string; replace?: boolean } & Ext4Owner)
   | { op: 'readFile'; path: string }
   | { op: 'readlink'; path: string }
+  /** names in a directory, without . and .. */
+  | { op: 'readdir'; path: string }
   /** lstat: the link itself, not what it points to; null when nothing is there. */
   | { op: 'stat'; path: string }
   | { op: 'exists'; path: string }
@@ -34,8 +36,8 @@ export interface Ext4Stat {
   size: number;
 }
 
-/** One result per op: readFile → bytes, readlink → target, stat → Ext4Stat | null, exists → boolean, else null. */
-export type Ext4Result = Uint8Array | string | Ext4Stat | boolean | null;
+/** One result per op: readFile → bytes, readlink → target, readdir → names, stat → Ext4Stat | null, exists → boolean, else null. */
+export type Ext4Result = Uint8Array | string | string[] | Ext4Stat | boolean | null;
 
 export interface WorkerInit {
   path: string;

@@ -199,6 +199,8 @@ async function apply(fs: Fs, op: Ext4Op): Promise<Ext4Result> {
     }
     case 'readlink':
       return fs.readlink(op.path);
+    case 'readdir':
+      return (await fs.readdir(op.path)).filter((name) => name !== '.' && name !== '..').sort();
     case 'stat':
       return lstatOrNull(fs, op.path);
     case 'exists':
