@@ -195,7 +195,7 @@ test(
 );
 
 test('ext4 with meta_bg and with sparse_super2: equal to partclone', { skip: skipReason }, async () => {
-  for (const features of ['meta_bg,^resize_inode', 'sparse_super2', '^sparse_super']) {
+  for (const features of ['meta_bg,^resize_inode', 'sparse_super2', '^sparse_super,^resize_inode']) {
     const dir = caseDir(`ext4-${features.replace(/[^a-z0-9]/g, '_')}`);
     await checkExt(mkext(dir, '1G', 'mkfs.ext4', ['-O', features]), dir);
   }
@@ -309,10 +309,16 @@ test('ext4 bigalloc → UNSUPPORTED', { skip: skipReason }, async () => {
 
 // ---------------------------------------------------------------------------------------------------------- FAT
 
-function mkfat(dir: string, size: string, args: string[], withFiles = true): string {
+function mkfat(
+  dir: string,
+  size: string,
+  args: string[],
+  withFiles = true,
+  label: string | null = 'ATLASTEST',
+): string {
   const img = join(dir, 'fat.img');
   run('truncate', ['-s', size, img]);
-  run('mkfs.vfat', [...args, '-n', 'ATLASTEST', img]);
+  run('mkfs.vfat', [...args, ...(label ? ['-n', label] : []), img]);
   if (withFiles) {
     const src = sourceTree(dir);
     shell(
@@ -345,7 +351,15 @@ test(
   { skip: skipReason },
   async () => {
     const dir = caseDir('fat32-tail');
-    const img = mkfat(dir, String(200 * 1024 * 1024 + 3 * 512), ['-F', '32', '-s', '8']);
+    // mkfs.vfat aligns the data area to whole clusters, so grow the volume by 3 sectors afterwards
+    const img = mkfat(dir, '200M', ['-F', '32', '-s', '4']);
+    run('truncate', ['-s', String(200 * 1024 * 1024 + 3 * 512), img]);
+    const fd = openSync(img, 'r+');
+    const boot = Buffer.alloc(512);
+    readSync(fd, boot, 0, 512, 0);
+    boot.writeUInt32LE(boot.readUInt32LE(32) + 3, 32);
+    writeFileSyncAt(fd, boot, 0);
+    closeSync(fd);
     const file = await openBlockFile(img);
     const info = await readFatInfo(file, 0);
     await file.close();
@@ -368,22 +382,21 @@ test('FAT16: equal to partclone', { skip: skipReason }, async () => {
   assert.equal(ours.fsName, 'FAT16');
 });
 
-test(
-  'FAT12 empty: equal to partclone 0.3.23 (its FAT12 decoding only agrees when no cluster is in use)',
-  { skip: skipReason },
-  async () => {
-    const dir = caseDir('fat12-empty');
-    const ours = await checkFat(mkfat(dir, '8M', ['-F', '12'], false), dir, 'fat12');
-    assert.equal(ours.fsName, 'FAT12');
-  },
-);
+// partclone 0.3.23 reads FAT12 entries as 16-bit words (2 bytes per cluster instead of 1.5), so it runs past
+// the first FAT into whatever follows; it agrees with the correct decoding only when all of that reads as
+// zero: an empty volume with one FAT and no label in its root directory.
+test('FAT12 empty, one FAT, no label: equal to partclone 0.3.23', { skip: skipReason }, async () => {
+  const dir = caseDir('fat12-empty');
+  const ours = await checkFat(mkfat(dir, '8M', ['-F', '12', '-f', '1'], false, null), dir, 'fat12');
+  assert.equal(ours.fsName, 'FAT12');
+});
 
 test(
   'FAT12 with files: the correct 12-bit decoding, checked against mtools (0.3.23 mis-decodes FAT12)',
   { skip: skipReason },
   async () => {
     const dir = caseDir('fat12-files');
-    const img = mkfat(dir, '8M', ['-F', '12', '-s', '2']);
+    const img = mkfat(dir, '3M', ['-F', '12', '-s', '2']);
     const ours = await ourMap(img);
     const file = await openBlockFile(img);
     const info = await readFatInfo(file, 0);
