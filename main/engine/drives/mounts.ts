@@ -63,7 +63,10 @@ export async function unmountAll(path: string, mounts?: Mount[]): Promise<void> 
   for (const mount of list) await run('umount', [mount.mountpoint], path);
   const left = await mountsOf(path);
   if (left.length > 0) {
-    throw new AtlasError('SOURCE_MOUNTED', `${path} is still mounted on ${left.map((m) => m.mountpoint).join(', ')}.`);
+    throw new AtlasError(
+      'SOURCE_MOUNTED',
+      `${path} is still mounted on ${left.map((m) => m.mountpoint).join(', ')}.`,
+    );
   }
 }
 
@@ -72,7 +75,12 @@ async function run(cmd: string, args: string[], path: string): Promise<void> {
     await execFileAsync(cmd, args);
   } catch (error) {
     const stderr = (error as { stderr?: string }).stderr?.trim();
-    throw new AtlasError('SOURCE_MOUNTED', `Could not unmount ${path}: ${stderr || (error as Error).message}`, {}, { cause: error });
+    throw new AtlasError(
+      'SOURCE_MOUNTED',
+      `Could not unmount ${path}: ${stderr || (error as Error).message}`,
+      {},
+      { cause: error },
+    );
   }
 }
 

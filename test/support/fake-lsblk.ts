@@ -1,0 +1,86 @@
+/**
+ * A fake `lsblk` put first on PATH so the real drivelist code path runs in tests: it calls the real lsblk and
+ * presents the test's loop device as a card (drivelist hides /dev/loop*) under a symlink such as /tmp/…/sdz.
+ * The presentation is read from a JSON file at each call, so a test can change it (swap the serial, turn the
+ * card into the system disk) while a job runs.
+ */
+import { symlinkSync, writeFileSync, chmodSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { run } from './sh';
+
+export interface FakeCard {
+  /** the loop device, /dev/loopN */
+  loop: string;
+  removable?: boolean;
+  tran?: string;
+  serial?: string | null;
+  model?: string;
+  /** pretend a partition of it is mounted at / (the system disk) */
+  holdsRoot?: boolean;
+  readOnly?: boolean;
+}
+
+export interface FakeLsblk {
+  /** the folder to put first on PATH */
+  binDir: string;
+  /** PATH with the fake first */
+  path: string;
+  /** the symlink each loop device is presented as */
+  deviceFor(loop: string): string;
+  /** rewrite the presentation of the cards */
+  set(cards: FakeCard[]): void;
+}
+
+export function installFakeLsblk(dir: string, cards: FakeCard[]): FakeLsblk {
+  const binDir = join(dir, 'fakebin');
+  const devDir = join(dir, 'fakedev');
+  mkdirSync(binDir, { recursive: true });
+  mkdirSync(devDir, { recursive: true });
+  const realLsblk = run('bash', ['-c', 'command -v lsblk']).trim();
+  const configPath = join(dir, 'fake-lsblk.json');
+  const names = new Map<string, string>();
+  const deviceFor = (loop: string): string => {
+    let name = names.get(loop);
+    if (!name) {
+      name = join(devDir, `sd${String.fromCharCode(122 - names.size)}`); // sdz, sdy, …
+      symlinkSync(loop, name);
+      names.set(loop, name);
+    }
+    return name;
+  };
+  const set = (list: FakeCard[]): void => {
+    const entries = list.map((c) => ({ ...c, as: deviceFor(c.loop) }));
+    writeFileSync(configPath, JSON.stringify(entries));
+  };
+  set(cards);
+  const script = `#!${process.execPath}
+const { execFileSync } = require('child_process');
+const { readFileSync } = require('fs');
+const args = process.argv.slice(2);
+let out;
+try { out = execFileSync(${JSON.stringify(realLsblk)}, args, { encoding: 'utf8', maxBuffer: 64 << 20 }); }
+catch (e) { process.stderr.write(e.stderr || String(e)); process.exit(e.status || 1); }
+if (!args.includes('--json')) { process.stdout.write(out); process.exit(0); }
+const cards = JSON.parse(readFileSync(${JSON.stringify(configPath)}, 'utf8'));
+const data = JSON.parse(out);
+for (const node of data.blockdevices || []) {
+  const card = cards.find((c) => [node.name, node.kname, node.path].includes(c.loop) || [node.name, node.kname, node.path].includes(c.loop.replace('/dev/', '')));
+  if (!card) continue;
+  const removable = card.removable !== false;
+  node.name = card.as; node.kname = card.as; node.path = card.as;
+  node.rm = removable; node.hotplug = removable; node.tran = card.tran || 'usb';
+  node.type = 'disk'; node.subsystems = 'block:scsi:usb:pci';
+  node.serial = card.serial === undefined ? 'ATLAS-TEST-0001' : card.serial;
+  node.model = card.model || 'Test SD Reader'; node.vendor = 'Atlas';
+  node.ro = Boolean(card.readOnly);
+  if (card.holdsRoot) {
+    node.children = [...(node.children || []), { name: card.as + '9', kname: card.as + '9', path: card.as + '9', type: 'part', 'maj:min': '0:0', mountpoint: '/', mountpoints: ['/'], children: undefined }];
+  }
+}
+process.stdout.write(JSON.stringify(data));
+`;
+  const lsblkPath = join(binDir, 'lsblk');
+  writeFileSync(lsblkPath, script);
+  chmodSync(lsblkPath, 0o755);
+  return { binDir, path: `${binDir}:${process.env.PATH ?? ''}`, deviceFor, set };
+}
