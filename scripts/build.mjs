@@ -1,7 +1,7 @@
 // Builds everything into out/: main, CLI, helper, tests and benches with tsc (CommonJS, plain Node);
 // the sandboxed preload and the renderer with esbuild (a single bundle each).
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, rmSync, chmodSync } from 'node:fs';
+import { cpSync, mkdirSync, rmSync, chmodSync, symlinkSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { build } from 'esbuild';
 
@@ -9,14 +9,21 @@ const root = new URL('..', import.meta.url).pathname;
 // ATLAS_OUT lets several builds coexist (one per developer task); the app and the CLI use out/.
 const out = process.env.ATLAS_OUT ? resolve(process.env.ATLAS_OUT) : `${root}out`;
 rmSync(out, { recursive: true, force: true });
+mkdirSync(out, { recursive: true });
+// a build outside the checkout still resolves the project's packages (the CLI and tests spawn it by path)
+if (!out.startsWith(root)) symlinkSync(`${root}node_modules`, `${out}/node_modules`, 'dir');
 
 // Type errors fail the build: the engine, the renderer and the preload are each checked in their own runtime.
 for (const project of ['tsconfig.json', 'renderer/tsconfig.json', 'preload/tsconfig.json']) {
   const outDir = project === 'tsconfig.json' ? ['--outDir', out] : [];
   try {
-    execFileSync(process.execPath, [`${root}node_modules/typescript/bin/tsc`, '-p', `${root}${project}`, ...outDir], {
-      stdio: 'inherit',
-    });
+    execFileSync(
+      process.execPath,
+      [`${root}node_modules/typescript/bin/tsc`, '-p', `${root}${project}`, ...outDir],
+      {
+        stdio: 'inherit',
+      },
+    );
   } catch {
     console.error(`build: type errors in ${project}`);
     process.exit(1);
@@ -51,5 +58,7 @@ await build({
 });
 mkdirSync(`${out}/renderer`, { recursive: true });
 cpSync(`${root}renderer/index.html`, `${out}/renderer/index.html`);
+// templates the engine reads at run time travel with the build (and so into the packaged app)
+cpSync(`${root}resources`, `${out}/resources`, { recursive: true });
 chmodSync(`${root}bin/atlas.js`, 0o755);
 console.log('build: ok');

@@ -6,4 +6,10 @@ import { insertCommand } from './insert';
 import { restoreCommand } from './restore';
 import { verifyCommand } from './verify';
 
-export const COMMANDS: CliCommand[] = [insertCommand, cloneCommand, restoreCommand, verifyCommand, infoCommand];
+export const COMMANDS: CliCommand[] = [
+  insertCommand,
+  cloneCommand,
+  restoreCommand,
+  verifyCommand,
+  infoCommand,
+];

@@ -1,0 +1,53 @@
+import { cloneJob } from '../../engine/jobs/clone';
+import { AtlasError } from '../../engine/errors';
+import { formatBytes } from '../../engine/format';
+import { flag, stringOption, type CliCommand } from '../command';
+import { describeSource } from '../describe';
+
+export const cloneCommand: CliCommand = {
+  name: 'clone',
+  summary:
+    'Phase 1: clone a card (or disk image) to golden-clone-TAG/ (partclone + gzip, restorable by restore_golden.sh)',
+  usage: [
+    'Usage: atlas clone <source> <build-folder> --tag TAG [--unmount] [--level N] [--json]',
+    '',
+    'Clones every partition of <source> (a whole card such as /dev/sdc or /dev/disk4, or a disk image file) into',
+    '<build-folder>/golden-clone-TAG/: partition-table.dump, <dev>N-boot|root.partclone.gz, restore_golden.sh and',
+    'atlas-manifest.json. The source is only read. The folder appears only once it is complete.',
+    '',
+    '  --tag TAG     names the clone, e.g. v8-1-0-FEATURE (required)',
+    "  --unmount     unmount the source's mounted partitions instead of refusing",
+    '  --level N     gzip level 1-9 (default 6, as pigz)',
+  ].join('\n'),
+  options: {
+    tag: { type: 'string' },
+    unmount: { type: 'boolean', default: false },
+    level: { type: 'string' },
+  },
+  async run(args, ui, signal) {
+    const [source, outDir] = args.positionals;
+    const tag = stringOption(args, 'tag');
+    if (!source || !outDir || args.positionals.length > 2) {
+      throw new AtlasError('INVALID_ARGUMENT', 'clone takes a source and a build folder.');
+    }
+    if (!tag) throw new AtlasError('INVALID_ARGUMENT', 'clone needs --tag TAG.');
+    const level = Number(stringOption(args, 'level') ?? 6);
+    if (!Number.isInteger(level) || level < 1 || level > 9) {
+      throw new AtlasError('INVALID_ARGUMENT', '--level takes a whole number from 1 to 9.');
+    }
+    const sourceInfo = await describeSource(source);
+    const result = await cloneJob(
+      { source, outDir, tag, unmount: flag(args, 'unmount'), level, ...(sourceInfo ? { sourceInfo } : {}) },
+      { signal, onProgress: ui.progress },
+    );
+    const m = result.manifest;
+    ui.result({ folder: result.folder, manifest: m }, [
+      `Cloned ${source} to ${result.folder}`,
+      ...m.partitions.map(
+        (p) =>
+          `  ${p.file}: ${p.filesystem}, ${formatBytes(p.usedBlocks * p.blockSize)} used of ${formatBytes(p.totalBlocks * p.blockSize)}`,
+      ),
+      `  ${m.files.length} files, ${formatBytes(m.files.reduce((s, f) => s + f.size, 0))} in all; restore with: atlas restore ${result.folder} /dev/sdX`,
+    ]);
+  },
+};

@@ -1,0 +1,254 @@
+/**
+ * Phase 1 Clone: a card (or a disk image) → golden-clone-TAG/, the same folder the team's shell commands make
+ * (`sfdisk --dump` + `partclone.<fs> -c | pigz` per partition), in TypeScript so it also runs on a Mac.
+ *
+ * The source is only ever opened read-only. The folder is built as golden-clone-TAG.partial and renamed when
+ * complete, with the manifest written last, so a folder without `.partial` is always whole.
+ */
+import { createWriteStream, promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { AtlasError, throwIfCancelled } from '../errors';
+import { type JobControl, ProgressMeter } from '../progress';
+import { openBlockFile, type BlockFile } from '../io/block-file';
+import { createSha256Stream, Sha256 } from '../io/hash';
+import { formatSfdiskDump, partitionDevicePath, readPartitionTable } from '../partition';
+import type { PartitionEntry } from '../partition/types';
+import { detectFilesystem, readUsedBlockMap } from '../fs';
+import type { UsedBlockMap } from '../fs/types';
+import { createPartcloneImageStream, partcloneImageSize } from '../partclone';
+import { createParallelGzip } from '../compress/gzip-writer';
+import { VERSION } from '../version';
+import {
+  cloneFolderName,
+  DUMP_FILE,
+  MANIFEST_FILE,
+  partitionImageName,
+  RESTORE_SCRIPT,
+  type CloneManifest,
+  type ManifestFile,
+  type ManifestPartition,
+} from '../library/clone-folder';
+import { renderRestoreScript } from '../library/restore-script';
+import { assertNotMounted } from '../drives/mounts';
+
+export interface CloneOptions {
+  /** a whole card (/dev/sdc, /dev/disk4) or a disk image file */
+  source: string;
+  /** the build folder; the clone goes to <outDir>/golden-clone-TAG */
+  outDir: string;
+  tag: string;
+  /** unmount the source's mounted partitions instead of refusing */
+  unmount?: boolean;
+  /** what the drive list knows of the source, recorded in the manifest */
+  sourceInfo?: { model?: string; serial?: string };
+  /** gzip level (pigz's default is 6) */
+  level?: number;
+}
+
+export interface CloneResult {
+  folder: string;
+  manifest: CloneManifest;
+}
+
+interface PlannedPartition {
+  entry: PartitionEntry;
+  role: string;
+  file: string;
+  map: UsedBlockMap;
+  offset: number;
+}
+
+export async function cloneJob(options: CloneOptions, control: JobControl = {}): Promise<CloneResult> {
+  const { signal } = control;
+  const folderName = cloneFolderName(options.tag);
+  const folder = join(options.outDir, folderName);
+  const partial = `${folder}.partial`;
+  if (await exists(folder)) {
+    throw new AtlasError(
+      'ALREADY_EXISTS',
+      `${folder} already exists. Choose another tag, or move the old clone away.`,
+    );
+  }
+  await assertNotMounted(options.source, { unmount: options.unmount ?? false });
+
+  const source = await openBlockFile(options.source);
+  try {
+    const table = await readPartitionTable(source);
+    const plan = await planPartitions(source, table.partitions, table.sectorSize);
+    throwIfCancelled(signal);
+
+    await fsp.rm(partial, { recursive: true, force: true });
+    await fsp.mkdir(partial, { recursive: true });
+    try {
+      const files: ManifestFile[] = [];
+      const dumpText = formatSfdiskDump(table, options.source);
+      files.push(await writeSmallFile(partial, DUMP_FILE, dumpText, 0o644));
+
+      const totalBytes = plan.reduce((sum, p) => sum + p.map.usedBlocks * p.map.blockSize, 0);
+      let doneBefore = 0;
+      const partitions: ManifestPartition[] = [];
+      for (const p of plan) {
+        const meter = new ProgressMeter('cloning', totalBytes, control.onProgress, { detail: p.file });
+        meter.set(doneBefore);
+        const written = await clonePartition(
+          source,
+          p,
+          join(partial, p.file),
+          options.level ?? 6,
+          (bytes) => meter.set(doneBefore + bytes),
+          signal,
+        );
+        doneBefore += p.map.usedBlocks * p.map.blockSize;
+        files.push({ name: p.file, size: written.size, sha256: written.sha256 });
+        partitions.push({
+          number: p.entry.number,
+          role: p.role,
+          file: p.file,
+          filesystem: p.map.fsName,
+          partcloneTool: p.map.partcloneTool,
+          blockSize: p.map.blockSize,
+          totalBlocks: p.map.totalBlocks,
+          usedBlocks: p.map.usedBlocks,
+          imageBytes: partcloneImageSize(p.map),
+        });
+      }
+
+      const created = new Date().toISOString();
+      const script = renderRestoreScript({
+        tag: options.tag,
+        created,
+        version: VERSION,
+        partitions: partitions.map((p) => ({ number: p.number, file: p.file, tool: p.partcloneTool })),
+        sums: files,
+      });
+      files.push(await writeSmallFile(partial, RESTORE_SCRIPT, script, 0o755));
+
+      const manifest: CloneManifest = {
+        format: 'atlas-clone',
+        formatVersion: 1,
+        phase: 1,
+        tag: options.tag,
+        created,
+        tool: { name: 'atlas-imager', version: VERSION },
+        source: { path: options.source, size: source.size, ...options.sourceInfo },
+        partitionTable: { label: table.label, id: table.id, partitions: table.partitions.length },
+        partitions,
+        files,
+      };
+      await writeSmallFile(partial, MANIFEST_FILE, `${JSON.stringify(manifest, null, 2)}\n`, 0o644);
+      await fsyncDir(partial);
+      await fsp.rename(partial, folder);
+      await fsyncDir(options.outDir);
+      return { folder, manifest };
+    } catch (error) {
+      await fsp.rm(partial, { recursive: true, force: true });
+      throw error;
+    }
+  } finally {
+    await source.close();
+  }
+}
+
+/** Which partitions to clone and how: every partition must hold a filesystem partclone knows. */
+async function planPartitions(
+  source: BlockFile,
+  entries: PartitionEntry[],
+  sectorSize: number,
+): Promise<PlannedPartition[]> {
+  if (entries.length === 0)
+    throw new AtlasError('INVALID_ARGUMENT', `${source.path} has no partitions to clone.`);
+  const plan: PlannedPartition[] = [];
+  const roles = new Set<string>();
+  for (const entry of entries) {
+    const offset = entry.start * sectorSize;
+    const kind = await detectFilesystem(source, offset);
+    if (!kind) {
+      throw new AtlasError(
+        'FS_UNSUPPORTED',
+        `Partition ${entry.number} of ${source.path} holds no ext2/3/4 or FAT filesystem; Atlas Imager clones only those.`,
+      );
+    }
+    const map = await readUsedBlockMap(source, offset);
+    if (map.totalBlocks * map.blockSize > entry.size * sectorSize) {
+      throw new AtlasError(
+        'FS_UNSUPPORTED',
+        `The filesystem in partition ${entry.number} of ${source.path} is larger than its partition; run fsck on it first.`,
+      );
+    }
+    // the seed's names: the FAT partition is "boot", the ext one "root", anything else pN
+    const wanted = kind === 'fat' ? 'boot' : 'root';
+    const role = roles.has(wanted) ? `p${entry.number}` : wanted;
+    roles.add(role);
+    plan.push({
+      entry,
+      role,
+      map,
+      offset,
+      file: partitionImageName(partitionDevicePath(source.path, entry.number), role),
+    });
+  }
+  return plan;
+}
+
+/** partclone image → parallel gzip → file, hashing the compressed bytes on their way to disk. */
+async function clonePartition(
+  source: BlockFile,
+  p: PlannedPartition,
+  path: string,
+  level: number,
+  onBytes: (bytesRead: number) => void,
+  signal: AbortSignal | undefined,
+): Promise<{ size: number; sha256: string }> {
+  const { blockSize } = p.map;
+  let bytesRead = 0;
+  const image = createPartcloneImageStream(
+    p.map,
+    async (first, count, into) => {
+      const length = count * blockSize;
+      const got = await source.read(into, p.offset + first * blockSize, length);
+      if (got < length) {
+        throw new AtlasError('TRUNCATED', `${source.path} ended while reading partition ${p.entry.number}.`);
+      }
+      bytesRead += length;
+      onBytes(bytesRead);
+    },
+    { signal },
+  );
+  const hash = createSha256Stream();
+  const out = createWriteStream(path, { mode: 0o644, flags: 'wx' });
+  await pipeline(image, createParallelGzip({ level }), hash, out, { signal });
+  await fsyncFile(path);
+  return { size: hash.bytes, sha256: hash.digest() };
+}
+
+async function writeSmallFile(dir: string, name: string, text: string, mode: number): Promise<ManifestFile> {
+  const path = join(dir, name);
+  await fsp.writeFile(path, text, { mode, flag: 'wx' });
+  await fsp.chmod(path, mode); // the umask must not loosen or tighten what restore_golden.sh needs
+  await fsyncFile(path);
+  const hash = new Sha256();
+  hash.update(Buffer.from(text));
+  return { name, size: hash.bytes, sha256: hash.digest() };
+}
+
+async function fsyncFile(path: string): Promise<void> {
+  const handle = await fsp.open(path, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+async function fsyncDir(path: string): Promise<void> {
+  // directories cannot be fsynced on every platform; the rename is what matters
+  await fsyncFile(path).catch(() => undefined);
+}
+
+async function exists(path: string): Promise<boolean> {
+  return fsp.stat(path).then(
+    () => true,
+    () => false,
+  );
+}

@@ -1,0 +1,309 @@
+/**
+ * Restore: a golden clone folder → a card (or a disk image file). Reads our folders and those the team's shell
+ * commands made with real partclone + pigz (v1 and v2 images). Everything that can be known before writing is
+ * checked before the first byte is written: the manifest's hashes, every partclone header, that each filesystem
+ * fits its partition and that the layout fits the target. Then: partition table, each partition's used blocks
+ * (free blocks are skipped, as partclone does), and root grown to fill the card.
+ */
+import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { AtlasError, throwIfCancelled } from '../errors';
+import { type JobControl, ProgressMeter } from '../progress';
+import { openBlockFile, type BlockFile } from '../io/block-file';
+import { openMaybeGzipped } from '../compress/gunzip';
+import { openPartcloneStream, type PartcloneHeader } from '../partclone';
+import { applyPartitionTable, growLastPartition, parseSfdiskDump } from '../partition';
+import type { PartitionEntry, PartitionTable } from '../partition/types';
+import { assertNotMounted } from '../drives/mounts';
+import { DUMP_FILE, listPartitionImages, type FolderImage } from '../library/clone-folder';
+import { checkCloneManifest, inFile } from './verify';
+import { ensureFirstBootResize } from '../library/first-boot-resize';
+
+const execFileAsync = promisify(execFile);
+
+export interface RestoreOptions {
+  /** a golden-clone-TAG folder */
+  folder: string;
+  /** a whole card (/dev/sdc) or a disk image file (created when missing, `imageSize` bytes) */
+  target: string;
+  /** grow the last partition and its ext4 to fill the target (default true) */
+  grow?: boolean;
+  /** size for a new image-file target, in bytes (default: the clone's own disk size) */
+  imageSize?: number;
+  /** unmount the target's mounted partitions instead of refusing */
+  unmount?: boolean;
+}
+
+export type GrowOutcome =
+  /** the partition and its filesystem fill the card now */
+  | 'resized'
+  /** the partition fills the card; Armbian's armbian-resize-filesystem grows the filesystem at next boot */
+  | 'at-first-boot'
+  /** not asked for, or nothing to grow */
+  | 'none';
+
+export interface RestoreResult {
+  target: string;
+  table: PartitionTable;
+  partitions: Array<{ number: number; file: string; usedBlocks: number; blockSize: number }>;
+  grow: GrowOutcome;
+  /** a sentence for the person: what happened to the root filesystem's size */
+  growMessage: string;
+  /** true when the folder had a manifest and every hash matched */
+  manifestChecked: boolean;
+}
+
+interface PlannedImage {
+  image: FolderImage;
+  entry: PartitionEntry;
+  header: PartcloneHeader;
+  usedBlocks: number;
+}
+
+export async function restoreJob(options: RestoreOptions, control: JobControl = {}): Promise<RestoreResult> {
+  const { signal } = control;
+  const grow = options.grow ?? true;
+  const images = await listPartitionImages(options.folder);
+  const manifestChecked = (await checkCloneManifest(options.folder, control)) !== null;
+  const table = await readDump(options.folder);
+  const planned = await readHeaders(options.folder, images, table);
+  throwIfCancelled(signal);
+
+  await prepareImageTarget(options, table);
+  await assertNotMounted(options.target, { unmount: options.unmount ?? false, role: 'target' });
+  const target = await openBlockFile(options.target, { write: true, exclusive: true });
+  try {
+    const targetSectors = Math.floor(target.size / table.sectorSize);
+    const last = lastPartition(table);
+    const lastIsExt = planned.find((p) => p.entry.number === last.number)?.header.fsName === 'EXTFS';
+    const canResize = grow && lastIsExt && (await resizerAvailable());
+    const finalTable = grow && lastIsExt ? growLastPartition(table, targetSectors) : table;
+    checkFits(finalTable, planned, target, table.sectorSize);
+
+    await applyPartitionTable(target, finalTable);
+    const total = planned.reduce((sum, p) => sum + p.usedBlocks * p.header.blockSize, 0);
+    const meter = new ProgressMeter('restoring', total, control.onProgress);
+    for (const p of planned) {
+      await restorePartition(options.folder, p, target, p.entry.start * table.sectorSize, meter, signal);
+    }
+    await target.handle.sync();
+    meter.finish();
+
+    let outcome: GrowOutcome = 'none';
+    let growMessage = grow
+      ? 'The last partition holds no ext4 filesystem; nothing to grow.'
+      : 'Root was not grown (--no-grow).';
+    if (grow && lastIsExt) {
+      const grownRoot = lastPartition(finalTable);
+      const rootOffset = grownRoot.start * table.sectorSize;
+      await target.close();
+      if (canResize) {
+        await resizeExt4(options.target, rootOffset, grownRoot.size * table.sectorSize, control);
+        outcome = 'resized';
+        growMessage = 'Root was grown to fill the card (resize2fs).';
+      } else if (await ensureFirstBootResize(options.target, rootOffset)) {
+        outcome = 'at-first-boot';
+        growMessage =
+          'The root partition fills the card; resize2fs is not available here, so Armbian grows the filesystem at first boot (armbian-resize-filesystem is enabled).';
+      } else {
+        growMessage =
+          'The root partition fills the card, but its filesystem keeps its old size: resize2fs is not available here and the image has no armbian-resize-filesystem. Run resize2fs on Linux.';
+      }
+    }
+    return {
+      target: options.target,
+      table: finalTable,
+      partitions: planned.map((p) => ({
+        number: p.entry.number,
+        file: p.image.file,
+        usedBlocks: p.usedBlocks,
+        blockSize: p.header.blockSize,
+      })),
+      grow: outcome,
+      growMessage,
+      manifestChecked,
+    };
+  } finally {
+    await target.close().catch(() => undefined);
+  }
+}
+
+async function readDump(folder: string): Promise<PartitionTable> {
+  const text = await fsp.readFile(join(folder, DUMP_FILE), 'utf8');
+  return parseSfdiskDump(text);
+}
+
+/** Reads each image's header (not its data) and pairs it with its partition. */
+async function readHeaders(
+  folder: string,
+  images: FolderImage[],
+  table: PartitionTable,
+): Promise<PlannedImage[]> {
+  const planned: PlannedImage[] = [];
+  for (const image of images) {
+    const entry = table.partitions.find((p) => p.number === image.number);
+    if (!entry) {
+      throw new AtlasError(
+        'INVALID_ARGUMENT',
+        `${image.file} is for partition ${image.number}, which ${DUMP_FILE} does not have.`,
+      );
+    }
+    const { stream } = await openMaybeGzipped(join(folder, image.file));
+    const reader = await openPartcloneStream(stream).catch((error: unknown) => {
+      stream.destroy();
+      return inFile(image.file)(error);
+    });
+    await reader.close();
+    const fsBytes = reader.header.totalBlocks * reader.header.blockSize;
+    if (fsBytes > entry.size * table.sectorSize) {
+      throw new AtlasError(
+        'INVALID_ARGUMENT',
+        `${image.file} holds a ${fsBytes}-byte filesystem, larger than partition ${entry.number} (${entry.size * table.sectorSize} bytes).`,
+      );
+    }
+    planned.push({ image, entry, header: reader.header, usedBlocks: reader.usedBlocks });
+  }
+  return planned;
+}
+
+/**
+ * A missing image-file target is created, sized for the layout (or `imageSize`). An existing file is treated
+ * like a card: its size is what there is.
+ */
+async function prepareImageTarget(options: RestoreOptions, table: PartitionTable): Promise<void> {
+  const st = await fsp.stat(options.target).catch(() => null);
+  if (st) {
+    if (!st.isBlockDevice() && !st.isFile()) {
+      throw new AtlasError('INVALID_ARGUMENT', `${options.target} is neither a disk nor an image file.`);
+    }
+    return;
+  }
+  const last = lastPartition(table);
+  const needed = (last.start + last.size) * table.sectorSize + gptBackupBytes(table);
+  const handle = await fsp.open(options.target, 'wx', 0o644);
+  try {
+    await handle.truncate(options.imageSize ?? needed);
+  } finally {
+    await handle.close();
+  }
+}
+
+function gptBackupBytes(table: PartitionTable): number {
+  return table.label === 'gpt' ? 33 * table.sectorSize : 0;
+}
+
+function lastPartition(table: PartitionTable): PartitionEntry {
+  const last = [...table.partitions].sort((a, b) => a.start - b.start).at(-1);
+  if (!last) throw new AtlasError('MALFORMED_DUMP', `${DUMP_FILE} has no partitions.`);
+  return last;
+}
+
+function checkFits(
+  table: PartitionTable,
+  planned: PlannedImage[],
+  target: BlockFile,
+  sectorSize: number,
+): void {
+  const end = Math.max(...table.partitions.map((p) => p.start + p.size)) * sectorSize + gptBackupBytes(table);
+  if (end > target.size) {
+    throw new AtlasError(
+      'TARGET_TOO_SMALL',
+      `${target.path} is ${target.size} bytes; this clone needs at least ${end}. Use a larger card.`,
+      { needed: end, available: target.size },
+    );
+  }
+  for (const p of planned) {
+    const entry = table.partitions.find((e) => e.number === p.entry.number)!;
+    const fsBytes = p.header.totalBlocks * p.header.blockSize;
+    if (fsBytes > entry.size * sectorSize) {
+      throw new AtlasError(
+        'TARGET_TOO_SMALL',
+        `${target.path} is too small for partition ${entry.number} (${p.image.file} needs ${fsBytes} bytes). Use a larger card.`,
+        { needed: fsBytes },
+      );
+    }
+  }
+}
+
+async function restorePartition(
+  folder: string,
+  p: PlannedImage,
+  target: BlockFile,
+  offset: number,
+  meter: ProgressMeter,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  const { stream } = await openMaybeGzipped(join(folder, p.image.file), signal ? { signal } : {});
+  const reader = await openPartcloneStream(stream, signal ? { signal } : {}).catch((error: unknown) => {
+    stream.destroy();
+    return inFile(p.image.file)(error);
+  });
+  try {
+    const { blockSize } = reader.header;
+    for await (const run of reader.runs()) {
+      throwIfCancelled(signal);
+      await target.write(run.data, offset + run.firstBlock * blockSize, run.count * blockSize);
+      meter.add(run.count * blockSize);
+    }
+  } catch (error) {
+    inFile(p.image.file)(error);
+  } finally {
+    await reader.close();
+  }
+}
+
+/**
+ * resize2fs is Linux's (e2fsprogs) and wants the partition as a block device. A loop device over the partition's
+ * byte range serves cards and image files alike, without waiting for the kernel to re-read the card's table;
+ * setting it up needs root (which the helper that writes cards has).
+ */
+async function resizerAvailable(): Promise<boolean> {
+  if (process.platform !== 'linux' || process.getuid?.() !== 0) return false;
+  return execFileAsync('sh', ['-c', 'command -v resize2fs && command -v e2fsck && command -v losetup']).then(
+    () => true,
+    () => false,
+  );
+}
+
+async function resizeExt4(
+  targetPath: string,
+  offset: number,
+  size: number,
+  control: JobControl,
+): Promise<void> {
+  const meter = new ProgressMeter('growing root', null, control.onProgress);
+  let loop: string | null = null;
+  try {
+    const { stdout } = await execFileAsync('losetup', [
+      '-f',
+      '--show',
+      '-o',
+      String(offset),
+      '--sizelimit',
+      String(size),
+      targetPath,
+    ]);
+    loop = stdout.trim();
+    const device = loop;
+    // e2fsck first: resize2fs insists on a freshly checked filesystem. Exit codes 0 and 1 mean clean / fixed.
+    await execFileAsync('e2fsck', ['-f', '-p', device]).catch((error: { code?: number; stderr?: string }) => {
+      if (error.code !== 1) {
+        throw new AtlasError(
+          'FS_NOT_CLEAN',
+          `e2fsck found problems on the restored root (${device}): ${error.stderr ?? ''}`.trim(),
+        );
+      }
+    });
+    await execFileAsync('resize2fs', [device]).catch((error: { stderr?: string }) => {
+      throw new AtlasError(
+        'IO_ERROR',
+        `resize2fs could not grow the restored root (${device}): ${error.stderr ?? ''}`.trim(),
+      );
+    });
+  } finally {
+    if (loop) await execFileAsync('losetup', ['-d', loop]).catch(() => undefined);
+    meter.finish();
+  }
+}
