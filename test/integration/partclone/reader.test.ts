@@ -4,7 +4,15 @@
  */
 import test, { after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, createReadStream, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  createReadStream,
+  openSync,
+  readFileSync,
+  readSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import {
@@ -44,7 +52,6 @@ async function restoreToFile(
   try {
     for await (const r of reader.runs()) {
       assert.equal(r.data.length, r.count * B);
-      const { writeSync } = await import('node:fs');
       writeSync(fd, r.data, 0, r.data.length, r.firstBlock * B);
       runs++;
       blocks += r.count;
