@@ -26,6 +26,8 @@ export interface HelperLaunchOptions {
   entry?: string;
   /** The name shown in the password dialog. */
   name?: string;
+  /** Called once the helper has connected and proved the token (its pid, for logs and tests). */
+  onConnected?: (pid: number) => void;
   /** How long to wait for the helper to connect after the prompt closed (ms). */
   connectTimeoutMs?: number;
 }
@@ -118,8 +120,9 @@ export async function runInHelper<R>(
   try {
     const started = startHelper(channel, launch);
     child = started.child;
-    const timeout = launch.connectTimeoutMs ?? 30_000;
-    const { socket } = await Promise.race([
+    // a person may take a while to type the password; a direct start connects in well under a second
+    const timeout = launch.connectTimeoutMs ?? (started.child ? 30_000 : 600_000);
+    const { socket, pid } = await Promise.race([
       channel.connected,
       started.exited.then((error) => {
         throw error ?? new AtlasError('ELEVATION_FAILED', 'The helper exited before connecting.');
@@ -132,6 +135,7 @@ export async function runInHelper<R>(
       ),
       ...(control.signal ? [abortPromise(control.signal)] : []),
     ]);
+    launch.onConnected?.(pid);
     return await driveJob<R>(socket, job, options, control);
   } finally {
     await channel.close();

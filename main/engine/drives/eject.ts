@@ -30,6 +30,12 @@ export async function unmountDrive(
   const mountpoints = new Set<string>(drive.partitions.flatMap((p) => p.mountpoints));
   for (const m of drive.mountpoints) mountpoints.add(m);
   // deepest first, so nested mounts come off before their parents
+  if (mountpoints.has('/')) {
+    throw new AtlasError(
+      'SYSTEM_DISK',
+      `${drive.device} holds the running system (/); it is never unmounted.`,
+    );
+  }
   for (const mountpoint of [...mountpoints].sort((a, b) => b.length - a.length)) {
     try {
       await execFileAsync('umount', [mountpoint]);
