@@ -1,6 +1,7 @@
 // ESLint flat config. Besides the usual rules it enforces the layering by runtime (as VS Code does):
 // only main/index.ts, main/electron/ and preload/ may import electron; the engine never reaches up into the
-// app, the CLI or the helper; the renderer sees nothing of Node and only the contract of main.
+// app, the CLI or the helper; the renderer sees nothing of Node, only main/contract (types) and main/shared
+// (pure code that runs on both sides).
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import reactHooks from 'eslint-plugin-react-hooks';
@@ -43,6 +44,22 @@ export default tseslint.config(
           patterns: [
             { group: ['**/cli/**', '**/cli', '../../cli/*'], message: 'The engine must not import the CLI.' },
             { group: ['**/helper/**', '**/app/**', '**/electron/**', '**/renderer/**'], message: 'The engine must not import its callers.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // main/shared: pure code (formatting, names) that main and the renderer both run: no Node, no engine
+    files: ['main/shared/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [electronBan, ...nodeBuiltins.map((name) => ({ name, message: 'main/shared runs in the renderer too: no Node.' }))],
+          patterns: [
+            { group: ['node:*'], message: 'main/shared runs in the renderer too: no Node.' },
+            { group: ['../*', '!../shared/*'], message: 'main/shared imports nothing outside itself.' },
           ],
         },
       ],
