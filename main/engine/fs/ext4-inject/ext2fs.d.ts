@@ -16,7 +16,7 @@ declare module 'ext2fs' {
     isSymbolicLink(): boolean;
   }
   interface Ext2Promises {
-    open(path: string, flags: string): Promise<{ fd: number }>;
+    open(path: string, flags: string, mode?: number): Promise<{ fd: number }>;
     close(fd: number): Promise<void>;
     fstat(fd: number): Promise<Ext2Stats>;
     read(
@@ -26,7 +26,13 @@ declare module 'ext2fs' {
       length: number,
       position: number,
     ): Promise<{ bytesRead: number }>;
-    writeFile(path: string, data: Buffer, options?: { mode?: number }): Promise<void>;
+    write(
+      fd: number,
+      buffer: Buffer,
+      offset: number,
+      length: number,
+      position: number,
+    ): Promise<{ bytesWritten: number }>;
     mkdir(path: string, mode?: number): Promise<void>;
     symlink(target: string, path: string): Promise<void>;
     readlink(path: string): Promise<string>;

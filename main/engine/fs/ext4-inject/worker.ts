@@ -25,9 +25,18 @@ function post(message: FromWorker): void {
   port.postMessage(message);
 }
 
+// libext2fs's own error codes (lib/ext2fs/ext2_err.et.in) that mean a plain errno
+const EXT2_ET_BASE = 2133571328;
+const EXT2_ERRNO: Record<number, string> = {
+  [EXT2_ET_BASE + 72]: 'ENOSPC', // could not allocate block
+  [EXT2_ET_BASE + 73]: 'ENOSPC', // could not allocate inode
+  [EXT2_ET_BASE + 79]: 'EEXIST', // directory already exists
+};
+
 function failure(error: unknown, fallbackCode: string, extra: Partial<WorkerFailure> = {}): WorkerFailure {
-  const e = error as { code?: unknown; message?: unknown } | undefined;
-  const code = typeof e?.code === 'string' && e.code !== 'UNKNOWN' ? e.code : fallbackCode;
+  const e = error as { code?: unknown; message?: unknown; errno?: unknown } | undefined;
+  const mapped = typeof e?.errno === 'number' ? EXT2_ERRNO[e.errno] : undefined;
+  const code = mapped ?? (typeof e?.code === 'string' && e.code !== 'UNKNOWN' ? e.code : fallbackCode);
   return { code, message: typeof e?.message === 'string' ? e.message : String(error), ...extra };
 }
 
@@ -96,6 +105,9 @@ class HandleDisk implements ext2fs.Ext2Disk {
 
 type Fs = ext2fs.Ext2Promises;
 
+/** bytes per libext2fs read or write call: what the wasm heap holds comfortably */
+const IO_SLICE = 1 << 20;
+
 function isMissing(error: unknown): boolean {
   return (error as { code?: string }).code === 'ENOENT';
 }
@@ -152,12 +164,31 @@ async function readAll(fs: Fs, path: string, size: number): Promise<Uint8Array> 
     const data = Buffer.alloc(size);
     let done = 0;
     while (done < size) {
-      const chunk = Math.min(size - done, 4 << 20);
+      const chunk = Math.min(size - done, IO_SLICE);
       const { bytesRead } = await fs.read(fd, data.subarray(done), 0, chunk, done);
       if (bytesRead === 0) throw errno('EIO', `${path} ended at byte ${done} of ${size}`);
       done += bytesRead;
     }
     return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  } finally {
+    await fs.close(fd);
+  }
+}
+
+/**
+ * Writes in slices: each libext2fs write copies its whole buffer into the wasm heap, so one big write of a
+ * large file runs the heap out of memory (Aborted(OOM)) instead of reporting a full filesystem.
+ */
+async function writeAll(fs: Fs, path: string, data: Buffer, mode: number): Promise<void> {
+  const { fd } = await fs.open(path, 'w', mode);
+  try {
+    let done = 0;
+    while (done < data.length) {
+      const length = Math.min(data.length - done, IO_SLICE);
+      const { bytesWritten } = await fs.write(fd, data, done, length, done);
+      if (bytesWritten <= 0) throw errno('EIO', `${path}: write made no progress at byte ${done}`);
+      done += bytesWritten;
+    }
   } finally {
     await fs.close(fd);
   }
@@ -173,10 +204,13 @@ async function apply(fs: Fs, op: Ext4Op): Promise<Ext4Result> {
       if (existing?.type === 'directory') throw errno('EISDIR', `${op.path} is a directory`);
       // replace rather than write through: a fresh inode, and a link there is not followed
       if (existing) await fs.unlink(op.path);
-      await fs.writeFile(op.path, Buffer.from(op.data.buffer, op.data.byteOffset, op.data.byteLength), {
-        mode: op.mode,
-      });
-      // libext2fs's option defaults override the caller's, so the create mode is always 0666: chmod it
+      await writeAll(
+        fs,
+        op.path,
+        Buffer.from(op.data.buffer, op.data.byteOffset, op.data.byteLength),
+        op.mode,
+      );
+      // set explicitly: libext2fs's writeFile ignores the caller's mode, and a create mode may be filtered
       await fs.chmod(op.path, op.mode);
       await fs.chown(op.path, op.uid ?? 0, op.gid ?? 0);
       return null;
