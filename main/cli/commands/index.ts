@@ -1,6 +1,8 @@
 /** Every CLI command, in the order `atlas --help` lists them. Add a command here and in its own file. */
 import type { CliCommand } from '../command';
 import { cloneCommand } from './clone';
+import { drivesCommand } from './drives';
+import { flashCommand } from './flash';
 import { infoCommand } from './info';
 import { insertCommand } from './insert';
 import { restoreCommand } from './restore';
@@ -10,6 +12,8 @@ export const COMMANDS: CliCommand[] = [
   insertCommand,
   cloneCommand,
   restoreCommand,
+  flashCommand,
+  drivesCommand,
   verifyCommand,
   infoCommand,
 ];
