@@ -71,8 +71,8 @@ interface RawPartition {
   number?: number;
   start?: number;
   size?: number;
-  /** `size=+` or no size: up to the next partition or the end */
-  sizeToEnd: boolean;
+  /** given in KiB/MiB/…, not in sectors: sfdisk aligns its end */
+  sizeRelative: boolean;
   type?: string;
   bootable: boolean;
   uuid?: string;
@@ -204,7 +204,7 @@ function unescapeName(text: string): string {
 }
 
 function parseNamedFields(line: string, lineNo: number): RawPartition {
-  const raw: RawPartition = { line: lineNo, sizeToEnd: true, bootable: false };
+  const raw: RawPartition = { line: lineNo, sizeRelative: false, bootable: false };
   let body = line;
   const colon = line.indexOf(':');
   const equals = line.indexOf('=');
@@ -230,22 +230,7 @@ function parseNamedFields(line: string, lineNo: number): RawPartition {
     switch (key) {
       case 'start':
       case 'size': {
-        const token = nextToken(state, lineNo, key);
-        if (key === 'size' && (token === '+' || token === '' || token === '-')) {
-          raw.sizeToEnd = true;
-          raw.size = undefined;
-          break;
-        }
-        if (key === 'start' && (token === '' || token === '-' || token === '+')) {
-          raw.start = undefined;
-          break;
-        }
-        const value = parseSectors(token, lineNo, key);
-        if (key === 'start') raw.start = value;
-        else {
-          raw.size = value;
-          raw.sizeToEnd = false;
-        }
+        setStartOrSize(raw, key, nextToken(state, lineNo, key), lineNo);
         break;
       }
       case 'type':
@@ -271,17 +256,25 @@ function parseNamedFields(line: string, lineNo: number): RawPartition {
   return raw;
 }
 
+/** '', '-' and '+' leave the value to sfdisk's default; a suffixed size is "relative" (its end gets aligned). */
+function setStartOrSize(raw: RawPartition, key: 'start' | 'size', token: string, lineNo: number): void {
+  if (token === '' || token === '-' || token === '+') {
+    raw[key] = undefined;
+    return;
+  }
+  const { value, suffixed } = parseSize(token, lineNo, key);
+  raw[key] = toSafe(suffixed ? value / BigInt(SECTOR) : value, lineNo, key);
+  if (key === 'size') raw.sizeRelative = suffixed;
+}
+
 function parseCommaFields(line: string, lineNo: number): RawPartition {
-  const raw: RawPartition = { line: lineNo, sizeToEnd: true, bootable: false };
+  const raw: RawPartition = { line: lineNo, sizeRelative: false, bootable: false };
   const items = line.split(/[,;]/).map((item) => item.trim());
   if (items.length > 4)
     throw new Malformed(lineNo, `too many fields in "${line}" (start, size, type, bootable)`);
   const [start = '', size = '', type = '', boot = ''] = items;
-  if (start !== '' && start !== '-' && start !== '+') raw.start = parseSectors(start, lineNo, 'start');
-  if (size !== '' && size !== '-' && size !== '+') {
-    raw.size = parseSectors(size, lineNo, 'size');
-    raw.sizeToEnd = false;
-  }
+  setStartOrSize(raw, 'start', start, lineNo);
+  setStartOrSize(raw, 'size', size, lineNo);
   if (type !== '' && type !== '-') raw.type = type.replace(/^"(.*)"$/, '$1');
   if (boot === '*' || boot === '+') raw.bootable = true;
   else if (boot !== '' && boot !== '-')
@@ -315,7 +308,85 @@ function headerNumber(
   return { value: parseSectors(h.value, h.line, name), line: h.line };
 }
 
-const alignUp = (lba: number, grain: number): number => Math.ceil(lba / grain) * grain;
+/** libfdisk's LBA alignment (fdisk_align_lba, fdisk_align_lba_in_range) for a grain of `g` sectors. */
+function aligner(g: number) {
+  const up = (lba: number): number => Math.ceil(lba / g) * g;
+  const down = (lba: number): number => Math.floor(lba / g) * g;
+  const nearest = (lba: number): number =>
+    lba % g === 0
+      ? lba
+      : lba < DEFAULT_GRAIN_SECTORS
+        ? DEFAULT_GRAIN_SECTORS
+        : Math.floor((lba + g / 2) / g) * g;
+  const inRange = (lba: number, start: number, stop: number): number => {
+    if (start + g <= stop) {
+      start = up(start);
+      stop = down(stop);
+    }
+    if (start + g > stop) return lba;
+    const res = nearest(lba);
+    return res < start ? start : res > stop ? stop : res;
+  };
+  return { up, down, inRange };
+}
+
+/** sfdisk's default partition number on dos (dos_add_partition): logical once primaries or their space run out. */
+function defaultNumber(
+  label: PartitionLabel,
+  raw: RawPartition,
+  placed: PartitionEntry[],
+  extended: PartitionEntry | undefined,
+  totalSectors: number | undefined,
+): number {
+  const used = new Set(placed.map((p) => p.number));
+  const firstFree = (from: number, to: number): number | undefined => {
+    for (let n = from; n <= to; n++) if (!used.has(n)) return n;
+    return undefined;
+  };
+  if (label === 'gpt') return firstFree(1, Number.MAX_SAFE_INTEGER)!;
+  let logical = false;
+  if (extended && raw.start !== undefined) {
+    logical = raw.start >= extended.start && raw.start < extended.start + extended.size;
+  } else if (extended) {
+    let first = DEFAULT_GRAIN_SECTORS;
+    let freeSectors = false;
+    for (let n = 1; n <= 4; n++) {
+      const p = placed.find((q) => q.number === n);
+      if (!p) continue;
+      if (first + DEFAULT_GRAIN_SECTORS <= p.start) freeSectors = true;
+      first = p.start + p.size;
+    }
+    if (first + DEFAULT_GRAIN_SECTORS - 1 <= (totalSectors ?? Infinity) - 1) freeSectors = true;
+    logical = firstFree(1, 4) === undefined || !freeSectors;
+  }
+  if (logical) return Math.max(4, ...used) + 1;
+  const primary = firstFree(1, 4);
+  if (primary === undefined) {
+    throw new Malformed(
+      raw.line,
+      'all four primary partition slots are in use and there is no extended partition',
+    );
+  }
+  return primary;
+}
+
+/** GPT's default start: the first sector of the largest free gap, aligned (find_first_in_largest). */
+function firstInLargestGap(
+  placed: PartitionEntry[],
+  firstLba: number,
+  endExclusive: number,
+  align: ReturnType<typeof aligner>,
+): number {
+  const sorted = [...placed].sort((a, b) => a.start - b.start);
+  let best = { start: firstLba, length: -1 };
+  let cursor = firstLba;
+  for (const p of [...sorted, { start: endExclusive, size: 0 }]) {
+    if (p.start > cursor && p.start - cursor > best.length)
+      best = { start: cursor, length: p.start - cursor };
+    cursor = Math.max(cursor, p.start + p.size);
+  }
+  return align.inRange(best.start, best.start, best.start + best.length - 1);
+}
 
 function resolve(
   label: PartitionLabel,
@@ -371,19 +442,23 @@ function resolve(
 
   const used = new Set<number>();
   const maxNumber = label === 'dos' ? 64 : (table.tableLength ?? 128);
-  let previousEnd = 0; // first sector after the previous partition
-  const resolved: (PartitionEntry & { line: number; sizeToEnd: boolean })[] = [];
-  for (const raw of raws) {
-    let number = raw.number;
-    if (number === undefined) {
-      // first free number; on dos, past the four primary slots the next logical one
-      number = 1;
-      while (used.has(number) && !(label === 'dos' && number === 4)) number++;
-      if (used.has(number)) number = Math.max(4, ...used) + 1;
+  // sfdisk adds the partitions one by one: defaults see only the partitions of the lines before
+  const placed: (PartitionEntry & { line: number })[] = [];
+  const diskEnd = (line: number, number: number): number => {
+    if (label === 'gpt') {
+      if (options.totalSectors !== undefined)
+        return gptLastUsable(options.totalSectors, table.tableLength ?? 128) + 1;
+      if (table.lastLba !== undefined) return table.lastLba + 1;
+    } else if (options.totalSectors !== undefined) {
+      return options.totalSectors;
     }
-    if (number > maxNumber) throw new Malformed(raw.line, `partition number ${number} is out of range`);
-    if (used.has(number)) throw new Malformed(raw.line, `partition number ${number} appears twice`);
-    used.add(number);
+    throw new AtlasError(
+      'INVALID_ARGUMENT',
+      `Partition table dump, line ${line}: partition ${number} runs to the end of the disk; the target size is needed to resolve it.`,
+      { line },
+    );
+  };
+  for (const raw of raws) {
     const type = raw.type
       ? label === 'dos'
         ? dosType(raw.type, raw.line)
@@ -391,24 +466,88 @@ function resolve(
       : label === 'dos'
         ? '83'
         : GPT_TYPE_CUTS.L!;
-    const firstUsable = label === 'gpt' ? (table.firstLba ?? DEFAULT_GRAIN_SECTORS) : DEFAULT_GRAIN_SECTORS;
-    const start = raw.start ?? alignUp(Math.max(previousEnd, firstUsable), grainSectors);
-    const entry: PartitionEntry & { line: number; sizeToEnd: boolean } = {
-      line: raw.line,
-      sizeToEnd: raw.sizeToEnd,
-      number,
-      start,
-      size: raw.size ?? 0,
-      type,
-    };
+    const extended = placed.find((p) => p.number <= 4 && isExtended(label, p));
+    const number = raw.number ?? defaultNumber(label, raw, placed, extended, options.totalSectors);
+    if (number > maxNumber) throw new Malformed(raw.line, `partition number ${number} is out of range`);
+    if (used.has(number)) throw new Malformed(raw.line, `partition number ${number} appears twice`);
+    used.add(number);
+
+    // the space this partition lives in: the extended partition for logical ones, else the disk
+    const logical = label === 'dos' && number > 4;
+    if (logical && !extended) {
+      throw new Malformed(
+        raw.line,
+        `partition ${number} is logical but no extended partition comes before it`,
+      );
+    }
+    const neighbours = placed.filter((p) => (label === 'dos' ? p.number > 4 === logical : true));
+    const align = aligner(grainSectors);
+    let start = raw.start;
+    if (start === undefined) {
+      if (label === 'gpt') {
+        start = firstInLargestGap(
+          neighbours,
+          table.firstLba ?? DEFAULT_GRAIN_SECTORS,
+          diskEnd(raw.line, number),
+          align,
+        );
+      } else {
+        // first free aligned sector; a logical one keeps first-lba (2048) sectors in front for its EBR
+        const gap = logical ? DEFAULT_GRAIN_SECTORS : 0;
+        start = align.up(logical ? extended!.start + gap : DEFAULT_GRAIN_SECTORS);
+        for (let moved = true; moved;) {
+          moved = false;
+          for (const p of neighbours) {
+            if (start >= p.start - gap && start < p.start + p.size + gap) {
+              start = align.up(p.start + p.size + gap);
+              moved = true;
+            }
+          }
+        }
+      }
+    }
+    if (raw.size === 0) throw new Malformed(raw.line, 'size is 0');
+    let size = raw.size;
+    if (size === undefined || raw.sizeRelative) {
+      // last free sector from `start` (inclusive), as libfdisk's find_last_free
+      const following = neighbours.filter((p) => p.start > start!).map((p) => p.start);
+      const regionEnd = logical ? extended!.start + extended!.size : diskEnd(raw.line, number);
+      const limit = Math.min(regionEnd, ...following) - 1;
+      let stop: number;
+      if (label === 'gpt') {
+        const dflt = limit === regionEnd - 1 ? align.inRange(limit, start, limit) - 1 : limit;
+        if (size === undefined) stop = dflt;
+        else {
+          stop = start + size - 1;
+          if (stop !== dflt && stop - start > grainSectors) {
+            stop = align.inRange(stop, start, dflt);
+            if (stop > start) stop -= 1;
+          }
+        }
+      } else if (size === undefined) {
+        stop = limit;
+      } else {
+        // libfdisk keeps start + size (one past) for relative sizes and aligns that, except tiny ones
+        stop = Math.min(start + size, limit);
+        if (stop - start >= grainSectors && stop < limit) {
+          stop = align.inRange(stop, start, limit);
+          if (stop > start) stop -= 1;
+          stop = Math.min(stop, limit);
+        }
+      }
+      size = stop - start + 1;
+      if (size <= 0) throw new Malformed(raw.line, `no room for partition ${number} at sector ${start}`);
+    }
+    const entry: PartitionEntry & { line: number } = { line: raw.line, number, start, size, type };
     if (label === 'dos') {
       entry.bootable = raw.bootable;
       if (raw.uuid || raw.name !== undefined || raw.attrs !== undefined) {
         throw new Malformed(raw.line, 'uuid=, name= and attrs= are GPT fields, this is a dos dump');
       }
     } else {
-      if (raw.bootable)
+      if (raw.bootable) {
         throw new Malformed(raw.line, '"bootable" is a dos flag, use attrs="LegacyBIOSBootable" on GPT');
+      }
       entry.uuid = raw.uuid ?? randomUUID().toUpperCase();
       if (raw.name) entry.name = raw.name;
       if (raw.attrs !== undefined) {
@@ -419,51 +558,15 @@ function resolve(
         }
       }
     }
-    if (raw.size === 0) throw new Malformed(raw.line, 'size is 0');
-    resolved.push(entry);
-    previousEnd = entry.sizeToEnd ? start + 1 : start + entry.size;
+    placed.push(entry);
   }
-
-  // open sizes run to the next partition's start, or to the end of the disk
-  const byStart = [...resolved].sort((a, b) => a.start - b.start);
-  for (const entry of resolved) {
-    if (!entry.sizeToEnd) continue;
-    const next = byStart.find((p) => p.start > entry.start && !isContainer(label, p, entry));
-    let end: number;
-    if (next && !isExtended(label, entry)) end = next.start;
-    else if (label === 'gpt' && table.lastLba !== undefined && options.totalSectors === undefined)
-      end = table.lastLba + 1;
-    else if (options.totalSectors !== undefined) {
-      end =
-        label === 'gpt'
-          ? Math.min(
-              gptLastUsable(options.totalSectors, table.tableLength ?? 128) + 1,
-              table.lastLba !== undefined ? table.lastLba + 1 : Infinity,
-            )
-          : options.totalSectors;
-    } else {
-      throw new AtlasError(
-        'INVALID_ARGUMENT',
-        `Partition table dump, line ${entry.line}: the size of partition ${entry.number} runs to the end of the disk; the target size is needed to resolve it.`,
-        { line: entry.line },
-      );
-    }
-    if (end <= entry.start)
-      throw new Malformed(entry.line, `no room for partition ${entry.number} at sector ${entry.start}`);
-    entry.size = end - entry.start;
-  }
-  table.partitions = resolved.map(({ line: _line, sizeToEnd: _open, ...entry }) => entry);
+  table.partitions = placed.map(({ line: _line, ...entry }) => entry);
   if (label === 'dos') table.partitions.sort((a, b) => a.number - b.number);
   return table;
 }
 
 function isExtended(label: PartitionLabel, p: PartitionEntry): boolean {
   return label === 'dos' && ['5', 'f', '85'].includes(p.type);
-}
-
-/** A logical partition inside `entry` when `entry` is the extended one (it does not bound its size). */
-function isContainer(label: PartitionLabel, candidate: PartitionEntry, entry: PartitionEntry): boolean {
-  return label === 'dos' && isExtended(label, entry) && candidate.number > 4;
 }
 
 /** Last usable LBA of a GPT disk of `totalSectors` with `entries` 128-byte entries (backup at the end). */
