@@ -189,6 +189,9 @@ export async function readFatUsedMap(
   const entryBits = type === 'FAT32' ? 32 : type === 'FAT16' ? 16 : 12;
   const bad = type === 'FAT32' ? 0x0ffffff7 : type === 'FAT16' ? 0xfff7 : 0xff7;
   const chunkEntries = 1 << 20;
+  // free clusters are cleared as runs: free space is mostly contiguous, so this is a few calls, not millions
+  let runFrom = 0;
+  let runTo = 0;
   for (let first = 2; first < N + 2; first += chunkEntries) {
     const last = Math.min(N + 2, first + chunkEntries); // exclusive
     const byteFrom = Math.floor((first * entryBits) / 8);
@@ -205,11 +208,15 @@ export async function readFatUsedMap(
       }
       if (value === 0 || value === bad) {
         const s = meta + (e - 2) * spc;
-        if (spc === 1) bitmap[s >>> 3]! &= ~(1 << (s & 7));
-        else clearBitRange(bitmap, s, s + spc);
+        if (s !== runTo) {
+          clearBitRange(bitmap, runFrom, runTo);
+          runFrom = s;
+        }
+        runTo = s + spc;
       }
     }
   }
+  clearBitRange(bitmap, runFrom, runTo);
   setPaddingBits(bitmap, T);
   const usedBlocks = countUsed(bitmap, T);
   return {
