@@ -59,6 +59,21 @@ test('GPT image with names, quotes, attrs: our dump equals sfdisk --dump', async
   }
 });
 
+test('GPT with table-length 8 and a first-lba: our dump equals sfdisk --dump', async () => {
+  const { dir, cleanup } = scratchDir();
+  try {
+    const script =
+      'label: gpt\nlabel-id: 6A1B2C3D-0000-4000-8000-00000000ABCD\nfirst-lba: 4096\ntable-length: 8\n\n' +
+      '3 : start=4096, size=2048, type=L, uuid=31111111-2222-4333-8444-555555555555, attrs="GUID:50"\n';
+    const img = sfdiskImage(dir, 'gpt8.img', 16, script);
+    const expected = run('sfdisk', ['--dump', 'gpt8.img'], { cwd: dir });
+    assert.match(expected, /^table-length: 8$/m);
+    assert.equal(await ourDump(img, 'gpt8.img'), expected);
+  } finally {
+    cleanup();
+  }
+});
+
 test('GPT with a corrupt primary header falls back to the backup header', async () => {
   const { dir, cleanup } = scratchDir();
   try {

@@ -1,7 +1,12 @@
 /** Pure logic of the sfdisk dump text: device names, quoting, parsing and its error messages. */
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { formatSfdiskDump, parseSfdiskDump, partitionDevicePath } from '../../main/engine/partition';
+import {
+  formatSfdiskDump,
+  growLastPartition,
+  parseSfdiskDump,
+  partitionDevicePath,
+} from '../../main/engine/partition';
 import { isAtlasError } from '../../main/engine/errors';
 
 test('partitionDevicePath follows sfdisk and macOS naming', () => {
@@ -83,4 +88,41 @@ test('an open last size without the target size asks for it', () => {
   );
   const t = parseSfdiskDump('label: dos\nlabel-id: 0x1\n\nstart=2048, type=83\n', { totalSectors: 10000 });
   assert.equal(t.partitions[0]!.size, 10000 - 2048);
+});
+
+test('growLastPartition grows the last partition by start, and an extended one around a logical last', () => {
+  const dos = parseSfdiskDump(
+    'label: dos\nlabel-id: 0x1\n\n2 : start=100000, size=1000, type=83\n1 : start=2048, size=8192, type=c\n',
+  );
+  const grown = growLastPartition(dos, 500000);
+  assert.deepEqual(
+    grown.partitions.map((p) => [p.number, p.start, p.size]),
+    [
+      [1, 2048, 8192],
+      [2, 100000, 400000],
+    ],
+  );
+  assert.equal(dos.partitions.find((p) => p.number === 2)!.size, 1000, 'the input table is not changed');
+  const logical = parseSfdiskDump(
+    'label: dos\nlabel-id: 0x1\n\nstart=2048, size=8192, type=c\nstart=10240, size=20000, type=5\nstart=12288, size=4000, type=83\n',
+  );
+  const g2 = growLastPartition(logical, 100000);
+  assert.deepEqual(
+    g2.partitions.map((p) => [p.number, p.start, p.size]),
+    [
+      [1, 2048, 8192],
+      [2, 10240, 89760],
+      [5, 12288, 87712],
+    ],
+  );
+  const gpt = parseSfdiskDump(
+    'label: gpt\nlabel-id: 6A1B2C3D-0000-4000-8000-00000000ABCD\nlast-lba: 65502\n\nstart=2048, size=2048, type=L\n',
+  );
+  const g3 = growLastPartition(gpt, 131072);
+  assert.equal(g3.lastLba, 131072 - 34);
+  assert.equal(g3.partitions[0]!.start + g3.partitions[0]!.size - 1, 131072 - 34);
+  assert.throws(
+    () => growLastPartition(dos, 50000),
+    (e) => isAtlasError(e, 'TARGET_TOO_SMALL'),
+  );
 });
