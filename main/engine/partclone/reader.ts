@@ -4,7 +4,7 @@
  * (shared/docs/partclone-format.md §1.6 and §2). Works on any byte stream, so a gunzip output is fine.
  */
 import type { Readable } from 'node:stream';
-import { AtlasError, throwIfCancelled } from '../errors';
+import { AtlasError, throwIfCancelled, toAtlasError } from '../errors';
 import { openMaybeGzipped } from '../compress/gunzip';
 import { byteMapToBitmap, countUsedBlocks, setPaddingBits, usedRuns } from './bitmap';
 import { PC_CRC_SEED, pcCrc32, pcCrc32FirstByteQuirk } from './crc';
@@ -51,6 +51,8 @@ export interface PartcloneStreamReader {
   close(): Promise<void>;
 }
 
+const MAX_BITMAP_BYTES = 1024 * 1024 * 1024;
+
 /** Pulls exact byte counts out of a chunked async source, counting the offset for error messages. */
 class ByteSource {
   private chunks: Buffer[] = [];
@@ -65,7 +67,12 @@ class ByteSource {
   /** Buffers at least n bytes unless the source ends first; returns how many are available. */
   async fill(n: number): Promise<number> {
     while (this.buffered < n && !this.ended) {
-      const next = await this.iterator.next();
+      let next: IteratorResult<Uint8Array>;
+      try {
+        next = await this.iterator.next();
+      } catch (error) {
+        throw toAtlasError(error, 'Reading the partclone image');
+      }
       if (next.done) {
         this.ended = true;
         break;
@@ -161,6 +168,16 @@ async function openOn(src: ByteSource, options: PartcloneReaderOptions): Promise
   const T = header.totalBlocks;
   let bitmap: Uint8Array;
   const mapLength = bitmapByteLength(header);
+  // 1 GiB of bitmap is a 32 TiB filesystem in 4 KiB blocks: far past any card, and past what we buffer
+  if (mapLength > MAX_BITMAP_BYTES || Math.ceil(T / 8) > MAX_BITMAP_BYTES) {
+    throw new AtlasError(
+      'UNSUPPORTED',
+      `This partclone image describes ${T} blocks; its bitmap is too large to load.`,
+      {
+        totalBlocks: T,
+      },
+    );
+  }
   if (header.bitmapMode === BitmapMode.NONE) {
     bitmap = new Uint8Array(Math.ceil(T / 8)).fill(0xff);
   } else {
