@@ -74,11 +74,14 @@ for (const [what, text, line] of MALFORMED) {
   });
 }
 
-test('a dump without a label header is MALFORMED_DUMP', () => {
-  assert.throws(
-    () => parseSfdiskDump('start=2048, size=100\n'),
-    (e) => isAtlasError(e, 'MALFORMED_DUMP'),
-  );
+test('an empty dump is MALFORMED_DUMP; without a label header it is dos, as sfdisk makes it', () => {
+  for (const text of ['', '\n# nothing\n\n']) {
+    assert.throws(
+      () => parseSfdiskDump(text),
+      (e) => isAtlasError(e, 'MALFORMED_DUMP'),
+    );
+  }
+  assert.equal(parseSfdiskDump('start=2048, size=100\n').label, 'dos');
 });
 
 test('an open last size without the target size asks for it', () => {

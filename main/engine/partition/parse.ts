@@ -106,11 +106,15 @@ export function parseSfdiskDump(text: string, options: ParseOptions = {}): Parti
     }
   });
 
-  const labelHeader = headers.get('label');
-  if (!labelHeader) {
-    throw new AtlasError('MALFORMED_DUMP', 'Partition table dump: no "label:" header (dos or gpt).', {});
+  if (headers.size === 0 && raws.length === 0) {
+    throw new AtlasError(
+      'MALFORMED_DUMP',
+      'The partition table dump is empty (no headers, no partitions).',
+      {},
+    );
   }
-  const label = labelHeader.value as PartitionLabel;
+  // sfdisk creates a dos label when the script names none
+  const label = (headers.get('label')?.value ?? 'dos') as PartitionLabel;
   return resolve(label, headers, raws, options);
 }
 
