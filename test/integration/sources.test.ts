@@ -15,9 +15,14 @@ import {
 } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { isAtlasError, type AtlasError } from '../../main/engine/errors';
-import { openImageSource, type OpenImageSourceOptions } from '../../main/engine/compress/source';
+import {
+  openImageSource,
+  sourceProgress,
+  type OpenImageSourceOptions,
+} from '../../main/engine/compress/source';
 import { createSha256Stream, sha256File, sha256Readable } from '../../main/engine/io/hash';
-import { run, scratchDir, shell } from '../support/sh';
+import { attachLoop } from '../support/loop';
+import { isRoot, run, scratchDir, shell } from '../support/sh';
 
 const fixture = resolve(process.cwd(), 'test/fixtures/make-armbian-image.sh');
 const { dir, cleanup } = scratchDir('atlas-sources-');
@@ -35,6 +40,8 @@ before(() => {
       `pigz -c base.img > pigz.img.gz`,
       // two gzip members, as the parallel writer and `cat a.gz b.gz` make
       `head -c 40000000 base.img | gzip -1 -c > multi.img.gz && tail -c +40000001 base.img | gzip -1 -c >> multi.img.gz`,
+      // 4 MiB members, like the parallel gzip writer
+      `split -b 4M base.img part. && for p in part.*; do gzip -1 -c "$p"; done > members.img.gz && rm part.*`,
       `xz -T0 -2 --block-size=8MiB -c base.img > mt.img.xz`,
       `xz -T1 -1 -c base.img > st.img.xz`,
       `head -c 30000000 base.img | xz -0 -c > ms.img.xz && tail -c +30000001 base.img | xz -0 -c >> ms.img.xz`,
@@ -46,6 +53,11 @@ before(() => {
       `echo hello > readme.txt && zip -q -1 notes.zip readme.txt base.img`,
       `head -c 1000000 /dev/urandom > noise.dat`,
       `cp base.img named-wrong.gz`,
+      // ZIP64 records forced on a small file, and a streamed zip (data descriptor, entry named "-")
+      `zip -q -1 -fz zip64.zip base.img`,
+      `cat base.img | zip -q -1 - - > streamed.zip`,
+      // xz stream padding after the stream (allowed by the format)
+      `cp st.img.xz padded.img.xz && head -c 8 /dev/zero >> padded.img.xz`,
     ].join(' && '),
     dir,
   );
@@ -73,6 +85,8 @@ const cases: Array<{
   { file: 'pigz.img.gz', format: 'gzip', sized: false, options: { gzipDecoder: 'pigz' }, decoder: 'pigz' },
   { file: 'multi.img.gz', format: 'gzip', sized: false, decoder: 'zlib' },
   { file: 'multi.img.gz', format: 'gzip', sized: false, options: { gzipDecoder: 'pigz' }, decoder: 'pigz' },
+  { file: 'members.img.gz', format: 'gzip', sized: false, decoder: 'zlib' },
+  { file: 'members.img.gz', format: 'gzip', sized: false, options: { gzipDecoder: 'pigz' }, decoder: 'pigz' },
   { file: 'mt.img.xz', format: 'xz', sized: true, decoder: 'xz' },
   { file: 'st.img.xz', format: 'xz', sized: true, decoder: 'xz' },
   { file: 'ms.img.xz', format: 'xz', sized: true, decoder: 'xz' },
@@ -83,6 +97,10 @@ const cases: Array<{
   { file: 'piped.img.zst', format: 'zstd', sized: false, decoder: 'zstd' },
   { file: 'one.zip', format: 'zip', sized: true, decoder: 'zlib' },
   { file: 'stored.zip', format: 'zip', sized: true, decoder: 'zlib' },
+  { file: 'zip64.zip', format: 'zip', sized: true, decoder: 'zlib' },
+  { file: 'streamed.zip', format: 'zip', sized: true, decoder: 'zlib' },
+  { file: 'padded.img.xz', format: 'xz', sized: true, decoder: 'xz' },
+  { file: 'padded.img.xz', format: 'xz', sized: true, options: { useTools: false }, decoder: 'xz-wasm' },
 ];
 
 for (const c of cases) {
@@ -102,7 +120,7 @@ for (const c of cases) {
 }
 
 test('xz size agrees with xz --robot -l', async () => {
-  for (const file of ['mt.img.xz', 'st.img.xz', 'ms.img.xz']) {
+  for (const file of ['mt.img.xz', 'st.img.xz', 'ms.img.xz', 'padded.img.xz']) {
     const totals = run('xz', ['--robot', '-l', join(dir, file)])
       .split('\n')
       .find((line) => line.startsWith('totals'))!
@@ -116,6 +134,41 @@ test('xz size agrees with xz --robot -l', async () => {
     .find((l) => l.startsWith('totals'))!
     .split('\t')[2];
   assert.ok(Number(blocks) > 1);
+});
+
+test('gzip: size unknown, ISIZE offered as an estimate; progress falls back to compressed bytes', async () => {
+  const source = await openImageSource(join(dir, 'gzip.img.gz'));
+  assert.equal(source.size, null);
+  assert.equal(source.estimate, rawSize); // single member, under 4 GiB: ISIZE is exact here
+  const stream = source.createReadStream();
+  await sha256Readable(stream);
+  const progress = sourceProgress(source, stream);
+  assert.deepEqual(progress, { bytesDone: source.fileSize, bytesTotal: source.fileSize, unit: 'compressed' });
+  // 4 MiB members: the last member's ISIZE is smaller than the file, so no estimate is claimed
+  const members = await openImageSource(join(dir, 'members.img.gz'));
+  assert.equal(members.estimate, null);
+  const xz = await openImageSource(join(dir, 'st.img.xz'));
+  const xzStream = xz.createReadStream();
+  await sha256Readable(xzStream);
+  assert.deepEqual(sourceProgress(xz, xzStream), {
+    bytesDone: rawSize,
+    bytesTotal: rawSize,
+    unit: 'uncompressed',
+  });
+});
+
+test('a raw block device (loop) streams its whole capacity', { skip: !isRoot }, async () => {
+  const loop = attachLoop(img, { partitions: false });
+  try {
+    const { source, sha256, bytes } = await hashOf(loop.device);
+    assert.equal(source.format, 'raw');
+    assert.equal(source.size, rawSize);
+    assert.equal(bytes, rawSize);
+    assert.equal(sha256, rawSha);
+    assert.equal(await sha256File(loop.device), rawSha);
+  } finally {
+    loop.detach();
+  }
 });
 
 test('zip entry name and zip with a single non-.img file among others', async () => {
