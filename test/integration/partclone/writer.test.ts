@@ -4,7 +4,7 @@
  */
 import test, { after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { createReadStream, readFileSync } from 'node:fs';
+import { closeSync, createReadStream, openSync, readFileSync, writeSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { openBlockFile } from '../../../main/engine/io/block-file';
 import type { UsedBlockMap } from '../../../main/engine/fs/types';
@@ -14,7 +14,7 @@ import {
   partcloneImageSize,
 } from '../../../main/engine/partclone';
 import { makePartcloneSamples, partcloneClone, type PartcloneSample } from '../../support/partclone-samples';
-import { scratchDir } from '../../support/sh';
+import { run, scratchDir, shell } from '../../support/sh';
 
 let scratch: ReturnType<typeof scratchDir>;
 let samples: PartcloneSample[];
@@ -135,4 +135,42 @@ test('writer rejects a map whose count disagrees with its bitmap, and stops on a
   );
   await assert.rejects(collect(stream), (e: Error & { code?: string }) => e.code === 'CANCELLED');
   assert.ok(reads < 5, `stopped after ${reads} reads`);
+});
+
+test('odd block counts: padding bits as partclone writes them, even when the map leaves them clear', async () => {
+  const dir = scratch.dir;
+  // 409 603 sectors of FAT32 with 4-sector clusters: a 3-sector tail and 5 padding bits (format doc §1.2)
+  run('truncate', ['-s', String(409_603 * 512), `${dir}/odd-fat.img`]);
+  run('mkfs.vfat', ['-F', '32', '-s', '4', '-n', 'ODD', `${dir}/odd-fat.img`]);
+  shell(`mcopy -i odd-fat.img src/seq.txt ::/`, dir);
+  // mkfs.vfat rounds the count down to 409 600; patch TotSec32 (main and backup boot sector) as the doc did
+  const fat = openSync(`${dir}/odd-fat.img`, 'r+');
+  const total = Buffer.alloc(4);
+  total.writeUInt32LE(409_603);
+  writeSync(fat, total, 0, 4, 32);
+  writeSync(fat, total, 0, 4, 6 * 512 + 32);
+  closeSync(fat);
+  // 65 541 blocks of 1 KiB ext4
+  run('truncate', ['-s', String(65_541 * 1024), `${dir}/odd-ext.img`]);
+  run('mkfs.ext4', ['-q', '-F', '-b', '1024', '-d', `${dir}/src`, `${dir}/odd-ext.img`]);
+  for (const [image, tool] of [
+    ['odd-fat.img', 'fat32'],
+    ['odd-ext.img', 'ext4'],
+  ] as const) {
+    const pc = `${dir}/${image}.pc`;
+    partcloneClone(tool, `${dir}/${image}`, pc);
+    const ref = readFileSync(pc);
+    const map = await mapFromImage(pc, tool);
+    assert.notEqual(map.totalBlocks % 8, 0, `${image} has padding bits`);
+    const last = map.bitmap.length - 1;
+    assert.equal(
+      ref[110 + last]! >> (map.totalBlocks % 8),
+      0xff >> (map.totalBlocks % 8),
+      'partclone sets padding bits',
+    );
+    const cleared = Uint8Array.from(map.bitmap);
+    cleared[last] = cleared[last]! & ((1 << (map.totalBlocks % 8)) - 1);
+    const { out } = await writeImage({ ...map, bitmap: cleared }, `${dir}/${image}`);
+    assert.ok(out.equals(ref), `byte-identical for ${image}`);
+  }
 });
