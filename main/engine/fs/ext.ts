@@ -9,6 +9,7 @@ import { readExactly } from '../io/block-file';
 import { AtlasError } from '../errors';
 import type { UsedBlockMap } from './types';
 import { countBits, setBitRange, setPaddingBits } from './bitmap';
+import { crc16, crc32cLe } from './crc';
 
 const EXT_MAGIC = 0xef53;
 
@@ -23,6 +24,7 @@ const INCOMPAT_JOURNAL_DEV = 0x0008;
 const INCOMPAT_META_BG = 0x0010;
 const INCOMPAT_64BIT = 0x0080;
 const INCOMPAT_FLEX_BG = 0x0200;
+const INCOMPAT_CSUM_SEED = 0x2000;
 const RO_COMPAT_SPARSE_SUPER = 0x0001;
 const RO_COMPAT_GDT_CSUM = 0x0010;
 const RO_COMPAT_BIGALLOC = 0x0200;
@@ -217,6 +219,8 @@ export async function isExt(file: BlockFile, offset: number): Promise<boolean> {
 
 interface GroupDesc {
   blockBitmap: number;
+  /** bg_block_bitmap_csum_lo | hi << 16 (hi only in 64-byte descriptors) */
+  blockBitmapCsum: number;
   inodeBitmap: number;
   inodeTable: number;
   freeBlocks: number;
@@ -248,7 +252,7 @@ function checkGeometry(file: BlockFile, offset: number, info: ExtInfo): void {
     );
   }
   if (info.blockSize === 0 || info.blockSize > 65536) throw bad(file, offset, 'block size');
-  if (info.blocksPerGroup < 8 || info.blocksPerGroup > 8 * info.blockSize)
+  if (info.blocksPerGroup < 8 || info.blocksPerGroup > 8 * info.blockSize || info.blocksPerGroup % 8 !== 0)
     throw bad(file, offset, 'blocks per group');
   if (info.inodesPerGroup === 0) throw bad(file, offset, 'inodes per group');
   if (info.firstDataBlock >= info.blocksCount) throw bad(file, offset, 'first data block');
@@ -291,6 +295,38 @@ function checkClean(file: BlockFile, offset: number, info: ExtInfo): void {
   }
 }
 
+/** ext2fs_init_csum_seed */
+function csumSeed(sb: Uint8Array, info: ExtInfo): number {
+  if (info.featureIncompat & INCOMPAT_CSUM_SEED)
+    return new DataView(sb.buffer, sb.byteOffset).getUint32(0x270, true);
+  return crc32cLe(0xffffffff, sb.subarray(104, 120));
+}
+
+/** ext2fs_group_desc_csum_verify: crc32c (metadata_csum) or crc16 (uninit_bg) over the descriptor. */
+function groupDescCsumOk(
+  sb: Uint8Array,
+  info: ExtInfo,
+  raw: Uint8Array,
+  group: number,
+  seed: number,
+): boolean {
+  const desc = raw.subarray(group * info.descSize, (group + 1) * info.descSize);
+  const stored = desc[0x1e]! | (desc[0x1f]! << 8);
+  const groupLe = new Uint8Array(4);
+  new DataView(groupLe.buffer).setUint32(0, group, true);
+  if (info.featureRoCompat & RO_COMPAT_METADATA_CSUM) {
+    const zeroed = Uint8Array.from(desc);
+    zeroed[0x1e] = 0;
+    zeroed[0x1f] = 0;
+    return (crc32cLe(crc32cLe(seed, groupLe), zeroed) & 0xffff) === stored;
+  }
+  let crc = crc16(0xffff, sb.subarray(104, 120));
+  crc = crc16(crc, groupLe);
+  crc = crc16(crc, desc.subarray(0, 0x1e));
+  if (desc.length > 0x20) crc = crc16(crc, desc.subarray(0x20));
+  return crc === stored;
+}
+
 /** ext2fs_bg_has_super */
 function groupHasSuper(info: ExtInfo, group: number): boolean {
   if (group === 0) return true;
@@ -311,7 +347,11 @@ function groupFirstBlock(info: ExtInfo, group: number): number {
   return info.firstDataBlock + group * info.blocksPerGroup;
 }
 
-async function readGroupDescriptors(file: BlockFile, offset: number, info: ExtInfo): Promise<GroupDesc[]> {
+async function readGroupDescriptors(
+  file: BlockFile,
+  offset: number,
+  info: ExtInfo,
+): Promise<{ groups: GroupDesc[]; raw: Uint8Array }> {
   const bs = info.blockSize;
   const perBlock = bs / info.descSize;
   const descBlocks = Math.ceil(info.groupCount / perBlock);
@@ -340,9 +380,11 @@ async function readGroupDescriptors(file: BlockFile, offset: number, info: ExtIn
       inodeTable: lo32(8) + (hi ? lo32(0x28) * 2 ** 32 : 0),
       freeBlocks: view.getUint16(o + 12, true) + (hi ? view.getUint16(o + 0x2c, true) * 65536 : 0),
       flags: view.getUint16(o + 18, true),
+      blockBitmapCsum:
+        view.getUint16(o + 0x18, true) + (info.descSize >= 0x3c ? view.getUint16(o + 0x38, true) * 65536 : 0),
     });
   }
-  return groups;
+  return { groups, raw };
 }
 
 /** Reads the given bitmap blocks, merging neighbours into large reads (flex_bg packs them together). */
@@ -412,20 +454,41 @@ export async function readExtUsedMap(
   offset: number,
   options: { ignoreFsState?: boolean } = {},
 ): Promise<UsedBlockMap> {
-  const info = await readExtInfo(file, offset);
+  const sb = await readSuperblockBytes(file, offset);
+  const info = sb && parseExtSuperblock(sb);
+  if (!sb || !info) {
+    throw new AtlasError('FS_UNSUPPORTED', `No ext2/3/4 filesystem at byte ${offset} of ${file.path}.`, {
+      offset,
+    });
+  }
   checkGeometry(file, offset, info);
   if (!options.ignoreFsState) checkClean(file, offset, info);
+  const metadataCsum = (info.featureRoCompat & RO_COMPAT_METADATA_CSUM) !== 0;
+  const csumProblem = (what: string) =>
+    new AtlasError(
+      'FS_NOT_CLEAN',
+      `The ext filesystem at byte ${offset} of ${file.path} has a bad ${what} checksum. Run e2fsck -f on it before cloning.`,
+      { offset, what },
+    );
+  // libext2fs refuses these (ext2fs_open2, ext2fs_read_bitmaps), so partclone does too
+  if (metadataCsum && !options.ignoreFsState) {
+    const stored = new DataView(sb.buffer, sb.byteOffset).getUint32(0x3fc, true);
+    if (crc32cLe(0xffffffff, sb.subarray(0, 0x3fc)) !== stored) throw csumProblem('superblock');
+  }
 
   const T = info.blocksCount;
   const bs = info.blockSize;
   const bpg = info.blocksPerGroup;
-  const groups = await readGroupDescriptors(file, offset, info);
+  const { groups, raw } = await readGroupDescriptors(file, offset, info);
   const csumFlag = (info.featureRoCompat & (RO_COMPAT_GDT_CSUM | RO_COMPAT_METADATA_CSUM)) !== 0;
+  const seed = metadataCsum ? csumSeed(sb, info) : 0;
 
-  // libext2fs skips the on-disk bitmap of a BLOCK_UNINIT group (checksummed descriptors only) and of a
+  // libext2fs skips the on-disk bitmap of a BLOCK_UNINIT group whose descriptor checksum is right, and of a
   // group whose bitmap lies outside the filesystem, and starts from zeros there
-  const toRead = groups.map((gd) =>
-    (csumFlag && gd.flags & BG_BLOCK_UNINIT) || gd.blockBitmap === 0 || gd.blockBitmap >= T
+  const toRead = groups.map((gd, g) =>
+    (csumFlag && gd.flags & BG_BLOCK_UNINIT && groupDescCsumOk(sb, info, raw, g, seed)) ||
+    gd.blockBitmap === 0 ||
+    gd.blockBitmap >= T
       ? 0
       : gd.blockBitmap,
   );
@@ -441,13 +504,14 @@ export async function readExtUsedMap(
   for (let g = 0; g < groups.length; g++) {
     const blk = toRead[g]!;
     if (blk === 0) continue;
-    orBits(
-      bitmap,
-      groupFirstBlock(info, g),
-      blocks.get(blk)!.subarray(0, Math.ceil(bytesPerGroupBitmap)),
-      bpg,
-      T,
-    );
+    const groupBits = blocks.get(blk)!.subarray(0, bytesPerGroupBitmap);
+    if (metadataCsum && !options.ignoreFsState) {
+      // ext2fs_block_bitmap_csum_verify: only the low 16 bits are stored in 32-byte descriptors
+      let calc = crc32cLe(seed, groupBits);
+      if (info.descSize < 0x3c) calc &= 0xffff;
+      if (calc !== groups[g]!.blockBitmapCsum) throw csumProblem(`block bitmap (group ${g})`);
+    }
+    orBits(bitmap, groupFirstBlock(info, g), groupBits, bpg, T);
   }
 
   // mark_uninit_bg_group_blocks: the metadata of BLOCK_UNINIT groups (the flag alone decides here)
