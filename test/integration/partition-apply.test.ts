@@ -254,32 +254,37 @@ test('growLastPartition then apply: sfdisk shows the last partition ending at th
   }
 });
 
-test(
-  'apply to a loop device: sfdisk reads the dump back and the kernel sees the partitions',
-  { skip: !isRoot },
-  async () => {
-    const { dir, cleanup } = scratchDir();
-    try {
-      const dump = sfdiskDump(sfdiskImage(dir, 'src.img', 64, DOS_SCRIPT));
-      const img = blankImage(dir, 'loop.img', 64, Buffer.alloc(0));
-      const loop = attachLoop(img, { partitions: false });
+for (const [what, script] of [
+  ['dos', DOS_SCRIPT],
+  ['GPT', GPT_SCRIPT],
+] as const) {
+  test(
+    `apply ${what} to a loop device: sfdisk reads the dump back and the kernel sees the partitions`,
+    { skip: !isRoot },
+    async () => {
+      const { dir, cleanup } = scratchDir();
       try {
-        const file = await openBlockFile(loop.device, { write: true, exclusive: true });
+        const dump = sfdiskDump(sfdiskImage(dir, 'src.img', 64, script));
+        const img = blankImage(dir, 'loop.img', 64, Buffer.alloc(0));
+        const loop = attachLoop(img, { partitions: false });
         try {
-          await applyPartitionTable(file, parseSfdiskDump(dump));
+          const file = await openBlockFile(loop.device, { write: true, exclusive: true });
+          try {
+            await applyPartitionTable(file, parseSfdiskDump(dump));
+          } finally {
+            await file.close();
+          }
+          assert.equal(withoutDevice(sfdiskDump(loop.device)), withoutDevice(dump));
+          const dev = await read(loop.device);
+          assert.equal(formatSfdiskDump(dev, loop.device), sfdiskDump(loop.device));
+          const lsblk = run('lsblk', ['-lno', 'NAME', loop.device]);
+          assert.match(lsblk, /p4$/m, 'the kernel re-read the table (partition nodes present)');
         } finally {
-          await file.close();
+          loop.detach();
         }
-        assert.equal(withoutDevice(sfdiskDump(loop.device)), withoutDevice(dump));
-        const dev = await read(loop.device);
-        assert.equal(formatSfdiskDump(dev, loop.device), sfdiskDump(loop.device));
-        const lsblk = run('lsblk', ['-lno', 'NAME', loop.device]);
-        assert.match(lsblk, /p4$/m, 'the kernel re-read the table (partition nodes present)');
       } finally {
-        loop.detach();
+        cleanup();
       }
-    } finally {
-      cleanup();
-    }
-  },
-);
+    },
+  );
+}
