@@ -30,6 +30,7 @@ export class ProgressMeter {
   private done = 0;
   private lastEmit = 0;
   private readonly samples: Array<{ t: number; bytes: number }> = [];
+  private detail: string | undefined;
 
   constructor(
     private readonly stage: string,
@@ -37,12 +38,19 @@ export class ProgressMeter {
     private readonly listener: ProgressListener | undefined,
     private readonly options: { intervalMs?: number; detail?: string; now?: () => number } = {},
   ) {
+    this.detail = options.detail;
     this.samples.push({ t: this.now(), bytes: 0 });
     this.emit(true);
   }
 
   get bytesDone(): number {
     return this.done;
+  }
+
+  /** Names what is being worked on now (a partition, a file) without restarting the rate and ETA. */
+  setDetail(detail: string): void {
+    this.detail = detail;
+    this.emit(true);
   }
 
   add(bytes: number): void {
@@ -74,7 +82,7 @@ export class ProgressMeter {
       bytesTotal: this.total,
       rate,
       etaSeconds,
-      ...(this.options.detail ? { detail: this.options.detail } : {}),
+      ...(this.detail ? { detail: this.detail } : {}),
     };
   }
 

@@ -86,11 +86,11 @@ export async function cloneJob(options: CloneOptions, control: JobControl = {}):
       files.push(await writeSmallFile(partial, DUMP_FILE, dumpText, 0o644));
 
       const totalBytes = plan.reduce((sum, p) => sum + p.map.usedBlocks * p.map.blockSize, 0);
-      let doneBefore = 0;
+      const meter = new ProgressMeter('cloning', totalBytes, control.onProgress);
       const partitions: ManifestPartition[] = [];
       for (const p of plan) {
-        const meter = new ProgressMeter('cloning', totalBytes, control.onProgress, { detail: p.file });
-        meter.set(doneBefore);
+        meter.setDetail(p.file);
+        const doneBefore = meter.bytesDone;
         const written = await clonePartition(
           source,
           p,
@@ -99,7 +99,6 @@ export async function cloneJob(options: CloneOptions, control: JobControl = {}):
           (bytes) => meter.set(doneBefore + bytes),
           signal,
         );
-        doneBefore += p.map.usedBlocks * p.map.blockSize;
         files.push({ name: p.file, size: written.size, sha256: written.sha256 });
         partitions.push({
           number: p.entry.number,
@@ -114,6 +113,7 @@ export async function cloneJob(options: CloneOptions, control: JobControl = {}):
         });
       }
 
+      meter.finish();
       const created = new Date().toISOString();
       const script = renderRestoreScript({
         tag: options.tag,
