@@ -116,7 +116,7 @@ export function FlashPage() {
             onClick={() => f.openConfirm(drives.filter((d) => usable.includes(d.device)))}
             data-testid="flash-start"
           >
-            Flash {usable.length > 1 ? `${usable.length} cards` : ''}…
+            {usable.length > 1 ? `Flash ${usable.length} cards…` : 'Flash…'}
           </button>
         </div>
       </section>

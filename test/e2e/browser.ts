@@ -1,0 +1,54 @@
+/** Chromium for the renderer tests: the system binary, the flags known to work here, a fresh profile each time. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { TestServer } from './serve';
+
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+];
+
+export interface OpenedApp {
+  page: Page;
+  context: BrowserContext;
+  /** messages the page logged as errors (CSP violations, React errors) */
+  consoleErrors: string[];
+  close(): Promise<void>;
+}
+
+export async function openApp(server: TestServer): Promise<OpenedApp> {
+  const profile = mkdtempSync(join(tmpdir(), 'atlas-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: '/usr/bin/chromium',
+    args: CHROMIUM_ARGS,
+    headless: true,
+    viewport: { width: 1180, height: 820 },
+  });
+  await context.addInitScript(server.shim);
+  const page = context.pages()[0] ?? (await context.newPage());
+  const consoleErrors: string[] = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error') consoleErrors.push(message.text());
+  });
+  page.on('pageerror', (error) => consoleErrors.push(String(error)));
+  await page.goto(server.url);
+  await page.getByTestId('page-home').waitFor();
+  return {
+    page,
+    context,
+    consoleErrors,
+    async close() {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+export const SHOTS = '/tmp/atlas-app-shots';

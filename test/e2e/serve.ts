@@ -1,0 +1,236 @@
+/**
+ * Serves the built renderer on 127.0.0.1 plus a WebSocket endpoint on the same createHandlers the Electron app
+ * registers, with test dependencies: a fake drive list (image files in a temp folder stand in for cards) and
+ * scripted file dialogs. The browser tests and `npm run start:web` use it; the page gets `window.atlas` from
+ * shim.ts.
+ *
+ * Run directly (`node out/test/e2e/serve.js`) it serves a demo with two fake cards and a sample image.
+ */
+import { createServer, type Server } from 'node:http';
+import { promises as fsp, writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { extname, join, normalize, sep } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { createHandlers, type AppHandlers, type HandlerDeps } from '../../main/app/handlers';
+import type { Drive, FilePurpose, FolderPurpose } from '../../main/contract';
+import { shimScript } from './shim';
+
+// As the Electron protocol's policy, but the page talks to this server over a WebSocket.
+const CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "font-src 'self'",
+  "connect-src 'self'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.map': 'application/json',
+};
+
+export interface TestServerOptions {
+  rendererDir: string;
+  /** the settings.json folder and the home of ~/atlas-build */
+  configDir: string;
+  homeDir: string;
+  drives?: Drive[];
+  runDeviceJob?: HandlerDeps['runDeviceJob'];
+  fileJobs?: HandlerDeps['fileJobs'];
+  /** answers for the dialogs when nothing is queued (the demo) */
+  defaultDialogAnswers?: Partial<Record<FilePurpose | FolderPurpose, string>>;
+  port?: number;
+  /** serve the shim from the page itself (for a person's browser; the tests inject it with addInitScript) */
+  injectShim?: boolean;
+}
+
+export interface TestServer {
+  url: string;
+  /** the script to give page.addInitScript */
+  shim: string;
+  app: AppHandlers;
+  /** replaces the fake drive list and tells the pages, as a hot-plug would */
+  setDrives(drives: Drive[]): void;
+  /** the next file or folder dialog returns this path (null: the user cancelled) */
+  queueDialog(answer: string | null): void;
+  close(): Promise<void>;
+}
+
+export async function startTestServer(options: TestServerOptions): Promise<TestServer> {
+  let drives = options.drives ?? [];
+  let notify: ((drives: Drive[]) => void) | null = null;
+  const answers: Array<string | null> = [];
+  const sockets = new Set<WebSocket>();
+  const answer = async (purpose: FilePurpose | FolderPurpose): Promise<string | null> =>
+    answers.length > 0 ? answers.shift()! : (options.defaultDialogAnswers?.[purpose] ?? null);
+
+  const app = createHandlers({
+    version: 'e2e',
+    platform: process.platform,
+    configDir: options.configDir,
+    homeDir: options.homeDir,
+    listDrives: async () => drives,
+    watchDrives: (onChange) => {
+      notify = onChange;
+      return () => (notify = null);
+    },
+    emit: (event, payload) => {
+      const text = JSON.stringify({ event, payload });
+      for (const socket of sockets) socket.send(text);
+    },
+    dialogs: { openFile: answer, openFolder: answer },
+    ...(options.runDeviceJob ? { runDeviceJob: options.runDeviceJob } : {}),
+    ...(options.fileJobs ? { fileJobs: options.fileJobs } : {}),
+  });
+
+  const root = normalize(options.rendererDir + sep);
+  let shim = '';
+  const server: Server = createServer((request, response) => {
+    const pathname = new URL(request.url ?? '/', 'http://127.0.0.1').pathname;
+    if (options.injectShim && pathname === '/atlas-shim.js') {
+      response.writeHead(200, { 'Content-Type': TYPES['.js']!, 'Content-Security-Policy': CSP }).end(shim);
+      return;
+    }
+    const file = normalize(join(root, decodeURIComponent(pathname === '/' ? '/index.html' : pathname)));
+    if (!file.startsWith(root) || request.method !== 'GET') {
+      response.writeHead(404).end();
+      return;
+    }
+    fsp.readFile(file).then(
+      (content) => {
+        const body =
+          options.injectShim && file.endsWith('index.html')
+            ? content
+                .toString('utf8')
+                .replace(
+                  '<script type="module"',
+                  '<script src="atlas-shim.js"></script>\n    <script type="module"',
+                )
+            : content;
+        response.writeHead(200, {
+          'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream',
+          'Content-Security-Policy': CSP,
+          'Cache-Control': 'no-store',
+        });
+        response.end(body);
+      },
+      () => response.writeHead(404).end(),
+    );
+  });
+  const wss = new WebSocketServer({ server, path: '/atlas' });
+  wss.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('message', (data) => {
+      let message: { id?: unknown; channel?: unknown; request?: unknown };
+      try {
+        message = JSON.parse(String(data)) as typeof message;
+      } catch {
+        return;
+      }
+      if (typeof message.id !== 'number' || typeof message.channel !== 'string') return;
+      void app.dispatch(message.channel, message.request).then((reply) => {
+        socket.send(JSON.stringify({ id: message.id, reply }));
+      });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const url = `http://127.0.0.1:${port}/`;
+  shim = shimScript(`ws://127.0.0.1:${port}/atlas`);
+  return {
+    url,
+    shim,
+    app,
+    setDrives(next) {
+      drives = next;
+      notify?.(next);
+    },
+    queueDialog(path) {
+      answers.push(path);
+    },
+    async close() {
+      await app.dispose();
+      for (const socket of sockets) socket.terminate();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** A fake card: an image file standing in for /dev/sdX. */
+export function fakeCard(path: string, overrides: Partial<Drive> = {}): Drive {
+  return {
+    device: path,
+    description: 'Generic STORAGE DEVICE',
+    size: 64 * 1024 * 1024,
+    bus: 'USB',
+    serial: `SN-${path.split('/').pop()}`,
+    mountpoints: [],
+    removable: true,
+    system: false,
+    virtual: false,
+    readOnly: false,
+    large: false,
+    ...overrides,
+  };
+}
+
+export const SYSTEM_DISK: Drive = {
+  device: '/dev/vda',
+  description: 'Virtio Block Device',
+  size: 100e9,
+  bus: 'VIRTIO',
+  serial: null,
+  mountpoints: ['/'],
+  removable: false,
+  system: true,
+  virtual: false,
+  readOnly: false,
+  large: false,
+};
+
+async function demo(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'atlas-web-'));
+  const image = join(dir, 'ods-atlas-golden-v8-0-DEMO.img');
+  writeFileSync(image, Buffer.alloc(8 * 1024 * 1024, 0x5a));
+  const cards = ['card-a.img', 'card-b.img'].map((name) => {
+    const path = join(dir, name);
+    writeFileSync(path, Buffer.alloc(0));
+    return path;
+  });
+  for (const name of ['atlas_firstboot.sh', 'atlas-firstboot.service', 'atlas_secrets.conf'])
+    writeFileSync(join(dir, name), '# demo\n');
+  const server = await startTestServer({
+    rendererDir: join(__dirname, '..', '..', 'renderer'),
+    configDir: join(dir, 'config'),
+    homeDir: dir,
+    drives: [
+      fakeCard(cards[0]!, { description: 'SanDisk Ultra (demo)' }),
+      fakeCard(cards[1]!, { description: 'Kingston Canvas (demo)', size: 256e9, large: true }),
+      SYSTEM_DISK,
+    ],
+    defaultDialogAnswers: {
+      image,
+      'base-image': image,
+      firstboot: join(dir, 'atlas_firstboot.sh'),
+      service: join(dir, 'atlas-firstboot.service'),
+      secrets: join(dir, 'atlas_secrets.conf'),
+      build: dir,
+      output: dir,
+      'clone-folder': dir,
+    },
+    port: Number(process.env.PORT ?? 5178),
+    injectShim: true,
+  });
+  console.log(`Atlas Imager (web demo) on ${server.url}  — fake cards in ${dir}`);
+}
+
+if (require.main === module) void demo();

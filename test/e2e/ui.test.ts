@@ -1,0 +1,163 @@
+/**
+ * The renderer in real Chromium over the same createHandlers as the app, with fake cards (image files) and
+ * scripted dialogs. Screenshots go to /tmp/atlas-app-shots for a person to look at.
+ */
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fakeCard, startTestServer, SYSTEM_DISK, type TestServer } from './serve';
+import { openApp, SHOTS, type OpenedApp } from './browser';
+import { scratchDir } from '../support/sh';
+
+const rendererDir = join(__dirname, '..', '..', 'renderer');
+
+async function withApp(
+  setup: (dir: string) => Partial<Parameters<typeof startTestServer>[0]>,
+  body: (ctx: { server: TestServer; app: OpenedApp; dir: string }) => Promise<void>,
+): Promise<void> {
+  const { dir, cleanup } = scratchDir('atlas-e2e-');
+  mkdirSync(SHOTS, { recursive: true });
+  const server = await startTestServer({
+    rendererDir,
+    configDir: join(dir, 'config'),
+    homeDir: dir,
+    ...setup(dir),
+  });
+  let app: OpenedApp | null = null;
+  try {
+    app = await openApp(server);
+    await body({ server, app, dir });
+    assert.deepEqual(app.consoleErrors, [], 'the page logged no errors (CSP, React)');
+  } finally {
+    await app?.close();
+    await server.close();
+    cleanup();
+  }
+}
+
+test('home shows the phases and the rule; navigation works from the keyboard', async () => {
+  await withApp(
+    () => ({}),
+    async ({ app: { page } }) => {
+      assert.equal(
+        await page.getByTestId('phase-rule').textContent(),
+        'Insert creates Phase 0. Clone creates Phase 1. Never cross these.',
+      );
+      await page.screenshot({ path: join(SHOTS, 'home.png') });
+      await page.getByTestId('nav-flash').focus();
+      await page.keyboard.press('Enter');
+      await page.getByTestId('page-flash').waitFor();
+      assert.equal(await page.getByTestId('nav-flash').getAttribute('aria-current'), 'page');
+    },
+  );
+});
+
+test('flash: the drive list hides system disks, warns on large drives and follows hot-plug', async () => {
+  await withApp(
+    (dir) => {
+      const image = join(dir, 'atlas.img');
+      writeFileSync(image, Buffer.alloc(1024 * 1024, 7));
+      return { drives: [SYSTEM_DISK] };
+    },
+    async ({ server, app: { page }, dir }) => {
+      await page.getByTestId('nav-flash').click();
+      await page.getByTestId('no-drives').waitFor();
+      // a card is plugged in
+      const small = fakeCard(join(dir, 'sdx.img'), { description: 'SanDisk Ultra', size: 32e9 });
+      const big = fakeCard(join(dir, 'sdy.img'), { description: 'WD Passport', size: 500e9, large: true });
+      server.setDrives([SYSTEM_DISK, small, big]);
+      await page.getByTestId(`drive-option-${small.device}`).waitFor();
+      assert.equal(
+        await page.getByTestId(`drive-option-${SYSTEM_DISK.device}`).count(),
+        0,
+        'the system disk is hidden',
+      );
+      assert.match((await page.getByTestId('drive-list').textContent()) ?? '', /Large drive/);
+      await page.getByTestId('show-all-drives').check();
+      const system = page.getByTestId(`drive-option-${SYSTEM_DISK.device}`);
+      await system.waitFor();
+      assert.equal(await system.isDisabled(), true, 'the system disk can be seen but not chosen');
+      await page.screenshot({ path: join(SHOTS, 'flash-drives.png'), fullPage: true });
+      // the card is pulled out again
+      server.setDrives([SYSTEM_DISK, big]);
+      await page.getByTestId(`drive-option-${small.device}`).waitFor({ state: 'detached' });
+    },
+  );
+});
+
+test('flash: a confirmed card whose serial changed is refused with the sentence and what to do', async () => {
+  let cardPath = '';
+  await withApp(
+    (dir) => {
+      const image = join(dir, 'atlas.img');
+      writeFileSync(image, Buffer.alloc(1024 * 1024, 7));
+      cardPath = join(dir, 'sdx.img');
+      return { drives: [fakeCard(cardPath)], defaultDialogAnswers: { image } };
+    },
+    async ({ server, app: { page } }) => {
+      await page.getByTestId('nav-flash').click();
+      await page.getByTestId('flash-image-choose').click();
+      await page.getByTestId('flash-image-info').waitFor();
+      await page.getByTestId(`drive-option-${cardPath}`).check();
+      await page.getByTestId('flash-verify').uncheck();
+      assert.match((await page.getByTestId('skip-verify-note').textContent()) ?? '', /faulty card or reader/);
+      await page.getByTestId('flash-start').click();
+      const dialog = page.getByTestId('confirm-dialog');
+      await dialog.waitFor();
+      assert.match((await page.getByTestId('confirm-targets').textContent()) ?? '', /sdx\.img/);
+      // Escape cancels, focus started on Cancel
+      assert.equal(await page.locator(':focus').getAttribute('data-testid'), 'confirm-cancel');
+      await page.keyboard.press('Escape');
+      await dialog.waitFor({ state: 'detached' });
+      await page.getByTestId('flash-start').click();
+      await page.screenshot({ path: join(SHOTS, 'flash-confirm.png') });
+      // someone swaps the card for another of the same name between the dialog and the click
+      server.setDrives([fakeCard(cardPath, { serial: 'SWAPPED' })]);
+      await page.getByTestId('confirm-ok').click();
+      const error = page.getByTestId('flash-error');
+      await error.waitFor();
+      assert.equal(await error.getAttribute('data-code'), 'DRIVE_CHANGED');
+      assert.match((await error.textContent()) ?? '', /Choose the card again/);
+      await page.screenshot({ path: join(SHOTS, 'flash-error.png') });
+    },
+  );
+});
+
+test('insert: the output name previews as typed; the secrets path is shown, never its content', async () => {
+  await withApp(
+    (dir) => {
+      const files = ['base.img', 'atlas_firstboot.sh', 'atlas-firstboot.service', 'atlas_secrets.conf'];
+      for (const f of files)
+        writeFileSync(join(dir, f), f === 'atlas_secrets.conf' ? 'WIFI_PSK=hunter2\n' : '#!/bin/sh\n');
+      return {};
+    },
+    async ({ server, app: { page }, dir }) => {
+      await page.getByTestId('nav-insert').click();
+      assert.equal(await page.getByTestId('insert-start').isDisabled(), true);
+      for (const [id, name] of [
+        ['insert-base', 'base.img'],
+        ['insert-firstboot', 'atlas_firstboot.sh'],
+        ['insert-service', 'atlas-firstboot.service'],
+        ['insert-secrets', 'atlas_secrets.conf'],
+      ] as const) {
+        server.queueDialog(join(dir, name));
+        await page.getByTestId(`${id}-choose`).click();
+        await page.getByTestId(`${id}-value`).waitFor();
+      }
+      await page.getByTestId('insert-version').fill('8');
+      await page.getByTestId('insert-patch').fill('1');
+      await page.getByTestId('insert-tag').fill('bad tag');
+      assert.equal(await page.getByTestId('insert-start').isDisabled(), true);
+      await page.getByTestId('insert-tag').fill('FIELD');
+      assert.equal(
+        await page.getByTestId('insert-output-name').textContent(),
+        'ods-atlas-golden-v8-1-FIELD.img',
+      );
+      const text = (await page.textContent('body')) ?? '';
+      assert.ok(text.includes(join(dir, 'atlas_secrets.conf')), 'the secrets path is shown');
+      assert.ok(!text.includes('hunter2'), 'the secrets content is not');
+      await page.screenshot({ path: join(SHOTS, 'insert-form.png'), fullPage: true });
+    },
+  );
+});
