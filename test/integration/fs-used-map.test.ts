@@ -365,6 +365,34 @@ test(
   },
 );
 
+test(
+  'ext4 due a check (max mount count) or with a journal to replay → FS_NOT_CLEAN',
+  { skip: skipReason },
+  async () => {
+    const dir = caseDir('ext4-mounts');
+    const img = mkext(dir, '64M', 'mkfs.ext4', []);
+    run('tune2fs', ['-c', '3', img]);
+    run('debugfs', ['-w', '-R', 'ssv mnt_count 3', img]);
+    await assert.rejects(
+      ourMap(img),
+      (e) => isAtlasError(e, 'FS_NOT_CLEAN') && /mounted 3 times/.test(e.message),
+    );
+    assert.notEqual(
+      tryRun('partclone.ext4', ['-c', '-s', img, '-o', join(dir, 'x.pc'), '-L', join(dir, 'l')]).status,
+      0,
+    );
+    run('debugfs', ['-w', '-R', 'ssv mnt_count 0', img]);
+    await checkExt(img, dir);
+    // stricter than partclone 0.3.23, which maps it from possibly stale bitmaps
+    run('debugfs', ['-w', '-R', 'feature needs_recovery', img]);
+    await assert.rejects(
+      ourMap(img),
+      (e) => isAtlasError(e, 'FS_NOT_CLEAN') && /not cleanly unmounted/.test(e.message),
+    );
+    assertSameAsPartclone(await ourMap(img, 0, { ignoreFsState: true }), partcloneMap('ext4', img, dir));
+  },
+);
+
 test('ext4 bigalloc → UNSUPPORTED', { skip: skipReason }, async () => {
   const dir = caseDir('ext4-bigalloc');
   const img = mkext(dir, '128M', 'mkfs.ext4', ['-O', 'bigalloc', '-b', '4096', '-C', '16384'], false);
@@ -437,6 +465,20 @@ test(
     const tailStart = info.metaSectors + info.clusterCount * info.sectorsPerCluster;
     for (let s = tailStart; s < info.sectors; s++)
       assert.ok(ours.bitmap[s >> 3]! & (1 << (s & 7)), `tail sector ${s}`);
+  },
+);
+
+test(
+  'FAT32 with 4096-byte sectors: blocks are sectors, equal to partclone',
+  { skip: skipReason },
+  async () => {
+    const dir = caseDir('fat32-4k-sectors');
+    const ours = await checkFat(
+      mkfat(dir, '600M', ['-F', '32', '-S', '4096', '-s', '1'], false),
+      dir,
+      'fat32',
+    );
+    assert.equal(ours.blockSize, 4096);
   },
 );
 

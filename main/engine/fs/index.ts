@@ -9,9 +9,9 @@ import { isExt, readExtUsedMap } from './ext';
 import { isFat, readFatUsedMap } from './fat';
 
 export type { UsedBlockMap, PartcloneFsName } from './types';
-export { readExtUsedMap, readExtInfo, parseExtSuperblock } from './ext';
+export { readExtUsedMap, readExtInfo, parseExtSuperblock, isExt } from './ext';
 export type { ExtInfo } from './ext';
-export { readFatUsedMap, readFatInfo, parseFatBootSector } from './fat';
+export { readFatUsedMap, readFatInfo, parseFatBootSector, isFat } from './fat';
 export type { FatInfo, FatType } from './fat';
 export { isBlockUsed, countUsed, countBits, usedRuns, setPaddingBits } from './bitmap';
 export type { BlockRun } from './bitmap';
