@@ -26,6 +26,11 @@ const SCRIPTS: [string, number, string][] = [
     32,
     'label: dos\nlabel-id: 0x1\n\nstart=20000, size=4000\nsize=1000\nstart=30000, size=100\n type=83\n',
   ],
+  [
+    'a type 0 slot with a start and size',
+    8,
+    'label: dos\nlabel-id: 0x5\n\nstart=2048, size=100, type=0\nstart=4096, size=100, type=83\n',
+  ],
   ['the short comma form and type shortcuts', 32, 'label: dos\nlabel-id: 0x2\n\n2048,20480,c,*\n,,L\n'],
   [
     'CRLF, comments, indented lines, NAME : prefixes from another disk',

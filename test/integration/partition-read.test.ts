@@ -74,6 +74,20 @@ test('GPT with table-length 8 and a first-lba: our dump equals sfdisk --dump', a
   }
 });
 
+test('dos slot with type 0 but a start and size is listed, as sfdisk lists it', async () => {
+  const { dir, cleanup } = scratchDir();
+  try {
+    const script =
+      'label: dos\nlabel-id: 0x5\n\nstart=2048, size=100, type=0\nstart=4096, size=100, type=83\n';
+    const img = sfdiskImage(dir, 't0.img', 8, script);
+    const expected = run('sfdisk', ['--dump', 't0.img'], { cwd: dir });
+    assert.match(expected, /type=0$/m);
+    assert.equal(await ourDump(img, 't0.img'), expected);
+  } finally {
+    cleanup();
+  }
+});
+
 test('GPT with a corrupt primary header falls back to the backup header', async () => {
   const { dir, cleanup } = scratchDir();
   try {

@@ -157,7 +157,7 @@ function writeMbrEntry(
 
 function dosTypeCode(p: PartitionEntry): number {
   const code = /^[0-9a-f]{1,2}$/i.test(p.type) ? parseInt(p.type, 16) : NaN;
-  if (!(code > 0))
+  if (!(code >= 0))
     throw new AtlasError('INVALID_ARGUMENT', `Partition ${p.number}: "${p.type}" is not an MBR type code.`);
   return code;
 }

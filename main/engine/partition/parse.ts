@@ -291,7 +291,6 @@ function dosType(value: string, lineNo: number): string {
   if (!/^(0x)?[0-9a-f]{1,2}$/i.test(code))
     throw new Malformed(lineNo, `type "${value}" is not an MBR type code`);
   const n = parseInt(code.replace(/^0x/i, ''), 16);
-  if (n === 0) throw new Malformed(lineNo, 'type 0 means an empty slot');
   return n.toString(16);
 }
 

@@ -66,7 +66,9 @@ async function readDos(file: BlockFile, mbr: Buffer, slots: MbrSlot[]): Promise<
   const partitions: PartitionEntry[] = [];
   let extended: MbrSlot | undefined;
   slots.forEach((s, i) => {
-    if (s.type === 0) return;
+    // libfdisk lists every slot that is not all zeros (is_cleared_partition), even type 0
+    const o = 446 + i * 16;
+    if (mbr.subarray(o, o + 16).every((b) => b === 0)) return;
     partitions.push({
       number: i + 1,
       start: s.start,
