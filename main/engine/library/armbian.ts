@@ -149,7 +149,6 @@ export function atlasMarkerPaths(destinations: InsertDestinations = DEFAULT_DEST
   const unit = posix.basename(destinations.service);
   return [
     destinations.goldenRelease,
-    posix.dirname(destinations.secrets),
     destinations.secrets,
     destinations.firstboot,
     destinations.service,

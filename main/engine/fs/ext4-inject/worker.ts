@@ -108,8 +108,10 @@ type Fs = ext2fs.Ext2Promises;
 /** bytes per libext2fs read or write call: what the wasm heap holds comfortably */
 const IO_SLICE = 1 << 20;
 
+/** Nothing at the path: ENOENT, or ENOTDIR when a parent is a file (as lstat(2) says). */
 function isMissing(error: unknown): boolean {
-  return (error as { code?: string }).code === 'ENOENT';
+  const code = (error as { code?: string }).code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
 }
 
 function errno(code: string, message: string): Error {

@@ -1,0 +1,89 @@
+/**
+ * Phase 0 Insert benchmark (issue 3): on a 2 GiB Armbian-like base (real geometry: 512 MiB FAT, ~600 MiB of data
+ * in the root), `atlas insert` (the CLI, node start-up included) vs `cp base out`, same run, caches dropped
+ * before each run; then the injection step alone, timed inside the job. Also a .img.xz base vs `xz -dc -T0`.
+ * Targets: insert at most 1.2x cp's time; injection under 2 s. Run: npm run bench -- insert
+ */
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { insertJob } from '../main/engine/jobs/insert';
+import { bestOf, dropCaches, measure, row } from './support';
+
+const CLI = join(__dirname, '..', 'main', 'cli', 'run.js');
+const FIXTURE = join(process.cwd(), 'test/fixtures/make-armbian-image.sh');
+const sh = (script: string): string =>
+  execFileSync('bash', ['-o', 'pipefail', '-ec', script], { encoding: 'utf8' });
+
+async function main(): Promise<void> {
+  const work = mkdtempSync('/var/tmp/atlas-insert-bench-');
+  try {
+    const base = join(work, 'Armbian_26.2.1_Rpi4b_trixie_current_6.18.9_minimal.img');
+    sh(`IMG_MIB=2048 FAT_MIB=512 EXTRA_MIB=600 bash ${FIXTURE} ${base}`);
+    const script = join(work, 'atlas_firstboot.sh');
+    const service = join(work, 'atlas-firstboot.service');
+    const secrets = join(work, 'atlas_secrets.conf');
+    writeFileSync(script, `#!/bin/bash\n# ${'provisioning steps '.repeat(2000)}\nexit 0\n`);
+    writeFileSync(
+      service,
+      '[Unit]\nDescription=Atlas\n[Service]\nType=oneshot\nExecStart=/usr/local/sbin/atlas_firstboot.sh\n[Install]\nWantedBy=multi-user.target\n',
+    );
+    writeFileSync(secrets, 'TOKEN=bench\n');
+    chmodSync(secrets, 0o600);
+    const du = sh(`du -m ${base} | cut -f1`).trim();
+    console.log(`base: 2048 MiB image, ${du} MiB allocated (sparse, as xz -d leaves it)`);
+
+    const insertCmd = (b: string, tag: string): string =>
+      `node ${CLI} insert ${b} --firstboot ${script} --service ${service} --secrets ${secrets} --version 1-0 --tag ${tag} --out ${work}/out --force`;
+    const [ours, cp] = bestOf(3, [
+      () => measure(insertCmd(base, 'RAW')),
+      () => measure(`rm -f ${work}/cp.img && cp ${base} ${work}/cp.img`),
+    ]);
+    console.log(row('insert .img vs cp', ours!.seconds, cp!.seconds, 's', '<= 1.2'));
+    console.log(`  peak RSS of atlas insert: ${(ours!.maxRssBytes / 2 ** 20).toFixed(0)} MiB`);
+    const [, cpSync] = bestOf(3, [
+      () => ({ seconds: 0, maxRssBytes: 0 }),
+      () => measure(`rm -f ${work}/cp.img && cp ${base} ${work}/cp.img && sync ${work}/cp.img`),
+    ]);
+    console.log(row('insert .img vs cp + sync', ours!.seconds, cpSync!.seconds, 's', 'info: insert fsyncs'));
+
+    // the injection alone, as the job times it (worker start, writes, unmount + sync)
+    const injects: number[] = [];
+    const verifies: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      dropCaches();
+      const r = await insertJob({
+        base,
+        firstboot: script,
+        service,
+        secrets,
+        version: '1-0',
+        tag: `INJECT${i}`,
+        outDir: join(work, 'out'),
+        force: true,
+      });
+      injects.push(r.timings.injectMs);
+      verifies.push(r.timings.verifyMs);
+      rmSync(r.output);
+    }
+    const best = (xs: number[]): number => Math.min(...xs) / 1000;
+    console.log(
+      `injection step alone: best ${best(injects).toFixed(3)} s of ${injects.length} (target < 2 s)`,
+    );
+    console.log(`read-back verification: best ${best(verifies).toFixed(3)} s`);
+
+    sh(`xz -T0 -3 -k ${base}`);
+    const [oursXz, xz] = bestOf(2, [
+      () => measure(insertCmd(`${base}.xz`, 'XZ')),
+      () => measure(`xz -dc -T0 ${base}.xz > ${work}/xz.img`),
+    ]);
+    console.log(row('insert .img.xz vs xz -dc -T0', oursXz!.seconds, xz!.seconds, 's', 'info'));
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});
