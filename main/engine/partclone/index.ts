@@ -15,7 +15,6 @@ export {
   type PartcloneHeader,
   type V2HeaderFields,
 } from './header';
-export { countUsedBlocks, isBlockUsed, usedRuns } from './bitmap';
 export {
   createPartcloneImageStream,
   partcloneImageSize,

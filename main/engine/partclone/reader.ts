@@ -6,7 +6,8 @@
 import type { Readable } from 'node:stream';
 import { AtlasError, throwIfCancelled, toAtlasError } from '../errors';
 import { openMaybeGzipped } from '../compress/gunzip';
-import { byteMapToBitmap, countUsedBlocks, setPaddingBits, usedRuns } from './bitmap';
+import { countUsed, setPaddingBits, usedRuns } from '../fs/bitmap';
+import { byteMapToBitmap } from './bitmap';
 import { PC_CRC_SEED, pcCrc32, pcCrc32FirstByteQuirk } from './crc';
 import {
   BitmapMode,
@@ -211,7 +212,7 @@ async function openOn(src: ByteSource, options: PartcloneReaderOptions): Promise
       bitmap = byteMapToBitmap(stored, T);
     }
   }
-  const usedBlocks = countUsedBlocks(bitmap, T);
+  const usedBlocks = countUsed(bitmap, T);
   const B = header.blockSize;
   const C = header.checksumSize;
   const K = C ? header.blocksPerChecksum : 0;
@@ -297,9 +298,9 @@ async function* dataRuns(
     inGroup = 0;
   };
 
-  for (const [runStart, runCount] of usedRuns(bitmap, header.totalBlocks)) {
-    let block = runStart;
-    let left = runCount;
+  for (const run of usedRuns({ bitmap, totalBlocks: header.totalBlocks })) {
+    let block = run.first;
+    let left = run.count;
     while (left > 0) {
       throwIfCancelled(options.signal);
       if (open && (open.firstBlock + open.count !== block || open.count === maxRunBlocks)) {

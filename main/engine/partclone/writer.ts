@@ -7,7 +7,7 @@
 import { Readable } from 'node:stream';
 import { AtlasError, throwIfCancelled } from '../errors';
 import type { UsedBlockMap } from '../fs/types';
-import { countUsedBlocks, setPaddingBits, usedRuns } from './bitmap';
+import { countUsed, setPaddingBits, usedRuns } from '../fs/bitmap';
 import { PC_CRC_SEED, pcCrc32 } from './crc';
 import { ChecksumMode, V2_HEADER_SIZE, defaultBlocksPerChecksum, encodeV2Header } from './header';
 
@@ -70,7 +70,7 @@ function checkMap(map: UsedBlockMap, options: PartcloneWriterOptions): void {
   if (map.bitmap.length < Math.ceil(map.totalBlocks / 8)) {
     throw bad(`the bitmap has ${map.bitmap.length} bytes, ${Math.ceil(map.totalBlocks / 8)} needed.`);
   }
-  const counted = countUsedBlocks(map.bitmap, map.totalBlocks);
+  const counted = countUsed(map.bitmap, map.totalBlocks);
   if (counted !== map.usedBlocks)
     throw bad(`the map says ${map.usedBlocks} used blocks but its bitmap has ${counted}.`);
   const k = options.blocksPerChecksum;
@@ -89,9 +89,9 @@ interface Span {
 
 function* spans(map: UsedBlockMap, chunkBlocks: number, gapBlocks: number): Generator<Span> {
   let span: Span | null = null;
-  for (const [runStart, runCount] of usedRuns(map.bitmap, map.totalBlocks)) {
-    let start = runStart;
-    let left = runCount;
+  for (const run of usedRuns(map, chunkBlocks)) {
+    let start = run.first;
+    let left = run.count;
     while (left > 0) {
       if (span && (start - span.end > gapBlocks || span.end - span.start >= chunkBlocks)) {
         yield span;

@@ -2,15 +2,9 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { crc32 } from 'node:zlib';
-import {
-  ChecksumMode,
-  countUsedBlocks,
-  decodeHeader,
-  encodeV2Header,
-  pcCrc32,
-  usedRuns,
-} from '../../../main/engine/partclone';
+import { ChecksumMode, decodeHeader, encodeV2Header, pcCrc32 } from '../../../main/engine/partclone';
 import { byteMapToBitmap } from '../../../main/engine/partclone/bitmap';
+import { countUsed, usedRuns } from '../../../main/engine/fs/bitmap';
 import { pcCrc32FirstByteQuirk } from '../../../main/engine/partclone/crc';
 
 test('partclone CRC32: the doc test vector, NOT of zlib, continuable', () => {
@@ -95,25 +89,22 @@ test('header validation codes', () => {
   assert.equal(decodeHeader(none).checksumSize, 0);
 });
 
-test('bitmap walks: runs, counts with padding ignored, BM_BYTE conversion', () => {
+test('BM_BYTE bitmaps (v1) become BM_BIT with padding bits set; only the value 1 means used', () => {
   const total = 21;
   const bytes = new Uint8Array(total);
   const used = [0, 1, 2, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 20];
   for (const i of used) bytes[i] = 1;
-  bytes[5] = 2; // only 1 means used
+  bytes[5] = 2;
   const bitmap = byteMapToBitmap(bytes, total);
   assert.equal(bitmap.length, 3);
   assert.equal(bitmap[2]! & 0xe0, 0xe0, 'padding bits set');
-  assert.equal(countUsedBlocks(bitmap, total), used.length);
+  assert.equal(countUsed(bitmap, total), used.length);
   assert.deepEqual(
-    [...usedRuns(bitmap, total)],
+    [...usedRuns({ bitmap, totalBlocks: total })].map((r) => [r.first, r.count]),
     [
       [0, 3],
       [7, 10],
       [20, 1],
     ],
   );
-  const full = new Uint8Array(4).fill(0xff);
-  assert.deepEqual([...usedRuns(full, 32)], [[0, 32]]);
-  assert.deepEqual([...usedRuns(new Uint8Array(4), 32)], []);
 });
