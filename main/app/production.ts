@@ -1,21 +1,79 @@
 /**
- * The real dependencies of createHandlers: the engine's drive list and jobs, and the elevated helper for device
- * I/O. Plain Node, so the wiring can be checked without Electron; main/index.ts adds the window-bound parts.
+ * The real dependencies of createHandlers: the engine's drive list and file-only jobs in this process, and
+ * the elevated helper for device I/O. Plain Node, so the wiring type-checks without Electron; main/index.ts
+ * adds the window-bound parts (events, dialogs, dock progress).
  */
-import type { HandlerDeps } from './handlers';
+import { promises as fsp } from 'node:fs';
+import { listDrives, watchDrives } from '../engine/drives/index';
+import { insertJob } from '../engine/jobs/insert';
+import { verifyCloneFolder } from '../engine/jobs/verify';
+import type { FlashResult as EngineFlashResult } from '../engine/jobs/flash';
+import { runInHelper } from '../helper/launch';
+import { AtlasError } from '../engine/errors';
+import type { DeviceJobRequests, DeviceJobRunner, FileJobRunners, HandlerDeps } from './handlers';
 import { notAvailable } from './handlers';
+import { toDrive, toFlashResult, toInsertResult, toVerifyResult } from './adapters';
 
 export type WindowBoundDeps = Pick<
   HandlerDeps,
   'configDir' | 'homeDir' | 'emit' | 'dialogs' | 'onActivity' | 'version' | 'platform'
 >;
 
+/** Device jobs go to the helper (one elevated process per job). Only the jobs the helper registers run. */
+export const helperDeviceJobs: DeviceJobRunner = async (kind, request, control) => {
+  if (kind === 'flash') {
+    const r = request as DeviceJobRequests['flash'];
+    const targets = r.confirmed.map((c) => {
+      if (c.size === null)
+        throw new AtlasError('DRIVE_REMOVED', `${c.device} reports no size: is a card in the reader?`);
+      return { device: c.device, confirmed: { size: c.size, ...(c.serial ? { serial: c.serial } : {}) } };
+    });
+    const result = await runInHelper<EngineFlashResult>(
+      'flash',
+      { source: r.image.path, targets, verify: r.verify, eject: true },
+      control,
+      { name: 'Atlas Imager' },
+    );
+    return toFlashResult(result) as never;
+  }
+  // clone and restore of a card need the helper to register them (main/helper/jobs.ts)
+  throw notAvailable(kind === 'clone' ? 'Clone from a card' : 'Restore to a card');
+};
+
+export const inProcessFileJobs: FileJobRunners = {
+  insert: async (r, control) =>
+    toInsertResult(
+      await insertJob(
+        {
+          base: r.base,
+          firstboot: r.firstboot,
+          service: r.service,
+          secrets: r.secrets,
+          version: `${r.version}-${r.patch}`,
+          tag: r.tag,
+          outDir: r.outDir,
+          force: r.force,
+        },
+        control,
+      ),
+    ),
+  verify: async (r, control) => {
+    if ((await fsp.stat(r.path)).isDirectory()) {
+      return toVerifyResult(await verifyCloneFolder(r.path, control));
+    }
+    throw notAvailable('Verifying a golden image');
+  },
+};
+
 export function productionDeps(bound: WindowBoundDeps): HandlerDeps {
   return {
     ...bound,
-    listDrives: async () => {
-      throw notAvailable('The drive list');
+    listDrives: async () => (await listDrives()).map(toDrive),
+    watchDrives: (onChange) => {
+      const watcher = watchDrives((drives) => onChange(drives.map(toDrive)));
+      return () => watcher.stop();
     },
-    fileJobs: {},
+    runDeviceJob: helperDeviceJobs,
+    fileJobs: inProcessFileJobs,
   };
 }

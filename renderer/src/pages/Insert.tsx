@@ -209,7 +209,11 @@ function InsertDone({ result }: { result: InsertResult }) {
               </td>
               <td>{f.mode}</td>
               <td>
-                <code className="hash">{f.sha256.slice(0, 16)}…</code>
+                {f.sha256 ? (
+                  <code className="hash">{f.sha256.slice(0, 16)}…</code>
+                ) : (
+                  <span className="muted">—</span>
+                )}
               </td>
             </tr>
           ))}

@@ -1,0 +1,90 @@
+/**
+ * The engine's records → the contract's DTOs. The engine's results carry more than the UI needs (tables,
+ * timings, whole manifests); the contract keeps what the pages show, and never a secret.
+ */
+import type { Drive as EngineDrive } from '../engine/drives/list';
+import type { FlashResult as EngineFlashResult } from '../engine/jobs/flash';
+import type { InsertResult as EngineInsertResult } from '../engine/jobs/insert';
+import type { VerifyResult as EngineVerifyResult } from '../engine/jobs/verify';
+import type { CloneResult as EngineCloneResult } from '../engine/jobs/clone';
+import type { RestoreResult as EngineRestoreResult } from '../engine/jobs/restore';
+import type { CloneResult, Drive, FlashResult, InsertResult, RestoreResult, VerifyResult } from '../contract';
+
+export function toDrive(d: EngineDrive): Drive {
+  return {
+    device: d.device,
+    description: d.description,
+    size: d.size,
+    bus: d.bus && d.bus !== 'UNKNOWN' ? d.bus : null,
+    serial: d.serial ?? null,
+    mountpoints: d.mountpoints,
+    removable: d.removable && d.wholeDisk,
+    // the disk holding / or the running app is as untouchable as the system disk
+    system: d.system || d.holdsRoot || d.holdsApp,
+    virtual: d.virtual,
+    readOnly: d.readOnly,
+    large: d.large,
+  };
+}
+
+export function toFlashResult(r: EngineFlashResult): FlashResult {
+  return {
+    image: r.source,
+    bytesWritten: r.imageSize,
+    verified: r.verified,
+    targets: r.targets.map((t) => ({
+      device: t.device,
+      ok: t.ok,
+      verified: t.verified,
+      ...(t.error ? { error: { code: t.error.code, message: t.error.message } } : {}),
+    })),
+  };
+}
+
+export function toInsertResult(r: EngineInsertResult): InsertResult {
+  const m = r.manifest;
+  return {
+    output: r.output,
+    manifestPath: r.manifestPath,
+    baseImage: m.base.name,
+    baseSha256: m.base.sha256,
+    version: m.version,
+    patch: m.patch,
+    tag: m.tag,
+    files: m.files.map((f) => ({
+      destination: f.type === 'symlink' ? `${f.destination} → ${f.target ?? ''}` : f.destination,
+      mode: f.mode,
+      sha256: f.sha256 ?? '',
+    })),
+  };
+}
+
+export function toVerifyResult(r: EngineVerifyResult): VerifyResult {
+  // verifyCloneFolder throws at the first fault, so a returned result is a clean one
+  return {
+    path: r.folder,
+    ok: true,
+    checked: r.images.length + (r.manifest ? r.manifest.files.length : 0),
+    problems: [],
+  };
+}
+
+export function toCloneResult(r: EngineCloneResult): CloneResult {
+  const m = r.manifest;
+  return {
+    folder: r.folder,
+    tag: m.tag,
+    created: m.created,
+    totalBytes: m.files.reduce((sum, f) => sum + f.size, 0),
+    partitions: m.partitions.map((p) => ({
+      file: p.file,
+      role: p.role,
+      filesystem: p.filesystem,
+      usedBytes: p.usedBlocks * p.blockSize,
+    })),
+  };
+}
+
+export function toRestoreResult(folder: string, r: EngineRestoreResult): RestoreResult {
+  return { folder, target: r.target, grown: r.grow === 'resized', growNote: r.growMessage };
+}

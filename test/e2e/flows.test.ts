@@ -1,0 +1,244 @@
+/**
+ * End-to-end flows through the real engine jobs, driven from the UI in Chromium: Flash writes an image onto
+ * two "cards" (sparse files) and verifies them; Insert builds a golden image from the project's Armbian-like
+ * fixture; a wrong base image shows the engine's refusal. Device jobs run in process here (the files need no
+ * privilege); production sends them to the elevated helper.
+ */
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { fakeCard, startTestServer, SYSTEM_DISK, type TestServer } from './serve';
+import { openApp, SHOTS, type OpenedApp } from './browser';
+import { hasCommand, run, scratchDir } from '../support/sh';
+import { flashJob } from '../../main/engine/jobs/flash';
+import { toFlashResult } from '../../main/app/adapters';
+import { inProcessFileJobs } from '../../main/app/production';
+import type { DeviceJobRequests, DeviceJobRunner } from '../../main/app/handlers';
+
+const rendererDir = join(__dirname, '..', '..', 'renderer');
+// the tests run from the repository root (as the integration tests do)
+const fixtureScript = join(process.cwd(), 'test', 'fixtures', 'make-armbian-image.sh');
+
+/** Flash onto plain files: no re-listing of real drives (the fake list was checked by the handlers), no eject. */
+const fileFlash: DeviceJobRunner = async (kind, request, control) => {
+  assert.equal(kind, 'flash');
+  const r = request as DeviceJobRequests['flash'];
+  const result = await flashJob(
+    {
+      source: r.image.path,
+      targets: r.targets.map((t) => ({ device: t.device })),
+      verify: r.verify,
+      eject: false,
+      revalidate: false,
+      directIO: false,
+    },
+    control,
+  );
+  return toFlashResult(result) as never;
+};
+
+async function session(
+  dir: string,
+  options: Partial<Parameters<typeof startTestServer>[0]>,
+): Promise<{ server: TestServer; app: OpenedApp; close(): Promise<void> }> {
+  mkdirSync(SHOTS, { recursive: true });
+  const server = await startTestServer({
+    rendererDir,
+    configDir: join(dir, 'config'),
+    homeDir: dir,
+    ...options,
+  });
+  try {
+    const app = await openApp(server);
+    return {
+      server,
+      app,
+      async close() {
+        await app.close();
+        await server.close();
+      },
+    };
+  } catch (error) {
+    await server.close();
+    throw error;
+  }
+}
+
+test('flash: an image written to two cards through the real flash job, verified, byte-equal', async () => {
+  const { dir, cleanup } = scratchDir('atlas-e2e-flash-');
+  const image = join(dir, 'ods-atlas-golden-v8-1-FIELD.img');
+  const data = randomBytes(48 * 1024 * 1024);
+  writeFileSync(image, data);
+  const cards = ['sdx.img', 'sdy.img'].map((name) => {
+    const path = join(dir, name);
+    writeFileSync(path, '');
+    run('truncate', ['-s', '64M', path]);
+    return fakeCard(path, { description: `Card ${name}` });
+  });
+  const s = await session(dir, {
+    drives: [...cards, SYSTEM_DISK],
+    runDeviceJob: fileFlash,
+    defaultDialogAnswers: { image },
+  });
+  const { page } = s.app;
+  try {
+    await page.getByTestId('nav-flash').click();
+    await page.getByTestId('flash-image-choose').click();
+    await page.getByTestId('flash-image-info').waitFor();
+    for (const card of cards) await page.getByTestId(`drive-option-${card.device}`).check();
+    assert.equal(await page.getByTestId('flash-start').textContent(), 'Flash 2 cards…');
+    await page.getByTestId('flash-start').click();
+    const targets = (await page.getByTestId('confirm-targets').textContent()) ?? '';
+    assert.ok(
+      cards.every((c) => targets.includes(c.device)),
+      'the dialog names every card',
+    );
+    await page.getByTestId('confirm-ok').click();
+    const done = page.getByTestId('flash-done');
+    await done.waitFor({ timeout: 60_000 });
+    assert.match((await done.textContent()) ?? '', /Flashed and verified/);
+    await page.screenshot({ path: join(SHOTS, 'flash-done.png') });
+    for (const card of cards) {
+      const written = readFileSync(card.device).subarray(0, data.length);
+      assert.ok(written.equals(data), `${card.device} holds the image`);
+      assert.match(
+        (await page.getByTestId(`flash-target-${card.device}`).textContent()) ?? '',
+        /written and verified/,
+      );
+    }
+    assert.deepEqual(s.app.consoleErrors, []);
+  } finally {
+    await s.close();
+    cleanup();
+  }
+});
+
+test('flash: cancel mid-write ends the job as cancelled and says what it means for the card', async () => {
+  const { dir, cleanup } = scratchDir('atlas-e2e-cancel-');
+  const image = join(dir, 'big.img');
+  writeFileSync(image, '');
+  run('truncate', ['-s', '2G', image]);
+  const card = join(dir, 'sdx.img');
+  writeFileSync(card, '');
+  run('truncate', ['-s', '3G', card]);
+  // a slow card: each progress report waits a little, so the job is surely running when Cancel is pressed
+  const slowFlash: DeviceJobRunner = (kind, request, control) =>
+    fileFlash(kind, request, {
+      signal: control.signal,
+      onProgress: (p) => {
+        control.onProgress?.(p);
+        const until = Date.now() + 30;
+        while (Date.now() < until);
+      },
+    });
+  const s = await session(dir, {
+    drives: [fakeCard(card, { size: 3 * 1024 ** 3 })],
+    runDeviceJob: slowFlash,
+    defaultDialogAnswers: { image },
+  });
+  const { page } = s.app;
+  try {
+    await page.getByTestId('nav-flash').click();
+    await page.getByTestId('flash-image-choose').click();
+    await page.getByTestId('flash-image-info').waitFor();
+    await page.getByTestId(`drive-option-${card}`).check();
+    await page.getByTestId('flash-start').click();
+    await page.getByTestId('confirm-ok').click();
+    await page.getByTestId('progress-percent').waitFor();
+    await page.getByTestId('progress-rate').filter({ hasText: 'MB/s' }).waitFor();
+    await page.screenshot({ path: join(SHOTS, 'flash-progress.png') });
+    await page.getByTestId('cancel-job').click();
+    const error = page.getByTestId('flash-error');
+    await error.waitFor({ timeout: 60_000 });
+    assert.equal(await error.getAttribute('data-code'), 'CANCELLED');
+    assert.match((await error.textContent()) ?? '', /write it again before using it/);
+  } finally {
+    await s.close();
+    cleanup();
+  }
+});
+
+test(
+  'insert: a golden image built from the Armbian-like fixture, with the manifest summary',
+  { skip: !hasCommand('mkfs.ext4') || !hasCommand('mcopy') },
+  async () => {
+    const { dir, cleanup } = scratchDir('atlas-e2e-insert-');
+    const base = join(dir, 'Armbian_26.2.1_Rpi4b_trixie_current_6.18.9_minimal.img');
+    run('bash', [fixtureScript, base], {});
+    const inputs = {
+      firstboot: join(dir, 'atlas_firstboot.sh'),
+      service: join(dir, 'atlas-firstboot.service'),
+      secrets: join(dir, 'atlas_secrets.conf'),
+    };
+    writeFileSync(inputs.firstboot, '#!/bin/bash\nset -euo pipefail\necho "atlas firstboot"\n');
+    writeFileSync(
+      inputs.service,
+      '[Unit]\nDescription=ODS Atlas first boot\n\n[Service]\nType=oneshot\nExecStart=/usr/local/sbin/atlas_firstboot.sh\n\n[Install]\nWantedBy=multi-user.target\n',
+    );
+    writeFileSync(inputs.secrets, 'ATLAS_ENROLL_TOKEN=never-shown-4242\n');
+    chmodSync(inputs.secrets, 0o600);
+    const build = join(dir, 'atlas-build');
+    const s = await session(dir, { fileJobs: inProcessFileJobs });
+    const { page } = s.app;
+    try {
+      await page.getByTestId('nav-insert').click();
+      for (const [id, path] of [
+        ['insert-base', base],
+        ['insert-firstboot', inputs.firstboot],
+        ['insert-service', inputs.service],
+        ['insert-secrets', inputs.secrets],
+      ] as const) {
+        s.server.queueDialog(path);
+        await page.getByTestId(`${id}-choose`).click();
+        await page.getByTestId(`${id}-value`).waitFor();
+      }
+      await page.getByTestId('insert-version').fill('8');
+      await page.getByTestId('insert-patch').fill('1');
+      await page.getByTestId('insert-tag').fill('FIELD');
+      assert.equal(
+        await page.getByTestId('insert-output-name').textContent(),
+        'ods-atlas-golden-v8-1-FIELD.img',
+      );
+      await page.getByTestId('insert-start').click();
+      const done = page.getByTestId('insert-done');
+      await done.waitFor({ timeout: 120_000 });
+      assert.equal(
+        await page.getByTestId('insert-done-output').textContent(),
+        'ods-atlas-golden-v8-1-FIELD.img',
+      );
+      assert.ok(existsSync(join(build, 'ods-atlas-golden-v8-1-FIELD.img')), 'written into ~/atlas-build');
+      const manifest = (await page.getByTestId('insert-manifest').textContent()) ?? '';
+      assert.match(manifest, /\/usr\/local\/sbin\/atlas_firstboot\.sh/);
+      assert.match(manifest, /0600/);
+      assert.ok(
+        !((await page.textContent('body')) ?? '').includes('never-shown-4242'),
+        'no secret on screen',
+      );
+      await page.screenshot({ path: join(SHOTS, 'insert-done.png'), fullPage: true });
+
+      // the same inputs again: the engine refuses to overwrite, and the page says so
+      await page.getByTestId('insert-again').click();
+      await page.getByTestId('insert-start').click();
+      const error = page.getByTestId('insert-error');
+      await error.waitFor({ timeout: 60_000 });
+      assert.equal(await error.getAttribute('data-code'), 'ALREADY_EXISTS');
+
+      // a golden image is not a base: Insert creates Phase 0 from a base image only
+      s.server.queueDialog(join(build, 'ods-atlas-golden-v8-1-FIELD.img'));
+      await page.getByTestId('insert-again').click();
+      await page.getByTestId('insert-base-choose').click();
+      await page.getByTestId('insert-tag').fill('AGAIN');
+      await page.getByTestId('insert-start').click();
+      await error.waitFor({ timeout: 60_000 });
+      const code = await error.getAttribute('data-code');
+      assert.ok(code === 'PHASE_RULE' || code === 'NOT_ARMBIAN_BASE', `refused as not a base (${code})`);
+      await page.screenshot({ path: join(SHOTS, 'insert-refused.png'), fullPage: true });
+      assert.deepEqual(s.app.consoleErrors, []);
+    } finally {
+      await s.close();
+      cleanup();
+    }
+  },
+);
