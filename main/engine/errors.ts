@@ -32,6 +32,9 @@ export type AtlasErrorCode =
   | 'DRIVE_REMOVED'
   | 'SOURCE_IS_TARGET'
   | 'VERIFY_MISMATCH'
+  // the archive (vault)
+  | 'CONFLICT'
+  | 'VAULT_UNAVAILABLE'
   | 'PERMISSION_DENIED'
   | 'ELEVATION_FAILED'
   | 'IO_ERROR'
