@@ -201,6 +201,28 @@ test('ext4 with meta_bg and with sparse_super2: equal to partclone', { skip: ski
   }
 });
 
+test(
+  'ext4 meta_bg with many meta groups and BLOCK_UNINIT groups (1 KiB blocks): equal to partclone',
+  { skip: skipReason },
+  async () => {
+    const dir = caseDir('ext4-meta-bg-1k');
+    const img = mkext(dir, '1G', 'mkfs.ext4', ['-b', '1024', '-O', 'meta_bg,^resize_inode']);
+    const file = await openBlockFile(img);
+    const info = await readExtInfo(file, 0);
+    await file.close();
+    assert.ok(info.groupCount > 2 * (info.blockSize / info.descSize), 'several meta groups');
+    assert.match(run('dumpe2fs', [img]), /BLOCK_UNINIT/);
+    await checkExt(img, dir);
+  },
+);
+
+test('a truncated ext4 image → TRUNCATED, not a map', { skip: skipReason }, async () => {
+  const dir = caseDir('ext4-truncated');
+  const img = mkext(dir, '256M', 'mkfs.ext4', ['-O', '^flex_bg']);
+  run('truncate', ['-s', '100M', img]);
+  await assert.rejects(ourMap(img), (e) => isAtlasError(e, 'TRUNCATED'));
+});
+
 test('ext2 and ext3: equal to partclone', { skip: skipReason }, async () => {
   for (const mkfs of ['mkfs.ext2', 'mkfs.ext3']) {
     const dir = caseDir(mkfs);

@@ -396,13 +396,14 @@ async function readBitmapBlocks(
 ): Promise<Map<number, Uint8Array>> {
   const sorted = [...new Set(locations)].sort((a, b) => a - b);
   const maxRun = Math.max(1, Math.floor((4 << 20) / blockSize));
-  const runs: Array<{ first: number; count: number }> = [];
+  const runs: Array<{ first: number; count: number; blocks: number[] }> = [];
   for (const blk of sorted) {
     const last = runs[runs.length - 1];
     // a small gap is cheaper to read through than to seek over
-    if (last && blk - (last.first + last.count) <= 8 && blk - last.first < maxRun)
+    if (last && blk - (last.first + last.count) <= 8 && blk - last.first < maxRun) {
       last.count = blk - last.first + 1;
-    else runs.push({ first: blk, count: 1 });
+      last.blocks.push(blk);
+    } else runs.push({ first: blk, count: 1, blocks: [blk] });
   }
   const out = new Map<number, Uint8Array>();
   let next = 0;
@@ -410,11 +411,9 @@ async function readBitmapBlocks(
     while (next < runs.length) {
       const run = runs[next++]!;
       const data = await readExactly(file, offset + run.first * blockSize, run.count * blockSize);
-      for (const blk of sorted) {
-        if (blk >= run.first && blk < run.first + run.count) {
-          const at = (blk - run.first) * blockSize;
-          out.set(blk, data.subarray(at, at + blockSize));
-        }
+      for (const blk of run.blocks) {
+        const at = (blk - run.first) * blockSize;
+        out.set(blk, data.subarray(at, at + blockSize));
       }
     }
   };
