@@ -9,35 +9,15 @@ import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { fakeCard, startTestServer, SYSTEM_DISK, type TestServer } from './serve';
+import { fakeCard, fileFlash, startTestServer, SYSTEM_DISK, type TestServer } from './serve';
 import { openApp, SHOTS, type OpenedApp } from './browser';
 import { hasCommand, run, scratchDir } from '../support/sh';
-import { flashJob } from '../../main/engine/jobs/flash';
-import { toFlashResult } from '../../main/app/adapters';
 import { inProcessFileJobs } from '../../main/app/production';
-import type { DeviceJobRequests, DeviceJobRunner } from '../../main/app/handlers';
+import type { DeviceJobRunner } from '../../main/app/handlers';
 
 const rendererDir = join(__dirname, '..', '..', 'renderer');
 // the tests run from the repository root (as the integration tests do)
 const fixtureScript = join(process.cwd(), 'test', 'fixtures', 'make-armbian-image.sh');
-
-/** Flash onto plain files: no re-listing of real drives (the fake list was checked by the handlers), no eject. */
-const fileFlash: DeviceJobRunner = async (kind, request, control) => {
-  assert.equal(kind, 'flash');
-  const r = request as DeviceJobRequests['flash'];
-  const result = await flashJob(
-    {
-      source: r.image.path,
-      targets: r.targets.map((t) => ({ device: t.device })),
-      verify: r.verify,
-      eject: false,
-      revalidate: false,
-      directIO: false,
-    },
-    control,
-  );
-  return toFlashResult(result) as never;
-};
 
 async function session(
   dir: string,

@@ -7,12 +7,22 @@
  * Run directly (`node out/test/e2e/serve.js`) it serves a demo with two fake cards and a sample image.
  */
 import { createServer, type Server } from 'node:http';
-import { promises as fsp, writeFileSync, mkdtempSync } from 'node:fs';
+import { promises as fsp, writeFileSync, mkdtempSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { extname, join, normalize, sep } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { createHandlers, type AppHandlers, type HandlerDeps } from '../../main/app/handlers';
+import {
+  createHandlers,
+  type AppHandlers,
+  type DeviceJobRequests,
+  type DeviceJobRunner,
+  type HandlerDeps,
+} from '../../main/app/handlers';
+import { AtlasError } from '../../main/engine/errors';
+import { flashJob } from '../../main/engine/jobs/flash';
+import { toFlashResult } from '../../main/app/adapters';
+import { inProcessFileJobs } from '../../main/app/production';
 import type { Drive, FilePurpose, FolderPurpose } from '../../main/contract';
 import { shimScript } from './shim';
 
@@ -165,6 +175,28 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
   };
 }
 
+/**
+ * Device jobs onto fake cards (plain files) through the real flash job, in process: no re-listing of the
+ * machine's drives (the handlers checked the fake list), no eject, buffered I/O (tmpfs has no O_DIRECT).
+ */
+export const fileFlash: DeviceJobRunner = async (kind, request, control) => {
+  if (kind !== 'flash')
+    throw new AtlasError('UNSUPPORTED', `${kind} onto a fake card is not available in the web demo.`);
+  const r = request as DeviceJobRequests['flash'];
+  const result = await flashJob(
+    {
+      source: r.image.path,
+      targets: r.targets.map((t) => ({ device: t.device })),
+      verify: r.verify,
+      eject: false,
+      revalidate: false,
+      directIO: false,
+    },
+    control,
+  );
+  return toFlashResult(result) as never;
+};
+
 /** A fake card: an image file standing in for /dev/sdX. */
 export function fakeCard(path: string, overrides: Partial<Drive> = {}): Drive {
   return {
@@ -204,6 +236,7 @@ async function demo(): Promise<void> {
   const cards = ['card-a.img', 'card-b.img'].map((name) => {
     const path = join(dir, name);
     writeFileSync(path, Buffer.alloc(0));
+    truncateSync(path, 64 * 1024 * 1024);
     return path;
   });
   for (const name of ['atlas_firstboot.sh', 'atlas-firstboot.service', 'atlas_secrets.conf'])
@@ -229,6 +262,8 @@ async function demo(): Promise<void> {
     },
     port: Number(process.env.PORT ?? 5178),
     injectShim: true,
+    runDeviceJob: fileFlash,
+    fileJobs: inProcessFileJobs,
   });
   console.log(`Atlas Imager (web demo) on ${server.url}  — fake cards in ${dir}`);
 }
