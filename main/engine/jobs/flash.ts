@@ -31,6 +31,7 @@ import {
   unmountDrive,
   ejectDrive,
   type ConfirmedDrive,
+  type Drive,
 } from '../drives/index';
 
 export const FLASH_BLOCK = 4 * 1024 * 1024;
@@ -217,6 +218,7 @@ async function prepareTarget(t: Target, source: ImageSource, options: FlashOptio
       throw new AtlasError('SOURCE_IS_TARGET', `${device} is the image being flashed.`, { device });
     }
     const need = source.size;
+    let drive: Drive | undefined;
     if (options.revalidate) {
       if (!t.spec.confirmed) {
         throw new AtlasError(
@@ -224,17 +226,21 @@ async function prepareTarget(t: Target, source: ImageSource, options: FlashOptio
           `No confirmed size for ${device}: confirm the target first.`,
         );
       }
-      const drive = await revalidateTarget(device, t.spec.confirmed, {
+      drive = await revalidateTarget(device, t.spec.confirmed, {
         imageSize: need,
         sourcePath: source.path,
       });
       await unmountDrive(drive);
     } else {
       // a bare device (a test's loop device): unmount what the drive list knows; O_EXCL catches the rest
-      const drive = findDrive(await listDrives().catch(() => []), device);
+      drive = findDrive(await listDrives().catch(() => []), device);
       if (drive) await unmountDrive(drive);
     }
-    t.dev = await openDirect(device, { write: true, exclusive: true, direct: options.directIO !== false });
+    // macOS: the raw node /dev/rdiskN bypasses the buffer cache and is many times faster than /dev/diskN.
+    // The descriptor stays open from the first write to the end of the read-back, so macOS cannot remount
+    // the card in between (Etcher #4422).
+    const path = process.platform === 'darwin' && drive ? drive.raw : device;
+    t.dev = await openDirect(path, { write: true, exclusive: true, direct: options.directIO !== false });
     if (need !== null && need > t.dev.size) {
       throw new AtlasError(
         'TARGET_TOO_SMALL',
