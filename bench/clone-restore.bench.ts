@@ -1,0 +1,64 @@
+/**
+ * Phase 1 benchmark (issue 2): on a ~2 GiB ext4 partition about half full of real files (a copy of parts of
+ * /usr), our clone vs `partclone.ext4 -c | pigz -6`, and our restore vs `pigz -dc | partclone.ext4 -r`, same data,
+ * same run, caches dropped before each run. Prints time and size ratios and the peak memory of our CLI.
+ * Needs root (loop devices, mount). Run: npm run bench -- clone-restore
+ */
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { bestOf, measure, row } from './support';
+
+const CLI = join(__dirname, '..', 'main', 'cli', 'run.js');
+const sh = (script: string): string =>
+  execFileSync('bash', ['-o', 'pipefail', '-ec', script], { encoding: 'utf8' });
+
+const work = mkdtempSync('/var/tmp/atlas-bench-');
+const disk = join(work, 'disk.img');
+const target = join(work, 'target.img');
+let src = '';
+let dst = '';
+try {
+  sh(`truncate -s 2100M ${disk} && printf 'label: dos\\nstart=2048, type=83\\n' | sfdisk -q ${disk}`);
+  src = sh(`losetup -f --show -P ${disk}`).trim();
+  sh(`partx -u ${src} 2>/dev/null || partx -a ${src}`);
+  sh(`mkfs.ext4 -q -F ${src}p1 && mkdir -p ${work}/mnt && mount ${src}p1 ${work}/mnt`);
+  sh(
+    `cp -a /usr/share /usr/bin /usr/sbin ${work}/mnt/ && cp -a /usr/lib/python3* ${work}/mnt/ 2>/dev/null || true`,
+  );
+  const used = sh(`df -B1 --output=used ${work}/mnt | tail -1`).trim();
+  sh(`umount ${work}/mnt`);
+  console.log(`source: 2 GiB ext4 partition, ${(Number(used) / 2 ** 20).toFixed(0)} MiB used`);
+
+  sh(`truncate -s 2100M ${target}`);
+  dst = sh(`losetup -f --show -P ${target}`).trim();
+
+  const [ours, theirs] = bestOf(2, [
+    () => {
+      rmSync(join(work, 'out'), { recursive: true, force: true });
+      return measure(`mkdir -p ${work}/out && node ${CLI} clone ${src} ${work}/out --tag BENCH`);
+    },
+    () => measure(`partclone.ext4 -c -s ${src}p1 -o - -L ${work}/log | pigz -6 > ${work}/ref.pc.gz`),
+  ]);
+  const folder = join(work, 'out', 'golden-clone-BENCH');
+  const ourGz = readdirSync(folder).find((f) => f.endsWith('-root.partclone.gz'))!;
+  const ourSize = statSync(join(folder, ourGz)).size;
+  const refSize = statSync(join(work, 'ref.pc.gz')).size;
+
+  sh(`sfdisk -q ${dst} < ${folder}/partition-table.dump && partx -u ${dst} 2>/dev/null || partx -a ${dst}`);
+  const [ourRestore, refRestore] = bestOf(2, [
+    () => measure(`node ${CLI} restore ${folder} ${dst} --yes --no-grow`),
+    () => measure(`pigz -dc ${work}/ref.pc.gz | partclone.ext4 -r -s - -o ${dst}p1 -L ${work}/log`),
+  ]);
+
+  console.log(row('clone time', ours!.seconds, theirs!.seconds, 's', '<= 1.0'));
+  console.log(row('clone output size', ourSize / 2 ** 20, refSize / 2 ** 20, 'MiB', '<= 1.02'));
+  console.log(row('restore time', ourRestore!.seconds, refRestore!.seconds, 's', '<= 1.0'));
+  console.log(
+    `peak memory: clone ${(ours!.maxRssBytes / 2 ** 20).toFixed(0)} MiB, restore ${(ourRestore!.maxRssBytes / 2 ** 20).toFixed(0)} MiB (target < 300 MB)`,
+  );
+} finally {
+  if (src) sh(`losetup -d ${src} || true`);
+  if (dst) sh(`losetup -d ${dst} || true`);
+  rmSync(work, { recursive: true, force: true });
+}

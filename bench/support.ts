@@ -1,0 +1,57 @@
+/** Shared by the benchmarks: timing a command, peak memory, cache dropping and the ratio table. */
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+
+export interface Measured {
+  seconds: number;
+  /** peak resident memory of the process tree's largest process, bytes (GNU time's %M) */
+  maxRssBytes: number;
+}
+
+/** Runs a shell command under GNU time; throws when it fails. */
+export function measure(script: string): Measured {
+  const timeFile = `/tmp/atlas-bench-time-${process.pid}`;
+  const start = process.hrtime.bigint();
+  const r = spawnSync(
+    '/usr/bin/time',
+    ['-f', '%M', '-o', timeFile, 'bash', '-o', 'pipefail', '-ec', script],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      encoding: 'utf8',
+    },
+  );
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  if (r.status !== 0) throw new Error(`benchmark step failed (${r.status}): ${script}\n${r.stderr}`);
+  const kb = Number(spawnSync('cat', [timeFile], { encoding: 'utf8' }).stdout.trim().split('\n').at(-1));
+  return { seconds, maxRssBytes: kb * 1024 };
+}
+
+/** Empties the page cache so each run reads from the device, as a first read of a card would. */
+export function dropCaches(): void {
+  spawnSync('sync');
+  try {
+    writeFileSync('/proc/sys/vm/drop_caches', '3\n');
+  } catch {
+    // not root: the runs share a warm cache, which favours neither side
+  }
+}
+
+/** Best of `runs` (after dropping caches each time), alternating with the reference so drift hits both. */
+export function bestOf(runs: number, steps: Array<() => Measured>): Measured[] {
+  const best: Measured[] = steps.map(() => ({ seconds: Infinity, maxRssBytes: 0 }));
+  for (let i = 0; i < runs; i++) {
+    steps.forEach((step, k) => {
+      dropCaches();
+      const m = step();
+      if (m.seconds < best[k]!.seconds)
+        best[k] = { seconds: m.seconds, maxRssBytes: Math.max(best[k]!.maxRssBytes, m.maxRssBytes) };
+      else best[k]!.maxRssBytes = Math.max(best[k]!.maxRssBytes, m.maxRssBytes);
+    });
+  }
+  return best;
+}
+
+export function row(label: string, ours: number, theirs: number, unit: string, target: string): string {
+  const ratio = ours / theirs;
+  return `${label.padEnd(34)} ours ${ours.toFixed(2).padStart(8)} ${unit}  reference ${theirs.toFixed(2).padStart(8)} ${unit}  ratio ${ratio.toFixed(3)}  (target ${target})`;
+}
