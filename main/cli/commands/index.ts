@@ -5,7 +5,9 @@ import { drivesCommand } from './drives';
 import { flashCommand } from './flash';
 import { infoCommand } from './info';
 import { insertCommand } from './insert';
+import { libraryCommand } from './library';
 import { restoreCommand } from './restore';
+import { vaultCommand } from './vault';
 import { verifyCommand } from './verify';
 
 export const COMMANDS: CliCommand[] = [
@@ -16,4 +18,6 @@ export const COMMANDS: CliCommand[] = [
   drivesCommand,
   verifyCommand,
   infoCommand,
+  libraryCommand,
+  vaultCommand,
 ];

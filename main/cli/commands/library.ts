@@ -1,0 +1,53 @@
+import { AtlasError } from '../../engine/errors';
+import { formatBytes } from '../../engine/format';
+import { listLibrary } from '../../engine/library/catalog';
+import { readLibraryFolders } from '../../engine/library/locations';
+import type { CliCommand } from '../command';
+
+export const libraryCommand: CliCommand = {
+  name: 'library',
+  summary: 'List the golden images and clone folders of the build folder and the vault (or of given folders)',
+  usage: [
+    'Usage: atlas library [folder...] [--json]',
+    '',
+    'Lists Phase 0 golden images (ods-atlas-golden-vN-P-TAG.img and their sidecar manifests) and Phase 1 clone',
+    'folders (golden-clone-TAG/), newest first, with phase, tag, date, size and whether a manifest or checksum file',
+    'goes with them. Unfinished copies (*.partial) are listed apart. Without folders: the build folder and the vault',
+    "from the app's settings (defaults ~/atlas-build and /Volumes/NVME_VAULT/golden-atlas-img/).",
+  ].join('\n'),
+  options: {},
+  async run(args, ui) {
+    const folders =
+      args.positionals.length > 0
+        ? args.positionals.map((path, i) => ({ location: `folder${i + 1}`, path }))
+        : await readLibraryFolders().then((s) => [
+            { location: 'build', path: s.buildFolder },
+            { location: 'vault', path: s.vaultFolder },
+          ]);
+    const listing = await listLibrary(folders);
+    if (args.positionals.length > 0 && listing.unavailable.length === folders.length) {
+      throw new AtlasError('NOT_FOUND', listing.unavailable.map((u) => `${u.path}: ${u.reason}`).join('; '));
+    }
+    const lines: string[] = [];
+    for (const { location, path } of folders) {
+      const gone = listing.unavailable.find((u) => u.location === location);
+      lines.push(`${location}: ${path}${gone ? `  (${gone.reason})` : ''}`);
+      if (gone) continue;
+      const entries = listing.entries.filter((e) => e.location === location);
+      if (entries.length === 0) lines.push('  (no golden images or clone folders)');
+      for (const e of entries) {
+        const checks = [
+          e.hasManifest ? 'manifest' : 'no manifest',
+          ...(e.checksumFile ? [e.checksumFile] : []),
+        ];
+        lines.push(
+          `  phase ${e.phase}  ${e.name}${e.kind === 'clone-folder' ? '/' : ''}  tag ${e.tag ?? '-'}  ${e.created.slice(0, 16).replace('T', ' ')}  ${formatBytes(e.size)}  ${e.files.length} files  ${checks.join(', ')}`,
+        );
+      }
+      for (const p of listing.partials.filter((x) => x.location === location)) {
+        lines.push(`  unfinished: ${p.name} (an interrupted copy; the next vault sync replaces it)`);
+      }
+    }
+    ui.result({ folders, ...listing }, lines);
+  },
+};
