@@ -8,7 +8,14 @@ import assert from 'node:assert/strict';
 import { closeSync, constants, openSync, readSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { listDrives, targetReasons, revalidateTarget, isSafeTarget } from '../../main/engine/drives/index';
+import {
+  listDrives,
+  targetReasons,
+  revalidateTarget,
+  isSafeTarget,
+  watchDrives,
+  type Drive,
+} from '../../main/engine/drives/index';
 import { runInHelper, createHelperChannel } from '../../main/helper/launch';
 import type { FlashResult } from '../../main/engine/jobs/flash';
 import { isAtlasError } from '../../main/engine/errors';
@@ -82,6 +89,29 @@ test('drivelist sees the loop device as a removable USB card with its serial', {
   assert.ok(root, 'the system disk is listed');
   assert.equal(root.containsSource, true);
   assert.ok(targetReasons(root).some((r) => r.code === 'SYSTEM_DISK' && r.level === 'error'));
+});
+
+test('watchDrives reports a card pulled out and put back', { skip }, async () => {
+  fake.set([{ loop: loop!.device, serial: 'SD-1234' }]);
+  const seen: Drive[][] = [];
+  let wake: (() => void) | null = null;
+  const watcher = watchDrives((drives) => {
+    seen.push(drives);
+    wake?.();
+  });
+  const next = (): Promise<void> => new Promise((resolve) => (wake = resolve));
+  try {
+    await next();
+    assert.ok(seen.at(-1)!.some((d) => d.device === device));
+    fake.set([]); // pulled out: drivelist no longer sees it
+    await next();
+    assert.ok(!seen.at(-1)!.some((d) => d.device === device));
+    fake.set([{ loop: loop!.device, serial: 'SD-1234' }]);
+    await next();
+    assert.ok(seen.at(-1)!.some((d) => d.device === device));
+  } finally {
+    watcher.stop();
+  }
 });
 
 test('flash through the helper: re-validated, written, verified, cmp-equal', { skip }, async () => {
