@@ -8,7 +8,8 @@ import { extname, join, normalize, sep } from 'node:path';
 
 export const APP_SCHEME = 'app';
 export const APP_HOST = 'atlas';
-export const APP_ORIGIN = `${APP_SCHEME}://${APP_HOST}`;
+// one definition of the origin: the sender check (main/app/sender.ts) compares against it
+export { APP_ORIGIN } from '../app/sender';
 
 /** Scripts and styles from the app only; no inline script, no remote anything, no frames, no forms. */
 export const CSP = [

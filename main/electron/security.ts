@@ -27,16 +27,4 @@ export function guardWebContents(): void {
   });
 }
 
-/** A message is trusted only from the main frame of one of our windows, showing our own origin. */
-export function isTrustedSender(
-  frame: { url: string; parent: unknown } | null | undefined,
-  contentsId: number,
-  trusted: ReadonlySet<number>,
-): boolean {
-  if (!frame || frame.parent !== null || !trusted.has(contentsId)) return false;
-  try {
-    return new URL(frame.url).origin === APP_ORIGIN;
-  } catch {
-    return false;
-  }
-}
+export { isTrustedSender } from '../app/sender';

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { fakeCard, fileFlash, startTestServer, SYSTEM_DISK, type TestServer } from './serve';
+import { fakeCard, fileDeviceJobs, startTestServer, SYSTEM_DISK, type TestServer } from './serve';
 import { openApp, SHOTS, type OpenedApp } from './browser';
 import { hasCommand, run, scratchDir } from '../support/sh';
 import { inProcessFileJobs } from '../../main/app/production';
@@ -59,7 +59,7 @@ test('flash: an image written to two cards through the real flash job, verified,
   });
   const s = await session(dir, {
     drives: [...cards, SYSTEM_DISK],
-    runDeviceJob: fileFlash,
+    runDeviceJob: fileDeviceJobs,
     defaultDialogAnswers: { image },
   });
   const { page } = s.app;
@@ -105,7 +105,7 @@ test('flash: cancel mid-write ends the job as cancelled and says what it means f
   run('truncate', ['-s', '3G', card]);
   // a slow card: each progress report waits a little, so the job is surely running when Cancel is pressed
   const slowFlash: DeviceJobRunner = (kind, request, control) =>
-    fileFlash(kind, request, {
+    fileDeviceJobs(kind, request, {
       signal: control.signal,
       onProgress: (p) => {
         control.onProgress?.(p);
@@ -215,6 +215,79 @@ test(
       const code = await error.getAttribute('data-code');
       assert.ok(code === 'PHASE_RULE' || code === 'NOT_ARMBIAN_BASE', `refused as not a base (${code})`);
       await page.screenshot({ path: join(SHOTS, 'insert-refused.png'), fullPage: true });
+      assert.deepEqual(s.app.consoleErrors, []);
+    } finally {
+      await s.close();
+      cleanup();
+    }
+  },
+);
+
+test(
+  'clone → library → restore: a card cloned, listed as Phase 1, verified, restored to another card',
+  { skip: !hasCommand('mkfs.ext4') || !hasCommand('mcopy') },
+  async () => {
+    const { dir, cleanup } = scratchDir('atlas-e2e-phase1-');
+    const source = join(dir, 'dev-card.img');
+    run('bash', [fixtureScript, source], {});
+    const target = join(dir, 'blank-card.img');
+    writeFileSync(target, '');
+    run('truncate', ['-s', '320M', target]);
+    const build = join(dir, 'atlas-build');
+    mkdirSync(build);
+    const sourceCard = fakeCard(source, { description: 'Dev kiosk card', size: readFileSync(source).length });
+    const targetCard = fakeCard(target, { description: 'Blank card', size: 320 * 1024 * 1024 });
+    const s = await session(dir, {
+      drives: [sourceCard, targetCard],
+      runDeviceJob: fileDeviceJobs,
+      fileJobs: inProcessFileJobs,
+    });
+    const { page } = s.app;
+    try {
+      // Clone
+      await page.getByTestId('nav-clone').click();
+      await page.getByTestId(`drive-option-${source}`).check();
+      await page.getByTestId('clone-tag').fill('v8-1-0-FEATURE');
+      assert.equal(await page.getByTestId('clone-output-name').textContent(), 'golden-clone-v8-1-0-FEATURE/');
+      await page.getByTestId('clone-start').click();
+      await page.getByTestId('clone-done').waitFor({ timeout: 120_000 });
+      const folder = join(build, 'golden-clone-v8-1-0-FEATURE');
+      assert.ok(existsSync(join(folder, 'atlas-manifest.json')), 'the clone folder is complete');
+      await page.screenshot({ path: join(SHOTS, 'clone-done.png'), fullPage: true });
+
+      // Library: listed as Phase 1 with its tag; its verify button runs the real verification
+      await page.getByTestId('nav-library').click();
+      const row = page.getByTestId('library-row-golden-clone-v8-1-0-FEATURE');
+      await row.waitFor();
+      assert.match((await row.textContent()) ?? '', /Phase 1.*v8-1-0-FEATURE/);
+      assert.ok(
+        await page.getByTestId('library-unavailable-vault').isVisible(),
+        'the unplugged vault is reported',
+      );
+      await page.getByTestId('library-verify-golden-clone-v8-1-0-FEATURE').click();
+      await row.getByText('Verified').waitFor({ timeout: 60_000 });
+      await page.screenshot({ path: join(SHOTS, 'library.png'), fullPage: true });
+
+      // Restore: the card list stays locked until the folder verified
+      await page.getByTestId('nav-restore').click();
+      s.server.queueDialog(folder);
+      await page.getByTestId('restore-folder-choose').click();
+      assert.equal(await page.getByTestId('restore-start').isDisabled(), true);
+      await page.getByTestId('restore-verify').click();
+      await page.getByTestId('restore-verify-result').waitFor({ timeout: 60_000 });
+      await page.getByTestId(`drive-option-${target}`).check();
+      await page.getByTestId('restore-start').click();
+      assert.match((await page.getByTestId('confirm-dialog').textContent()) ?? '', /Blank card/);
+      await page.getByTestId('confirm-ok').click();
+      await page.getByTestId('restore-done').waitFor({ timeout: 120_000 });
+      await page.screenshot({ path: join(SHOTS, 'restore-done.png'), fullPage: true });
+      // the restored card carries the source's boot partition entry and disk id; root was grown to the bigger card
+      const [was, now] = [readFileSync(source).subarray(0, 512), readFileSync(target).subarray(0, 512)];
+      assert.ok(
+        now.subarray(440, 462).equals(was.subarray(440, 462)),
+        'same disk id and boot partition entry',
+      );
+      assert.ok(now.readUInt32LE(462 + 12) > was.readUInt32LE(462 + 12), 'the root partition grew');
       assert.deepEqual(s.app.consoleErrors, []);
     } finally {
       await s.close();

@@ -19,9 +19,10 @@ import {
   type DeviceJobRunner,
   type HandlerDeps,
 } from '../../main/app/handlers';
-import { AtlasError } from '../../main/engine/errors';
 import { flashJob } from '../../main/engine/jobs/flash';
-import { toFlashResult } from '../../main/app/adapters';
+import { toCloneResult, toFlashResult, toRestoreResult } from '../../main/app/adapters';
+import { cloneJob } from '../../main/engine/jobs/clone';
+import { restoreJob } from '../../main/engine/jobs/restore';
 import { inProcessFileJobs } from '../../main/app/production';
 import type { Drive, FilePurpose, FolderPurpose } from '../../main/contract';
 import { shimScript } from './shim';
@@ -176,25 +177,43 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
 }
 
 /**
- * Device jobs onto fake cards (plain files) through the real flash job, in process: no re-listing of the
+ * Device jobs onto fake cards (plain files) through the real engine jobs, in process: no re-listing of the
  * machine's drives (the handlers checked the fake list), no eject, buffered I/O (tmpfs has no O_DIRECT).
  */
-export const fileFlash: DeviceJobRunner = async (kind, request, control) => {
-  if (kind !== 'flash')
-    throw new AtlasError('UNSUPPORTED', `${kind} onto a fake card is not available in the web demo.`);
-  const r = request as DeviceJobRequests['flash'];
-  const result = await flashJob(
-    {
-      source: r.image.path,
-      targets: r.targets.map((t) => ({ device: t.device })),
-      verify: r.verify,
-      eject: false,
-      revalidate: false,
-      directIO: false,
-    },
-    control,
-  );
-  return toFlashResult(result) as never;
+export const fileDeviceJobs: DeviceJobRunner = async (kind, request, control) => {
+  if (kind === 'flash') {
+    const r = request as DeviceJobRequests['flash'];
+    const result = await flashJob(
+      {
+        source: r.image.path,
+        targets: r.targets.map((t) => ({ device: t.device })),
+        verify: r.verify,
+        eject: false,
+        revalidate: false,
+        directIO: false,
+      },
+      control,
+    );
+    return toFlashResult(result) as never;
+  }
+  if (kind === 'clone') {
+    const r = request as DeviceJobRequests['clone'];
+    const result = await cloneJob(
+      {
+        source: r.source.device,
+        outDir: r.outDir,
+        tag: r.tag,
+        sourceInfo: { model: r.source.description, ...(r.source.serial ? { serial: r.source.serial } : {}) },
+      },
+      control,
+    );
+    return toCloneResult(result) as never;
+  }
+  const r = request as DeviceJobRequests['restore'];
+  return toRestoreResult(
+    r.folder,
+    await restoreJob({ folder: r.folder, target: r.target.device, grow: r.grow }, control),
+  ) as never;
 };
 
 /** A fake card: an image file standing in for /dev/sdX. */
@@ -262,7 +281,7 @@ async function demo(): Promise<void> {
     },
     port: Number(process.env.PORT ?? 5178),
     injectShim: true,
-    runDeviceJob: fileFlash,
+    runDeviceJob: fileDeviceJobs,
     fileJobs: inProcessFileJobs,
   });
   console.log(`Atlas Imager (web demo) on ${server.url}  — fake cards in ${dir}`);

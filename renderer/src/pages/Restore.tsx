@@ -180,9 +180,8 @@ function RestoreDone({ result }: { result: RestoreResult }) {
         {result.folder.split('/').pop()} → {result.target}
       </p>
       <p>
-        {result.grown
-          ? 'Root was grown to fill the card.'
-          : (result.growNote ?? 'Root kept its original size.')}
+        {result.growNote ??
+          (result.grown ? 'Root was grown to fill the card.' : 'Root kept its original size.')}
       </p>
     </section>
   );
