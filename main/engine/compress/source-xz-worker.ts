@@ -13,6 +13,23 @@ export type WorkerMessage =
   | { type: 'end'; compressed: number }
   | { type: 'error'; reason: string; io: boolean; compressed: number };
 
+/** xz-embedded's xz_ret codes, which xz-decompress reports as "error code N". */
+const XZ_ERRORS: Record<string, string> = {
+  '2': 'unsupported integrity check',
+  '3': 'out of memory',
+  '4': 'memory limit reached',
+  '5': 'not an xz stream',
+  '6': 'unsupported xz options',
+  '7': 'compressed data is corrupt',
+  '8': 'unexpected end of input',
+};
+
+function describe(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const code = /error code (\d+)/.exec(message)?.[1];
+  return (code && XZ_ERRORS[code]) ?? message;
+}
+
 async function main(): Promise<void> {
   const port = parentPort;
   if (!port) return;
@@ -52,7 +69,7 @@ async function main(): Promise<void> {
     port.postMessage({ type: 'end', compressed } satisfies WorkerMessage);
   } catch (error) {
     const io = ioError as Error | null;
-    const reason = io ? io.message : error instanceof Error ? error.message : String(error);
+    const reason = io ? io.message : describe(error);
     port.postMessage({ type: 'error', reason, io: io !== null, compressed } satisfies WorkerMessage);
   }
   port.close();

@@ -11,6 +11,7 @@ import { crc32 } from 'node:zlib';
 import { AtlasError } from '../errors';
 import type { WorkerMessage } from './source-xz-worker';
 
+const TRUNCATED = 'the end of the stream is missing: the file is truncated';
 const HEADER_MAGIC = Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]);
 
 /** Reads a multibyte integer (xz's VLI: 7 bits per byte, at most 9 bytes); returns [value, nextOffset]. */
@@ -70,7 +71,7 @@ export async function xzUncompressedSize(path: string, fileSize: number): Promis
     let total = 0;
     let streams = 0;
     while (end > 0) {
-      if (end % 4 !== 0) throw new Error('the file size is not a multiple of 4');
+      if (end % 4 !== 0) throw new Error(TRUNCATED);
       const tail = await readAt(end - 4, 4);
       if (tail.readUInt32LE(0) === 0) {
         if (streams === 0 && end === fileSize && end <= 4) throw new Error('only padding');
@@ -78,7 +79,7 @@ export async function xzUncompressedSize(path: string, fileSize: number): Promis
         continue;
       }
       const footer = await readAt(end - 12, 12);
-      if (footer[10] !== 0x59 || footer[11] !== 0x5a) throw new Error('the stream footer is missing');
+      if (footer[10] !== 0x59 || footer[11] !== 0x5a) throw new Error(TRUNCATED);
       if (crc32(footer.subarray(4, 10)) >>> 0 !== footer.readUInt32LE(0))
         throw new Error('footer CRC32 mismatch');
       const indexSize = (footer.readUInt32LE(4) + 1) * 4;
@@ -99,8 +100,7 @@ export async function xzUncompressedSize(path: string, fileSize: number): Promis
     const reason = error instanceof Error ? error.message : String(error);
     throw new AtlasError(
       'CORRUPT_ARCHIVE',
-      `The archive ${basename(path)} is damaged or truncated (xz: ${reason}); its end is missing or unreadable. ` +
-        'Download or copy it again.',
+      `The archive ${basename(path)} is damaged or truncated (xz: ${reason}). Download or copy it again.`,
       { path, format: 'xz', reason },
       { cause: error },
     );
@@ -155,7 +155,12 @@ export function createXzWorkerStream(
       stream.destroy(message.io ? new AtlasError('IO_ERROR', message.reason) : hooks.corrupt(message.reason));
     }
   });
-  worker.on('error', (error) => stream.destroy(hooks.corrupt(error.message)));
+  // An uncaught error in the worker is a fault of ours (e.g. the decoder failed to load), not a bad archive.
+  worker.on('error', (error) =>
+    stream.destroy(
+      new AtlasError('INTERNAL', `The xz decoder failed: ${error.message}`, {}, { cause: error }),
+    ),
+  );
   worker.on('exit', (code) => {
     if (!finished && !stream.destroyed)
       stream.destroy(new AtlasError('INTERNAL', `The xz worker stopped (exit ${code}).`));

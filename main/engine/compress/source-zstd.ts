@@ -5,13 +5,36 @@
 import { promises as fsp } from 'node:fs';
 import { basename } from 'node:path';
 import type { Transform } from 'node:stream';
-import { DecompressStream } from 'zstd-napi';
+import type * as ZstdNapi from 'zstd-napi';
 import { AtlasError } from '../errors';
 
 const FRAME_MAGIC = 0xfd2fb528;
 
+let loaded: typeof ZstdNapi | null = null;
+
+/**
+ * Loaded on first use: it is a native addon, and a machine where it failed to build should still open
+ * every other format (and zstd through the binary). Throws UNSUPPORTED when it cannot load.
+ */
+export function loadZstdNapi(): typeof ZstdNapi {
+  if (loaded) return loaded;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    loaded = require('zstd-napi') as typeof ZstdNapi;
+    return loaded;
+  } catch (error) {
+    throw new AtlasError(
+      'UNSUPPORTED',
+      'This build of Atlas cannot decompress .zst images (zstd-napi is missing) and no zstd program was found. ' +
+        'Install zstd, or use .img.xz.',
+      {},
+      { cause: error },
+    );
+  }
+}
+
 export function createZstdNapiStream(): Transform {
-  return new DecompressStream();
+  return new (loadZstdNapi().DecompressStream)();
 }
 
 /**

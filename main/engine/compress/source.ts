@@ -15,7 +15,7 @@ import { blockDeviceSize } from '../io/block-file';
 import { findTool } from './source-tools';
 import { xzUncompressedSize, createXzWorkerStream } from './source-xz';
 import { openZipEntry, type ZipEntryInfo } from './source-zip';
-import { zstdContentSize, createZstdNapiStream } from './source-zstd';
+import { zstdContentSize, createZstdNapiStream, loadZstdNapi } from './source-zstd';
 
 export type SourceFormat = 'raw' | 'gzip' | 'xz' | 'zip' | 'zstd';
 
@@ -178,6 +178,7 @@ export async function openImageSource(
       const size = await zstdContentSize(path, fileSize);
       const zstd = options.zstdDecoder === 'zstd-napi' ? null : tools('zstd');
       const useCli = zstd !== null && options.zstdDecoder !== 'zstd-napi';
+      if (!useCli) loadZstdNapi();
       return makeSource(base, 'zstd', useCli ? 'zstd' : 'zstd-napi', size, null, undefined, (out) => {
         if (useCli) feedChild(out, zstd, ['-dc', '--no-progress'], base, 'zstd');
         else
@@ -373,16 +374,7 @@ function feedChild(
       return;
     }
     const tool = basename(command);
-    const sentence = stderr
-      .split('\n')
-      .map((line) =>
-        line
-          .replace(/^[^:]*: \(stdin\): /, '')
-          .replace(/^[^:\s]*: \/\*stdin\*\\?: /, '')
-          .trim(),
-      )
-      .filter(Boolean)
-      .join('; ');
+    const sentence = stderr.split('\n').map(cleanToolMessage).filter(Boolean).join('; ');
     out.destroy(
       corruptArchive(base, format, out, `${tool}: ${sentence || `exited with ${exit.code ?? exit.signal}`}`),
     );
@@ -409,6 +401,17 @@ function feedChild(
     settle();
   });
   child.stdout.pipe(out, { end: false });
+}
+
+/** Drops the tool's name and its "(stdin)" / "skipping: <stdin>" noise from a line of stderr. */
+export function cleanToolMessage(line: string): string {
+  return line
+    .trim()
+    .replace(/^[\w./-]+: /, '')
+    .replace(/^skipping: /, '')
+    .replace(/^(\(stdin\)|<stdin>|\/\*stdin\*\\?)\s*: /, '')
+    .replace(/^Decoding error \(\d+\) : /, '')
+    .trim();
 }
 
 /** The in-process xz fallback runs in a worker thread so a long decode never blocks the event loop. */
