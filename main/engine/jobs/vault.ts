@@ -328,13 +328,12 @@ async function compareWithVault(
       return { conflict: `${name} is ${file.size} bytes here and ${other.size} bytes in the vault` };
     }
   }
-  let recorded: Map<string, { sha256: string }> | null = null;
   for (const [name, file] of ours) {
     const other = theirs.get(name)!;
     if (!checksum && Math.abs(other.mtimeMs - file.mtimeMs) <= MODIFY_WINDOW_MS) continue;
-    recorded ??= await recordedHashes(there).catch(() => new Map<string, { sha256: string }>());
+    // both sides' bytes, not what a manifest claims: a vault copy changed since its manifest was written differs too
     const mine = await sha256File(file.path, signal ? { signal } : {});
-    const theirsHash = recorded.get(name)?.sha256 ?? (await sha256File(other.path, signal ? { signal } : {}));
+    const theirsHash = await sha256File(other.path, signal ? { signal } : {});
     if (mine !== theirsHash) return { conflict: `${name} has other content in the vault` };
   }
   return 'identical';
