@@ -134,3 +134,25 @@ test('our gunzip reads multi-member pigz output and names a truncated file', asy
     (e: Error & { code?: string }) => e.code === 'TRUNCATED' && /cut\.gz/.test(e.message),
   );
 });
+
+test('a worker that dies mid-stream fails the stream with an error instead of hanging', async () => {
+  const gz = createParallelGzip({ workers: 2, memberBytes: 65536 });
+  const source = Readable.from(
+    (async function* () {
+      for (let i = 0; i < 200; i++) {
+        if (i === 3) {
+          // reach into the pool: a crashed thread looks exactly like this to the stream
+          const workers = (gz as unknown as { workers: Array<{ terminate(): Promise<number> }> }).workers;
+          await workers[0]!.terminate();
+        }
+        yield randomBytes(65536);
+      }
+    })(),
+  );
+  await assert.rejects(
+    pipeline(source, gz, async (s: AsyncIterable<Buffer>) => {
+      for await (const _ of s);
+    }),
+    (e: Error & { code?: string }) => e.code === 'INTERNAL' && /gzip worker/.test(e.message),
+  );
+});
