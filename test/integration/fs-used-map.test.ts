@@ -635,6 +635,34 @@ test(
   },
 );
 
+test('only sector-aligned reads (raw devices such as macOS /dev/rdiskN refuse others), same maps', async () => {
+  const dir = caseDir('aligned');
+  const images = [
+    mkext(caseDir('aligned-ext1k'), '64M', 'mkfs.ext4', []),
+    mkext(caseDir('aligned-ext4k'), '64M', 'mkfs.ext4', ['-b', '4096']),
+    mkfat(caseDir('aligned-fat32'), '64M', ['-F', '32', '-s', '1']),
+    mkfat(caseDir('aligned-fat12'), '3M', ['-F', '12', '-s', '2']),
+  ];
+  assert.ok(dir);
+  for (const path of images) {
+    const file = await openBlockFile(path);
+    const strict = {
+      ...file,
+      read: (buffer: Uint8Array, position: number, length = buffer.byteLength) => {
+        if (position % 512 !== 0 || length % 512 !== 0) {
+          throw new Error(`unaligned read of ${length} bytes at ${position}`);
+        }
+        return file.read(buffer, position, length);
+      },
+    };
+    try {
+      assert.deepEqual(await readUsedBlockMap(strict, 0), await readUsedBlockMap(file, 0));
+    } finally {
+      await file.close();
+    }
+  }
+});
+
 test('not a filesystem: detect gives null, read throws FS_UNSUPPORTED', async () => {
   const dir = caseDir('nofs');
   const zeros = join(dir, 'zeros.img');

@@ -5,11 +5,11 @@
  * s_first_data_block and padding bits left used, and partclone's free-count checks.
  */
 import type { BlockFile } from '../io/block-file';
-import { readExactly } from '../io/block-file';
 import { AtlasError } from '../errors';
 import type { UsedBlockMap } from './types';
 import { countBits, setBitRange, setPaddingBits } from './bitmap';
 import { crc16, crc32cLe } from './crc';
+import { readAligned } from './aligned-read';
 
 const EXT_MAGIC = 0xef53;
 
@@ -206,9 +206,8 @@ export async function readExtInfo(file: BlockFile, offset: number): Promise<ExtI
 }
 
 async function readSuperblockBytes(file: BlockFile, offset: number): Promise<Uint8Array | null> {
-  const sb = new Uint8Array(1024);
-  const got = await file.read(sb, offset + 1024, 1024);
-  return got === 1024 ? sb : null;
+  if (file.size < offset + 2048) return null;
+  return readAligned(file, offset + 1024, 1024);
 }
 
 /** Quick test used by detectFilesystem. */
@@ -360,13 +359,16 @@ async function readGroupDescriptors(
   const firstMetaBg = metaBg ? info.firstMetaBg : descBlocks;
   const raw = new Uint8Array(descBlocks * bs);
   if (firstMetaBg > 0) {
-    raw.set(await readExactly(file, offset + (info.firstDataBlock + 1) * bs, firstMetaBg * bs), 0);
+    raw.set(
+      await readAligned(file, offset + (info.firstDataBlock + 1) * bs, firstMetaBg * bs, { exact: true }),
+      0,
+    );
   }
   // meta_bg: descriptor block i lives in the first group of its meta group (ext2fs_descriptor_block_loc2)
   for (let i = firstMetaBg; i < descBlocks; i++) {
     const bg = perBlock * i;
     const blk = groupFirstBlock(info, bg) + (groupHasSuper(info, bg) ? 1 : 0);
-    raw.set(await readExactly(file, offset + blk * bs, bs), i * bs);
+    raw.set(await readAligned(file, offset + blk * bs, bs, { exact: true }), i * bs);
   }
   const view = new DataView(raw.buffer);
   const hi = (info.featureIncompat & INCOMPAT_64BIT) !== 0 && info.descSize >= 64;
@@ -410,7 +412,9 @@ async function readBitmapBlocks(
   const worker = async () => {
     while (next < runs.length) {
       const run = runs[next++]!;
-      const data = await readExactly(file, offset + run.first * blockSize, run.count * blockSize);
+      const data = await readAligned(file, offset + run.first * blockSize, run.count * blockSize, {
+        exact: true,
+      });
       for (const blk of run.blocks) {
         const at = (blk - run.first) * blockSize;
         out.set(blk, data.subarray(at, at + blockSize));

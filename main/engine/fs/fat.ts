@@ -13,6 +13,7 @@ import type { BlockFile } from '../io/block-file';
 import { AtlasError } from '../errors';
 import type { UsedBlockMap } from './types';
 import { clearBitRange, countUsed, setPaddingBits } from './bitmap';
+import { readAligned } from './aligned-read';
 
 export type FatType = 'FAT12' | 'FAT16' | 'FAT32';
 
@@ -109,8 +110,8 @@ export function parseFatBootSector(bs: Uint8Array): FatInfo | null {
 }
 
 async function readBootSector(file: BlockFile, offset: number): Promise<Uint8Array | null> {
-  const bs = new Uint8Array(512);
-  return (await file.read(bs, offset, 512)) === 512 ? bs : null;
+  if (file.size < offset + 512) return null;
+  return readAligned(file, offset, 512);
 }
 
 export async function isFat(file: BlockFile, offset: number): Promise<boolean> {
@@ -130,10 +131,8 @@ export async function readFatInfo(file: BlockFile, offset: number): Promise<FatI
 }
 
 /** Reads `length` bytes at `position`, zero-filling whatever lies past the end of the file (as partclone sees it). */
-async function readZeroPadded(file: BlockFile, position: number, length: number): Promise<Uint8Array> {
-  const buf = new Uint8Array(length);
-  await file.read(buf, position, length);
-  return buf;
+function readZeroPadded(file: BlockFile, position: number, length: number): Promise<Uint8Array> {
+  return readAligned(file, position, length);
 }
 
 /**
@@ -163,7 +162,7 @@ export async function readFatUsedMap(
   }
   const fatStart = offset + info.reservedSectors * bps;
   const head = await readZeroPadded(file, fatStart, 8);
-  const hv = new DataView(head.buffer);
+  const hv = new DataView(head.buffer, head.byteOffset, head.byteLength);
   if (!options.ignoreFsState && type !== 'FAT12') {
     const entry1 = type === 'FAT32' ? hv.getUint32(4, true) : hv.getUint16(2, true);
     const [cleanBit, ioBit] = type === 'FAT32' ? [0x08000000, 0x04000000] : [0x8000, 0x4000];
@@ -197,7 +196,7 @@ export async function readFatUsedMap(
     const byteFrom = Math.floor((first * entryBits) / 8);
     const byteTo = Math.ceil((last * entryBits) / 8) + 1;
     const buf = await readZeroPadded(file, fatStart + byteFrom, byteTo - byteFrom);
-    const view = new DataView(buf.buffer);
+    const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     for (let e = first; e < last; e++) {
       let value: number;
       if (entryBits === 32) value = view.getUint32(e * 4 - byteFrom, true);
