@@ -1,0 +1,107 @@
+/**
+ * Flash benchmark (issue 4), on a loop device, same data, same run, caches dropped before each run:
+ *  - a 1 GiB raw image: flashJob's write phase vs `dd bs=4M oflag=direct conv=fsync`;
+ *  - the same image as .img.xz vs `xz -dc -T0 | dd …`;
+ *  - the verify pass vs a `dd iflag=direct` read of the same size;
+ *  - and, to justify O_DIRECT, the write phase with buffered writes (fsync at the end) and the cache dropped
+ *    before the read-back.
+ * Time ratios (ours / reference): <= 1.11 means at least 0.9x the reference's throughput.
+ * Needs root (loop devices). Run: npm run bench -- flash
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { flashJob, type FlashResult } from '../main/engine/jobs/flash';
+import { dropCaches, measure, row } from './support';
+
+const sh = (script: string): string =>
+  execFileSync('bash', ['-o', 'pipefail', '-ec', script], { encoding: 'utf8' });
+const RUNS = 3;
+
+async function main(): Promise<void> {
+  const work = mkdtempSync('/var/tmp/atlas-flash-bench-');
+  let loop = '';
+  try {
+    const img = join(work, 'image.img');
+    sh(
+      `IMG_MIB=1024 FAT_MIB=128 EXTRA_MIB=400 bash ${join(process.cwd(), 'test/fixtures/make-armbian-image.sh')} ${img}`,
+    );
+    sh(`xz -T0 -1 -k ${img}`);
+    sh(`truncate -s 1100M ${work}/card.bin`);
+    loop = sh(`losetup -f --show ${work}/card.bin`).trim();
+    const size = 1024 * 1024 * 1024;
+    console.log(`image: 1 GiB Armbian-like (400 MiB random data in root), ${loop} over a file in /var/tmp`);
+
+    const flash = async (source: string, directIO = true): Promise<FlashResult> => {
+      dropCaches();
+      return flashJob({ source, targets: [{ device: loop }], eject: false, directIO, useTools: true }, {});
+    };
+    const best = {
+      raw: Infinity,
+      xz: Infinity,
+      verify: Infinity,
+      buffered: Infinity,
+      bufferedVerify: Infinity,
+    };
+    const ref = { raw: Infinity, xz: Infinity, verify: Infinity };
+    let wall = Infinity;
+    for (let i = 0; i < RUNS; i++) {
+      const t = performance.now();
+      const r = await flash(img);
+      wall = Math.min(wall, (performance.now() - t) / 1000);
+      best.raw = Math.min(best.raw, r.writeSeconds);
+      best.verify = Math.min(best.verify, r.verifySeconds);
+      dropCaches();
+      ref.raw = Math.min(
+        ref.raw,
+        measure(`dd if=${img} of=${loop} bs=4M oflag=direct conv=fsync status=none`).seconds,
+      );
+      dropCaches();
+      ref.verify = Math.min(
+        ref.verify,
+        measure(`dd if=${loop} of=/dev/null bs=4M count=256 iflag=direct status=none`).seconds,
+      );
+
+      console.log(`run ${i + 1}: raw ${r.writeSeconds.toFixed(2)} s, verify ${r.verifySeconds.toFixed(2)} s`);
+      const x = await flash(`${img}.xz`);
+      best.xz = Math.min(best.xz, x.writeSeconds);
+      dropCaches();
+      ref.xz = Math.min(
+        ref.xz,
+        measure(
+          `xz -dc -T0 ${img}.xz | dd of=${loop} bs=4M iflag=fullblock oflag=direct conv=fsync status=none`,
+        ).seconds,
+      );
+
+      const b = await flash(img, false);
+      best.buffered = Math.min(best.buffered, b.writeSeconds);
+      best.bufferedVerify = Math.min(best.bufferedVerify, b.verifySeconds);
+    }
+    console.log(row('raw 1 GiB write (O_DIRECT)', best.raw, ref.raw, 's', '<= 1.11'));
+    console.log(row('.img.xz write', best.xz, ref.xz, 's', '<= 1.11'));
+    console.log(row('verify read-back (O_DIRECT + crc32)', best.verify, ref.verify, 's', '<= 1.11'));
+    console.log(row('raw write, buffered + fsync', best.buffered, ref.raw, 's', 'info'));
+    console.log(row('verify, buffered + BLKFLSBUF', best.bufferedVerify, ref.verify, 's', 'info'));
+    console.log(
+      `whole raw job incl. opening, zeroing and listing drives: ${wall.toFixed(2)} s; ${(size / 2 ** 20 / best.raw).toFixed(0)} MiB/s write`,
+    );
+  } finally {
+    if (loop) sh(`losetup -d ${loop} || true`);
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+let finished = false;
+process.on('exit', () => {
+  if (!finished) {
+    console.error('flash bench: stopped before the end (a promise never settled)');
+    process.exitCode = 1;
+  }
+});
+void main()
+  .then(() => (finished = true))
+  .catch((error: unknown) => {
+    finished = true;
+    console.error(error);
+    process.exitCode = 1;
+  });
