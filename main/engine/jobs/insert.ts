@@ -10,7 +10,8 @@
 import { constants, createReadStream, promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
-import { basename, join, posix, resolve } from 'node:path';
+import { spawn } from 'node:child_process';
+import { basename, dirname, join, posix, resolve } from 'node:path';
 import { AtlasError, throwIfCancelled, toAtlasError } from '../errors';
 import { ProgressMeter, type JobControl } from '../progress';
 import { VERSION } from '../version';
@@ -19,6 +20,7 @@ import { sha256File } from '../io/hash';
 import { withExt4, type Ext4Op } from '../fs/ext4-inject';
 import { recogniseArmbianBase, type ArmbianInspection } from '../library/armbian';
 import { loadProfile, resolveProfile, type InsertProfile } from '../library/profile';
+import { cachedSha256 } from '../library/hash-cache';
 import { execCommand, parseUnitFile, unitValues, wantedBy } from '../library/systemd-unit';
 
 export interface InsertOptions {
@@ -41,6 +43,11 @@ export interface InsertOptions {
   profile?: InsertProfile | string;
   /** the creation time written into golden-release and the manifest (tests); default now */
   now?: Date;
+  /**
+   * where base-image hashes are remembered (see library/hash-cache), so a second insert from the same base
+   * does not hash it again; default `<outDir>/.atlas-cache`; false to always hash
+   */
+  hashCacheDir?: string | false;
 }
 
 export type InsertFileRole = 'firstboot' | 'service' | 'enable' | 'secrets' | 'golden-release';
@@ -300,6 +307,35 @@ async function openPartial(path: string, force: boolean): Promise<FileHandle> {
 }
 
 /**
+ * Copies with GNU cp (`--sparse=auto --reflink=auto`): holes stay holes and a CoW filesystem clones. False
+ * when there is no such cp (the caller copies in-process); CANCELLED kills it.
+ */
+function copyWithCp(from: string, to: string, signal?: AbortSignal): Promise<boolean> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn('cp', ['--sparse=auto', '--reflink=auto', '--', from, to], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      ...(signal ? { signal } : {}),
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    child.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'ABORT_ERR') reject(new AtlasError('CANCELLED', 'The operation was cancelled.'));
+      else resolvePromise(false);
+    });
+    child.on('close', (code) => {
+      if (code === 0) resolvePromise(true);
+      else if (/unrecognized option|illegal option|invalid option/i.test(stderr)) resolvePromise(false);
+      else if (/No space left/i.test(stderr)) {
+        reject(new AtlasError('TARGET_TOO_SMALL', `No space left in ${dirname(to)} for a copy of ${from}.`));
+      } else
+        reject(new AtlasError('IO_ERROR', `Copying ${from} failed: ${stderr.trim() || `cp exited ${code}`}`));
+    });
+  });
+}
+
+/**
  * Tries a copy-on-write clone (APFS, btrfs, XFS) over the partial we already own; false when the filesystem
  * cannot, so the caller copies.
  */
@@ -401,49 +437,73 @@ export async function insertJob(options: InsertOptions, control: JobControl = {}
   });
 
   // ---- 2. the copy, to *.partial
-  let copyMethod: InsertResult['copyMethod'];
-  let baseSha256: string;
+  let copyMethod: InsertResult['copyMethod'] = 'copy';
+  let baseSha256 = '';
   let imageSha256: string | undefined;
-  let imageSize: number;
+  let imageSize = 0;
+  const cacheDir =
+    options.hashCacheDir === false ? null : (options.hashCacheDir ?? join(outDir, '.atlas-cache'));
+  const hashBase = async (stage?: string): Promise<string> => {
+    const compute = (): Promise<string> =>
+      sha256File(basePath, stage ? { signal, onProgress, stage } : { signal });
+    return cacheDir ? (await cachedSha256(basePath, cacheDir, compute)).sha256 : compute();
+  };
   // claiming the partial's name first means a second insert of the same name is refused, not interleaved
   const out = await openPartial(partial, options.force === true);
   let cleanup = true;
   try {
-    let reflinked = false;
+    let copied = false;
     if (source.format === 'raw') {
       await out.close();
-      reflinked = await tryReflink(basePath, partial);
+      if (process.platform === 'linux') {
+        // GNU cp copies only the base's data extents (SEEK_DATA) in the kernel, or reflinks; the hash reads
+        // the same file alongside, on this thread, so the two overlap
+        const copying = copyWithCp(basePath, partial, signal);
+        copying.catch(() => undefined);
+        let hashed: string;
+        try {
+          hashed = await hashBase('copying');
+        } finally {
+          await copying.catch(() => undefined);
+        }
+        if (await copying) {
+          copied = true;
+          copyMethod = 'copy';
+          imageSize = baseStat.size;
+          baseSha256 = hashed;
+        }
+      }
     }
-    if (reflinked) {
+    if (!copied && source.format === 'raw' && (await tryReflink(basePath, partial))) {
       copyMethod = 'reflink';
       imageSize = baseStat.size;
-      baseSha256 = await sha256File(basePath, { signal, onProgress, stage: 'hashing' });
-    } else if (source.format === 'raw') {
+      baseSha256 = await hashBase('hashing');
+    } else if (!copied && source.format === 'raw') {
       // one pass: read, hash, and write only the blocks that hold data (the base's holes stay holes)
       copyMethod = 'copy';
       const target = await fsp.open(partial, 'w', 0o644);
       try {
         const meter = new ProgressMeter('copying', baseStat.size, onProgress, { detail: baseName });
         const stream = createReadStream(basePath, { highWaterMark: 4 << 20, signal });
-        const copied = await writeSparse(stream, target, meter, signal);
-        baseSha256 = copied.sha256;
-        imageSize = copied.bytes;
+        const written = await writeSparse(stream, target, meter, signal);
+        baseSha256 = written.sha256;
+        imageSize = written.bytes;
         meter.finish();
       } finally {
         await target.close();
       }
-    } else {
+    } else if (!copied) {
       copyMethod = 'decompress';
       try {
         const meter = new ProgressMeter('decompressing', source.size ?? source.estimate, onProgress, {
           detail: baseName,
         });
         // the compressed file's own hash (what Armbian's .sha lists), read alongside the decompression
-        const fileHash = sha256File(basePath, { signal });
+        const fileHash = hashBase();
         fileHash.catch(() => undefined);
-        const copied = await writeSparse(source.createReadStream({ signal }), out, meter, signal);
-        imageSha256 = copied.sha256;
-        imageSize = copied.bytes;
+        const written = await writeSparse(source.createReadStream({ signal }), out, meter, signal);
+        imageSha256 = written.sha256;
+        imageSize = written.bytes;
         baseSha256 = await fileHash;
         meter.finish();
       } finally {
