@@ -79,8 +79,9 @@ export async function restoreJob(options: RestoreOptions, control: JobControl = 
     const last = lastPartition(table);
     const lastIsExt = planned.find((p) => p.entry.number === last.number)?.header.fsName === 'EXTFS';
     const canResize = grow && lastIsExt && (await resizerAvailable());
+    // the clone's own layout must fit; growing then only extends the last partition to the card's end
+    checkFits(table, planned, target, table.sectorSize);
     const finalTable = grow && lastIsExt ? growLastPartition(table, targetSectors) : table;
-    checkFits(finalTable, planned, target, table.sectorSize);
 
     await applyPartitionTable(target, finalTable);
     const total = planned.reduce((sum, p) => sum + p.usedBlocks * p.header.blockSize, 0);
