@@ -8,11 +8,20 @@ import { listDrives, watchDrives } from '../engine/drives/index';
 import { insertJob } from '../engine/jobs/insert';
 import { verifyCloneFolder } from '../engine/jobs/verify';
 import type { FlashResult as EngineFlashResult } from '../engine/jobs/flash';
+import type { CloneResult as EngineCloneResult } from '../engine/jobs/clone';
+import type { RestoreResult as EngineRestoreResult } from '../engine/jobs/restore';
 import { runInHelper } from '../helper/launch';
 import { AtlasError } from '../engine/errors';
 import type { DeviceJobRequests, DeviceJobRunner, FileJobRunners, HandlerDeps } from './handlers';
 import { notAvailable } from './handlers';
-import { toDrive, toFlashResult, toInsertResult, toVerifyResult } from './adapters';
+import {
+  toCloneResult,
+  toDrive,
+  toFlashResult,
+  toInsertResult,
+  toRestoreResult,
+  toVerifyResult,
+} from './adapters';
 
 export type WindowBoundDeps = Pick<
   HandlerDeps,
@@ -23,11 +32,7 @@ export type WindowBoundDeps = Pick<
 export const helperDeviceJobs: DeviceJobRunner = async (kind, request, control) => {
   if (kind === 'flash') {
     const r = request as DeviceJobRequests['flash'];
-    const targets = r.confirmed.map((c) => {
-      if (c.size === null)
-        throw new AtlasError('DRIVE_REMOVED', `${c.device} reports no size: is a card in the reader?`);
-      return { device: c.device, confirmed: { size: c.size, ...(c.serial ? { serial: c.serial } : {}) } };
-    });
+    const targets = r.confirmed.map((c) => ({ device: c.device, confirmed: confirmedOf(c) }));
     const result = await runInHelper<EngineFlashResult>(
       'flash',
       { source: r.image.path, targets, verify: r.verify, eject: true },
@@ -36,9 +41,40 @@ export const helperDeviceJobs: DeviceJobRunner = async (kind, request, control) 
     );
     return toFlashResult(result) as never;
   }
-  // clone and restore of a card need the helper to register them (main/helper/jobs.ts)
-  throw notAvailable(kind === 'clone' ? 'Clone from a card' : 'Restore to a card');
+  if (kind === 'clone') {
+    const r = request as DeviceJobRequests['clone'];
+    const result = await runInHelper<EngineCloneResult>(
+      'clone',
+      {
+        source: r.source.device,
+        confirmed: confirmedOf(r.confirmed),
+        outDir: r.outDir,
+        tag: r.tag,
+        ...(process.getuid && process.getgid
+          ? { owner: { uid: process.getuid(), gid: process.getgid() } }
+          : {}),
+      },
+      control,
+      { name: 'Atlas Imager' },
+    );
+    return toCloneResult(result) as never;
+  }
+  const r = request as DeviceJobRequests['restore'];
+  const result = await runInHelper<EngineRestoreResult>(
+    'restore',
+    { folder: r.folder, target: r.target.device, confirmed: confirmedOf(r.confirmed), grow: r.grow },
+    control,
+    { name: 'Atlas Imager' },
+  );
+  return toRestoreResult(r.folder, result) as never;
 };
+
+/** The card as the person confirmed it, which the helper checks again before touching it. */
+function confirmedOf(c: DeviceJobRequests['clone']['confirmed']): { size: number; serial?: string } {
+  if (c.size === null)
+    throw new AtlasError('DRIVE_REMOVED', `${c.device} reports no size: is a card in the reader?`);
+  return { size: c.size, ...(c.serial ? { serial: c.serial } : {}) };
+}
 
 export const inProcessFileJobs: FileJobRunners = {
   insert: async (r, control) =>

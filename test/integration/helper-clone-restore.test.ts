@@ -1,0 +1,168 @@
+/**
+ * Clone from a card and restore to a card through the elevated helper, as the app runs them: the helper checks
+ * that each device is the card the person confirmed before reading or writing it. The cards are loop devices
+ * presented as USB cards by the fake lsblk; nothing here touches a disk of the machine.
+ */
+import test, { after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { runInHelper } from '../../main/helper/launch';
+import type { CloneResult } from '../../main/engine/jobs/clone';
+import type { RestoreResult } from '../../main/engine/jobs/restore';
+import { verifyCloneFolder } from '../../main/engine/jobs/verify';
+import { isAtlasError } from '../../main/engine/errors';
+import { attachLoop, type LoopDevice } from '../support/loop';
+import { installFakeLsblk, type FakeLsblk } from '../support/fake-lsblk';
+import { makeArmbianImage } from '../support/armbian';
+import { isRoot, run, scratchDir, tryRun } from '../support/sh';
+
+const skip = isRoot ? false : 'needs root for loop devices';
+const helper = { mode: 'direct' as const, entry: join(__dirname, '../../main/helper/main.js') };
+const SOURCE_BYTES = 256 * 1024 * 1024;
+const TARGET_BYTES = 320 * 1024 * 1024;
+
+let dir = '';
+let cleanup = (): void => undefined;
+let source: LoopDevice | null = null;
+let target: LoopDevice | null = null;
+let fake: FakeLsblk;
+const savedPath = process.env.PATH;
+let folder = '';
+
+const headHash = (path: string): string =>
+  run('bash', ['-c', `head -c 8388608 ${path} | sha256sum`]).split(' ')[0]!;
+
+before(() => {
+  if (!isRoot) return;
+  ({ dir, cleanup } = scratchDir('atlas-helper-clone-'));
+  makeArmbianImage(join(dir, 'kiosk.img'), { extraMib: 16 });
+  run('truncate', ['-s', String(TARGET_BYTES), join(dir, 'blank.img')]);
+  source = attachLoop(join(dir, 'kiosk.img'), { partitions: false });
+  target = attachLoop(join(dir, 'blank.img'), { partitions: false });
+  fake = installFakeLsblk(dir, [
+    { loop: source.device, serial: 'SRC-1' },
+    { loop: target.device, serial: 'DST-2' },
+  ]);
+  process.env.PATH = fake.path;
+});
+
+after(() => {
+  process.env.PATH = savedPath;
+  source?.detach();
+  target?.detach();
+  cleanup();
+});
+
+test('a card cloned through the helper gives a complete, verifiable folder', { skip }, async () => {
+  const result = await runInHelper<CloneResult>(
+    'clone',
+    {
+      source: fake.deviceFor(source!.device),
+      confirmed: { size: SOURCE_BYTES, serial: 'SRC-1' },
+      outDir: dir,
+      tag: 'HELPER',
+      owner: { uid: 1234, gid: 1234 },
+    },
+    {},
+    helper,
+  );
+  folder = result.folder;
+  assert.equal(result.manifest.source.serial, 'SRC-1');
+  assert.equal(statSync(folder).uid, 1234, 'the folder belongs to the person, not root');
+  const verified = await verifyCloneFolder(folder);
+  assert.equal(verified.images.length, 2);
+});
+
+test('the helper refuses to clone a card other than the confirmed one', { skip }, async () => {
+  await assert.rejects(
+    runInHelper(
+      'clone',
+      {
+        source: fake.deviceFor(source!.device),
+        confirmed: { size: SOURCE_BYTES, serial: 'OTHER' },
+        outDir: dir,
+        tag: 'NOPE',
+      },
+      {},
+      helper,
+    ),
+    (error: unknown) => isAtlasError(error, 'DRIVE_CHANGED'),
+  );
+  assert.equal(tryRun('test', ['-e', join(dir, 'golden-clone-NOPE')]).status, 1);
+});
+
+test('the helper refuses to restore onto a card whose serial differs, before writing', { skip }, async () => {
+  const before = headHash(target!.device);
+  await assert.rejects(
+    runInHelper(
+      'restore',
+      {
+        folder,
+        target: fake.deviceFor(target!.device),
+        confirmed: { size: TARGET_BYTES, serial: 'SWAPPED' },
+        grow: true,
+      },
+      {},
+      helper,
+    ),
+    (error: unknown) => isAtlasError(error, 'DRIVE_CHANGED'),
+  );
+  assert.equal(headHash(target!.device), before);
+});
+
+test('the helper refuses to restore onto a card that is not removable', { skip }, async () => {
+  fake.set([
+    { loop: source!.device, serial: 'SRC-1' },
+    { loop: target!.device, serial: 'DST-2', removable: false, tran: 'sata' },
+  ]);
+  try {
+    const before = headHash(target!.device);
+    await assert.rejects(
+      runInHelper(
+        'restore',
+        {
+          folder,
+          target: fake.deviceFor(target!.device),
+          confirmed: { size: TARGET_BYTES, serial: 'DST-2' },
+          grow: true,
+        },
+        {},
+        helper,
+      ),
+      (error: unknown) => isAtlasError(error) && /NOT_REMOVABLE|SYSTEM_DISK/.test(error.code),
+    );
+    assert.equal(headHash(target!.device), before);
+  } finally {
+    fake.set([
+      { loop: source!.device, serial: 'SRC-1' },
+      { loop: target!.device, serial: 'DST-2' },
+    ]);
+  }
+});
+
+test('restore through the helper onto a bigger card: fsck clean, root grown', { skip }, async () => {
+  const result = await runInHelper<RestoreResult>(
+    'restore',
+    {
+      folder,
+      target: fake.deviceFor(target!.device),
+      confirmed: { size: TARGET_BYTES, serial: 'DST-2' },
+      grow: true,
+    },
+    {},
+    helper,
+  );
+  assert.equal(result.grow, 'resized', result.growMessage);
+  const view = attachLoop(join(dir, 'blank.img'));
+  try {
+    run('fsck.vfat', ['-n', view.partition(1)]);
+    run('e2fsck', ['-fn', view.partition(2)]);
+    const info = run('dumpe2fs', ['-h', view.partition(2)]);
+    const bytes =
+      Number(/Block count:\s+(\d+)/.exec(info)![1]) * Number(/Block size:\s+(\d+)/.exec(info)![1]);
+    assert.ok(bytes > 250 * 1024 * 1024, `root was not grown: ${bytes}`);
+  } finally {
+    view.detach();
+  }
+});
