@@ -9,22 +9,10 @@ import { join } from 'node:path';
 import { cloneJob } from '../../main/engine/jobs/clone';
 import { restoreJob } from '../../main/engine/jobs/restore';
 import { verifyCloneFolder } from '../../main/engine/jobs/verify';
-import { isAtlasError } from '../../main/engine/errors';
+import { rejectsWith, sha256sum } from '../support/assert';
 import { attachLoop, type LoopDevice } from '../support/loop';
 import { makeArmbianImage } from '../support/armbian';
 import { run, scratchDir, shell, tryRun } from '../support/sh';
-
-const sha256 = (path: string): string => run('sha256sum', [path]).split(' ')[0]!;
-
-/** Expects an AtlasError with `code` whose message matches `pattern`. */
-async function rejectsWith(promise: Promise<unknown>, code: string, pattern: RegExp): Promise<void> {
-  await assert.rejects(promise, (error: unknown) => {
-    assert.ok(isAtlasError(error), `expected an AtlasError, got ${String(error)}`);
-    assert.equal(error.code, code, error.message);
-    assert.match(error.message, pattern);
-    return true;
-  });
-}
 
 /** The content of the ext4 root of an image file (partition 2 of the fixture's layout), read with debugfs. */
 function catRoot(device: string, path: string): string {
@@ -62,7 +50,7 @@ describe('clone and restore', () => {
     assert.equal(manifest.phase, 1);
     assert.equal(manifest.tag, 'v1-0-TEST');
     for (const file of manifest.files) {
-      assert.equal(sha256(join(folder, file.name)), file.sha256, file.name);
+      assert.equal(sha256sum(join(folder, file.name)), file.sha256, file.name);
       assert.equal(statSync(join(folder, file.name)).size, file.size);
     }
     assert.equal(statSync(join(folder, 'restore_golden.sh')).mode & 0o777, 0o755);
@@ -197,9 +185,9 @@ describe('clone and restore', () => {
     const target = join(dir, 'small.img');
     run('truncate', ['-s', '128M', target]);
     shell(`head -c 1048576 /dev/urandom | dd of='${target}' conv=notrunc status=none`);
-    const before = sha256(target);
+    const before = sha256sum(target);
     await rejectsWith(restoreJob({ folder, target }), 'TARGET_TOO_SMALL', /too small|at least/);
-    assert.equal(sha256(target), before);
+    assert.equal(sha256sum(target), before);
   });
 
   test('a damaged file is caught by the manifest before anything is written', async () => {
@@ -212,10 +200,10 @@ describe('clone and restore', () => {
     writeFileSync(join(bad, gz), bytes);
     const target = join(dir, 'untouched.img');
     run('truncate', ['-s', '256M', target]);
-    const before = sha256(target);
+    const before = sha256sum(target);
     await rejectsWith(restoreJob({ folder: bad, target }), 'MANIFEST_MISMATCH', new RegExp(gz));
     await rejectsWith(verifyCloneFolder(bad), 'MANIFEST_MISMATCH', new RegExp(gz));
-    assert.equal(sha256(target), before);
+    assert.equal(sha256sum(target), before);
   });
 
   test('a mounted source is refused, and the folder does not appear', async () => {

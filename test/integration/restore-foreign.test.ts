@@ -10,22 +10,12 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { restoreJob } from '../../main/engine/jobs/restore';
 import { verifyCloneFolder } from '../../main/engine/jobs/verify';
-import { isAtlasError } from '../../main/engine/errors';
+import { rejectsWith, sha256sum } from '../support/assert';
 import { attachLoop, type LoopDevice } from '../support/loop';
 import { makeArmbianImage } from '../support/armbian';
 import { run, scratchDir, shell, tryRun } from '../support/sh';
 
-const sha256 = (path: string): string => run('sha256sum', [path]).split(' ')[0]!;
 const CLI = join(__dirname, '..', '..', 'main', 'cli', 'run.js');
-
-async function rejectsWith(promise: Promise<unknown>, code: string, pattern: RegExp): Promise<void> {
-  await assert.rejects(promise, (error: unknown) => {
-    assert.ok(isAtlasError(error), `expected an AtlasError, got ${String(error)}`);
-    assert.equal(error.code, code, error.message);
-    assert.match(error.message, pattern);
-    return true;
-  });
-}
 
 describe('restoring folders made by partclone + pigz', () => {
   const { dir, cleanup } = scratchDir('atlas-foreign-');
@@ -47,7 +37,7 @@ describe('restoring folders made by partclone + pigz', () => {
     const path = join(dir, name);
     run('truncate', ['-s', '256M', path]);
     shell(`head -c 2097152 /dev/urandom | dd of='${path}' conv=notrunc status=none`);
-    return { path, hash: sha256(path) };
+    return { path, hash: sha256sum(path) };
   }
 
   before(() => {
@@ -99,7 +89,7 @@ describe('restoring folders made by partclone + pigz', () => {
     });
     const t = freshTarget('t-trunc.img');
     await rejectsWith(restoreJob({ folder: bad, target: t.path }), 'TRUNCATED', /sdc2-root\.partclone\.gz/);
-    assert.equal(sha256(t.path), t.hash);
+    assert.equal(sha256sum(t.path), t.hash);
   });
 
   test('a byte flipped in a data block: the message names the block', async () => {
@@ -133,7 +123,7 @@ describe('restoring folders made by partclone + pigz', () => {
       });
       const t = freshTarget(`t-${name}.img`);
       await rejectsWith(restoreJob({ folder: bad, target: t.path }), code, /sdc1-boot\.partclone\.gz/);
-      assert.equal(sha256(t.path), t.hash, `${name}: the target was written`);
+      assert.equal(sha256sum(t.path), t.hash, `${name}: the target was written`);
     }
   });
 
@@ -144,7 +134,7 @@ describe('restoring folders made by partclone + pigz', () => {
     });
     const t = freshTarget('t-dump.img');
     await rejectsWith(restoreJob({ folder: bad, target: t.path }), 'MALFORMED_DUMP', /line \d+/);
-    assert.equal(sha256(t.path), t.hash);
+    assert.equal(sha256sum(t.path), t.hash);
   });
 
   test('the CLI: a clear message and a non-zero exit; no confirmation without a TTY and without --yes', () => {
@@ -152,7 +142,7 @@ describe('restoring folders made by partclone + pigz', () => {
     const refused = spawnSync(process.execPath, [CLI, 'restore', folder, t.path], { encoding: 'utf8' });
     assert.notEqual(refused.status, 0);
     assert.match(refused.stderr, /--yes/);
-    assert.equal(sha256(t.path), t.hash);
+    assert.equal(sha256sum(t.path), t.hash);
 
     const bad = join(dir, 'golden-clone-TRUNC');
     const failed = spawnSync(process.execPath, [CLI, 'restore', bad, t.path, '--yes', '--json'], {
@@ -162,7 +152,7 @@ describe('restoring folders made by partclone + pigz', () => {
     const last = JSON.parse(failed.stdout.trim().split('\n').at(-1)!);
     assert.equal(last.type, 'error');
     assert.equal(last.code, 'TRUNCATED');
-    assert.equal(sha256(t.path), t.hash);
+    assert.equal(sha256sum(t.path), t.hash);
 
     const ok = spawnSync(process.execPath, [CLI, 'restore', folder, t.path, '--yes', '--no-grow', '--json'], {
       encoding: 'utf8',
