@@ -217,6 +217,10 @@ describe('clone and restore', () => {
         /--unmount/,
       );
       assert.ok(!readdirSync(dir).some((f) => f.includes('mounted')));
+      // asked to, the clone unmounts it first and proceeds
+      const result = await cloneJob({ source: loop.device, outDir: dir, tag: 'unmounted', unmount: true });
+      assert.notEqual(tryRun('mountpoint', ['-q', mnt]).status, 0, 'the partition is still mounted');
+      assert.equal((await verifyCloneFolder(result.folder)).images.length, 2);
     } finally {
       tryRun('umount', [mnt]);
     }

@@ -6,47 +6,16 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { AtlasError } from '../errors';
 import type { Drive } from './list';
+import { unmountAll } from './mounts';
 
 const execFileAsync = promisify(execFile);
 
-/** Unmounts every mounted partition of the drive; throws TARGET_MOUNTED when one stays mounted. */
-export async function unmountDrive(
-  drive: Pick<Drive, 'device' | 'partitions' | 'mountpoints'>,
-): Promise<void> {
-  if (process.platform === 'darwin') {
-    try {
-      await execFileAsync('diskutil', ['unmountDisk', drive.device]);
-    } catch (error) {
-      throw new AtlasError(
-        'TARGET_MOUNTED',
-        `Cannot unmount ${drive.device}: ${stderrOf(error)}. Close the files open on it.`,
-        {
-          device: drive.device,
-        },
-      );
-    }
-    return;
-  }
-  const mountpoints = new Set<string>(drive.partitions.flatMap((p) => p.mountpoints));
-  for (const m of drive.mountpoints) mountpoints.add(m);
-  // deepest first, so nested mounts come off before their parents
-  if (mountpoints.has('/')) {
-    throw new AtlasError(
-      'SYSTEM_DISK',
-      `${drive.device} holds the running system (/); it is never unmounted.`,
-    );
-  }
-  for (const mountpoint of [...mountpoints].sort((a, b) => b.length - a.length)) {
-    try {
-      await execFileAsync('umount', [mountpoint]);
-    } catch (error) {
-      throw new AtlasError(
-        'TARGET_MOUNTED',
-        `Cannot unmount ${mountpoint} on ${drive.device}: ${stderrOf(error)}. Close the files open on it and try again.`,
-        { device: drive.device, mountpoint },
-      );
-    }
-  }
+/**
+ * Unmounts every mounted partition of the drive; throws TARGET_MOUNTED when one stays mounted. Mounts are read
+ * from the kernel's table at the moment of unmounting (mounts.ts), not from a possibly stale drive listing.
+ */
+export async function unmountDrive(drive: Pick<Drive, 'device'>): Promise<void> {
+  await unmountAll(drive.device, { role: 'target' });
 }
 
 /** Ejects the card so it can be pulled out. Returns false (not an error) when the OS has no way to. */

@@ -40,45 +40,55 @@ export async function assertNotMounted(
 ): Promise<void> {
   const mounts = await mountsOf(path);
   if (mounts.length === 0) return;
+  const role = options.role ?? 'source';
   if (options.unmount) {
-    await unmountAll(path, mounts);
+    await unmountAll(path, { role, mounts });
     return;
   }
   const list = mounts.map((m) => `${m.device} on ${m.mountpoint}`).join(', ');
-  const role = options.role ?? 'source';
   throw new AtlasError(
-    role === 'source' ? 'SOURCE_MOUNTED' : 'TARGET_MOUNTED',
+    mountedCode(role),
     `${path} has mounted partitions (${list}). Unmount them first, or pass --unmount.`,
     { mounts },
   );
 }
 
-export async function unmountAll(path: string, mounts?: Mount[]): Promise<void> {
+/** Unmounts every mounted partition of a disk (macOS: the whole disk at once). */
+export async function unmountAll(
+  path: string,
+  options: { role?: 'source' | 'target'; mounts?: Mount[] } = {},
+): Promise<void> {
+  const code = mountedCode(options.role ?? 'target');
   if (process.platform === 'darwin') {
-    await run('diskutil', ['unmountDisk', path], path);
+    await run('diskutil', ['unmountDisk', path], path, code);
     return;
   }
   // deepest mountpoints first, so nested mounts do not block their parents
-  const list = (mounts ?? (await mountsOf(path))).sort((a, b) => b.mountpoint.length - a.mountpoint.length);
-  for (const mount of list) await run('umount', [mount.mountpoint], path);
+  const list = [...(options.mounts ?? (await mountsOf(path)))].sort(
+    (a, b) => b.mountpoint.length - a.mountpoint.length,
+  );
+  for (const mount of list) await run('umount', [mount.mountpoint], path, code);
   const left = await mountsOf(path);
   if (left.length > 0) {
-    throw new AtlasError(
-      'SOURCE_MOUNTED',
-      `${path} is still mounted on ${left.map((m) => m.mountpoint).join(', ')}.`,
-    );
+    throw new AtlasError(code, `${path} is still mounted on ${left.map((m) => m.mountpoint).join(', ')}.`);
   }
 }
 
-async function run(cmd: string, args: string[], path: string): Promise<void> {
+type MountedCode = 'SOURCE_MOUNTED' | 'TARGET_MOUNTED';
+
+function mountedCode(role: 'source' | 'target'): MountedCode {
+  return role === 'source' ? 'SOURCE_MOUNTED' : 'TARGET_MOUNTED';
+}
+
+async function run(cmd: string, args: string[], path: string, code: MountedCode): Promise<void> {
   try {
     await execFileAsync(cmd, args);
   } catch (error) {
-    const stderr = (error as { stderr?: string }).stderr?.trim();
+    const stderr = (error as { stderr?: string }).stderr?.trim().split('\n')[0];
     throw new AtlasError(
-      'SOURCE_MOUNTED',
-      `Could not unmount ${path}: ${stderr || (error as Error).message}`,
-      {},
+      code,
+      `Could not unmount ${path}: ${stderr || (error as Error).message}. Close the files open on it and try again.`,
+      { device: path },
       { cause: error },
     );
   }
