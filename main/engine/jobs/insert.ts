@@ -426,291 +426,317 @@ export async function insertJob(options: InsertOptions, control: JobControl = {}
   const source: ImageSource = await openImageSource(basePath, { signal });
   const baseName = basename(basePath);
 
-  // a raw base is recognised in place (read-only), so a wrong image is refused before any copy
-  let inspection: ArmbianInspection | null = null;
-  new ProgressMeter('checking', null, onProgress, { detail: baseName });
-  if (source.format === 'raw') {
-    inspection = await recogniseArmbianBase(basePath, { name: baseName, destinations: dest, signal });
-  }
-  await fsp.mkdir(outDir, { recursive: true }).catch((error: unknown) => {
-    throw toAtlasError(error, `Cannot create the output folder ${outDir}`);
-  });
-
-  // ---- 2. the copy, to *.partial
-  let copyMethod: InsertResult['copyMethod'] = 'copy';
-  let baseSha256 = '';
-  let imageSha256: string | undefined;
-  let imageSize = 0;
   const cacheDir =
     options.hashCacheDir === false ? null : (options.hashCacheDir ?? join(outDir, '.atlas-cache'));
+  // the hash has its own abort, so a refusal or a failure never leaves it reading in the background
+  const hashControl = new AbortController();
+  const abortHash = (): void => hashControl.abort();
+  signal?.addEventListener('abort', abortHash, { once: true });
   const hashBase = async (stage?: string): Promise<string> => {
+    const hashSignal = hashControl.signal;
     const compute = (): Promise<string> =>
-      sha256File(basePath, stage ? { signal, onProgress, stage } : { signal });
+      sha256File(basePath, stage ? { signal: hashSignal, onProgress, stage } : { signal: hashSignal });
     return cacheDir ? (await cachedSha256(basePath, cacheDir, compute)).sha256 : compute();
   };
-  // claiming the partial's name first means a second insert of the same name is refused, not interleaved
-  const out = await openPartial(partial, options.force === true);
-  let cleanup = true;
+  const early: { hash: Promise<string> | null } = { hash: null };
   try {
-    let copied = false;
-    if (source.format === 'raw') {
-      await out.close();
-      if (process.platform === 'linux') {
-        // GNU cp copies only the base's data extents (SEEK_DATA) in the kernel, or reflinks; the hash reads
-        // the same file alongside, on this thread, so the two overlap
-        const copying = copyWithCp(basePath, partial, signal);
-        copying.catch(() => undefined);
-        let hashed: string;
-        try {
-          hashed = await hashBase('copying');
-        } finally {
-          await copying.catch(() => undefined);
-        }
-        if (await copying) {
-          copied = true;
-          copyMethod = 'copy';
-          imageSize = baseStat.size;
-          baseSha256 = hashed;
-        }
-      }
-    }
-    if (!copied && source.format === 'raw' && (await tryReflink(basePath, partial))) {
-      copyMethod = 'reflink';
-      imageSize = baseStat.size;
-      baseSha256 = await hashBase('hashing');
-    } else if (!copied && source.format === 'raw') {
-      // one pass: read, hash, and write only the blocks that hold data (the base's holes stay holes)
-      copyMethod = 'copy';
-      const target = await fsp.open(partial, 'w', 0o644);
-      try {
-        const meter = new ProgressMeter('copying', baseStat.size, onProgress, { detail: baseName });
-        const stream = createReadStream(basePath, { highWaterMark: 4 << 20, signal });
-        const written = await writeSparse(stream, target, meter, signal);
-        baseSha256 = written.sha256;
-        imageSize = written.bytes;
-        meter.finish();
-      } finally {
-        await target.close();
-      }
-    } else if (!copied) {
-      copyMethod = 'decompress';
-      try {
-        const meter = new ProgressMeter('decompressing', source.size ?? source.estimate, onProgress, {
-          detail: baseName,
-        });
-        // the compressed file's own hash (what Armbian's .sha lists), read alongside the decompression
-        const fileHash = hashBase();
-        fileHash.catch(() => undefined);
-        const written = await writeSparse(source.createReadStream({ signal }), out, meter, signal);
-        imageSha256 = written.sha256;
-        imageSize = written.bytes;
-        baseSha256 = await fileHash;
-        meter.finish();
-      } finally {
-        await out.close();
-      }
-    }
-    throwIfCancelled(signal);
-    inspection ??= await recogniseArmbianBase(partial, { name: baseName, destinations: dest, signal });
-    const base = inspection;
-    const prepareMs = performance.now() - started;
-
-    // ---- 3. inject
-    const created = (options.now ?? new Date()).toISOString().replace(/\.\d{3}Z$/, 'Z');
-    const unitName = posix.basename(dest.service);
-    const releaseData = goldenReleaseText({
-      ATLAS_PHASE: '0',
-      GOLDEN_NAME: name,
-      GOLDEN_VERSION: String(version),
-      GOLDEN_PATCH: String(patch),
-      GOLDEN_TAG: tag,
-      BASE_IMAGE: baseName,
-      BASE_IMAGE_SHA256: baseSha256,
-      ARMBIAN_VERSION: base.version,
-      CREATED: created,
-      ATLAS_IMAGER_VERSION: VERSION,
-    });
-    const files: Array<{
-      role: InsertFileRole;
-      destination: string;
-      data: Buffer;
-      mode: number;
-      source?: string;
-    }> = [
-      {
-        role: 'firstboot',
-        destination: dest.firstboot,
-        data: script.data,
-        mode: 0o755,
-        source: basename(script.path),
-      },
-      {
-        role: 'service',
-        destination: dest.service,
-        data: service.data,
-        mode: 0o644,
-        source: basename(service.path),
-      },
-      { role: 'secrets', destination: dest.secrets, data: secrets.data, mode: 0o600 },
-      { role: 'golden-release', destination: dest.goldenRelease, data: releaseData, mode: 0o644 },
-    ];
-    const links = targets.map((t) => ({
-      destination: `/etc/systemd/system/${t}.wants/${unitName}`,
-      target: dest.service,
-    }));
-    const ops: Ext4Op[] = [];
-    const dirs = new Set([
-      ...files.map((f) => posix.dirname(f.destination)),
-      ...links.map((l) => posix.dirname(l.destination)),
-    ]);
-    for (const dir of dirs) ops.push({ op: 'mkdirp', path: dir, mode: 0o755, uid: 0, gid: 0 });
-    for (const f of files) {
-      ops.push({ op: 'writeFile', path: f.destination, data: f.data, mode: f.mode, uid: 0, gid: 0 });
-    }
-    for (const l of links)
-      ops.push({ op: 'symlink', path: l.destination, target: l.target, replace: true, uid: 0, gid: 0 });
-    const injectBytes = files.reduce((n, f) => n + f.data.length, 0);
-    const injectStart = performance.now();
-    const injectMeter = new ProgressMeter('injecting', injectBytes, onProgress);
-    await withExt4(partial, { offset: base.root.offset, write: true, signal }, (ext4) => ext4.run(ops));
-    injectMeter.finish();
-    const injectMs = performance.now() - injectStart;
-
-    // ---- 4. read everything back from a fresh, read-only session and compare
-    const verifyStart = performance.now();
-    const verifyMeter = new ProgressMeter('verifying', injectBytes, onProgress);
-    const checks: Ext4Op[] = [
-      ...files.flatMap((f): Ext4Op[] => [
-        { op: 'readFile', path: f.destination },
-        { op: 'stat', path: f.destination },
-      ]),
-      ...links.flatMap((l): Ext4Op[] => [
-        { op: 'readlink', path: l.destination },
-        { op: 'stat', path: l.destination },
-      ]),
-    ];
-    const results = await withExt4(partial, { offset: base.root.offset, signal }, (ext4) => ext4.run(checks));
-    const mismatch = (what: string): AtlasError =>
-      new AtlasError(
-        'VERIFY_MISMATCH',
-        `Read-back of ${what} in ${partial} does not match what was written.`,
-        {
-          path: what,
-        },
-      );
-    files.forEach((f, i) => {
-      const data = results[2 * i] as Uint8Array;
-      const st = results[2 * i + 1] as { type: string; mode: number; uid: number; gid: number } | null;
-      if (!Buffer.from(data).equals(f.data)) throw mismatch(f.destination);
-      if (!st || st.type !== 'file' || st.mode !== f.mode || st.uid !== 0 || st.gid !== 0) {
-        throw mismatch(`${f.destination} (mode or owner)`);
-      }
-    });
-    links.forEach((l, i) => {
-      const at = 2 * files.length + 2 * i;
-      const st = results[at + 1] as { type: string } | null;
-      if (results[at] !== l.target || st?.type !== 'symlink') throw mismatch(l.destination);
-    });
-    verifyMeter.finish();
-    const verifyMs = performance.now() - verifyStart;
-
-    // ---- 5. manifest, then both into place
-    const manifest: GoldenManifest = {
-      kind: 'ods-atlas-golden',
-      phase: 0,
-      name,
-      image: basename(output),
-      version,
-      patch,
-      tag,
-      base: {
-        name: baseName,
-        sha256: baseSha256,
-        format: source.format,
-        ...(imageSha256 ? { imageSha256 } : {}),
-        size: imageSize,
-        armbian: {
-          version: base.version,
-          board: base.board,
-          boardFamily: base.boardFamily,
-          release: base.release,
-          branch: base.branch,
-          kernel: base.kernel,
-          variant: base.variant,
-        },
-      },
-      rootPartition: {
-        number: base.root.number,
-        offset: base.root.offset,
-        size: base.root.size,
-        uuid: base.root.uuid,
-        label: base.root.label,
-      },
-      files: [
-        ...files.map((f): ManifestFile =>
-          f.role === 'secrets'
-            ? {
-                role: f.role,
-                destination: f.destination,
-                type: 'file',
-                mode: octal(f.mode),
-                uid: 0,
-                gid: 0,
-                sha256: sha256(f.data),
-              }
-            : {
-                role: f.role,
-                destination: f.destination,
-                type: 'file',
-                mode: octal(f.mode),
-                uid: 0,
-                gid: 0,
-                sha256: sha256(f.data),
-                size: f.data.length,
-                ...(f.source ? { source: f.source } : {}),
-              },
-        ),
-        ...links.map((l): ManifestFile => ({
-          role: 'enable',
-          destination: l.destination,
-          type: 'symlink',
-          mode: '0777',
-          uid: 0,
-          gid: 0,
-          target: l.target,
-        })),
-      ],
-      created,
-      tool: { name: 'atlas-imager', version: VERSION },
-    };
-    throwIfCancelled(signal);
-    const manifestHandle = await openPartial(manifestPartial, true);
-    try {
-      await manifestHandle.writeFile(`${JSON.stringify(manifest, null, 2)}\n`);
-      await manifestHandle.sync();
-    } finally {
-      await manifestHandle.close();
-    }
-    await fsp.rename(partial, output);
-    await fsp.rename(manifestPartial, manifestPath);
-    cleanup = false;
-    await syncDir(outDir);
-    return {
-      output,
-      manifestPath,
-      manifest,
-      base,
-      warnings,
-      copyMethod,
-      timings: { prepareMs, injectMs, verifyMs, totalMs: performance.now() - started },
-    };
+    return await insertAfterChecks();
   } catch (error) {
     throwIfCancelled(signal);
-    throw toAtlasError(error, 'Insert failed');
+    throw error;
   } finally {
-    if (cleanup) {
-      await removeQuietly(partial);
-      await removeQuietly(manifestPartial);
+    abortHash();
+    await early.hash?.catch(() => undefined);
+    signal?.removeEventListener('abort', abortHash);
+  }
+
+  async function insertAfterChecks(): Promise<InsertResult> {
+    // a raw base is recognised in place (read-only), so a wrong image is refused before any copy; its hash
+    // (read-only too) starts now, as the recognition is mostly waiting on a worker
+    let inspection: ArmbianInspection | null = null;
+    new ProgressMeter('checking', null, onProgress, { detail: baseName });
+    if (source.format === 'raw') {
+      if (process.platform === 'linux') {
+        early.hash = hashBase('copying');
+        early.hash.catch(() => undefined);
+      }
+      inspection = await recogniseArmbianBase(basePath, { name: baseName, destinations: dest, signal });
+    }
+    await fsp.mkdir(outDir, { recursive: true }).catch((error: unknown) => {
+      throw toAtlasError(error, `Cannot create the output folder ${outDir}`);
+    });
+
+    // ---- 2. the copy, to *.partial
+    let copyMethod: InsertResult['copyMethod'] = 'copy';
+    let baseSha256 = '';
+    let imageSha256: string | undefined;
+    let imageSize = 0;
+    // claiming the partial's name first means a second insert of the same name is refused, not interleaved
+    const out = await openPartial(partial, options.force === true);
+    let cleanup = true;
+    try {
+      let copied = false;
+      if (source.format === 'raw') {
+        await out.close();
+        if (process.platform === 'linux') {
+          // GNU cp copies only the base's data extents (SEEK_DATA) in the kernel, or reflinks; the hash reads
+          // the same file alongside, on this thread, so the two overlap
+          const copying = copyWithCp(basePath, partial, signal);
+          copying.catch(() => undefined);
+          let hashed: string;
+          try {
+            hashed = await (early.hash ?? hashBase('copying'));
+          } finally {
+            await copying.catch(() => undefined);
+          }
+          if (await copying) {
+            copied = true;
+            copyMethod = 'copy';
+            imageSize = baseStat.size;
+            baseSha256 = hashed;
+          }
+        }
+      }
+      if (!copied && source.format === 'raw' && (await tryReflink(basePath, partial))) {
+        copyMethod = 'reflink';
+        imageSize = baseStat.size;
+        baseSha256 = await hashBase('hashing');
+      } else if (!copied && source.format === 'raw') {
+        // one pass: read, hash, and write only the blocks that hold data (the base's holes stay holes)
+        copyMethod = 'copy';
+        const target = await fsp.open(partial, 'w', 0o644);
+        try {
+          const meter = new ProgressMeter('copying', baseStat.size, onProgress, { detail: baseName });
+          const stream = createReadStream(basePath, { highWaterMark: 4 << 20, signal });
+          const written = await writeSparse(stream, target, meter, signal);
+          baseSha256 = written.sha256;
+          imageSize = written.bytes;
+          meter.finish();
+        } finally {
+          await target.close();
+        }
+      } else if (!copied) {
+        copyMethod = 'decompress';
+        try {
+          const meter = new ProgressMeter('decompressing', source.size ?? source.estimate, onProgress, {
+            detail: baseName,
+          });
+          // the compressed file's own hash (what Armbian's .sha lists), read alongside the decompression
+          const fileHash = hashBase();
+          fileHash.catch(() => undefined);
+          const written = await writeSparse(source.createReadStream({ signal }), out, meter, signal);
+          imageSha256 = written.sha256;
+          imageSize = written.bytes;
+          baseSha256 = await fileHash;
+          meter.finish();
+        } finally {
+          await out.close();
+        }
+      }
+      throwIfCancelled(signal);
+      inspection ??= await recogniseArmbianBase(partial, { name: baseName, destinations: dest, signal });
+      const base = inspection;
+      const prepareMs = performance.now() - started;
+
+      // ---- 3. inject
+      const created = (options.now ?? new Date()).toISOString().replace(/\.\d{3}Z$/, 'Z');
+      const unitName = posix.basename(dest.service);
+      const releaseData = goldenReleaseText({
+        ATLAS_PHASE: '0',
+        GOLDEN_NAME: name,
+        GOLDEN_VERSION: String(version),
+        GOLDEN_PATCH: String(patch),
+        GOLDEN_TAG: tag,
+        BASE_IMAGE: baseName,
+        BASE_IMAGE_SHA256: baseSha256,
+        ARMBIAN_VERSION: base.version,
+        CREATED: created,
+        ATLAS_IMAGER_VERSION: VERSION,
+      });
+      const files: Array<{
+        role: InsertFileRole;
+        destination: string;
+        data: Buffer;
+        mode: number;
+        source?: string;
+      }> = [
+        {
+          role: 'firstboot',
+          destination: dest.firstboot,
+          data: script.data,
+          mode: 0o755,
+          source: basename(script.path),
+        },
+        {
+          role: 'service',
+          destination: dest.service,
+          data: service.data,
+          mode: 0o644,
+          source: basename(service.path),
+        },
+        { role: 'secrets', destination: dest.secrets, data: secrets.data, mode: 0o600 },
+        { role: 'golden-release', destination: dest.goldenRelease, data: releaseData, mode: 0o644 },
+      ];
+      const links = targets.map((t) => ({
+        destination: `/etc/systemd/system/${t}.wants/${unitName}`,
+        target: dest.service,
+      }));
+      const ops: Ext4Op[] = [];
+      const dirs = new Set([
+        ...files.map((f) => posix.dirname(f.destination)),
+        ...links.map((l) => posix.dirname(l.destination)),
+      ]);
+      for (const dir of dirs) ops.push({ op: 'mkdirp', path: dir, mode: 0o755, uid: 0, gid: 0 });
+      for (const f of files) {
+        ops.push({ op: 'writeFile', path: f.destination, data: f.data, mode: f.mode, uid: 0, gid: 0 });
+      }
+      for (const l of links)
+        ops.push({ op: 'symlink', path: l.destination, target: l.target, replace: true, uid: 0, gid: 0 });
+      const injectBytes = files.reduce((n, f) => n + f.data.length, 0);
+      const injectStart = performance.now();
+      const injectMeter = new ProgressMeter('injecting', injectBytes, onProgress);
+      await withExt4(partial, { offset: base.root.offset, write: true, signal }, (ext4) => ext4.run(ops));
+      injectMeter.finish();
+      const injectMs = performance.now() - injectStart;
+
+      // ---- 4. read everything back from a fresh, read-only session and compare
+      const verifyStart = performance.now();
+      const verifyMeter = new ProgressMeter('verifying', injectBytes, onProgress);
+      const checks: Ext4Op[] = [
+        ...files.flatMap((f): Ext4Op[] => [
+          { op: 'readFile', path: f.destination },
+          { op: 'stat', path: f.destination },
+        ]),
+        ...links.flatMap((l): Ext4Op[] => [
+          { op: 'readlink', path: l.destination },
+          { op: 'stat', path: l.destination },
+        ]),
+      ];
+      const results = await withExt4(partial, { offset: base.root.offset, signal }, (ext4) =>
+        ext4.run(checks),
+      );
+      const mismatch = (what: string): AtlasError =>
+        new AtlasError(
+          'VERIFY_MISMATCH',
+          `Read-back of ${what} in ${partial} does not match what was written.`,
+          {
+            path: what,
+          },
+        );
+      files.forEach((f, i) => {
+        const data = results[2 * i] as Uint8Array;
+        const st = results[2 * i + 1] as { type: string; mode: number; uid: number; gid: number } | null;
+        if (!Buffer.from(data).equals(f.data)) throw mismatch(f.destination);
+        if (!st || st.type !== 'file' || st.mode !== f.mode || st.uid !== 0 || st.gid !== 0) {
+          throw mismatch(`${f.destination} (mode or owner)`);
+        }
+      });
+      links.forEach((l, i) => {
+        const at = 2 * files.length + 2 * i;
+        const st = results[at + 1] as { type: string } | null;
+        if (results[at] !== l.target || st?.type !== 'symlink') throw mismatch(l.destination);
+      });
+      verifyMeter.finish();
+      const verifyMs = performance.now() - verifyStart;
+
+      // ---- 5. manifest, then both into place
+      const manifest: GoldenManifest = {
+        kind: 'ods-atlas-golden',
+        phase: 0,
+        name,
+        image: basename(output),
+        version,
+        patch,
+        tag,
+        base: {
+          name: baseName,
+          sha256: baseSha256,
+          format: source.format,
+          ...(imageSha256 ? { imageSha256 } : {}),
+          size: imageSize,
+          armbian: {
+            version: base.version,
+            board: base.board,
+            boardFamily: base.boardFamily,
+            release: base.release,
+            branch: base.branch,
+            kernel: base.kernel,
+            variant: base.variant,
+          },
+        },
+        rootPartition: {
+          number: base.root.number,
+          offset: base.root.offset,
+          size: base.root.size,
+          uuid: base.root.uuid,
+          label: base.root.label,
+        },
+        files: [
+          ...files.map((f): ManifestFile =>
+            f.role === 'secrets'
+              ? {
+                  role: f.role,
+                  destination: f.destination,
+                  type: 'file',
+                  mode: octal(f.mode),
+                  uid: 0,
+                  gid: 0,
+                  sha256: sha256(f.data),
+                }
+              : {
+                  role: f.role,
+                  destination: f.destination,
+                  type: 'file',
+                  mode: octal(f.mode),
+                  uid: 0,
+                  gid: 0,
+                  sha256: sha256(f.data),
+                  size: f.data.length,
+                  ...(f.source ? { source: f.source } : {}),
+                },
+          ),
+          ...links.map((l): ManifestFile => ({
+            role: 'enable',
+            destination: l.destination,
+            type: 'symlink',
+            mode: '0777',
+            uid: 0,
+            gid: 0,
+            target: l.target,
+          })),
+        ],
+        created,
+        tool: { name: 'atlas-imager', version: VERSION },
+      };
+      throwIfCancelled(signal);
+      const manifestHandle = await openPartial(manifestPartial, true);
+      try {
+        await manifestHandle.writeFile(`${JSON.stringify(manifest, null, 2)}\n`);
+        await manifestHandle.sync();
+      } finally {
+        await manifestHandle.close();
+      }
+      await fsp.rename(partial, output);
+      await fsp.rename(manifestPartial, manifestPath);
+      cleanup = false;
+      await syncDir(outDir);
+      return {
+        output,
+        manifestPath,
+        manifest,
+        base,
+        warnings,
+        copyMethod,
+        timings: { prepareMs, injectMs, verifyMs, totalMs: performance.now() - started },
+      };
+    } catch (error) {
+      throwIfCancelled(signal);
+      throw toAtlasError(error, 'Insert failed');
+    } finally {
+      if (cleanup) {
+        await removeQuietly(partial);
+        await removeQuietly(manifestPartial);
+      }
     }
   }
 }
