@@ -45,7 +45,10 @@ export async function openBlockFile(path: string, options: OpenOptions = {}): Pr
   } catch (error) {
     const sys = error as NodeJS.ErrnoException;
     if (sys.code === 'EBUSY') {
-      throw new AtlasError('TARGET_MOUNTED', `${path} is in use (mounted or opened by another program). Unmount it first.`);
+      throw new AtlasError(
+        'TARGET_MOUNTED',
+        `${path} is in use (mounted or opened by another program). Unmount it first.`,
+      );
     }
     throw toAtlasError(error, `Cannot open ${path}`);
   }
@@ -66,25 +69,52 @@ function makeBlockFile(path: string, handle: FileHandle, size: number, isBlockDe
     handle,
     size,
     isBlockDevice,
-    async read(buffer, position, length = buffer.byteLength) {
-      let done = 0;
-      while (done < length) {
-        const { bytesRead } = await handle.read(buffer, done, length - done, position + done);
-        if (bytesRead === 0) break;
-        done += bytesRead;
-      }
-      return done;
-    },
-    async write(buffer, position, length = buffer.byteLength) {
-      let done = 0;
-      while (done < length) {
-        const { bytesWritten } = await handle.write(buffer, done, length - done, position + done);
-        if (bytesWritten === 0) throw new AtlasError('IO_ERROR', `Short write to ${path} at byte ${position + done}.`);
-        done += bytesWritten;
-      }
-    },
+    read: (buffer, position, length = buffer.byteLength) => readFullyAt(handle, buffer, position, length),
+    write: (buffer, position, length = buffer.byteLength) =>
+      writeFullyAt(
+        handle,
+        buffer,
+        position,
+        length,
+        (at) => new AtlasError('IO_ERROR', `Short write to ${path} at byte ${at}.`),
+      ),
     close: () => handle.close(),
   };
+}
+
+/**
+ * Reads until `length` bytes are in `buffer` or the file ends (a read may return less than asked: pipes,
+ * devices, signals). Returns the bytes read.
+ */
+export async function readFullyAt(
+  handle: FileHandle,
+  buffer: Uint8Array,
+  position: number,
+  length: number,
+): Promise<number> {
+  let done = 0;
+  while (done < length) {
+    const { bytesRead } = await handle.read(buffer, done, length - done, position + done);
+    if (bytesRead === 0) break;
+    done += bytesRead;
+  }
+  return done;
+}
+
+/** Writes all `length` bytes; a write that takes nothing (a full disk, a card gone) throws `onStall(offset)`. */
+export async function writeFullyAt(
+  handle: FileHandle,
+  buffer: Uint8Array,
+  position: number,
+  length: number,
+  onStall: (offset: number) => Error,
+): Promise<void> {
+  let done = 0;
+  while (done < length) {
+    const { bytesWritten } = await handle.write(buffer, done, length - done, position + done);
+    if (bytesWritten === 0) throw onStall(position + done);
+    done += bytesWritten;
+  }
 }
 
 /** Capacity of a block device in bytes, from sysfs on Linux and diskutil on macOS. */
@@ -107,7 +137,10 @@ export async function readExactly(file: BlockFile, position: number, length: num
   const buffer = Buffer.alloc(length);
   const got = await file.read(buffer, position, length);
   if (got < length) {
-    throw new AtlasError('TRUNCATED', `${file.path} ends at byte ${position + got}, expected ${position + length}.`);
+    throw new AtlasError(
+      'TRUNCATED',
+      `${file.path} ends at byte ${position + got}, expected ${position + length}.`,
+    );
   }
   return buffer;
 }

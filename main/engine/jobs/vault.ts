@@ -30,6 +30,7 @@ import { AtlasError, isAtlasError, throwIfCancelled, toAtlasError } from '../err
 import { ProgressMeter, type JobControl } from '../progress';
 import { Sha256, sha256File } from '../io/hash';
 import { alignedBuffer, openDirect, type DirectDevice } from '../io/direct';
+import { readFullyAt, writeFullyAt } from '../io/block-file';
 import { readCloneManifest } from '../library/clone-folder';
 import {
   CLONE_CHECKSUM_FILE,
@@ -526,7 +527,7 @@ async function copyFile(
       const at = next;
       const want = Math.min(COPY_CHUNK, size - at);
       const buffer = buffers[chunk % buffers.length]!;
-      queue.push(readFull(input, buffer, want, at).then((got) => ({ buffer, at, got, want })));
+      queue.push(readFullyAt(input, buffer, at, want).then((got) => ({ buffer, at, got, want })));
       next += want;
       chunk += 1;
     };
@@ -539,7 +540,13 @@ async function copyFile(
           throw new AtlasError('TRUNCATED', `${src} shrank while it was being copied (at byte ${at + got}).`);
         }
         // the write runs on libuv's pool while this thread hashes the same (unchanging) buffer
-        const written = writeFull(output, buffer, got, at);
+        const written = writeFullyAt(
+          output,
+          buffer,
+          at,
+          got,
+          (offset) => new AtlasError('IO_ERROR', `The vault accepted no more data (at byte ${offset}).`),
+        );
         hasher.update(buffer.subarray(0, got));
         await written;
         meter.add(got);
@@ -560,36 +567,6 @@ async function copyFile(
   } finally {
     await input.close();
     await output?.close();
-  }
-}
-
-async function readFull(
-  handle: FileHandle,
-  buffer: Buffer,
-  length: number,
-  position: number,
-): Promise<number> {
-  let done = 0;
-  while (done < length) {
-    const { bytesRead } = await handle.read(buffer, done, length - done, position + done);
-    if (bytesRead === 0) break;
-    done += bytesRead;
-  }
-  return done;
-}
-
-async function writeFull(
-  handle: FileHandle,
-  buffer: Buffer,
-  length: number,
-  position: number,
-): Promise<void> {
-  let done = 0;
-  while (done < length) {
-    const { bytesWritten } = await handle.write(buffer, done, length - done, position + done);
-    if (bytesWritten === 0)
-      throw new AtlasError('IO_ERROR', `The vault accepted no more data (at byte ${position + done}).`);
-    done += bytesWritten;
   }
 }
 
