@@ -9,9 +9,20 @@ import prettier from 'eslint-config-prettier';
 
 const electronBan = {
   name: 'electron',
-  message: 'Only main/index.ts, main/electron/ and preload/ may import electron: the engine must run in plain Node.',
+  message:
+    'Only main/index.ts, main/electron/ and preload/ may import electron: the engine must run in plain Node.',
 };
-const nodeBuiltins = ['fs', 'path', 'os', 'child_process', 'net', 'crypto', 'worker_threads', 'stream', 'zlib'];
+const nodeBuiltins = [
+  'fs',
+  'path',
+  'os',
+  'child_process',
+  'net',
+  'crypto',
+  'worker_threads',
+  'stream',
+  'zlib',
+];
 
 export default tseslint.config(
   { ignores: ['out/**', 'dist/**', 'node_modules/**', 'bin/**'] },
@@ -31,7 +42,12 @@ export default tseslint.config(
     // plain Node: engine, helper, CLI, app handlers, tests, benches
     files: ['main/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts'],
     ignores: ['main/index.ts', 'main/electron/**'],
-    rules: { 'no-restricted-imports': ['error', { paths: [electronBan], patterns: ['**/electron/*', '**/renderer/**'] }] },
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { paths: [electronBan], patterns: ['**/electron/*', '**/renderer/**'] },
+      ],
+    },
   },
   {
     // the engine is the lowest layer: it never depends on its callers
@@ -43,7 +59,10 @@ export default tseslint.config(
           paths: [electronBan],
           patterns: [
             { group: ['**/cli/**', '**/cli', '../../cli/*'], message: 'The engine must not import the CLI.' },
-            { group: ['**/helper/**', '**/app/**', '**/electron/**', '**/renderer/**'], message: 'The engine must not import its callers.' },
+            {
+              group: ['**/helper/**', '**/app/**', '**/electron/**', '**/renderer/**'],
+              message: 'The engine must not import its callers.',
+            },
           ],
         },
       ],
@@ -56,7 +75,13 @@ export default tseslint.config(
       'no-restricted-imports': [
         'error',
         {
-          paths: [electronBan, ...nodeBuiltins.map((name) => ({ name, message: 'main/shared runs in the renderer too: no Node.' }))],
+          paths: [
+            electronBan,
+            ...nodeBuiltins.map((name) => ({
+              name,
+              message: 'main/shared runs in the renderer too: no Node.',
+            })),
+          ],
           patterns: [
             { group: ['node:*'], message: 'main/shared runs in the renderer too: no Node.' },
             { group: ['../*', '!../shared/*'], message: 'main/shared imports nothing outside itself.' },
@@ -69,14 +94,30 @@ export default tseslint.config(
     // the contract is types only, shared by main, preload and renderer
     files: ['main/contract/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { paths: [electronBan], patterns: [{ group: ['../*', '!./*'], message: 'The contract imports nothing outside itself.' }] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [electronBan],
+          patterns: [{ group: ['../*', '!./*'], message: 'The contract imports nothing outside itself.' }],
+        },
+      ],
       '@typescript-eslint/consistent-type-imports': 'error',
     },
   },
   {
     files: ['preload/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['**/engine/**', '**/app/**', '**/cli/**', '**/renderer/**'], message: 'The preload forwards the contract and nothing else.' }] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/engine/**', '**/app/**', '**/cli/**', '**/renderer/**'],
+              message: 'The preload forwards the contract and nothing else.',
+            },
+          ],
+        },
+      ],
     },
   },
   {
@@ -87,10 +128,25 @@ export default tseslint.config(
       'no-restricted-imports': [
         'error',
         {
-          paths: [electronBan, ...nodeBuiltins.map((name) => ({ name, message: 'The renderer is a sandboxed web page: no Node.' }))],
+          paths: [
+            electronBan,
+            ...nodeBuiltins.map((name) => ({
+              name,
+              message: 'The renderer is a sandboxed web page: no Node.',
+            })),
+          ],
           patterns: [
             { group: ['node:*'], message: 'The renderer is a sandboxed web page: no Node.' },
-            { group: ['**/main/engine/**', '**/main/app/**', '**/main/cli/**', '**/main/helper/**', '**/main/electron/**'], message: 'The renderer talks to main only through the contract (window.atlas).' },
+            {
+              group: [
+                '**/main/engine/**',
+                '**/main/app/**',
+                '**/main/cli/**',
+                '**/main/helper/**',
+                '**/main/electron/**',
+              ],
+              message: 'The renderer talks to main only through the contract (window.atlas).',
+            },
           ],
         },
       ],

@@ -7,7 +7,9 @@ import { spawnSync } from 'node:child_process';
 
 import { resolve } from 'node:path';
 
-const root = process.env.ATLAS_OUT ? resolve(process.env.ATLAS_OUT, 'test') : new URL('../out/test', import.meta.url).pathname;
+const root = process.env.ATLAS_OUT
+  ? resolve(process.env.ATLAS_OUT, 'test')
+  : new URL('../out/test', import.meta.url).pathname;
 const filter = process.argv[2] ?? '';
 
 function walk(dir) {
@@ -24,7 +26,11 @@ if (files.length === 0) {
   console.error(`no test files match "${filter}"`);
   process.exit(1);
 }
-const result = spawnSync(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=spec', ...files], {
-  stdio: 'inherit',
-});
+const result = spawnSync(
+  process.execPath,
+  ['--test', '--test-concurrency=1', '--test-reporter=spec', ...files],
+  {
+    stdio: 'inherit',
+  },
+);
 process.exit(result.status ?? 1);

@@ -42,7 +42,11 @@ export async function main(argv: string[], io: CliIO = process): Promise<number>
   }
   let args;
   try {
-    args = parseArgs({ args: rest, options: { ...COMMON_OPTIONS, ...command.options }, allowPositionals: true });
+    args = parseArgs({
+      args: rest,
+      options: { ...COMMON_OPTIONS, ...command.options },
+      allowPositionals: true,
+    });
   } catch (error) {
     io.stderr.write(`atlas ${name}: ${(error as Error).message}\n\n${command.usage}\n`);
     return 2;

@@ -82,7 +82,8 @@ export class CliUI {
     const rl = createInterface({ input: this.io.stdin, output: this.io.stderr });
     try {
       const answer = await rl.question(`${question} Type "yes" to continue: `);
-      if (answer.trim().toLowerCase() !== 'yes') throw new AtlasError('CANCELLED', 'Not confirmed; nothing was written.');
+      if (answer.trim().toLowerCase() !== 'yes')
+        throw new AtlasError('CANCELLED', 'Not confirmed; nothing was written.');
     } finally {
       rl.close();
     }

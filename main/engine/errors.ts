@@ -83,9 +83,19 @@ export function toAtlasError(error: unknown, context = ''): AtlasError {
     case 'ABORT_ERR':
       return new AtlasError('CANCELLED', 'The operation was cancelled.', {}, { cause: error });
     case 'ENOENT':
-      return new AtlasError('NOT_FOUND', `${where}${sys.path ?? 'file'} does not exist.`, {}, { cause: error });
+      return new AtlasError(
+        'NOT_FOUND',
+        `${where}${sys.path ?? 'file'} does not exist.`,
+        {},
+        { cause: error },
+      );
     case 'EEXIST':
-      return new AtlasError('ALREADY_EXISTS', `${where}${sys.path ?? 'file'} already exists.`, {}, { cause: error });
+      return new AtlasError(
+        'ALREADY_EXISTS',
+        `${where}${sys.path ?? 'file'} already exists.`,
+        {},
+        { cause: error },
+      );
     case 'EACCES':
     case 'EPERM':
       return new AtlasError(

@@ -5,7 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /** Runs a program and returns its stdout; throws with stderr when it fails. */
-export function run(cmd: string, args: string[], options: { input?: string | Buffer; cwd?: string } = {}): string {
+export function run(
+  cmd: string,
+  args: string[],
+  options: { input?: string | Buffer; cwd?: string } = {},
+): string {
   return execFileSync(cmd, args, {
     encoding: 'utf8',
     input: options.input,
