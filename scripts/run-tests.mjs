@@ -2,7 +2,7 @@
 // tests share the machine's loop devices. Pass a substring to run only matching files:
 //   node scripts/run-tests.mjs partclone
 import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
 import { resolve } from 'node:path';
@@ -20,7 +20,7 @@ function walk(dir) {
 }
 
 const files = walk(root)
-  .filter((f) => f.includes(filter))
+  .filter((f) => relative(root, f).includes(filter)) // relative: the build folder's own name must not match
   .sort();
 if (files.length === 0) {
   console.error(`no test files match "${filter}"`);
