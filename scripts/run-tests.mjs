@@ -2,10 +2,9 @@
 // tests share the machine's loop devices. Pass a substring to run only matching files:
 //   node scripts/run-tests.mjs partclone
 import { readdirSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
-import { resolve } from 'node:path';
 
 const root = process.env.ATLAS_OUT
   ? resolve(process.env.ATLAS_OUT, 'test')
