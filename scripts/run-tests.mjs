@@ -5,7 +5,6 @@ import { readdirSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
-
 const root = process.env.ATLAS_OUT
   ? resolve(process.env.ATLAS_OUT, 'test')
   : new URL('../out/test', import.meta.url).pathname;
