@@ -91,10 +91,18 @@ async function logicalSectorSize(path: string): Promise<number> {
 
 /**
  * A buffer of `size` bytes whose address suits O_DIRECT on every given device (probed with a harmless read
- * of their first 4 KiB). Devices opened without O_DIRECT accept any buffer.
+ * of their first 4 KiB). Devices opened without O_DIRECT accept any buffer. `shared` puts it in a
+ * SharedArrayBuffer (see crc-pool.ts).
  */
-export function alignedBuffer(size: number, devices: readonly DirectDevice[]): Buffer {
-  const raw = Buffer.allocUnsafeSlow(size + PROBE);
+export function alignedBuffer(
+  size: number,
+  devices: readonly DirectDevice[],
+  options: { shared?: boolean } = {},
+): Buffer {
+  // shared: in a SharedArrayBuffer, so a worker can hash it in place while the main thread writes it
+  const raw = options.shared
+    ? Buffer.from(new SharedArrayBuffer(size + PROBE))
+    : Buffer.allocUnsafeSlow(size + PROBE);
   const direct = devices.filter((d) => d.direct && d.size >= PROBE);
   if (direct.length === 0) return raw.subarray(0, size);
   // malloc guarantees 16-byte alignment, so stepping by 16 finds the aligned offset

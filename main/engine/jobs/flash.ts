@@ -3,17 +3,18 @@
  * source, then verified by reading every card back from the device (O_DIRECT, or the device cache dropped).
  *
  * Order of writes: the first 1 MiB (partition table, boot code) is zeroed first and written last, so a card
- * pulled out half-way never looks bootable. A CRC-32 per 4 MiB block is taken while writing (zlib's crc32
- * runs at several GB/s, so it never limits a card); verify compares the read-back blocks against them and,
- * on a mismatch, streams the source again to report the exact first bad byte.
+ * pulled out half-way never looks bootable. A CRC-32 per 4 MiB block is taken while writing, on a worker
+ * thread reading the shared write buffer in place (crc-pool.ts), so hashing overlaps the device writes instead
+ * of delaying the next one; verify reads ahead while it compares the read-back blocks against them and, on a
+ * mismatch, streams the source again to report the exact first bad byte.
  *
  * A target that fails is dropped and reported; the others go on. The job never prompts; the caller (CLI,
  * helper) confirms first and passes `revalidate` so the target rules are checked again right before opening.
  */
 import { open, realpath } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { crc32 } from 'node:zlib';
 import { AtlasError, throwIfCancelled, toAtlasError } from '../errors';
+import { Crc32Pool } from '../io/crc-pool';
 import { ProgressMeter, type JobControl } from '../progress';
 import { openImageSource, type ImageSource } from '../compress/source';
 import {
@@ -38,6 +39,8 @@ export const FLASH_BLOCK = 4 * 1024 * 1024;
 /** The head of the card written last: MBR/GPT and the boot code before the first partition. */
 export const FLASH_HEAD = 1024 * 1024;
 const IN_FLIGHT = 2;
+/** Read-back: blocks read ahead of the one being compared. */
+const VERIFY_AHEAD = 2;
 
 export interface FlashTargetSpec {
   device: string;
@@ -126,24 +129,28 @@ export async function flashJob(options: FlashOptions, control: JobControl = {}):
   let writeSeconds: number;
   let verifySeconds = 0;
   let imageSize: number;
+  const hasher = new Crc32Pool();
   try {
     await Promise.all(targets.map((t) => prepareTarget(t, source, options)));
     throwIfCancelled(signal);
     if (!targets.some((t) => t.live)) throw firstError(targets);
 
     const started = performance.now();
-    const written = await writeAll(source, targets, control);
+    const written = await writeAll(source, targets, control, hasher);
     imageSize = written.total;
     writeSeconds = (performance.now() - started) / 1000;
 
     if (verify && targets.some((t) => t.live)) {
       await options.testHooks?.beforeVerify?.(targets.filter((t) => t.live).map((t) => t.spec.device));
       const verifyStarted = performance.now();
-      await verifyAll(source, targets, written.crcs, written.total, control);
+      await verifyAll(source, targets, written.crcs, written.total, control, hasher);
       verifySeconds = (performance.now() - verifyStarted) / 1000;
     }
   } finally {
-    await Promise.all(targets.map((t) => t.dev?.handle.close().catch(() => undefined)));
+    await Promise.all([
+      hasher.close().catch(() => undefined),
+      ...targets.map((t) => t.dev?.handle.close().catch(() => undefined)),
+    ]);
   }
   throwIfCancelled(signal);
 
@@ -289,11 +296,14 @@ async function writeAll(
   source: ImageSource,
   targets: Target[],
   control: JobControl,
+  hasher: Crc32Pool,
 ): Promise<{ total: number; crcs: number[] }> {
   const live = (): Target[] => targets.filter((t) => t.live);
   const devs = live().map((t) => t.dev!);
-  // blocks being written, the one being hashed and the one being read ahead never share a buffer
-  const pool = Array.from({ length: IN_FLIGHT + 2 }, () => alignedBuffer(FLASH_BLOCK, devs));
+  // blocks being written and hashed and the one being read ahead never share a buffer
+  const pool = Array.from({ length: IN_FLIGHT + 2 }, () =>
+    alignedBuffer(FLASH_BLOCK, devs, { shared: true }),
+  );
   const head = alignedBuffer(FLASH_HEAD, devs);
   head.fill(0);
   // zero the old partition table first: until the very end the card holds no bootable layout
@@ -310,9 +320,20 @@ async function writeAll(
   });
   let headLength = 0;
   let position = 0; // bytes of the image handed out to targets so far
+  let hashError: AtlasError | null = null;
 
   const dispatch = (buffer: Buffer, length: number, at: number): void => {
-    crcs.push(crc32(buffer.subarray(0, length)));
+    // hashed on the worker while the same bytes go to the cards; the buffer is reused only after both
+    const index = crcs.length;
+    crcs.push(0);
+    const hashed = hasher.crc(buffer, length).then(
+      (crc) => {
+        crcs[index] = crc;
+      },
+      (error: unknown) => {
+        hashError ??= toAtlasError(error, 'Hashing the image');
+      },
+    );
     let from = 0;
     if (at === 0) {
       headLength = Math.min(FLASH_HEAD, length);
@@ -327,7 +348,7 @@ async function writeAll(
         fail(t, error, 'Writing');
       }
     });
-    inFlight.push(Promise.all(writes).then(() => undefined));
+    inFlight.push(Promise.all([hashed, ...writes]).then(() => undefined));
   };
 
   const blocks = produceBlocks(source, pool, control.signal);
@@ -337,10 +358,12 @@ async function writeAll(
       position += length;
       if (inFlight.length >= IN_FLIGHT) await inFlight.shift();
       throwIfCancelled(control.signal);
+      if (hashError) throw hashError;
       if (live().length === 0) throw firstError(targets);
       meter.set(position);
     }
     await Promise.all(inFlight.splice(0));
+    if (hashError) throw hashError;
   } catch (error) {
     await blocks.return(undefined);
     await Promise.allSettled(inFlight);
@@ -438,6 +461,7 @@ async function verifyAll(
   crcs: number[],
   total: number,
   control: JobControl,
+  hasher: Crc32Pool,
 ): Promise<void> {
   const live = targets.filter((t) => t.live);
   const meter = new ProgressMeter('verifying', total * live.length, control.onProgress, {
@@ -447,7 +471,7 @@ async function verifyAll(
     live.map(async (t) => {
       try {
         await dropDeviceCache(t.dev!);
-        await verifyTarget(source, t, crcs, total, control, meter);
+        await verifyTarget(source, t, crcs, total, control, meter, hasher);
         t.verified = true;
       } catch (error) {
         if (control.signal?.aborted) throw error;
@@ -465,9 +489,13 @@ async function verifyTarget(
   total: number,
   control: JobControl,
   meter: ProgressMeter,
+  hasher: Crc32Pool,
 ): Promise<void> {
   const dev = t.dev!;
-  const buffers = [alignedBuffer(FLASH_BLOCK, [dev]), alignedBuffer(FLASH_BLOCK, [dev])];
+  // VERIFY_AHEAD reads in flight while the worker hashes the block before them
+  const buffers = Array.from({ length: VERIFY_AHEAD + 1 }, () =>
+    alignedBuffer(FLASH_BLOCK, [dev], { shared: true }),
+  );
   const readBlock = (i: number): Promise<number> => {
     const at = i * FLASH_BLOCK;
     const want = Math.min(FLASH_BLOCK, total - at);
@@ -475,25 +503,44 @@ async function verifyTarget(
     const length = dev.direct
       ? Math.min(FLASH_BLOCK, Math.ceil(want / dev.sectorSize) * dev.sectorSize, dev.size - at)
       : want;
-    return readFully(dev, buffers[i % 2]!, length, at);
+    const read = readFully(dev, buffers[i % buffers.length]!, length, at);
+    read.catch(() => undefined); // awaited in order below; a failure must not count as unhandled meanwhile
+    return read;
   };
-  let pending: Promise<number> | null = crcs.length > 0 ? readBlock(0) : null;
+  const pending: Array<Promise<number>> = [];
+  const settle = (): Promise<unknown> => Promise.allSettled(pending.splice(0));
+  for (let i = 0; i < Math.min(VERIFY_AHEAD, crcs.length); i++) pending.push(readBlock(i));
   for (let i = 0; i < crcs.length; i++) {
-    const got = await pending!;
-    pending = i + 1 < crcs.length ? readBlock(i + 1) : null;
+    let got: number;
+    try {
+      got = await pending.shift()!;
+    } catch (error) {
+      await settle();
+      throw error;
+    }
+    // block i's buffer is free again only when its hash is done; the next reads go to the other buffers
+    if (i + VERIFY_AHEAD < crcs.length) pending.push(readBlock(i + VERIFY_AHEAD));
+    if (control.signal?.aborted) await settle();
     throwIfCancelled(control.signal);
     const at = i * FLASH_BLOCK;
     const want = Math.min(FLASH_BLOCK, total - at);
     if (got < want) {
-      await pending?.catch(() => undefined);
+      await settle();
       throw new AtlasError(
         'DRIVE_REMOVED',
         `${dev.path} ended at byte ${at + got} while verifying. Was the card removed?`,
       );
     }
-    const block = buffers[i % 2]!.subarray(0, want);
-    if (crc32(block) !== crcs[i]) {
-      await pending?.catch(() => undefined);
+    const block = buffers[i % buffers.length]!.subarray(0, want);
+    let crc: number;
+    try {
+      crc = await hasher.crc(block, want);
+    } catch (error) {
+      await settle();
+      throw error;
+    }
+    if (crc !== crcs[i]) {
+      await settle();
       const offset = await firstDifference(source, block, at, control);
       throw new AtlasError(
         'VERIFY_MISMATCH',
