@@ -8,7 +8,17 @@ import type { InsertResult as EngineInsertResult } from '../engine/jobs/insert';
 import type { VerifyResult as EngineVerifyResult } from '../engine/jobs/verify';
 import type { CloneResult as EngineCloneResult } from '../engine/jobs/clone';
 import type { RestoreResult as EngineRestoreResult } from '../engine/jobs/restore';
-import type { CloneResult, Drive, FlashResult, InsertResult, RestoreResult, VerifyResult } from '../contract';
+import type { Artifact } from '../engine/library/catalog';
+import type {
+  CloneResult,
+  Drive,
+  LibraryEntry,
+  LibraryLocation,
+  FlashResult,
+  InsertResult,
+  RestoreResult,
+  VerifyResult,
+} from '../contract';
 
 export function toDrive(d: EngineDrive): Drive {
   return {
@@ -87,4 +97,18 @@ export function toCloneResult(r: EngineCloneResult): CloneResult {
 
 export function toRestoreResult(folder: string, r: EngineRestoreResult): RestoreResult {
   return { folder, target: r.target, grown: r.grow === 'resized', growNote: r.growMessage };
+}
+
+export function toLibraryEntry(a: Artifact & { location: LibraryLocation }): LibraryEntry {
+  return {
+    kind: a.kind,
+    phase: a.phase,
+    name: a.name,
+    path: a.path,
+    location: a.location,
+    tag: a.tag,
+    created: a.created,
+    size: a.size,
+    hasManifest: a.hasManifest,
+  };
 }

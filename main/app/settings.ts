@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import type { Settings } from '../contract';
 import { object, onlyKeys, path } from './validate';
 
-export const DEFAULT_VAULT = '/Volumes/NVME_VAULT/golden-atlas-img/';
+import { DEFAULT_VAULT_FOLDER, SETTINGS_FILE, defaultBuildFolder } from '../engine/library/locations';
 
 export function defaultSettings(homeDir: string): Settings {
-  return { buildFolder: join(homeDir, 'atlas-build'), vaultFolder: DEFAULT_VAULT };
+  return { buildFolder: defaultBuildFolder(homeDir), vaultFolder: DEFAULT_VAULT_FOLDER };
 }
 
 export class SettingsStore {
@@ -17,7 +17,7 @@ export class SettingsStore {
     configDir: string,
     private readonly homeDir: string,
   ) {
-    this.file = join(configDir, 'settings.json');
+    this.file = join(configDir, SETTINGS_FILE);
   }
 
   async get(): Promise<Settings> {
