@@ -21,6 +21,8 @@ const REQUESTS: Record<RequestChannel, true> = {
   'clone:start': true,
   'restore:start': true,
   'verify:start': true,
+  'vault:sync': true,
+  'vault:verify': true,
   'job:cancel': true,
 };
 const EVENTS: Record<EventChannel, true> = {

@@ -10,6 +10,10 @@ import type { CloneResult as EngineCloneResult } from '../engine/jobs/clone';
 import type { RestoreResult as EngineRestoreResult } from '../engine/jobs/restore';
 import type { Artifact } from '../engine/library/catalog';
 import type {
+  VaultSyncResult as EngineVaultSyncResult,
+  VaultVerifyResult as EngineVaultVerifyResult,
+} from '../engine/jobs/vault';
+import type {
   CloneResult,
   Drive,
   LibraryEntry,
@@ -18,6 +22,8 @@ import type {
   InsertResult,
   RestoreResult,
   VerifyResult,
+  VaultSyncResult,
+  VaultVerifyResult,
 } from '../contract';
 
 export function toDrive(d: EngineDrive): Drive {
@@ -110,5 +116,41 @@ export function toLibraryEntry(a: Artifact & { location: LibraryLocation }): Lib
     created: a.created,
     size: a.size,
     hasManifest: a.hasManifest,
+  };
+}
+
+export function toVaultSyncResult(r: EngineVaultSyncResult): VaultSyncResult {
+  return {
+    from: r.from,
+    to: r.to,
+    dryRun: r.dryRun,
+    items: r.items.map((i) => ({
+      name: i.name,
+      kind: i.kind,
+      phase: i.phase,
+      action: i.action,
+      bytes: i.bytes,
+      files: i.files.length,
+    })),
+    copied: r.copied,
+    identical: r.identical,
+    bytes: r.bytes,
+    freeBytes: r.freeBytes,
+  };
+}
+
+export function toVaultVerifyResult(r: EngineVaultVerifyResult): VaultVerifyResult {
+  return {
+    folder: r.folder,
+    ok: r.ok,
+    artifacts: r.artifacts.map((a) => ({
+      name: a.name,
+      kind: a.kind,
+      phase: a.phase,
+      status: a.status,
+      message: a.message,
+    })),
+    damaged: r.damaged,
+    unchecked: r.unchecked,
   };
 }

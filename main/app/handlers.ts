@@ -35,7 +35,7 @@ import { SettingsStore } from './settings';
 import * as v from './validate';
 
 export type DeviceJobKind = 'flash' | 'clone' | 'restore';
-export type FileJobKind = 'insert' | 'verify';
+export type FileJobKind = 'insert' | 'verify' | 'vault-sync' | 'vault-verify';
 
 /** What a device job receives: the validated request plus the live drive records the checks matched. */
 export interface DeviceJobRequests {
@@ -47,6 +47,8 @@ export interface DeviceJobRequests {
 export interface FileJobRequests {
   insert: Required<Omit<InsertRequest, 'outDir' | 'force'>> & { outDir: string; force: boolean };
   verify: VerifyRequest;
+  'vault-sync': { from: string; to: string; items?: string[]; dryRun: boolean };
+  'vault-verify': { folder: string };
 }
 
 export type DeviceJobRunner = <K extends DeviceJobKind>(
@@ -97,6 +99,13 @@ export interface AppHandlers {
 }
 
 const NO_FIELDS: readonly string[] = [];
+const MAX_ITEMS = 1000;
+const FILE_JOB_NAMES: Record<FileJobKind, string> = {
+  insert: 'Insert (Phase 0)',
+  verify: 'Verify',
+  'vault-sync': 'Vault sync',
+  'vault-verify': 'Vault verify',
+};
 const MAX_TARGETS = 16;
 
 export function notAvailable(what: string): AtlasError {
@@ -190,7 +199,7 @@ export function createHandlers(deps: HandlerDeps): AppHandlers {
   function startFileJob<K extends FileJobKind>(kind: K, request: FileJobRequests[K]): JobStarted {
     const runner = deps.fileJobs?.[kind] as
       ((r: FileJobRequests[K], c: JobControl) => Promise<JobValues[K]>) | undefined;
-    if (!runner) throw notAvailable(kind === 'insert' ? 'Insert (Phase 0)' : 'Verify');
+    if (!runner) throw notAvailable(FILE_JOB_NAMES[kind]);
     const { jobId } = jobs.start(kind, [], (control) => runner(request, control));
     return { jobId, kind };
   }
@@ -346,6 +355,30 @@ export function createHandlers(deps: HandlerDeps): AppHandlers {
       });
       return startFileJob('verify', { path });
     },
+    'vault:sync': async (request) => {
+      const o = v.onlyKeys(v.object(request ?? {}), ['from', 'to', 'items', 'dryRun']);
+      const s = await settings.get();
+      const from = o.from === undefined ? s.buildFolder : v.path(o.from, 'The build folder');
+      const to = o.to === undefined ? s.vaultFolder : v.path(o.to, 'The vault folder');
+      if (from === to) {
+        throw new AtlasError('INVALID_ARGUMENT', 'The build folder and the vault are the same folder.');
+      }
+      let items: string[] | undefined;
+      if (o.items !== undefined) {
+        if (!Array.isArray(o.items) || o.items.length === 0 || o.items.length > MAX_ITEMS) {
+          throw new AtlasError('INVALID_ARGUMENT', `The items must be a list of 1 to ${MAX_ITEMS} names.`);
+        }
+        items = o.items.map((item) => artifactName(item));
+      }
+      const dryRun = v.optionalBoolean(o.dryRun, 'Dry run') ?? false;
+      return startFileJob('vault-sync', { from, to, dryRun, ...(items ? { items } : {}) });
+    },
+    'vault:verify': async (request) => {
+      const o = v.onlyKeys(v.object(request ?? {}), ['folder']);
+      const folder =
+        o.folder === undefined ? (await settings.get()).vaultFolder : v.path(o.folder, 'The vault folder');
+      return startFileJob('vault-verify', { folder });
+    },
     'job:cancel': async (request) => {
       const o = v.onlyKeys(v.object(request), ['jobId']);
       return { cancelled: jobs.cancel(v.string(o.jobId, 'The job id', 64)) };
@@ -380,6 +413,18 @@ function oneOf<T extends string>(value: unknown, options: readonly T[], what: st
     throw new AtlasError('INVALID_ARGUMENT', `${what} must be one of ${options.join(', ')}.`);
   }
   return value as T;
+}
+
+/** An artifact's name: an image file name or a clone folder name, never a path. */
+function artifactName(value: unknown): string {
+  const name = v.string(value, 'An item', 255);
+  if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\0')) {
+    throw new AtlasError(
+      'INVALID_ARGUMENT',
+      `"${name}" is not an artifact name (a file or folder name, no path).`,
+    );
+  }
+  return name;
 }
 
 /** Whether `path` lies inside the folder `mountpoint` (a drive's mountpoint holding the image). */

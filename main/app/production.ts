@@ -7,6 +7,7 @@ import { promises as fsp } from 'node:fs';
 import { listDrives, watchDrives } from '../engine/drives/index';
 import { insertJob } from '../engine/jobs/insert';
 import { verifyCloneFolder } from '../engine/jobs/verify';
+import { vaultSyncJob, vaultVerifyJob } from '../engine/jobs/vault';
 import type { FlashResult as EngineFlashResult } from '../engine/jobs/flash';
 import type { CloneResult as EngineCloneResult } from '../engine/jobs/clone';
 import type { RestoreResult as EngineRestoreResult } from '../engine/jobs/restore';
@@ -21,6 +22,8 @@ import {
   toInsertResult,
   toRestoreResult,
   toVerifyResult,
+  toVaultSyncResult,
+  toVaultVerifyResult,
 } from './adapters';
 
 export type WindowBoundDeps = Pick<
@@ -99,6 +102,15 @@ export const inProcessFileJobs: FileJobRunners = {
     }
     throw notAvailable('Verifying a golden image');
   },
+  'vault-sync': async (r, control) =>
+    toVaultSyncResult(
+      await vaultSyncJob(
+        { from: r.from, to: r.to, dryRun: r.dryRun, ...(r.items ? { items: r.items } : {}) },
+        control,
+      ),
+    ),
+  'vault-verify': async (r, control) =>
+    toVaultVerifyResult(await vaultVerifyJob({ folder: r.folder }, control)),
 };
 
 export function productionDeps(bound: WindowBoundDeps): HandlerDeps {

@@ -67,6 +67,21 @@ export interface VerifyRequest {
   path: string;
 }
 
+/** Build folder → vault; both default to the settings' folders. */
+export interface VaultSyncRequest {
+  from?: string;
+  to?: string;
+  /** only these artifacts (image file names or clone folder names) */
+  items?: string[];
+  /** plan only: list what would be copied, write nothing */
+  dryRun?: boolean;
+}
+
+export interface VaultVerifyRequest {
+  /** defaults to the vault folder */
+  folder?: string;
+}
+
 export interface RequestChannels {
   'app:info': { request: Empty; response: AppInfo };
   'settings:get': { request: Empty; response: Settings };
@@ -81,6 +96,8 @@ export interface RequestChannels {
   'clone:start': { request: CloneRequest; response: JobStarted };
   'restore:start': { request: RestoreRequest; response: JobStarted };
   'verify:start': { request: VerifyRequest; response: JobStarted };
+  'vault:sync': { request: VaultSyncRequest; response: JobStarted };
+  'vault:verify': { request: VaultVerifyRequest; response: JobStarted };
   'job:cancel': { request: { jobId: string }; response: { cancelled: boolean } };
 }
 

@@ -56,7 +56,7 @@ export interface ImageInfo {
   imageSize: number | null;
 }
 
-export type JobKind = 'flash' | 'insert' | 'clone' | 'restore' | 'verify';
+export type JobKind = 'flash' | 'insert' | 'clone' | 'restore' | 'verify' | 'vault-sync' | 'vault-verify';
 
 export interface JobProgress {
   /** 'decompressing', 'writing', 'verifying' ... */
@@ -134,12 +134,54 @@ export interface VerifyResult {
   problems: string[];
 }
 
+export interface VaultSyncItemDTO {
+  name: string;
+  kind: 'golden-image' | 'clone-folder';
+  phase: 0 | 1;
+  /** would-copy: a dry run's plan */
+  action: 'copied' | 'identical' | 'would-copy';
+  bytes: number;
+  files: number;
+}
+
+export interface VaultSyncResult {
+  from: string;
+  to: string;
+  dryRun: boolean;
+  items: VaultSyncItemDTO[];
+  copied: number;
+  identical: number;
+  /** bytes copied (or that would be) */
+  bytes: number;
+  /** free bytes on the vault before copying */
+  freeBytes: number;
+}
+
+export interface VaultVerifyArtifactDTO {
+  name: string;
+  kind: 'golden-image' | 'clone-folder';
+  phase: 0 | 1;
+  status: 'ok' | 'damaged' | 'no-checksum';
+  /** one line for a person */
+  message: string;
+}
+
+export interface VaultVerifyResult {
+  folder: string;
+  ok: boolean;
+  artifacts: VaultVerifyArtifactDTO[];
+  damaged: number;
+  unchecked: number;
+}
+
 export interface JobValues {
   flash: FlashResult;
   insert: InsertResult;
   clone: CloneResult;
   restore: RestoreResult;
   verify: VerifyResult;
+  'vault-sync': VaultSyncResult;
+  'vault-verify': VaultVerifyResult;
 }
 
 export type JobOutcome<K extends JobKind = JobKind> =
