@@ -4,6 +4,7 @@ import { useSettings } from '../stores/settings';
 import { useJob } from '../stores/jobs';
 import { PathField } from '../components/PathField';
 import { ErrorNotice } from '../components/ErrorNotice';
+import { VaultPanel } from '../components/VaultPanel';
 import { formatBytes, formatDate } from '../format';
 import type { LibraryEntry, VerifyResult } from '../../../main/contract';
 
@@ -44,6 +45,7 @@ export function LibraryPage() {
         />
         {settingsError && <ErrorNotice error={settingsError} title="The setting was not saved" />}
       </section>
+      <VaultPanel />
       <section className="card">
         <div className="card-header">
           <h2>Images and clones</h2>

@@ -65,7 +65,14 @@ export function useJob(jobId: string | null): JobView | null {
   return useJobs((s) => (jobId ? (s.jobs[jobId] ?? null) : null));
 }
 
-type StartChannel = 'flash:start' | 'insert:start' | 'clone:start' | 'restore:start' | 'verify:start';
+type StartChannel =
+  | 'flash:start'
+  | 'insert:start'
+  | 'clone:start'
+  | 'restore:start'
+  | 'verify:start'
+  | 'vault:sync'
+  | 'vault:verify';
 
 /** Starts a job and tracks it; rejects with the ApiError when main refuses the request. */
 export async function startJob<C extends StartChannel>(

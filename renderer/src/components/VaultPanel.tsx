@@ -1,0 +1,143 @@
+/** The Library page's vault card: preview the sync (dry run), sync the build folder to the vault, verify the vault. */
+import { useEffect } from 'react';
+import type { VaultSyncResult, VaultVerifyResult } from '../../../main/contract';
+import { useJob } from '../stores/jobs';
+import { useLibrary } from '../stores/library';
+import { useVault } from '../stores/vault';
+import { formatBytes } from '../format';
+import { ErrorNotice } from './ErrorNotice';
+import { ProgressPanel } from './ProgressPanel';
+
+const STATUS: Record<VaultVerifyResult['artifacts'][number]['status'], [string, string]> = {
+  ok: ['ok', 'badge-ok'],
+  damaged: ['damaged', 'badge-block'],
+  'no-checksum': ['no checksum', 'badge-warn'],
+};
+
+export function VaultPanel() {
+  const { jobs, error, start } = useVault();
+  const load = useLibrary((s) => s.load);
+  const preview = useJob(jobs.preview);
+  const sync = useJob(jobs.sync);
+  const verify = useJob(jobs.verify);
+  const busy = [preview, sync, verify].some((j) => j !== null && j.outcome === null);
+  const plan = preview?.outcome?.ok ? (preview.outcome.value as VaultSyncResult) : null;
+  const toCopy = plan?.items.filter((i) => i.action === 'would-copy') ?? [];
+  const synced = sync?.outcome?.ok ? (sync.outcome.value as VaultSyncResult) : null;
+  const verified = verify?.outcome?.ok ? (verify.outcome.value as VaultVerifyResult) : null;
+
+  // the listing shows the vault's new artifacts once a sync is done
+  useEffect(() => {
+    if (synced) void load();
+  }, [synced, load]);
+
+  return (
+    <section className="card" data-testid="vault-panel">
+      <div className="card-header">
+        <h2>Vault</h2>
+        <div className="actions">
+          <button
+            type="button"
+            className="button"
+            disabled={busy}
+            onClick={() => void start('preview')}
+            data-testid="vault-preview"
+          >
+            Preview sync
+          </button>
+          <button
+            type="button"
+            className="button button-primary"
+            disabled={busy || !plan || toCopy.length === 0 || synced !== null}
+            onClick={() => void start('sync')}
+            data-testid="vault-sync"
+          >
+            Sync to vault
+          </button>
+          <button
+            type="button"
+            className="button"
+            disabled={busy}
+            onClick={() => void start('verify')}
+            data-testid="vault-verify"
+          >
+            Verify vault
+          </button>
+        </div>
+      </div>
+      <p className="muted">
+        Copies what the vault lacks from the build folder, verified by reading back; never overwrites.
+      </p>
+      {error && <ErrorNotice error={error} title="The vault job did not start" />}
+      {[preview, sync, verify].map((j) =>
+        j && !j.outcome?.ok && j.outcome ? (
+          <ErrorNotice key={j.id} error={j.outcome.error} title="The vault job failed" />
+        ) : null,
+      )}
+      {jobs.sync && sync && sync.outcome === null && (
+        <ProgressPanel jobId={jobs.sync} title="Syncing to the vault" />
+      )}
+      {jobs.verify && verify && verify.outcome === null && (
+        <ProgressPanel jobId={jobs.verify} title="Verifying the vault" />
+      )}
+      {plan && !synced && (
+        <div data-testid="vault-plan">
+          <h3>
+            {toCopy.length === 0
+              ? 'The vault already holds everything.'
+              : `Would copy ${toCopy.length} artifact${toCopy.length === 1 ? '' : 's'} (${formatBytes(plan.bytes)}), ${formatBytes(plan.freeBytes)} free`}
+          </h3>
+          <ul>
+            {toCopy.map((i) => (
+              <li key={i.name} data-testid={`vault-plan-${i.name}`}>
+                <strong>{i.name}</strong> <span className={`phase phase-${i.phase}`}>Phase {i.phase}</span>{' '}
+                <span className="muted">
+                  {i.files} files, {formatBytes(i.bytes)}
+                </span>
+              </li>
+            ))}
+          </ul>
+        </div>
+      )}
+      {synced && (
+        <p className="notice notice-ok" data-testid="vault-sync-done">
+          Copied {synced.copied} artifact{synced.copied === 1 ? '' : 's'} ({formatBytes(synced.bytes)}) to{' '}
+          {synced.to}, each verified by reading back; {synced.identical} already there.
+        </p>
+      )}
+      {verified && (
+        <div data-testid="vault-verify-result">
+          <h3>
+            {verified.ok ? 'The vault checks out.' : `${verified.damaged} damaged artifact(s) in the vault.`}
+          </h3>
+          <table className="table">
+            <thead>
+              <tr>
+                <th>Name</th>
+                <th>Phase</th>
+                <th>Status</th>
+                <th>Detail</th>
+              </tr>
+            </thead>
+            <tbody>
+              {verified.artifacts.map((a) => (
+                <tr key={a.name} data-testid={`vault-verify-${a.name}`} data-status={a.status}>
+                  <td>
+                    <strong>{a.name}</strong>
+                  </td>
+                  <td>
+                    <span className={`phase phase-${a.phase}`}>Phase {a.phase}</span>
+                  </td>
+                  <td>
+                    <span className={`badge ${STATUS[a.status][1]}`}>{STATUS[a.status][0]}</span>
+                  </td>
+                  <td className="muted">{a.message}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </section>
+  );
+}
