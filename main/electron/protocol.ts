@@ -5,34 +5,14 @@
 import { protocol } from 'electron';
 import { promises as fsp } from 'node:fs';
 import { extname, join, normalize, sep } from 'node:path';
+import { contentSecurityPolicy, contentTypeOf } from '../shared/renderer-policy';
 
 export const APP_SCHEME = 'app';
 export const APP_HOST = 'atlas';
 // one definition of the origin: the sender check (main/app/sender.ts) compares against it
 export { APP_ORIGIN } from '../app/sender';
 
-/** Scripts and styles from the app only; no inline script, no remote anything, no frames, no forms. */
-export const CSP = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "font-src 'self'",
-  "connect-src 'none'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join('; ');
-
-const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.map': 'application/json',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.woff2': 'font/woff2',
-};
+const CSP = contentSecurityPolicy();
 
 /** Must run before the app is ready. */
 export function registerSchemePrivileges(): void {
@@ -56,7 +36,7 @@ export function serveRenderer(rendererDir: string): void {
       const body = await fsp.readFile(file);
       return new Response(body, {
         headers: {
-          'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream',
+          'Content-Type': contentTypeOf(extname(file)),
           'Content-Security-Policy': CSP,
           'X-Content-Type-Options': 'nosniff',
         },

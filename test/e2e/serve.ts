@@ -26,26 +26,10 @@ import { restoreJob } from '../../main/engine/jobs/restore';
 import { inProcessFileJobs } from '../../main/app/production';
 import type { Drive, FilePurpose, FolderPurpose } from '../../main/contract';
 import { shimScript } from './shim';
+import { contentSecurityPolicy, contentTypeOf } from '../../main/shared/renderer-policy';
 
-// As the Electron protocol's policy, but the page talks to this server over a WebSocket.
-const CSP = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "font-src 'self'",
-  "connect-src 'self'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join('; ');
-
-const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.map': 'application/json',
-};
+// the app's policy, but the page talks to this server over a WebSocket
+const CSP = contentSecurityPolicy({ connectSelf: true });
 
 export interface TestServerOptions {
   rendererDir: string;
@@ -106,7 +90,9 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
   const server: Server = createServer((request, response) => {
     const pathname = new URL(request.url ?? '/', 'http://127.0.0.1').pathname;
     if (options.injectShim && pathname === '/atlas-shim.js') {
-      response.writeHead(200, { 'Content-Type': TYPES['.js']!, 'Content-Security-Policy': CSP }).end(shim);
+      response
+        .writeHead(200, { 'Content-Type': contentTypeOf('.js'), 'Content-Security-Policy': CSP })
+        .end(shim);
       return;
     }
     const file = normalize(join(root, decodeURIComponent(pathname === '/' ? '/index.html' : pathname)));
@@ -126,7 +112,7 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
                 )
             : content;
         response.writeHead(200, {
-          'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream',
+          'Content-Type': contentTypeOf(extname(file)),
           'Content-Security-Policy': CSP,
           'Cache-Control': 'no-store',
         });
