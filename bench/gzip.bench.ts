@@ -2,14 +2,14 @@
 // and size at levels 6 and 1, plus our gunzip against `pigz -dc`. Prints ratios (time ours/pigz: ≤ 1.0 is
 // as fast or faster; size ours/pigz).
 //   node out/bench/gzip.bench.js [data MiB, default 384] [runs, default 3]
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createReadStream, createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createParallelGzip } from '../main/engine/compress/gzip-writer';
 import { createGunzip } from '../main/engine/compress/gunzip';
-import { row } from './support';
+import { row, timeTool } from './support';
 
 const mib = Number(process.argv[2] ?? 384);
 const runs = Number(process.argv[3] ?? 3);
@@ -26,17 +26,6 @@ function sh(script: string): void {
 
 function best(times: number[]): number {
   return Math.min(...times);
-}
-
-function timeTool(script: string): number {
-  const times: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const start = performance.now();
-    const r = spawnSync('bash', ['-o', 'pipefail', '-ec', script], { cwd: dir, stdio: 'ignore' });
-    if (r.status !== 0) throw new Error(`${script} failed`);
-    times.push((performance.now() - start) / 1000);
-  }
-  return best(times);
 }
 
 async function timeOurs(step: () => Promise<void>): Promise<number> {
@@ -57,7 +46,7 @@ async function main(): Promise<void> {
   const rate = (seconds: number) => bytes / 1024 / 1024 / seconds;
   const lines: string[] = [];
   for (const level of [6, 1]) {
-    const theirs = timeTool(`pigz -${level} -p ${cores} -c data.bin > pigz.gz`);
+    const theirs = best(timeTool(`pigz -${level} -p ${cores} -c data.bin > pigz.gz`, dir, runs));
     const ours = await timeOurs(() =>
       pipeline(
         createReadStream(data, { highWaterMark: 1024 * 1024 }),
@@ -72,7 +61,7 @@ async function main(): Promise<void> {
     lines.push(row(`gzip -${level} time (s)`, ours, theirs, 's', '≤ 1.0'));
     lines.push(row(`gzip -${level} size (MiB)`, sizeOurs / 2 ** 20, sizePigz / 2 ** 20, 'MiB', '≤ 1.02'));
   }
-  const theirs = timeTool('pigz -dc pigz.gz > /dev/null');
+  const theirs = best(timeTool('pigz -dc pigz.gz > /dev/null', dir, runs));
   const ours = await timeOurs(async () => {
     let n = 0;
     await pipeline(

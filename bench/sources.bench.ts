@@ -1,11 +1,12 @@
 // Decompression throughput of openImageSource per format and decoder, against the CLI tool decoding the
 // same file to /dev/null. Prints MiB/s and ours/tool ratios (1.0 = as fast as the tool).
 //   node out/bench/sources.bench.js [image MiB, default 384] [runs, default 3]
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { openImageSource, type OpenImageSourceOptions } from '../main/engine/compress/source';
+import { timeTool } from './support';
 
 const mib = Number(process.argv[2] ?? 384);
 const runs = Number(process.argv[3] ?? 3);
@@ -21,17 +22,6 @@ function sh(script: string): void {
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)]!;
-}
-
-function timeTool(script: string): number {
-  const times: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const start = performance.now();
-    const r = spawnSync('bash', ['-o', 'pipefail', '-ec', script], { cwd: dir, stdio: 'ignore' });
-    if (r.status !== 0) throw new Error(`${script} failed`);
-    times.push((performance.now() - start) / 1000);
-  }
-  return median(times);
 }
 
 async function timeOurs(
@@ -99,7 +89,7 @@ async function main(): Promise<void> {
   console.log(`image ${size.toFixed(0)} MiB, median of ${runs} runs`);
   console.log('case         decoder     ours MiB/s  tool MiB/s  ours/tool  (tool)');
   for (const c of cases) {
-    const tool = timeTool(c.tool);
+    const tool = median(timeTool(c.tool, dir, runs));
     const ours = await timeOurs(c.file, c.options);
     console.log(
       `${c.label.padEnd(12)} ${ours.decoder.padEnd(11)} ${(size / ours.seconds).toFixed(0).padStart(10)}  ` +

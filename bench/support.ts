@@ -26,6 +26,21 @@ export function measure(script: string): Measured {
   return { seconds, maxRssBytes: kb * 1024 };
 }
 
+/**
+ * Runs a shell command `runs` times in `cwd`, its output discarded, and returns each run's wall time in
+ * seconds (the caller picks best or median); throws when a run fails.
+ */
+export function timeTool(script: string, cwd: string, runs: number): number[] {
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const start = performance.now();
+    const r = spawnSync('bash', ['-o', 'pipefail', '-ec', script], { cwd, stdio: 'ignore' });
+    if (r.status !== 0) throw new Error(`${script} failed`);
+    times.push((performance.now() - start) / 1000);
+  }
+  return times;
+}
+
 /** Empties the page cache so each run reads from the device, as a first read of a card would. */
 export function dropCaches(): void {
   spawnSync('sync');
