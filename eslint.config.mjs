@@ -24,6 +24,20 @@ const nodeBuiltins = [
   'zlib',
 ];
 
+/**
+ * The `no-restricted-imports` rule for one layer: electron banned unless `electron` is allowed; with
+ * `noNode` (the message), the Node built-ins by name and as `node:*`; then the layer's own `patterns`.
+ */
+function restrictImports({ electron = false, noNode, patterns }) {
+  const paths = electron ? [] : [electronBan];
+  const nodePatterns = [];
+  if (noNode) {
+    paths.push(...nodeBuiltins.map((name) => ({ name, message: noNode })));
+    nodePatterns.push({ group: ['node:*'], message: noNode });
+  }
+  return ['error', { ...(paths.length > 0 ? { paths } : {}), patterns: [...nodePatterns, ...patterns] }];
+}
+
 export default tseslint.config(
   { ignores: ['out/**', 'dist/**', 'node_modules/**', 'bin/**'] },
   js.configs.recommended,
@@ -43,81 +57,58 @@ export default tseslint.config(
     files: ['main/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts'],
     ignores: ['main/index.ts', 'main/electron/**'],
     rules: {
-      'no-restricted-imports': [
-        'error',
-        { paths: [electronBan], patterns: ['**/electron/*', '**/renderer/**'] },
-      ],
+      'no-restricted-imports': restrictImports({ patterns: ['**/electron/*', '**/renderer/**'] }),
     },
   },
   {
     // the engine is the lowest layer: it never depends on its callers
     files: ['main/engine/**/*.ts'],
     rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          paths: [electronBan],
-          patterns: [
-            { group: ['**/cli/**', '**/cli', '../../cli/*'], message: 'The engine must not import the CLI.' },
-            {
-              group: ['**/helper/**', '**/app/**', '**/electron/**', '**/renderer/**'],
-              message: 'The engine must not import its callers.',
-            },
-          ],
-        },
-      ],
+      'no-restricted-imports': restrictImports({
+        patterns: [
+          { group: ['**/cli/**', '**/cli', '../../cli/*'], message: 'The engine must not import the CLI.' },
+          {
+            group: ['**/helper/**', '**/app/**', '**/electron/**', '**/renderer/**'],
+            message: 'The engine must not import its callers.',
+          },
+        ],
+      }),
     },
   },
   {
     // main/shared: pure code (formatting, names) that main and the renderer both run: no Node, no engine
     files: ['main/shared/**/*.ts'],
     rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          paths: [
-            electronBan,
-            ...nodeBuiltins.map((name) => ({
-              name,
-              message: 'main/shared runs in the renderer too: no Node.',
-            })),
-          ],
-          patterns: [
-            { group: ['node:*'], message: 'main/shared runs in the renderer too: no Node.' },
-            { group: ['../*', '!../shared/*'], message: 'main/shared imports nothing outside itself.' },
-          ],
-        },
-      ],
+      'no-restricted-imports': restrictImports({
+        noNode: 'main/shared runs in the renderer too: no Node.',
+        patterns: [
+          { group: ['../*', '!../shared/*'], message: 'main/shared imports nothing outside itself.' },
+        ],
+      }),
     },
   },
   {
     // the contract is types only, shared by main, preload and renderer
     files: ['main/contract/**/*.ts'],
     rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          paths: [electronBan],
-          patterns: [{ group: ['../*', '!./*'], message: 'The contract imports nothing outside itself.' }],
-        },
-      ],
+      'no-restricted-imports': restrictImports({
+        patterns: [{ group: ['../*', '!./*'], message: 'The contract imports nothing outside itself.' }],
+      }),
       '@typescript-eslint/consistent-type-imports': 'error',
     },
   },
   {
     files: ['preload/**/*.ts'],
     rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            {
-              group: ['**/engine/**', '**/app/**', '**/cli/**', '**/renderer/**'],
-              message: 'The preload forwards the contract and nothing else.',
-            },
-          ],
-        },
-      ],
+      'no-restricted-imports': restrictImports({
+        electron: true,
+        patterns: [
+          {
+            group: ['**/engine/**', '**/app/**', '**/cli/**', '**/renderer/**'],
+            message: 'The preload forwards the contract and nothing else.',
+          },
+        ],
+      }),
     },
   },
   {
@@ -125,31 +116,21 @@ export default tseslint.config(
     plugins: { 'react-hooks': reactHooks },
     rules: {
       ...reactHooks.configs.recommended.rules,
-      'no-restricted-imports': [
-        'error',
-        {
-          paths: [
-            electronBan,
-            ...nodeBuiltins.map((name) => ({
-              name,
-              message: 'The renderer is a sandboxed web page: no Node.',
-            })),
-          ],
-          patterns: [
-            { group: ['node:*'], message: 'The renderer is a sandboxed web page: no Node.' },
-            {
-              group: [
-                '**/main/engine/**',
-                '**/main/app/**',
-                '**/main/cli/**',
-                '**/main/helper/**',
-                '**/main/electron/**',
-              ],
-              message: 'The renderer talks to main only through the contract (window.atlas).',
-            },
-          ],
-        },
-      ],
+      'no-restricted-imports': restrictImports({
+        noNode: 'The renderer is a sandboxed web page: no Node.',
+        patterns: [
+          {
+            group: [
+              '**/main/engine/**',
+              '**/main/app/**',
+              '**/main/cli/**',
+              '**/main/helper/**',
+              '**/main/electron/**',
+            ],
+            message: 'The renderer talks to main only through the contract (window.atlas).',
+          },
+        ],
+      }),
     },
   },
   prettier,
