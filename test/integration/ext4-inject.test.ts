@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { openExt4, withExt4 } from '../../main/engine/fs/ext4-inject';
+import { applyCapturedWrites, captureExt4Writes, openExt4, withExt4 } from '../../main/engine/fs/ext4-inject';
 import { isAtlasError } from '../../main/engine/errors';
 import { run, scratchDir, tryRun } from '../support/sh';
 import { fixtureOffsets, makeArmbianImage } from '../support/armbian';
@@ -46,6 +46,29 @@ test('a read-only session reads files and leaves the image byte-identical', asyn
     assert.ok((await ext4.readdir('/usr/lib/modules')).includes('6.18.9-current-bcm2711'));
   });
   assert.equal(sha(img), before);
+});
+
+test('captured writes leave the source untouched and, applied to a copy, give a clean filesystem', async () => {
+  const source = join(dir, 'capture-src.img');
+  const copy = join(dir, 'capture-copy.img');
+  copyFileSync(base, source);
+  copyFileSync(base, copy);
+  const before = sha(source);
+  const script = Buffer.from('#!/bin/sh\necho captured\n');
+  const { writes } = await captureExt4Writes(source, { offset: ROOT }, async (ext4) => {
+    await ext4.mkdirp('/usr/local/sbin');
+    await ext4.writeFile('/usr/local/sbin/captured.sh', script, { mode: 0o755, uid: 0, gid: 0 });
+    await ext4.symlink('/usr/local/sbin/captured.sh', '/etc/captured-link', { uid: 0, gid: 0 });
+    // the session reads its own writes back before they reach any file
+    assert.deepEqual(await ext4.readFile('/usr/local/sbin/captured.sh'), script);
+  });
+  assert.equal(sha(source), before, 'a capture session only reads its image');
+  assert.ok(writes.length > 0);
+  await applyCapturedWrites(copy, writes);
+  e2fsckClean(copy);
+  assert.equal(debugfs(copy, 'cat /usr/local/sbin/captured.sh'), script.toString());
+  assert.match(debugfs(copy, 'stat /usr/local/sbin/captured.sh'), /Mode:\s+0755/);
+  assert.match(debugfs(copy, 'stat /etc/captured-link'), /Fast link dest: "\/usr\/local\/sbin\/captured.sh"/);
 });
 
 test('writes files, directories and links that e2fsck accepts and debugfs reads back', async () => {

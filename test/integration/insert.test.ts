@@ -401,9 +401,10 @@ test('refuses an existing output unless --force, which replaces it', async () =>
   e2fsckClean(result.output);
 });
 
-test('a failure after the copy leaves no output, no partial, no manifest', async () => {
+test('a failure inside the image leaves no output, no partial, no manifest', async () => {
   const out = freshOut('midway');
-  // /etc/hostname is a file, so the script's folder cannot be made: this fails inside the image, after the copy
+  // /etc/hostname is a file, so the script's folder cannot be made: this fails inside the image, while the
+  // copy runs (the injection goes into a copy-on-write view of the base meanwhile) or after it
   const profile = join(dir, 'bad-profile.json');
   writeFileSync(profile, JSON.stringify({ destinations: { firstboot: '/etc/hostname/atlas.sh' } }));
   const service = writeInput(
@@ -415,7 +416,7 @@ test('a failure after the copy leaves no output, no partial, no manifest', async
     insertJob(options(out, { profile, service }), { onProgress: (p) => stages.push(p.stage) }),
     (e) => isAtlasError(e, 'INVALID_ARGUMENT') && /\/etc\/hostname/.test(e.message),
   );
-  assert.ok(stages.includes('injecting'), 'it failed after the copy');
+  assert.ok(stages.includes('checking'), 'it failed after the checks of the inputs');
   assertNothingLeft(out);
 });
 

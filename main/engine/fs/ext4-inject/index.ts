@@ -8,10 +8,12 @@
  *     await ext4.writeFile('/etc/atlas/x.conf', data, { mode: 0o600 });
  *   });
  */
+import { promises as fsp } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { join, posix } from 'node:path';
 import { AtlasError, type AtlasErrorCode } from '../../errors';
 import type {
+  CapturedWrite,
   Ext4Op,
   Ext4Owner,
   Ext4Result,
@@ -22,13 +24,18 @@ import type {
   WorkerInit,
 } from './protocol';
 
-export type { Ext4Op, Ext4Owner, Ext4Result, Ext4Stat, Ext4FileType } from './protocol';
+export type { CapturedWrite, Ext4Op, Ext4Owner, Ext4Result, Ext4Stat, Ext4FileType } from './protocol';
 
 export interface Ext4OpenOptions {
   /** byte offset of the filesystem inside the file (partition start × sector size) */
   offset: number;
   /** open for writing; without it nothing is ever written to the file */
   write?: boolean;
+  /**
+   * fdatasync the file on close (default true). false: the caller syncs it itself, e.g. once for a copy and
+   * the injection together, while the read-back runs.
+   */
+  sync?: boolean;
   /** aborting ends the worker at once; a file being written is then left half-done (write to a *.partial) */
   signal?: AbortSignal;
 }
@@ -46,7 +53,9 @@ export interface Ext4Session {
   stat(path: string): Promise<Ext4Stat | null>;
   exists(path: string): Promise<boolean>;
   unlink(path: string): Promise<void>;
-  /** Unmounts (writing back libext2fs's metadata), syncs and ends the worker. Safe to call twice. */
+  /** A capture session's writes, once it is closed (see captureExt4Writes); empty otherwise. */
+  capturedWrites(): CapturedWrite[];
+  /** Unmounts (writing back libext2fs's metadata), syncs (unless sync: false) and ends the worker. Safe to call twice. */
   close(): Promise<void>;
 }
 
@@ -87,13 +96,24 @@ function toError(failure: WorkerFailure, image: string, offset: number): AtlasEr
 }
 
 /** Starts a worker on the filesystem at `offset` of `imagePath`; close the session when done. */
-export async function openExt4(imagePath: string, options: Ext4OpenOptions): Promise<Ext4Session> {
+export async function openExt4(
+  imagePath: string,
+  options: Ext4OpenOptions & { capture?: boolean },
+): Promise<Ext4Session> {
   const { offset, signal } = options;
   if (!Number.isSafeInteger(offset) || offset < 0) {
     throw new AtlasError('INVALID_ARGUMENT', `Offset ${offset} is not a byte position.`);
   }
   if (signal?.aborted) throw new AtlasError('CANCELLED', 'The operation was cancelled.');
-  const init: WorkerInit = { path: imagePath, offset, write: options.write === true };
+  const capture = options.capture === true;
+  const init: WorkerInit = {
+    path: imagePath,
+    offset,
+    write: options.write === true && !capture,
+    sync: options.sync !== false,
+    capture,
+  };
+  let captured: CapturedWrite[] = [];
   const worker = new Worker(WORKER, { workerData: init });
 
   let nextId = 1;
@@ -128,6 +148,7 @@ export async function openExt4(imagePath: string, options: Ext4OpenOptions): Pro
         pending.delete(message.id);
         break;
       case 'closed':
+        captured = message.writes ?? [];
         if (message.error) onClosed?.reject(toError(message.error, imagePath, offset));
         else onClosed?.resolve();
         onClosed = null;
@@ -215,6 +236,9 @@ export async function openExt4(imagePath: string, options: Ext4OpenOptions): Pro
     async unlink(path) {
       await session.run([{ op: 'unlink', path }]);
     },
+    capturedWrites() {
+      return captured;
+    },
     close() {
       closing ??= (async () => {
         try {
@@ -241,6 +265,43 @@ export async function withExt4<T>(
   options: Ext4OpenOptions,
   fn: (session: Ext4Session) => Promise<T>,
 ): Promise<T> {
+  return (await runSession(imagePath, options, fn)).result;
+}
+
+/**
+ * Runs `fn` on a copy-on-write view of the filesystem: `imagePath` is only read, and every write libext2fs
+ * makes (data, inodes, bitmaps, superblock) comes back in order, to be applied to a copy of the image with
+ * applyCapturedWrites(). Insert uses it to inject into the base while the base is still being copied.
+ */
+export async function captureExt4Writes<T>(
+  imagePath: string,
+  options: Omit<Ext4OpenOptions, 'write' | 'sync'>,
+  fn: (session: Ext4Session) => Promise<T>,
+): Promise<{ result: T; writes: CapturedWrite[] }> {
+  return runSession(imagePath, { ...options, capture: true }, fn);
+}
+
+/** Writes captured writes into `imagePath` (a copy of the image they were captured on), in order. */
+export async function applyCapturedWrites(imagePath: string, writes: CapturedWrite[]): Promise<void> {
+  const handle = await fsp.open(imagePath, 'r+');
+  try {
+    for (const { position, data } of writes) {
+      let done = 0;
+      while (done < data.byteLength) {
+        const { bytesWritten } = await handle.write(data, done, data.byteLength - done, position + done);
+        done += bytesWritten;
+      }
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+async function runSession<T>(
+  imagePath: string,
+  options: Ext4OpenOptions & { capture?: boolean },
+  fn: (session: Ext4Session) => Promise<T>,
+): Promise<{ result: T; writes: CapturedWrite[] }> {
   const session = await openExt4(imagePath, options);
   let result: T;
   try {
@@ -250,5 +311,5 @@ export async function withExt4<T>(
     throw error;
   }
   await session.close();
-  return result;
+  return { result, writes: session.capturedWrites() };
 }

@@ -44,6 +44,16 @@ export interface WorkerInit {
   /** byte offset of the filesystem inside the file */
   offset: number;
   write: boolean;
+  /** fdatasync the file when the session closes (a writable session only) */
+  sync: boolean;
+  /** read-only session whose writes are kept in memory and handed back on close (see captureExt4Writes) */
+  capture: boolean;
+}
+
+/** A write libext2fs made, kept instead of written: `data` belongs at byte `position` of the image. */
+export interface CapturedWrite {
+  position: number;
+  data: Uint8Array;
 }
 
 export interface WorkerFailure {
@@ -62,4 +72,4 @@ export type FromWorker =
   | { type: 'failed'; error: WorkerFailure }
   | { type: 'done'; id: number; results: Ext4Result[] }
   | { type: 'error'; id: number; error: WorkerFailure }
-  | { type: 'closed'; error?: WorkerFailure };
+  | { type: 'closed'; error?: WorkerFailure; writes?: CapturedWrite[] };

@@ -45,7 +45,8 @@ function failure(error: unknown, fallbackCode: string, extra: Partial<WorkerFail
  * libext2fs (atime on open), so those land in memory and are overlaid on later reads: the file stays untouched.
  */
 class HandleDisk implements ext2fs.Ext2Disk {
-  private readonly overlay: Array<{ position: number; data: Buffer }> = [];
+  /** the writes of a read-only session, in order; a capture session hands them back on close */
+  readonly overlay: Array<{ position: number; data: Buffer }> = [];
 
   constructor(
     private readonly handle: FileHandle,
@@ -273,12 +274,13 @@ async function main(): Promise<void> {
         let error: WorkerFailure | undefined;
         try {
           await ext2fs.umount(mounted);
-          await disk.flush();
+          if (init.sync) await disk.flush();
         } catch (e) {
           error = failure(e, 'UMOUNT');
         }
         await handle.close().catch(() => undefined);
-        post(error ? { type: 'closed', error } : { type: 'closed' });
+        if (error) post({ type: 'closed', error });
+        else post({ type: 'closed', ...(init.capture ? { writes: disk.overlay } : {}) });
         port.close();
         return;
       }
