@@ -420,6 +420,25 @@ test('a failure inside the image leaves no output, no partial, no manifest', asy
   assertNothingLeft(out);
 });
 
+test('an output folder on a filesystem too small for the copy is refused before anything is written', async () => {
+  const small = freshOut('small-fs');
+  run('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'atlas-test-small', small]);
+  try {
+    const before = sha(base);
+    await assert.rejects(
+      insertJob(options(small)),
+      (e) =>
+        isAtlasError(e, 'TARGET_TOO_SMALL') &&
+        e.message.includes(`Not enough space in ${small}`) &&
+        e.message.includes('choose another output folder'),
+    );
+    assert.deepEqual(readdirSync(small), [], 'no partial, no output, no cache');
+    assert.equal(sha(base), before);
+  } finally {
+    run('umount', [small]);
+  }
+});
+
 test('cancelling during the injection leaves nothing behind', async () => {
   const out = freshOut('cancel');
   const controller = new AbortController();

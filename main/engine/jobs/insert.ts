@@ -7,7 +7,7 @@
  * offers one) or decompressed to `*.img.partial`; files are injected, then read back from a fresh session and
  * compared; the manifest is written; both are renamed into place at the very end. The base is only ever read.
  */
-import { constants, createReadStream, promises as fsp } from 'node:fs';
+import { constants, createReadStream, promises as fsp, type Stats } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { spawn } from 'node:child_process';
@@ -17,6 +17,8 @@ import { ProgressMeter, type JobControl, type ProgressListener } from '../progre
 import { VERSION } from '../version';
 import { openImageSource, type ImageSource, type SourceFormat } from '../compress/source';
 import { sha256File } from '../io/hash';
+import { freeSpace } from '../io/free-space';
+import { formatBytes } from '../format';
 import {
   applyCapturedWrites,
   captureExt4Writes,
@@ -476,6 +478,7 @@ export async function insertJob(options: InsertOptions, control: JobControl = {}
     await fsp.mkdir(outDir, { recursive: true }).catch((error: unknown) => {
       throw toAtlasError(error, `Cannot create the output folder ${outDir}`);
     });
+    if (source.format === 'raw') await checkRoomForCopy(outDir, baseStat);
 
     /** What goes into the image, for a recognised base: the files, the enabling links, and the ops. */
     const planInjection = (base: ArmbianInspection) => {
@@ -794,6 +797,30 @@ export async function insertJob(options: InsertOptions, control: JobControl = {}
     }
   }
 }
+
+/**
+ * Refuses before copying when the output folder cannot hold a copy of a raw base (its allocated bytes: holes
+ * stay holes). Only told in advance when the folder is on another filesystem than the base: on the same one a
+ * reflink may need no space at all. A compressed base's size on disk is known only once written; running
+ * out then fails the same way (TARGET_TOO_SMALL), and the partial is removed.
+ */
+async function checkRoomForCopy(outDir: string, baseStat: Stats): Promise<void> {
+  const outStat = await fsp.stat(outDir);
+  if (outStat.dev === baseStat.dev) return;
+  const need = baseStat.blocks * 512 + ROOM_MARGIN;
+  const free = await freeSpace(outDir).catch(() => Infinity);
+  if (free < need) {
+    throw new AtlasError(
+      'TARGET_TOO_SMALL',
+      `Not enough space in ${outDir} for the golden image: it needs about ${formatBytes(need)}, ` +
+        `${formatBytes(free)} is free. Free some space or choose another output folder (--out).`,
+      { outDir, need, free },
+    );
+  }
+}
+
+/** Room for the manifest, the injected files and the filesystem's own bookkeeping. */
+const ROOM_MARGIN = 16 * 1024 * 1024;
 
 /** Writes a file's data to the disk (fdatasync). */
 async function flushFile(path: string): Promise<void> {

@@ -27,6 +27,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { AtlasError, isAtlasError, throwIfCancelled, toAtlasError } from '../errors';
+import { freeSpace } from '../io/free-space';
 import { ProgressMeter, type JobControl } from '../progress';
 import { Sha256, sha256File } from '../io/hash';
 import { alignedBuffer, openDirect, type DirectDevice } from '../io/direct';
@@ -258,11 +259,6 @@ export async function checkVault(vault: string): Promise<void> {
       );
     }
   }
-}
-
-async function freeSpace(folder: string): Promise<number> {
-  const s = await fsp.statfs(folder);
-  return Number(s.bavail) * Number(s.bsize);
 }
 
 function gib(bytes: number): string {
