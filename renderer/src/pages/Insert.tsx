@@ -1,4 +1,4 @@
-import { insertProblems, useInsert } from '../stores/insert';
+import { insertProblems, useInsert, type InsertFile } from '../stores/insert';
 import { useSettings } from '../stores/settings';
 import { useJob } from '../stores/jobs';
 import { PathField } from '../components/PathField';
@@ -6,6 +6,18 @@ import { ErrorNotice } from '../components/ErrorNotice';
 import { ProgressPanel } from '../components/ProgressPanel';
 import { goldenImageName, isValidTag, TAG_RULE } from '../format';
 import type { InsertResult } from '../../../main/contract';
+
+/** The three Atlas files: each is its store key, its picker purpose and its test id's suffix. */
+const ATLAS_FILES: ReadonlyArray<{ file: Exclude<InsertFile, 'base'>; label: string }> = [
+  { file: 'firstboot', label: 'atlas_firstboot.sh' },
+  { file: 'service', label: 'atlas-firstboot.service' },
+  { file: 'secrets', label: 'atlas_secrets.conf' },
+];
+
+const NUMBER_FIELDS: ReadonlyArray<{ field: 'version' | 'patch'; label: string; placeholder: string }> = [
+  { field: 'version', label: 'Version N', placeholder: '8' },
+  { field: 'patch', label: 'Patch P', placeholder: '0' },
+];
 
 export function InsertPage() {
   const s = useInsert();
@@ -60,33 +72,18 @@ export function InsertPage() {
         </section>
         <section className="card">
           <h2>2. The three files</h2>
-          <PathField
-            kind="file"
-            purpose="firstboot"
-            label="atlas_firstboot.sh"
-            value={s.files.firstboot}
-            onChange={(p) => s.setFile('firstboot', p)}
-            testId="insert-firstboot"
-            droppable
-          />
-          <PathField
-            kind="file"
-            purpose="service"
-            label="atlas-firstboot.service"
-            value={s.files.service}
-            onChange={(p) => s.setFile('service', p)}
-            testId="insert-service"
-            droppable
-          />
-          <PathField
-            kind="file"
-            purpose="secrets"
-            label="atlas_secrets.conf"
-            value={s.files.secrets}
-            onChange={(p) => s.setFile('secrets', p)}
-            testId="insert-secrets"
-            droppable
-          />
+          {ATLAS_FILES.map(({ file, label }) => (
+            <PathField
+              key={file}
+              kind="file"
+              purpose={file}
+              label={label}
+              value={s.files[file]}
+              onChange={(p) => s.setFile(file, p)}
+              testId={`insert-${file}`}
+              droppable
+            />
+          ))}
           <p className="muted">
             The secrets file is copied into the image with mode 0600; its content is never shown or logged.
           </p>
@@ -94,26 +91,18 @@ export function InsertPage() {
         <section className="card">
           <h2>3. Version and tag</h2>
           <div className="field-row">
-            <label className="field">
-              <span className="field-label">Version N</span>
-              <input
-                inputMode="numeric"
-                value={s.version}
-                onChange={(e) => s.setField('version', e.target.value.trim())}
-                data-testid="insert-version"
-                placeholder="8"
-              />
-            </label>
-            <label className="field">
-              <span className="field-label">Patch P</span>
-              <input
-                inputMode="numeric"
-                value={s.patch}
-                onChange={(e) => s.setField('patch', e.target.value.trim())}
-                data-testid="insert-patch"
-                placeholder="0"
-              />
-            </label>
+            {NUMBER_FIELDS.map(({ field, label, placeholder }) => (
+              <label key={field} className="field">
+                <span className="field-label">{label}</span>
+                <input
+                  inputMode="numeric"
+                  value={s[field]}
+                  onChange={(e) => s.setField(field, e.target.value.trim())}
+                  data-testid={`insert-${field}`}
+                  placeholder={placeholder}
+                />
+              </label>
+            ))}
             <label className="field field-grow">
               <span className="field-label">Tag</span>
               <input
