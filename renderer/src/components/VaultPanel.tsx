@@ -3,7 +3,7 @@ import { useEffect } from 'react';
 import type { VaultSyncResult, VaultVerifyResult } from '../../../main/contract';
 import { useJob } from '../stores/jobs';
 import { useLibrary } from '../stores/library';
-import { useVault } from '../stores/vault';
+import { useVault, type VaultAction } from '../stores/vault';
 import { formatBytes } from '../format';
 import { ErrorNotice } from './ErrorNotice';
 import { ProgressPanel } from './ProgressPanel';
@@ -26,6 +26,16 @@ export function VaultPanel() {
   const synced = sync?.outcome?.ok ? (sync.outcome.value as VaultSyncResult) : null;
   const verified = verify?.outcome?.ok ? (verify.outcome.value as VaultVerifyResult) : null;
 
+  const buttons: Array<{ action: VaultAction; label: string; disabled: boolean }> = [
+    { action: 'preview', label: 'Preview sync', disabled: busy },
+    {
+      action: 'sync',
+      label: 'Sync to vault',
+      disabled: busy || !plan || toCopy.length === 0 || synced !== null,
+    },
+    { action: 'verify', label: 'Verify vault', disabled: busy },
+  ];
+
   // the listing shows the vault's new artifacts once a sync is done
   useEffect(() => {
     if (synced) void load();
@@ -36,33 +46,18 @@ export function VaultPanel() {
       <div className="card-header">
         <h2>Vault</h2>
         <div className="actions">
-          <button
-            type="button"
-            className="button"
-            disabled={busy}
-            onClick={() => void start('preview')}
-            data-testid="vault-preview"
-          >
-            Preview sync
-          </button>
-          <button
-            type="button"
-            className="button button-primary"
-            disabled={busy || !plan || toCopy.length === 0 || synced !== null}
-            onClick={() => void start('sync')}
-            data-testid="vault-sync"
-          >
-            Sync to vault
-          </button>
-          <button
-            type="button"
-            className="button"
-            disabled={busy}
-            onClick={() => void start('verify')}
-            data-testid="vault-verify"
-          >
-            Verify vault
-          </button>
+          {buttons.map(({ action, label, disabled }) => (
+            <button
+              key={action}
+              type="button"
+              className={action === 'sync' ? 'button button-primary' : 'button'}
+              disabled={disabled}
+              onClick={() => void start(action)}
+              data-testid={`vault-${action}`}
+            >
+              {label}
+            </button>
+          ))}
         </div>
       </div>
       <p className="muted">
