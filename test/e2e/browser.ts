@@ -1,9 +1,9 @@
 /** Chromium for the renderer tests: the system binary, the flags known to work here, a fresh profile each time. */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import type { TestServer } from './serve';
+import { startTestServer, type TestServer, type TestServerOptions } from './serve';
 
 export const CHROMIUM_ARGS = [
   '--no-sandbox',
@@ -52,3 +52,43 @@ export async function openApp(server: TestServer): Promise<OpenedApp> {
 }
 
 export const SHOTS = '/tmp/atlas-app-shots';
+
+const rendererDir = join(__dirname, '..', '..', 'renderer');
+
+export interface AppSession {
+  server: TestServer;
+  app: OpenedApp;
+  /** closes the browser, then the server */
+  close(): Promise<void>;
+}
+
+/**
+ * The test server over the built renderer, with its settings in `dir`/config and `dir` as the home (so
+ * ~/atlas-build is `dir`/atlas-build), and Chromium on its page. Creates the screenshot folder.
+ */
+export async function openSession(
+  dir: string,
+  options: Partial<TestServerOptions> = {},
+): Promise<AppSession> {
+  mkdirSync(SHOTS, { recursive: true });
+  const server = await startTestServer({
+    rendererDir,
+    configDir: join(dir, 'config'),
+    homeDir: dir,
+    ...options,
+  });
+  try {
+    const app = await openApp(server);
+    return {
+      server,
+      app,
+      async close() {
+        await app.close();
+        await server.close();
+      },
+    };
+  } catch (error) {
+    await server.close();
+    throw error;
+  }
+}

@@ -9,42 +9,12 @@ import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { fakeCard, fileDeviceJobs, startTestServer, SYSTEM_DISK, type TestServer } from './serve';
-import { openApp, SHOTS, type OpenedApp } from './browser';
-import { hasCommand, run, scratchDir } from '../support/sh';
+import { fakeCard, fileDeviceJobs, SYSTEM_DISK } from './serve';
+import { openSession, SHOTS } from './browser';
+import { run, scratchDir } from '../support/sh';
+import { makeArmbianImage, skipWithoutFixtureTools } from '../support/armbian';
 import { inProcessFileJobs } from '../../main/app/production';
 import type { DeviceJobRunner } from '../../main/app/handlers';
-
-const rendererDir = join(__dirname, '..', '..', 'renderer');
-// the tests run from the repository root (as the integration tests do)
-const fixtureScript = join(process.cwd(), 'test', 'fixtures', 'make-armbian-image.sh');
-
-async function session(
-  dir: string,
-  options: Partial<Parameters<typeof startTestServer>[0]>,
-): Promise<{ server: TestServer; app: OpenedApp; close(): Promise<void> }> {
-  mkdirSync(SHOTS, { recursive: true });
-  const server = await startTestServer({
-    rendererDir,
-    configDir: join(dir, 'config'),
-    homeDir: dir,
-    ...options,
-  });
-  try {
-    const app = await openApp(server);
-    return {
-      server,
-      app,
-      async close() {
-        await app.close();
-        await server.close();
-      },
-    };
-  } catch (error) {
-    await server.close();
-    throw error;
-  }
-}
 
 test('flash: an image written to two cards through the real flash job, verified, byte-equal', async () => {
   const { dir, cleanup } = scratchDir('atlas-e2e-flash-');
@@ -57,7 +27,7 @@ test('flash: an image written to two cards through the real flash job, verified,
     run('truncate', ['-s', '64M', path]);
     return fakeCard(path, { description: `Card ${name}` });
   });
-  const s = await session(dir, {
+  const s = await openSession(dir, {
     drives: [...cards, SYSTEM_DISK],
     runDeviceJob: fileDeviceJobs,
     defaultDialogAnswers: { image },
@@ -113,7 +83,7 @@ test('flash: cancel mid-write ends the job as cancelled and says what it means f
         while (Date.now() < until);
       },
     });
-  const s = await session(dir, {
+  const s = await openSession(dir, {
     drives: [fakeCard(card, { size: 3 * 1024 ** 3 })],
     runDeviceJob: slowFlash,
     defaultDialogAnswers: { image },
@@ -142,11 +112,10 @@ test('flash: cancel mid-write ends the job as cancelled and says what it means f
 
 test(
   'insert: a golden image built from the Armbian-like fixture, with the manifest summary',
-  { skip: !hasCommand('mkfs.ext4') || !hasCommand('mcopy') },
+  { skip: skipWithoutFixtureTools() },
   async () => {
     const { dir, cleanup } = scratchDir('atlas-e2e-insert-');
-    const base = join(dir, 'Armbian_26.2.1_Rpi4b_trixie_current_6.18.9_minimal.img');
-    run('bash', [fixtureScript, base], {});
+    const base = makeArmbianImage(join(dir, 'Armbian_26.2.1_Rpi4b_trixie_current_6.18.9_minimal.img'));
     const inputs = {
       firstboot: join(dir, 'atlas_firstboot.sh'),
       service: join(dir, 'atlas-firstboot.service'),
@@ -160,7 +129,7 @@ test(
     writeFileSync(inputs.secrets, 'ATLAS_ENROLL_TOKEN=never-shown-4242\n');
     chmodSync(inputs.secrets, 0o600);
     const build = join(dir, 'atlas-build');
-    const s = await session(dir, { fileJobs: inProcessFileJobs });
+    const s = await openSession(dir, { fileJobs: inProcessFileJobs });
     const { page } = s.app;
     try {
       await page.getByTestId('nav-insert').click();
@@ -225,11 +194,10 @@ test(
 
 test(
   'clone → library → restore: a card cloned, listed as Phase 1, verified, restored to another card',
-  { skip: !hasCommand('mkfs.ext4') || !hasCommand('mcopy') },
+  { skip: skipWithoutFixtureTools() },
   async () => {
     const { dir, cleanup } = scratchDir('atlas-e2e-phase1-');
-    const source = join(dir, 'dev-card.img');
-    run('bash', [fixtureScript, source], {});
+    const source = makeArmbianImage(join(dir, 'dev-card.img'));
     const target = join(dir, 'blank-card.img');
     writeFileSync(target, '');
     run('truncate', ['-s', '320M', target]);
@@ -237,7 +205,7 @@ test(
     mkdirSync(build);
     const sourceCard = fakeCard(source, { description: 'Dev kiosk card', size: readFileSync(source).length });
     const targetCard = fakeCard(target, { description: 'Blank card', size: 320 * 1024 * 1024 });
-    const s = await session(dir, {
+    const s = await openSession(dir, {
       drives: [sourceCard, targetCard],
       runDeviceJob: fileDeviceJobs,
       fileJobs: inProcessFileJobs,

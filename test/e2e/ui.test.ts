@@ -4,34 +4,25 @@
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fakeCard, startTestServer, SYSTEM_DISK, type TestServer } from './serve';
-import { openApp, SHOTS, type OpenedApp } from './browser';
+import { fakeCard, SYSTEM_DISK, type TestServer, type TestServerOptions } from './serve';
+import { openSession, SHOTS, type AppSession, type OpenedApp } from './browser';
 import { scratchDir } from '../support/sh';
 
-const rendererDir = join(__dirname, '..', '..', 'renderer');
-
 async function withApp(
-  setup: (dir: string) => Partial<Parameters<typeof startTestServer>[0]>,
+  setup: (dir: string) => Partial<TestServerOptions>,
   body: (ctx: { server: TestServer; app: OpenedApp; dir: string }) => Promise<void>,
 ): Promise<void> {
   const { dir, cleanup } = scratchDir('atlas-e2e-');
-  mkdirSync(SHOTS, { recursive: true });
-  const server = await startTestServer({
-    rendererDir,
-    configDir: join(dir, 'config'),
-    homeDir: dir,
-    ...setup(dir),
-  });
-  let app: OpenedApp | null = null;
+  let session: AppSession | null = null;
   try {
-    app = await openApp(server);
+    session = await openSession(dir, setup(dir));
+    const { server, app } = session;
     await body({ server, app, dir });
     assert.deepEqual(app.consoleErrors, [], 'the page logged no errors (CSP, React)');
   } finally {
-    await app?.close();
-    await server.close();
+    await session?.close();
     cleanup();
   }
 }

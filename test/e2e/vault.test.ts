@@ -7,21 +7,18 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fakeCard, fileDeviceJobs, startTestServer } from './serve';
-import { openApp, SHOTS } from './browser';
-import { hasCommand, run, scratchDir } from '../support/sh';
+import { fakeCard, fileDeviceJobs } from './serve';
+import { openSession, SHOTS } from './browser';
+import { scratchDir } from '../support/sh';
+import { makeArmbianImage, skipWithoutFixtureTools } from '../support/armbian';
 import { inProcessFileJobs } from '../../main/app/production';
-
-const rendererDir = join(__dirname, '..', '..', 'renderer');
-const fixtureScript = join(process.cwd(), 'test', 'fixtures', 'make-armbian-image.sh');
 
 test(
   'vault: a real clone folder previewed, synced to a temp vault through the UI, then verified there',
-  { skip: !hasCommand('mkfs.ext4') || !hasCommand('mcopy') },
+  { skip: skipWithoutFixtureTools() },
   async () => {
     const { dir, cleanup } = scratchDir('atlas-e2e-vault-');
-    const source = join(dir, 'dev-card.img');
-    run('bash', [fixtureScript, source], {});
+    const source = makeArmbianImage(join(dir, 'dev-card.img'));
     const build = join(dir, 'atlas-build');
     const vault = join(dir, 'vault');
     mkdirSync(build);
@@ -31,17 +28,12 @@ test(
       join(dir, 'config', 'settings.json'),
       JSON.stringify({ buildFolder: build, vaultFolder: vault }),
     );
-    mkdirSync(SHOTS, { recursive: true });
-    const server = await startTestServer({
-      rendererDir,
-      configDir: join(dir, 'config'),
-      homeDir: dir,
+    const s = await openSession(dir, {
       drives: [fakeCard(source, { description: 'Dev kiosk card', size: readFileSync(source).length })],
       runDeviceJob: fileDeviceJobs,
       fileJobs: inProcessFileJobs,
     });
-    const app = await openApp(server);
-    const { page } = app;
+    const { page } = s.app;
     const name = 'golden-clone-v8-1-0-VAULT';
     try {
       // a real Phase 1 folder, made by the real clone job
@@ -71,10 +63,9 @@ test(
       await row.waitFor({ timeout: 60_000 });
       assert.equal(await row.getAttribute('data-status'), 'ok');
       await page.screenshot({ path: join(SHOTS, 'vault-verified.png'), fullPage: true });
-      assert.deepEqual(app.consoleErrors, []);
+      assert.deepEqual(s.app.consoleErrors, []);
     } finally {
-      await app.close();
-      await server.close();
+      await s.close();
       cleanup();
     }
   },

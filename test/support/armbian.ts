@@ -1,6 +1,7 @@
 /** The project's Armbian-like rpi4b image (test/fixtures/make-armbian-image.sh), built into a scratch folder. */
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
+import { hasCommand } from './sh';
 
 // tests run from the repository root (npm test), whatever ATLAS_OUT the build went to
 export const FIXTURE_SCRIPT = join(process.cwd(), 'test', 'fixtures', 'make-armbian-image.sh');
@@ -16,6 +17,13 @@ export interface ArmbianImageOptions {
   extraRoot?: string;
   /** seeds random.bin, so two images can differ */
   seed?: string;
+}
+
+/** A test's `skip` when the fixture cannot be built here: it needs mkfs.ext4 and mtools' mcopy. */
+export function skipWithoutFixtureTools(): string | false {
+  return hasCommand('mkfs.ext4') && hasCommand('mcopy')
+    ? false
+    : 'needs mkfs.ext4 and mcopy to build the fixture';
 }
 
 export function makeArmbianImage(path: string, options: ArmbianImageOptions = {}): string {
