@@ -13,7 +13,7 @@ import type { RestoreResult } from '../../main/engine/jobs/restore';
 import { verifyCloneFolder } from '../../main/engine/jobs/verify';
 import { isAtlasError } from '../../main/engine/errors';
 import { attachLoop, type LoopDevice } from '../support/loop';
-import { installFakeLsblk, type FakeLsblk } from '../support/fake-lsblk';
+import { installFakeLsblk, type FakeCard, type FakeLsblk } from '../support/fake-lsblk';
 import { makeArmbianImage } from '../support/armbian';
 import { isRoot, run, scratchDir, tryRun } from '../support/sh';
 
@@ -33,6 +33,41 @@ let folder = '';
 const headHash = (path: string): string =>
   run('bash', ['-c', `head -c 8388608 ${path} | sha256sum`]).split(' ')[0]!;
 
+/** The two USB cards the fake lsblk presents, `changes` applied to the target's entry. */
+const cards = (changes: Partial<FakeCard> = {}): FakeCard[] => [
+  { loop: source!.device, serial: 'SRC-1' },
+  { loop: target!.device, serial: 'DST-2', ...changes },
+];
+
+/** Clones the source card through the helper, the person having confirmed a card with `serial`. */
+const cloneInHelper = (serial: string, tag: string, owner?: { uid: number; gid: number }) =>
+  runInHelper<CloneResult>(
+    'clone',
+    {
+      source: fake.deviceFor(source!.device),
+      confirmed: { size: SOURCE_BYTES, serial },
+      outDir: dir,
+      tag,
+      ...(owner ? { owner } : {}),
+    },
+    {},
+    helper,
+  );
+
+/** Restores the clone folder to the target card through the helper, the person having confirmed `serial`. */
+const restoreInHelper = (serial: string) =>
+  runInHelper<RestoreResult>(
+    'restore',
+    {
+      folder,
+      target: fake.deviceFor(target!.device),
+      confirmed: { size: TARGET_BYTES, serial },
+      grow: true,
+    },
+    {},
+    helper,
+  );
+
 before(() => {
   if (!isRoot) return;
   ({ dir, cleanup } = scratchDir('atlas-helper-clone-'));
@@ -40,10 +75,7 @@ before(() => {
   run('truncate', ['-s', String(TARGET_BYTES), join(dir, 'blank.img')]);
   source = attachLoop(join(dir, 'kiosk.img'), { partitions: false });
   target = attachLoop(join(dir, 'blank.img'), { partitions: false });
-  fake = installFakeLsblk(dir, [
-    { loop: source.device, serial: 'SRC-1' },
-    { loop: target.device, serial: 'DST-2' },
-  ]);
+  fake = installFakeLsblk(dir, cards());
   process.env.PATH = fake.path;
 });
 
@@ -55,18 +87,7 @@ after(() => {
 });
 
 test('a card cloned through the helper gives a complete, verifiable folder', { skip }, async () => {
-  const result = await runInHelper<CloneResult>(
-    'clone',
-    {
-      source: fake.deviceFor(source!.device),
-      confirmed: { size: SOURCE_BYTES, serial: 'SRC-1' },
-      outDir: dir,
-      tag: 'HELPER',
-      owner: { uid: 1234, gid: 1234 },
-    },
-    {},
-    helper,
-  );
+  const result = await cloneInHelper('SRC-1', 'HELPER', { uid: 1234, gid: 1234 });
   folder = result.folder;
   assert.equal(result.manifest.source.serial, 'SRC-1');
   assert.equal(statSync(folder).uid, 1234, 'the folder belongs to the person, not root');
@@ -75,84 +96,34 @@ test('a card cloned through the helper gives a complete, verifiable folder', { s
 });
 
 test('the helper refuses to clone a card other than the confirmed one', { skip }, async () => {
-  await assert.rejects(
-    runInHelper(
-      'clone',
-      {
-        source: fake.deviceFor(source!.device),
-        confirmed: { size: SOURCE_BYTES, serial: 'OTHER' },
-        outDir: dir,
-        tag: 'NOPE',
-      },
-      {},
-      helper,
-    ),
-    (error: unknown) => isAtlasError(error, 'DRIVE_CHANGED'),
+  await assert.rejects(cloneInHelper('OTHER', 'NOPE'), (error: unknown) =>
+    isAtlasError(error, 'DRIVE_CHANGED'),
   );
   assert.equal(tryRun('test', ['-e', join(dir, 'golden-clone-NOPE')]).status, 1);
 });
 
 test('the helper refuses to restore onto a card whose serial differs, before writing', { skip }, async () => {
   const before = headHash(target!.device);
-  await assert.rejects(
-    runInHelper(
-      'restore',
-      {
-        folder,
-        target: fake.deviceFor(target!.device),
-        confirmed: { size: TARGET_BYTES, serial: 'SWAPPED' },
-        grow: true,
-      },
-      {},
-      helper,
-    ),
-    (error: unknown) => isAtlasError(error, 'DRIVE_CHANGED'),
-  );
+  await assert.rejects(restoreInHelper('SWAPPED'), (error: unknown) => isAtlasError(error, 'DRIVE_CHANGED'));
   assert.equal(headHash(target!.device), before);
 });
 
 test('the helper refuses to restore onto a card that is not removable', { skip }, async () => {
-  fake.set([
-    { loop: source!.device, serial: 'SRC-1' },
-    { loop: target!.device, serial: 'DST-2', removable: false, tran: 'sata' },
-  ]);
+  fake.set(cards({ removable: false, tran: 'sata' }));
   try {
     const before = headHash(target!.device);
     await assert.rejects(
-      runInHelper(
-        'restore',
-        {
-          folder,
-          target: fake.deviceFor(target!.device),
-          confirmed: { size: TARGET_BYTES, serial: 'DST-2' },
-          grow: true,
-        },
-        {},
-        helper,
-      ),
+      restoreInHelper('DST-2'),
       (error: unknown) => isAtlasError(error) && /NOT_REMOVABLE|SYSTEM_DISK/.test(error.code),
     );
     assert.equal(headHash(target!.device), before);
   } finally {
-    fake.set([
-      { loop: source!.device, serial: 'SRC-1' },
-      { loop: target!.device, serial: 'DST-2' },
-    ]);
+    fake.set(cards());
   }
 });
 
 test('restore through the helper onto a bigger card: fsck clean, root grown', { skip }, async () => {
-  const result = await runInHelper<RestoreResult>(
-    'restore',
-    {
-      folder,
-      target: fake.deviceFor(target!.device),
-      confirmed: { size: TARGET_BYTES, serial: 'DST-2' },
-      grow: true,
-    },
-    {},
-    helper,
-  );
+  const result = await restoreInHelper('DST-2');
   assert.equal(result.grow, 'resized', result.growMessage);
   const view = attachLoop(join(dir, 'blank.img'));
   try {
