@@ -47,7 +47,7 @@ export interface DeviceJobRequests {
 export interface FileJobRequests {
   insert: Required<Omit<InsertRequest, 'outDir' | 'force'>> & { outDir: string; force: boolean };
   verify: VerifyRequest;
-  'vault-sync': { from: string; to: string; items?: string[]; dryRun: boolean };
+  'vault-sync': { from: string; to: string; items?: string[]; dryRun: boolean; checksum: boolean };
   'vault-verify': { folder: string };
 }
 
@@ -356,7 +356,7 @@ export function createHandlers(deps: HandlerDeps): AppHandlers {
       return startFileJob('verify', { path });
     },
     'vault:sync': async (request) => {
-      const o = v.onlyKeys(v.object(request ?? {}), ['from', 'to', 'items', 'dryRun']);
+      const o = v.onlyKeys(v.object(request ?? {}), ['from', 'to', 'items', 'dryRun', 'checksum']);
       const s = await settings.get();
       const from = o.from === undefined ? s.buildFolder : v.path(o.from, 'The build folder');
       const to = o.to === undefined ? s.vaultFolder : v.path(o.to, 'The vault folder');
@@ -371,7 +371,8 @@ export function createHandlers(deps: HandlerDeps): AppHandlers {
         items = o.items.map((item) => artifactName(item));
       }
       const dryRun = v.optionalBoolean(o.dryRun, 'Dry run') ?? false;
-      return startFileJob('vault-sync', { from, to, dryRun, ...(items ? { items } : {}) });
+      const checksum = v.optionalBoolean(o.checksum, 'Compare by checksum') ?? false;
+      return startFileJob('vault-sync', { from, to, dryRun, checksum, ...(items ? { items } : {}) });
     },
     'vault:verify': async (request) => {
       const o = v.onlyKeys(v.object(request ?? {}), ['folder']);

@@ -105,7 +105,13 @@ export const inProcessFileJobs: FileJobRunners = {
   'vault-sync': async (r, control) =>
     toVaultSyncResult(
       await vaultSyncJob(
-        { from: r.from, to: r.to, dryRun: r.dryRun, ...(r.items ? { items: r.items } : {}) },
+        {
+          from: r.from,
+          to: r.to,
+          dryRun: r.dryRun,
+          checksum: r.checksum,
+          ...(r.items ? { items: r.items } : {}),
+        },
         control,
       ),
     ),

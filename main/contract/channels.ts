@@ -75,6 +75,11 @@ export interface VaultSyncRequest {
   items?: string[];
   /** plan only: list what would be copied, write nothing */
   dryRun?: boolean;
+  /**
+   * compare the artifacts the vault already holds by sha256, both sides read in full, even when their sizes and
+   * modification times match (default false: matching sizes and times count as identical)
+   */
+  checksum?: boolean;
 }
 
 export interface VaultVerifyRequest {

@@ -1,6 +1,6 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHandlers } from '../../../main/app/handlers';
 import { inProcessFileJobs } from '../../../main/app/production';
@@ -51,6 +51,7 @@ test('vault:sync and vault:verify validate their payloads', async () => {
       ['vault:sync', { from: 'relative/build', to: t.vault }],
       ['vault:sync', { from: t.build, to: 42 }],
       ['vault:sync', { from: t.build, to: t.vault, dryRun: 'yes' }],
+      ['vault:sync', { from: t.build, to: t.vault, checksum: 1 }],
       ['vault:sync', { from: t.build, to: t.vault, items: [] }],
       ['vault:sync', { from: t.build, to: t.vault, items: ['../escape'] }],
       ['vault:sync', { from: t.build, to: t.vault, items: 'golden-clone-X' }],
@@ -125,6 +126,44 @@ test('preview, sync and verify run in process; CONFLICT and VAULT_UNAVAILABLE ar
     const me = (missing as { error: { code: string; message: string } }).error;
     assert.equal(me.code, 'VAULT_UNAVAILABLE');
     assert.match(me.message, /unplugged/);
+  } finally {
+    await t.app.dispose();
+    t.cleanup();
+  }
+});
+
+test('checksum: the vault copy is compared by sha256 even when its sizes and times match', async () => {
+  const t = setup();
+  try {
+    const clone = join(t.build, 'golden-clone-CHECKSUM');
+    mkdirSync(clone);
+    writeFileSync(join(clone, 'partition-table.dump'), 'label: dos\n');
+    writeFileSync(join(clone, 'mmcblk0p1-boot.partclone.gz'), Buffer.alloc(1000, 7));
+    const synced = await t.run('vault:sync', { from: t.build, to: t.vault, checksum: true });
+    assert.equal(synced.ok, true, JSON.stringify(synced));
+    assert.equal((synced as { value: { copied: number } }).value.copied, 1);
+
+    // the vault's copy changes but keeps its size and modification time
+    const copy = join(t.vault, 'golden-clone-CHECKSUM', 'mmcblk0p1-boot.partclone.gz');
+    const { atime, mtime } = statSync(copy);
+    writeFileSync(copy, Buffer.alloc(1000, 9));
+    utimesSync(copy, atime, mtime);
+
+    // by default same sizes and times count as identical
+    const byTimes = await t.run('vault:sync', { from: t.build, to: t.vault, dryRun: true });
+    assert.equal(byTimes.ok, true, JSON.stringify(byTimes));
+    const items = (byTimes as { value: { items: Array<{ name: string; action: string }> } }).value.items;
+    assert.deepEqual(
+      items.map((i) => [i.name, i.action]),
+      [['golden-clone-CHECKSUM', 'identical']],
+    );
+
+    // with checksum the preview reads both sides and finds the difference
+    const bySha = await t.run('vault:sync', { from: t.build, to: t.vault, dryRun: true, checksum: true });
+    assert.equal(bySha.ok, false, JSON.stringify(bySha));
+    const e = (bySha as { error: { code: string; message: string } }).error;
+    assert.equal(e.code, 'CONFLICT');
+    assert.match(e.message, /golden-clone-CHECKSUM.*mmcblk0p1-boot\.partclone\.gz has other content/);
   } finally {
     await t.app.dispose();
     t.cleanup();
