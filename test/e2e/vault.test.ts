@@ -1,11 +1,24 @@
 /**
  * The vault from the Library page: a real clone folder (the real clone job, from the project's Armbian-like
  * fixture card) in the build folder is previewed, synced into a temporary vault and verified there, all through
- * the UI and the real vault jobs.
+ * the UI and the real vault jobs. Then a vault copy changed behind the app's back (same size and time) passes the
+ * preview by sizes and times, and is caught as a conflict once "compare by sha256" is ticked.
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { fakeCard, fileDeviceJobs } from './serve';
 import { openSession, SHOTS } from './browser';
@@ -14,7 +27,7 @@ import { makeArmbianImage, skipWithoutFixtureTools } from '../support/armbian';
 import { inProcessFileJobs } from '../../main/app/production';
 
 test(
-  'vault: a real clone folder previewed, synced to a temp vault through the UI, then verified there',
+  'vault: a real clone folder previewed, synced to a temp vault through the UI, verified there; sha256 compare catches a changed copy',
   { skip: skipWithoutFixtureTools() },
   async () => {
     const { dir, cleanup } = scratchDir('atlas-e2e-vault-');
@@ -45,6 +58,8 @@ test(
 
       // preview: lists what would be copied, writes nothing
       await page.getByTestId('nav-library').click();
+      const checksum = page.getByTestId('vault-checksum');
+      assert.equal(await checksum.isChecked(), false, 'compare by sha256 is off, as in the engine');
       await page.getByTestId('vault-preview').focus();
       await page.keyboard.press('Enter');
       await page.getByTestId(`vault-plan-${name}`).waitFor({ timeout: 60_000 });
@@ -63,6 +78,37 @@ test(
       await row.waitFor({ timeout: 60_000 });
       assert.equal(await row.getAttribute('data-status'), 'ok');
       await page.screenshot({ path: join(SHOTS, 'vault-verified.png'), fullPage: true });
+
+      // one byte of the vault's copy changed, its size and modification time kept
+      const copy = join(vault, name);
+      const changed = join(
+        copy,
+        readdirSync(copy).find((f) => f.endsWith('.gz'))!,
+      );
+      const { atime, mtime, size } = statSync(changed);
+      const fd = openSync(changed, 'r+');
+      try {
+        const byte = Buffer.alloc(1);
+        readSync(fd, byte, 0, 1, size >> 1);
+        byte[0] = byte[0]! ^ 0xff;
+        writeSync(fd, byte, 0, 1, size >> 1);
+      } finally {
+        closeSync(fd);
+      }
+      utimesSync(changed, atime, mtime);
+
+      // by sizes and times the vault holds everything already
+      await page.getByTestId('vault-preview').click();
+      await page.getByTestId('vault-plan').getByText('The vault already holds everything.').waitFor();
+
+      // compared by sha256, the preview reads both sides and names the difference as a conflict
+      await checksum.check();
+      await page.getByTestId('vault-preview').click();
+      const error = page.getByTestId('vault-error');
+      await error.waitFor({ timeout: 60_000 });
+      assert.equal(await error.getAttribute('data-code'), 'CONFLICT');
+      assert.match((await error.textContent()) ?? '', new RegExp(`${name}.*has other content`));
+      await page.screenshot({ path: join(SHOTS, 'vault-checksum-conflict.png'), fullPage: true });
       assert.deepEqual(s.app.consoleErrors, []);
     } finally {
       await s.close();

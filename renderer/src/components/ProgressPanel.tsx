@@ -12,6 +12,8 @@ const STAGES: Record<string, string> = {
   injecting: 'Writing the files',
   hashing: 'Checking',
   growing: 'Growing root',
+  // the vault sync: each file copied, then read back from the vault and compared (verify uses 'verifying')
+  syncing: 'Copying to the vault and reading back',
 };
 
 export function stageLabel(stage: string): string {

@@ -15,7 +15,7 @@ const STATUS: Record<VaultVerifyResult['artifacts'][number]['status'], [string, 
 };
 
 export function VaultPanel() {
-  const { jobs, error, start } = useVault();
+  const { jobs, error, checksum, setChecksum, start } = useVault();
   const load = useLibrary((s) => s.load);
   const preview = useJob(jobs.preview);
   const sync = useJob(jobs.sync);
@@ -63,10 +63,26 @@ export function VaultPanel() {
       <p className="muted">
         Copies what the vault lacks from the build folder, verified by reading back; never overwrites.
       </p>
+      <label className="check">
+        <input
+          type="checkbox"
+          checked={checksum}
+          onChange={(e) => setChecksum(e.target.checked)}
+          disabled={busy}
+          aria-describedby="vault-checksum-hint"
+          data-testid="vault-checksum"
+        />
+        Compare what the vault already holds by sha256
+      </label>
+      <p id="vault-checksum-hint" className="muted">
+        Off: files of the same size and modification time count as identical without being read. On: every
+        file of an artifact the vault already holds is read in full on both sides and compared by sha256;
+        slower, and a difference stops the sync as a conflict (nothing is overwritten).
+      </p>
       {error && <ErrorNotice error={error} title="The vault job did not start" />}
       {[preview, sync, verify].map((j) =>
         j && !j.outcome?.ok && j.outcome ? (
-          <ErrorNotice key={j.id} error={j.outcome.error} title="The vault job failed" />
+          <ErrorNotice key={j.id} error={j.outcome.error} title="The vault job failed" testId="vault-error" />
         ) : null,
       )}
       {jobs.sync && sync && sync.outcome === null && (
