@@ -39,6 +39,15 @@ function setup(withJobs = true) {
   return { app, dir, build, vault, call, run, cleanup };
 }
 
+/** A small clone folder (no manifest) in the build folder, as the shell commands make them. */
+function makeClone(build: string, tag: string): string {
+  const clone = join(build, `golden-clone-${tag}`);
+  mkdirSync(clone);
+  writeFileSync(join(clone, 'partition-table.dump'), 'label: dos\n');
+  writeFileSync(join(clone, 'mmcblk0p1-boot.partclone.gz'), Buffer.alloc(1000, 7));
+  return clone;
+}
+
 function errorOf(reply: Reply<unknown>): { code: string; message: string } {
   assert.equal(reply.ok, false, 'expected an error reply');
   return (reply as { error: { code: string; message: string } }).error;
@@ -84,10 +93,7 @@ test('without the vault jobs the handlers say so', async () => {
 test('preview, sync and verify run in process; CONFLICT and VAULT_UNAVAILABLE arrive as sentences', async () => {
   const t = setup();
   try {
-    const clone = join(t.build, 'golden-clone-VAULTTEST');
-    mkdirSync(clone);
-    writeFileSync(join(clone, 'partition-table.dump'), 'label: dos\n');
-    writeFileSync(join(clone, 'mmcblk0p1-boot.partclone.gz'), Buffer.alloc(1000, 7));
+    const clone = makeClone(t.build, 'VAULTTEST');
 
     const preview = await t.run('vault:sync', { from: t.build, to: t.vault, dryRun: true });
     assert.equal(preview.ok, true, JSON.stringify(preview));
@@ -135,10 +141,7 @@ test('preview, sync and verify run in process; CONFLICT and VAULT_UNAVAILABLE ar
 test('checksum: the vault copy is compared by sha256 even when its sizes and times match', async () => {
   const t = setup();
   try {
-    const clone = join(t.build, 'golden-clone-CHECKSUM');
-    mkdirSync(clone);
-    writeFileSync(join(clone, 'partition-table.dump'), 'label: dos\n');
-    writeFileSync(join(clone, 'mmcblk0p1-boot.partclone.gz'), Buffer.alloc(1000, 7));
+    makeClone(t.build, 'CHECKSUM');
     const synced = await t.run('vault:sync', { from: t.build, to: t.vault, checksum: true });
     assert.equal(synced.ok, true, JSON.stringify(synced));
     assert.equal((synced as { value: { copied: number } }).value.copied, 1);
