@@ -3,8 +3,8 @@
  * source, then verified by reading every card back from the device (O_DIRECT, or the device cache dropped).
  *
  * Order of writes: the first 1 MiB (partition table, boot code) is zeroed first and written last, so a card
- * pulled out half-way never looks bootable. A CRC-32 per 2 MiB is taken while writing, on worker threads
- * reading the shared write buffer in place (crc-pool.ts), so hashing overlaps the device writes instead of
+ * pulled out half-way never looks bootable. An XXH64 per 2 MiB is taken while writing, on worker threads
+ * reading the shared write buffer in place (hash-pool.ts), so hashing overlaps the device writes instead of
  * delaying the next one; verify reads ahead while it compares the read-back blocks against them and, on a
  * mismatch, streams the source again to report the exact first bad byte. A raw source is read with O_DIRECT
  * where the filesystem allows it: the image goes straight into the write buffers, without a page-cache copy
@@ -16,7 +16,7 @@
 import { realpath } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { AtlasError, throwIfCancelled, toAtlasError } from '../errors';
-import { Crc32Pool } from '../io/crc-pool';
+import { BlockHasher } from '../io/hash-pool';
 import { ProgressMeter, type JobControl } from '../progress';
 import { openImageSource, type ImageSource } from '../compress/source';
 import {
@@ -40,8 +40,8 @@ import {
 export const FLASH_BLOCK = 4 * 1024 * 1024;
 /** The head of the card written last: MBR/GPT and the boot code before the first partition. */
 export const FLASH_HEAD = 1024 * 1024;
-/** Hashed in pieces of this size, spread over the hashing workers (see crc-pool.ts). */
-const CRC_SEGMENT = FLASH_BLOCK / 2;
+/** Hashed in pieces of this size, spread over the hashing workers (see hash-pool.ts). */
+const HASH_SEGMENT = FLASH_BLOCK / 2;
 const IN_FLIGHT = 2;
 /** Read-back: blocks read ahead of the one being compared (measured: 3 beats 2 when hashing is the bottleneck). */
 const VERIFY_AHEAD = 3;
@@ -133,7 +133,7 @@ export async function flashJob(options: FlashOptions, control: JobControl = {}):
   let writeSeconds: number;
   let verifySeconds = 0;
   let imageSize: number;
-  const hasher = new Crc32Pool();
+  const hasher = new BlockHasher();
   try {
     await Promise.all(targets.map((t) => prepareTarget(t, source, options)));
     throwIfCancelled(signal);
@@ -147,7 +147,7 @@ export async function flashJob(options: FlashOptions, control: JobControl = {}):
     if (verify && targets.some((t) => t.live)) {
       await options.testHooks?.beforeVerify?.(targets.filter((t) => t.live).map((t) => t.spec.device));
       const verifyStarted = performance.now();
-      await verifyAll(source, targets, written.crcs, written.total, control, hasher);
+      await verifyAll(source, targets, written.hashes, written.total, control, hasher);
       verifySeconds = (performance.now() - verifyStarted) / 1000;
     }
   } finally {
@@ -300,8 +300,8 @@ async function writeAll(
   source: ImageSource,
   targets: Target[],
   control: JobControl,
-  hasher: Crc32Pool,
-): Promise<{ total: number; crcs: number[][] }> {
+  hasher: BlockHasher,
+): Promise<{ total: number; hashes: string[][] }> {
   const rawSource = await openRawSource(source);
   try {
     return await writeBlocks(source, rawSource, targets, control, hasher);
@@ -315,8 +315,8 @@ async function writeBlocks(
   rawSource: DirectDevice | null,
   targets: Target[],
   control: JobControl,
-  hasher: Crc32Pool,
-): Promise<{ total: number; crcs: number[][] }> {
+  hasher: BlockHasher,
+): Promise<{ total: number; hashes: string[][] }> {
   const live = (): Target[] => targets.filter((t) => t.live);
   const devs = live().map((t) => t.dev!);
   // blocks being written and hashed and the one being read ahead never share a buffer
@@ -332,7 +332,7 @@ async function writeBlocks(
     ),
   );
 
-  const crcs: number[][] = []; // per block, one CRC per CRC_SEGMENT
+  const hashes: string[][] = []; // per block, one hash per HASH_SEGMENT
   const inFlight: Array<Promise<void>> = [];
   const meter = new ProgressMeter('writing', source.size ?? source.estimate, control.onProgress, {
     detail: targets.map((t) => t.spec.device).join(', '),
@@ -343,11 +343,11 @@ async function writeBlocks(
 
   const dispatch = (buffer: Buffer, length: number, at: number): void => {
     // hashed on the worker while the same bytes go to the cards; the buffer is reused only after both
-    const index = crcs.length;
-    crcs.push([]);
-    const hashed = hasher.crcSegments(buffer, length, CRC_SEGMENT).then(
-      (crc) => {
-        crcs[index] = crc;
+    const index = hashes.length;
+    hashes.push([]);
+    const hashed = hasher.hashSegments(buffer, length, HASH_SEGMENT).then(
+      (hash) => {
+        hashes[index] = hash;
       },
       (error: unknown) => {
         hashError ??= toAtlasError(error, 'Hashing the image');
@@ -403,7 +403,7 @@ async function writeBlocks(
     }),
   );
   meter.finish();
-  return { total: position, crcs };
+  return { total: position, hashes };
 }
 
 /** A raw image opened for reading, with O_DIRECT where its filesystem allows it; null for archives. */
@@ -486,10 +486,10 @@ async function* produceBlocks(
 async function verifyAll(
   source: ImageSource,
   targets: Target[],
-  crcs: number[][],
+  hashes: string[][],
   total: number,
   control: JobControl,
-  hasher: Crc32Pool,
+  hasher: BlockHasher,
 ): Promise<void> {
   const live = targets.filter((t) => t.live);
   const meter = new ProgressMeter('verifying', total * live.length, control.onProgress, {
@@ -499,7 +499,7 @@ async function verifyAll(
     live.map(async (t) => {
       try {
         await dropDeviceCache(t.dev!);
-        await verifyTarget(source, t, crcs, total, control, meter, hasher);
+        await verifyTarget(source, t, hashes, total, control, meter, hasher);
         t.verified = true;
       } catch (error) {
         if (control.signal?.aborted) throw error;
@@ -513,11 +513,11 @@ async function verifyAll(
 async function verifyTarget(
   source: ImageSource,
   t: Target,
-  crcs: number[][],
+  hashes: string[][],
   total: number,
   control: JobControl,
   meter: ProgressMeter,
-  hasher: Crc32Pool,
+  hasher: BlockHasher,
 ): Promise<void> {
   const dev = t.dev!;
   // VERIFY_AHEAD reads in flight while the worker hashes the block before them
@@ -537,8 +537,8 @@ async function verifyTarget(
   };
   const pending: Array<Promise<number>> = [];
   const settle = (): Promise<unknown> => Promise.allSettled(pending.splice(0));
-  for (let i = 0; i < Math.min(VERIFY_AHEAD, crcs.length); i++) pending.push(readBlock(i));
-  for (let i = 0; i < crcs.length; i++) {
+  for (let i = 0; i < Math.min(VERIFY_AHEAD, hashes.length); i++) pending.push(readBlock(i));
+  for (let i = 0; i < hashes.length; i++) {
     let got: number;
     try {
       got = await pending.shift()!;
@@ -547,7 +547,7 @@ async function verifyTarget(
       throw error;
     }
     // block i's buffer is free again only when its hash is done; the next reads go to the other buffers
-    if (i + VERIFY_AHEAD < crcs.length) pending.push(readBlock(i + VERIFY_AHEAD));
+    if (i + VERIFY_AHEAD < hashes.length) pending.push(readBlock(i + VERIFY_AHEAD));
     if (control.signal?.aborted) await settle();
     throwIfCancelled(control.signal);
     const at = i * FLASH_BLOCK;
@@ -560,14 +560,14 @@ async function verifyTarget(
       );
     }
     const block = buffers[i % buffers.length]!.subarray(0, want);
-    let crc: number[];
+    let readBack: string[];
     try {
-      crc = await hasher.crcSegments(block, want, CRC_SEGMENT);
+      readBack = await hasher.hashSegments(block, want, HASH_SEGMENT);
     } catch (error) {
       await settle();
       throw error;
     }
-    if (crc.some((c, k) => c !== crcs[i]![k])) {
+    if (readBack.some((h, k) => h !== hashes[i]![k])) {
       await settle();
       const offset = await firstDifference(source, block, at, control);
       throw new AtlasError(
