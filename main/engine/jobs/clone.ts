@@ -12,6 +12,7 @@ import { AtlasError, throwIfCancelled } from '../errors';
 import { type JobControl, ProgressMeter } from '../progress';
 import { openBlockFile, type BlockFile } from '../io/block-file';
 import { createSha256Stream, Sha256 } from '../io/hash';
+import { syncDir, syncFile } from '../io/durable';
 import { formatSfdiskDump, partitionDevicePath, readPartitionTable } from '../partition';
 import type { PartitionEntry } from '../partition/types';
 import { detectFilesystem, readUsedBlockMap } from '../fs';
@@ -137,9 +138,9 @@ export async function cloneJob(options: CloneOptions, control: JobControl = {}):
         files,
       };
       await writeSmallFile(partial, MANIFEST_FILE, `${JSON.stringify(manifest, null, 2)}\n`, 0o644);
-      await fsyncDir(partial);
+      await syncDir(partial);
       await fsp.rename(partial, folder);
-      await fsyncDir(options.outDir);
+      await syncDir(options.outDir);
       return { folder, manifest };
     } catch (error) {
       await fsp.rm(partial, { recursive: true, force: true });
@@ -218,7 +219,7 @@ async function clonePartition(
   const hash = createSha256Stream();
   const out = createWriteStream(path, { mode: 0o644, flags: 'wx' });
   await pipeline(image, createParallelGzip({ level }), hash, out, { signal });
-  await fsyncFile(path);
+  await syncFile(path);
   return { size: hash.bytes, sha256: hash.digest() };
 }
 
@@ -226,24 +227,10 @@ async function writeSmallFile(dir: string, name: string, text: string, mode: num
   const path = join(dir, name);
   await fsp.writeFile(path, text, { mode, flag: 'wx' });
   await fsp.chmod(path, mode); // the umask must not loosen or tighten what restore_golden.sh needs
-  await fsyncFile(path);
+  await syncFile(path);
   const hash = new Sha256();
   hash.update(Buffer.from(text));
   return { name, size: hash.bytes, sha256: hash.digest() };
-}
-
-async function fsyncFile(path: string): Promise<void> {
-  const handle = await fsp.open(path, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-async function fsyncDir(path: string): Promise<void> {
-  // directories cannot be fsynced on every platform; the rename is what matters
-  await fsyncFile(path).catch(() => undefined);
 }
 
 async function exists(path: string): Promise<boolean> {

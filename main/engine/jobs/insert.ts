@@ -18,6 +18,7 @@ import { VERSION } from '../version';
 import { openImageSource, type ImageSource, type SourceFormat } from '../compress/source';
 import { sha256File } from '../io/hash';
 import { freeSpace } from '../io/free-space';
+import { syncDir, syncFile } from '../io/durable';
 import { formatBytes } from '../format';
 import {
   applyCapturedWrites,
@@ -630,7 +631,7 @@ export async function insertJob(options: InsertOptions, control: JobControl = {}
       // the copy's data goes to the disk while the files are injected and read back (measured: the sync was
       // 1.1 s of a 1.9 s insert from a 2 GiB base when it came after them); one more sync at the end catches
       // the injected blocks
-      const flushing = flushFile(partial);
+      const flushing = syncFile(partial);
       flushing.catch(() => undefined);
       inspection ??= await recognise(partial);
       const base = inspection;
@@ -688,7 +689,7 @@ export async function insertJob(options: InsertOptions, control: JobControl = {}
         if (results[at] !== l.target || st?.type !== 'symlink') throw mismatch(l.destination);
       });
       await flushing;
-      await flushFile(partial);
+      await syncFile(partial);
       verifyMeter.finish();
       const verifyMs = performance.now() - verifyStart;
 
@@ -729,29 +730,19 @@ export async function insertJob(options: InsertOptions, control: JobControl = {}
           label: base.root.label,
         },
         files: [
-          ...files.map((f): ManifestFile =>
-            f.role === 'secrets'
-              ? {
-                  role: f.role,
-                  destination: f.destination,
-                  type: 'file',
-                  mode: octal(f.mode),
-                  uid: 0,
-                  gid: 0,
-                  sha256: sha256(f.data),
-                }
-              : {
-                  role: f.role,
-                  destination: f.destination,
-                  type: 'file',
-                  mode: octal(f.mode),
-                  uid: 0,
-                  gid: 0,
-                  sha256: sha256(f.data),
-                  size: f.data.length,
-                  ...(f.source ? { source: f.source } : {}),
-                },
-          ),
+          ...files.map((f): ManifestFile => ({
+            role: f.role,
+            destination: f.destination,
+            type: 'file',
+            mode: octal(f.mode),
+            uid: 0,
+            gid: 0,
+            sha256: sha256(f.data),
+            // the secrets are in the manifest by their hash only: not even their size or file name
+            ...(f.role === 'secrets'
+              ? {}
+              : { size: f.data.length, ...(f.source ? { source: f.source } : {}) }),
+          })),
           ...links.map((l): ManifestFile => ({
             role: 'enable',
             destination: l.destination,
@@ -821,20 +812,3 @@ async function checkRoomForCopy(outDir: string, baseStat: Stats): Promise<void> 
 
 /** Room for the manifest, the injected files and the filesystem's own bookkeeping. */
 const ROOM_MARGIN = 16 * 1024 * 1024;
-
-/** Writes a file's data to the disk (fdatasync). */
-async function flushFile(path: string): Promise<void> {
-  const handle = await fsp.open(path, 'r+');
-  try {
-    await handle.datasync();
-  } finally {
-    await handle.close();
-  }
-}
-
-/** Makes the renames durable; not every platform lets a folder be fsynced, which is fine. */
-async function syncDir(dir: string): Promise<void> {
-  const handle = await fsp.open(dir, 'r').catch(() => null);
-  await handle?.sync().catch(() => undefined);
-  await handle?.close();
-}

@@ -28,6 +28,7 @@ import { hostname } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { AtlasError, isAtlasError, throwIfCancelled, toAtlasError } from '../errors';
 import { freeSpace } from '../io/free-space';
+import { syncDir } from '../io/durable';
 import { ProgressMeter, type JobControl } from '../progress';
 import { Sha256, sha256File } from '../io/hash';
 import { alignedBuffer, openDirect, type DirectDevice } from '../io/direct';
@@ -633,12 +634,6 @@ async function writeDurably(path: string, text: string): Promise<void> {
 
 async function exists(path: string): Promise<boolean> {
   return (await fsp.lstat(path).catch(() => null)) !== null;
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const handle = await fsp.open(dir, 'r').catch(() => null);
-  await handle?.sync().catch(() => undefined);
-  await handle?.close();
 }
 
 /**

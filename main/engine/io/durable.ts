@@ -1,0 +1,22 @@
+/**
+ * Making outputs durable before they are named complete: a file's data is synced before its `*.partial` is
+ * renamed, and the folder after the rename, so a power cut never leaves a complete-looking name on lost data.
+ */
+import { promises as fsp } from 'node:fs';
+
+/** Writes the file's data to the disk (fdatasync): what a rename into place must wait for. */
+export async function syncFile(path: string): Promise<void> {
+  const handle = await fsp.open(path, 'r+');
+  try {
+    await handle.datasync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Makes renames in `dir` durable; not every platform lets a folder be fsynced, which is fine. */
+export async function syncDir(dir: string): Promise<void> {
+  const handle = await fsp.open(dir, 'r').catch(() => null);
+  await handle?.sync().catch(() => undefined);
+  await handle?.close();
+}
