@@ -17,6 +17,7 @@ const REQUESTS: Record<RequestChannel, true> = {
   'image:inspect': true,
   'library:list': true,
   'flash:start': true,
+  'insert:prepare-base': true,
   'insert:start': true,
   'clone:start': true,
   'restore:start': true,

@@ -84,6 +84,8 @@ export interface HandlerDeps {
   fileJobs?: FileJobRunners;
   /** the running jobs and their progress changed (dock and taskbar progress) */
   onActivity?(jobs: ActiveJob[]): void;
+  /** hashes a base image into the build folder's cache ahead of an insert; absent: no hashing ahead */
+  prehashBase?(base: string, buildFolder: string, signal: AbortSignal): Promise<unknown>;
 }
 
 export type Handlers = { [C in RequestChannel]: (request: unknown) => Promise<ResponseOf<C>> };
@@ -119,6 +121,8 @@ export function createHandlers(deps: HandlerDeps): AppHandlers {
     (active) => deps.onActivity?.(active),
   );
   const stopWatching = deps.watchDrives?.((drives) => deps.emit('drives:changed', { drives }));
+  // one base hashed ahead at a time: choosing another base stops the previous hash
+  let prehash: { base: string; controller: AbortController } | null = null;
 
   const empty = (request: unknown): void => {
     v.onlyKeys(v.object(request ?? {}), NO_FIELDS);
@@ -282,6 +286,23 @@ export function createHandlers(deps: HandlerDeps): AppHandlers {
         { image, targets, confirmed, verify },
       );
     },
+    'insert:prepare-base': async (request) => {
+      const o = v.onlyKeys(v.object(request), ['base']);
+      const base = await existing(v.path(o.base, 'The base image'), 'The base image', 'file');
+      if (!deps.prehashBase) return { hashing: false };
+      if (prehash?.base === base) return { hashing: true };
+      prehash?.controller.abort();
+      const controller = new AbortController();
+      prehash = { base, controller };
+      // best effort: a failure here only means the insert hashes the base itself
+      void deps
+        .prehashBase(base, (await settings.get()).buildFolder, controller.signal)
+        .catch(() => undefined)
+        .finally(() => {
+          if (prehash?.controller === controller) prehash = null;
+        });
+      return { hashing: true };
+    },
     'insert:start': async (request) => {
       const o = v.onlyKeys(v.object(request), [
         'base',
@@ -404,6 +425,7 @@ export function createHandlers(deps: HandlerDeps): AppHandlers {
     },
     async dispose() {
       stopWatching?.();
+      prehash?.controller.abort();
       await jobs.cancelAll();
     },
   };

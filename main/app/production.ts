@@ -5,7 +5,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import { listDrives, watchDrives } from '../engine/drives/index';
-import { insertJob } from '../engine/jobs/insert';
+import { insertJob, prehashBase } from '../engine/jobs/insert';
 import { verifyCloneFolder } from '../engine/jobs/verify';
 import { vaultSyncJob, vaultVerifyJob } from '../engine/jobs/vault';
 import type { FlashResult as EngineFlashResult } from '../engine/jobs/flash';
@@ -129,5 +129,6 @@ export function productionDeps(bound: WindowBoundDeps): HandlerDeps {
     },
     runDeviceJob: helperDeviceJobs,
     fileJobs: inProcessFileJobs,
+    prehashBase,
   };
 }

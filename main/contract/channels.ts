@@ -97,6 +97,11 @@ export interface RequestChannels {
   'image:inspect': { request: { path: string }; response: ImageInfo };
   'library:list': { request: Empty; response: LibraryListing };
   'flash:start': { request: FlashRequest; response: JobStarted };
+  /**
+   * The base image was chosen: hash it in the background for the coming insert (into the build folder's hash
+   * cache), so the insert need not wait for it. `hashing` false when this build cannot.
+   */
+  'insert:prepare-base': { request: { base: string }; response: { hashing: boolean } };
   'insert:start': { request: InsertRequest; response: JobStarted };
   'clone:start': { request: CloneRequest; response: JobStarted };
   'restore:start': { request: RestoreRequest; response: JobStarted };

@@ -14,6 +14,7 @@ import { openSession, SHOTS } from './browser';
 import { run, scratchDir } from '../support/sh';
 import { makeArmbianImage, skipWithoutFixtureTools } from '../support/armbian';
 import { inProcessFileJobs } from '../../main/app/production';
+import { prehashBase } from '../../main/engine/jobs/insert';
 import type { DeviceJobRunner } from '../../main/app/handlers';
 
 test('flash: an image written to two cards through the real flash job, verified, byte-equal', async () => {
@@ -129,7 +130,15 @@ test(
     writeFileSync(inputs.secrets, 'ATLAS_ENROLL_TOKEN=never-shown-4242\n');
     chmodSync(inputs.secrets, 0o600);
     const build = join(dir, 'atlas-build');
-    const s = await openSession(dir, { fileJobs: inProcessFileJobs });
+    // the page starts the base's hash as soon as the base is chosen (see insert:prepare-base)
+    const hashedAhead: string[] = [];
+    const s = await openSession(dir, {
+      fileJobs: inProcessFileJobs,
+      prehashBase: (chosen, buildFolder, signal) => {
+        hashedAhead.push(chosen);
+        return prehashBase(chosen, buildFolder, signal);
+      },
+    });
     const { page } = s.app;
     try {
       await page.getByTestId('nav-insert').click();
@@ -150,6 +159,9 @@ test(
         await page.getByTestId('insert-output-name').textContent(),
         'ods-atlas-golden-v8-1-FIELD.img',
       );
+      // asked for when the base was chosen; the request travels on its own, so give it a moment
+      for (let i = 0; i < 100 && hashedAhead.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+      assert.deepEqual(hashedAhead, [base], 'the base was hashed ahead, once');
       await page.getByTestId('insert-start').click();
       const done = page.getByTestId('insert-done');
       await done.waitFor({ timeout: 120_000 });

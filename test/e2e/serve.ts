@@ -24,6 +24,7 @@ import { toCloneResult, toFlashResult, toRestoreResult } from '../../main/app/ad
 import { cloneJob } from '../../main/engine/jobs/clone';
 import { restoreJob } from '../../main/engine/jobs/restore';
 import { inProcessFileJobs } from '../../main/app/production';
+import { prehashBase } from '../../main/engine/jobs/insert';
 import type { Drive, FilePurpose, FolderPurpose } from '../../main/contract';
 import { shimScript } from './shim';
 import { contentSecurityPolicy, contentTypeOf } from '../../main/shared/renderer-policy';
@@ -39,6 +40,7 @@ export interface TestServerOptions {
   drives?: Drive[];
   runDeviceJob?: HandlerDeps['runDeviceJob'];
   fileJobs?: HandlerDeps['fileJobs'];
+  prehashBase?: HandlerDeps['prehashBase'];
   /** answers for the dialogs when nothing is queued (the demo) */
   defaultDialogAnswers?: Partial<Record<FilePurpose | FolderPurpose, string>>;
   port?: number;
@@ -83,6 +85,7 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
     dialogs: { openFile: answer, openFolder: answer },
     ...(options.runDeviceJob ? { runDeviceJob: options.runDeviceJob } : {}),
     ...(options.fileJobs ? { fileJobs: options.fileJobs } : {}),
+    ...(options.prehashBase ? { prehashBase: options.prehashBase } : {}),
   });
 
   const root = normalize(options.rendererDir + sep);
@@ -269,6 +272,7 @@ async function demo(): Promise<void> {
     injectShim: true,
     runDeviceJob: fileDeviceJobs,
     fileJobs: inProcessFileJobs,
+    prehashBase,
   });
   console.log(`Atlas Imager (web demo) on ${server.url}  — fake cards in ${dir}`);
 }

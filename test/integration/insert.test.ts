@@ -18,6 +18,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import {
   insertJob,
+  prehashBase,
   type InsertOptions,
   type InsertResult,
   type ManifestFile,
@@ -399,6 +400,27 @@ test('refuses an existing output unless --force, which replaces it', async () =>
   assert.ok(existsSync(join(out, '.atlas-cache', 'sha256-cache.json')));
   assert.ok(!existsSync(`${result.output}.partial`));
   e2fsckClean(result.output);
+});
+
+test('a base hashed ahead (the app starts when it is chosen) serves the insert, also while still running', async () => {
+  const ahead = freshOut('prehash');
+  assert.equal(await prehashBase(base, ahead), baseSha);
+  const cache = JSON.parse(readFileSync(join(ahead, '.atlas-cache', 'sha256-cache.json'), 'utf8')) as {
+    entries: Record<string, { sha256: string }>;
+  };
+  assert.deepEqual(
+    Object.values(cache.entries).map((e) => e.sha256),
+    [baseSha],
+  );
+  const result = await insertJob(options(ahead));
+  assert.equal(result.manifest.base.sha256, baseSha);
+
+  // an insert that starts while the hash ahead still runs waits for it, and both agree
+  const joined = freshOut('prehash-joined');
+  const [early, inserted] = await Promise.all([prehashBase(base, joined), insertJob(options(joined))]);
+  assert.equal(early, baseSha);
+  assert.equal(inserted.manifest.base.sha256, baseSha);
+  e2fsckClean(inserted.output);
 });
 
 test('a failure inside the image leaves no output, no partial, no manifest', async () => {

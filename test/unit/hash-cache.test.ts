@@ -37,3 +37,46 @@ test('hashes once, then serves the cache until the file changes', async () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a second caller joins a hash already running; when that one fails, it hashes on its own', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'atlas-hash-cache-'));
+  try {
+    const file = join(dir, 'base.img');
+    const cache = join(dir, 'cache');
+    writeFileSync(file, 'base');
+    const expected = createHash('sha256').update('base').digest('hex');
+    let release: ((sha: string) => void) | null = null;
+    const until = async (ready: () => boolean): Promise<void> => {
+      while (!ready()) await new Promise((resolve) => setTimeout(resolve, 2));
+    };
+    let computed = 0;
+    const slow = (): Promise<string> => {
+      computed++;
+      return new Promise((resolve) => (release = resolve));
+    };
+    const first = cachedSha256(file, cache, slow);
+    await until(() => release !== null);
+    // the second starts while the first is still reading: it must not read the file again
+    const second = cachedSha256(file, cache, async () => {
+      computed++;
+      return 'f'.repeat(64);
+    });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    release!(expected);
+    assert.deepEqual(await first, { sha256: expected, cached: false });
+    assert.deepEqual(await second, { sha256: expected, cached: true });
+    assert.equal(computed, 1);
+
+    writeFileSync(file, 'changed'); // a new identity, so nothing cached for it
+    let fail: ((error: Error) => void) | null = null;
+    const failing = cachedSha256(file, cache, () => new Promise<string>((_, reject) => (fail = reject)));
+    await until(() => fail !== null);
+    const own = cachedSha256(file, cache, async () => createHash('sha256').update('changed').digest('hex'));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    fail!(new Error('cancelled'));
+    await assert.rejects(failing, /cancelled/);
+    assert.equal((await own).sha256, createHash('sha256').update('changed').digest('hex'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

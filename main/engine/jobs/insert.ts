@@ -359,6 +359,24 @@ async function tryReflink(from: string, to: string): Promise<boolean> {
   }
 }
 
+/** Where an insert into `outDir` remembers its bases' hashes (see library/hash-cache). */
+export function hashCacheDirOf(outDir: string): string {
+  return join(outDir, '.atlas-cache');
+}
+
+/**
+ * Hashes a base image into the hash cache of the build folder `outDir` ahead of an insert: the app starts it as
+ * soon as a base is chosen, while the person picks the other files, so the insert finds the hash ready (or
+ * joins this one) instead of hashing 2 GiB itself.
+ */
+export async function prehashBase(base: string, outDir: string, signal?: AbortSignal): Promise<string> {
+  const path = resolve(base);
+  const { sha256 } = await cachedSha256(path, hashCacheDirOf(resolve(outDir)), () =>
+    sha256File(path, signal ? { signal } : {}),
+  );
+  return sha256;
+}
+
 export async function insertJob(options: InsertOptions, control: JobControl = {}): Promise<InsertResult> {
   const { signal, onProgress } = control;
   const started = performance.now();
@@ -435,8 +453,7 @@ export async function insertJob(options: InsertOptions, control: JobControl = {}
   const source: ImageSource = await openImageSource(basePath, { signal });
   const baseName = basename(basePath);
 
-  const cacheDir =
-    options.hashCacheDir === false ? null : (options.hashCacheDir ?? join(outDir, '.atlas-cache'));
+  const cacheDir = options.hashCacheDir === false ? null : (options.hashCacheDir ?? hashCacheDirOf(outDir));
   // the hash has its own abort, so a refusal or a failure never leaves it reading in the background
   const hashControl = new AbortController();
   const abortHash = (): void => hashControl.abort();

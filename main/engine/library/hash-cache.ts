@@ -37,9 +37,15 @@ async function load(dir: string): Promise<CacheFile> {
   return { version: 1, entries: {} };
 }
 
+/** Hashes running in this process, by cache, file and identity: a second caller joins the first. */
+const running = new Map<string, Promise<string>>();
+
 /**
  * The sha256 of `path`, from `cacheDir` when the file is unchanged since it was hashed, else from `compute`
- * (whose result is then stored). A cache that cannot be written is ignored.
+ * (whose result is then stored). A cache that cannot be written is ignored. While this process is already
+ * hashing the same unchanged file for the same cache (the app starts as soon as a base is chosen), the call
+ * waits for that hash instead of reading the file a second time; if that one fails or is cancelled, it
+ * computes its own.
  */
 export async function cachedSha256(
   path: string,
@@ -51,7 +57,20 @@ export async function cachedSha256(
   const hit = cache.entries[before.real];
   if (hit && hit.key === before.key && /^[0-9a-f]{64}$/.test(hit.sha256))
     return { sha256: hit.sha256, cached: true };
-  const sha256 = await compute();
+  const runKey = `${cacheDir}\0${before.real}\0${before.key}`;
+  const other = running.get(runKey);
+  if (other) {
+    const joined = await other.catch(() => null);
+    if (joined !== null) return { sha256: joined, cached: true };
+  }
+  const computing = compute();
+  running.set(runKey, computing);
+  let sha256: string;
+  try {
+    sha256 = await computing;
+  } finally {
+    if (running.get(runKey) === computing) running.delete(runKey);
+  }
   // a file that changed while it was being hashed is not remembered
   const after = await identity(path);
   if (after.key !== before.key) return { sha256, cached: false };

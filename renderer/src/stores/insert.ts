@@ -1,7 +1,7 @@
 /** The Insert (Phase 0) wizard's inputs and job. */
 import { create } from 'zustand';
 import type { ErrorDTO } from '../../../main/contract';
-import { toErrorDTO } from '../api';
+import { call, toErrorDTO } from '../api';
 import { isValidTag } from '../format';
 import { startJob } from './jobs';
 
@@ -29,7 +29,11 @@ export const useInsert = create<InsertState>()((set, get) => ({
   tag: '',
   jobId: null,
   startError: null,
-  setFile: (which, path) => set((s) => ({ files: { ...s.files, [which]: path } })),
+  setFile: (which, path) => {
+    set((s) => ({ files: { ...s.files, [which]: path } }));
+    // the base's hash (2 GiB read) starts now, while the other files are picked; a refusal shows at Insert
+    if (which === 'base' && path) void call('insert:prepare-base', { base: path }).catch(() => undefined);
+  },
   setField: (field, value) => set({ [field]: value } as Pick<InsertState, typeof field>),
   async start() {
     const s = get();

@@ -334,3 +334,54 @@ test('drive changes from the watcher become drives:changed events until disposed
     t.cleanup();
   }
 });
+
+test('choosing a base starts its hash for the build folder; another base stops the first; none without a hasher', async () => {
+  const started: Array<{ base: string; buildFolder: string; signal: AbortSignal }> = [];
+  const t = setup({
+    prehashBase: (base, buildFolder, signal) => {
+      started.push({ base, buildFolder, signal });
+      return new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+    },
+  });
+  try {
+    const one = join(t.dir, 'one.img');
+    const two = join(t.dir, 'two.img');
+    writeFileSync(one, 'x');
+    writeFileSync(two, 'y');
+    assert.equal(
+      errorCode(await t.call('insert:prepare-base', { base: 'relative.img' })),
+      'INVALID_ARGUMENT',
+    );
+    assert.equal(
+      errorCode(await t.call('insert:prepare-base', { base: join(t.dir, 'nope.img') })),
+      'NOT_FOUND',
+    );
+    assert.equal(errorCode(await t.call('insert:prepare-base', { base: one, extra: 1 })), 'INVALID_ARGUMENT');
+    assert.deepEqual(await t.call('insert:prepare-base', { base: one }), {
+      ok: true,
+      value: { hashing: true },
+    });
+    // the same base again: the hash already running goes on
+    await t.call('insert:prepare-base', { base: one });
+    assert.equal(started.length, 1);
+    assert.equal(started[0]!.buildFolder, join(t.dir, 'home', 'atlas-build'));
+    await t.call('insert:prepare-base', { base: two });
+    assert.equal(started.length, 2);
+    assert.equal(started[0]!.signal.aborted, true, 'the first base is no longer hashed');
+    assert.equal(started[1]!.signal.aborted, false);
+    await t.app.dispose();
+    assert.equal(started[1]!.signal.aborted, true, 'closing the app stops the hash');
+  } finally {
+    t.cleanup();
+  }
+  const bare = setup();
+  try {
+    writeFileSync(join(bare.dir, 'b.img'), 'x');
+    assert.deepEqual(await bare.call('insert:prepare-base', { base: join(bare.dir, 'b.img') }), {
+      ok: true,
+      value: { hashing: false },
+    });
+  } finally {
+    bare.cleanup();
+  }
+});
