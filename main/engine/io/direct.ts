@@ -14,7 +14,7 @@ import { execFile } from 'node:child_process';
 import { basename } from 'node:path';
 import { promisify } from 'node:util';
 import { AtlasError, toAtlasError } from '../errors';
-import { blockDeviceSize } from './block-file';
+import { blockDeviceSize, readFullyAt, writeFullyAt } from './block-file';
 
 const execFileAsync = promisify(execFile);
 const PROBE = 4096;
@@ -92,7 +92,7 @@ async function logicalSectorSize(path: string): Promise<number> {
 /**
  * A buffer of `size` bytes whose address suits O_DIRECT on every given device (probed with a harmless read
  * of their first 4 KiB). Devices opened without O_DIRECT accept any buffer. `shared` puts it in a
- * SharedArrayBuffer (see crc-pool.ts).
+ * SharedArrayBuffer (see hash-pool.ts).
  */
 export function alignedBuffer(
   size: number,
@@ -140,37 +140,27 @@ export async function dropDeviceCache(device: DirectDevice): Promise<void> {
 }
 
 /** Writes all of `buffer[0, length)` at `position`. */
-export async function writeFully(
+export function writeFully(
   device: DirectDevice,
   buffer: Buffer,
   length: number,
   position: number,
 ): Promise<void> {
-  let done = 0;
-  while (done < length) {
-    const { bytesWritten } = await device.handle.write(buffer, done, length - done, position + done);
-    if (bytesWritten === 0) {
-      throw new AtlasError(
-        'TARGET_TOO_SMALL',
-        `${device.path} accepted no more data at byte ${position + done}.`,
-      );
-    }
-    done += bytesWritten;
-  }
+  return writeFullyAt(
+    device.handle,
+    buffer,
+    position,
+    length,
+    (at) => new AtlasError('TARGET_TOO_SMALL', `${device.path} accepted no more data at byte ${at}.`),
+  );
 }
 
 /** Reads `length` bytes at `position`; returns fewer only at the end of the device. */
-export async function readFully(
+export function readFully(
   device: DirectDevice,
   buffer: Buffer,
   length: number,
   position: number,
 ): Promise<number> {
-  let done = 0;
-  while (done < length) {
-    const { bytesRead } = await device.handle.read(buffer, done, length - done, position + done);
-    if (bytesRead === 0) break;
-    done += bytesRead;
-  }
-  return done;
+  return readFullyAt(device.handle, buffer, position, length);
 }

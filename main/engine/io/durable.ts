@@ -6,7 +6,8 @@ import { promises as fsp } from 'node:fs';
 
 /** Writes the file's data to the disk (fdatasync): what a rename into place must wait for. */
 export async function syncFile(path: string): Promise<void> {
-  const handle = await fsp.open(path, 'r+');
+  // a read-only descriptor is enough to sync, so a file we may not write (0444) is synced too
+  const handle = await fsp.open(path, 'r');
   try {
     await handle.datasync();
   } finally {

@@ -12,6 +12,7 @@ import { promises as fsp } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { join, posix } from 'node:path';
 import { AtlasError, type AtlasErrorCode } from '../../errors';
+import { writeFullyAt } from '../../io/block-file';
 import type {
   CapturedWrite,
   Ext4Op,
@@ -286,11 +287,13 @@ export async function applyCapturedWrites(imagePath: string, writes: CapturedWri
   const handle = await fsp.open(imagePath, 'r+');
   try {
     for (const { position, data } of writes) {
-      let done = 0;
-      while (done < data.byteLength) {
-        const { bytesWritten } = await handle.write(data, done, data.byteLength - done, position + done);
-        done += bytesWritten;
-      }
+      await writeFullyAt(
+        handle,
+        data,
+        position,
+        data.byteLength,
+        (at) => new AtlasError('IO_ERROR', `Short write to ${imagePath} at byte ${at}.`),
+      );
     }
   } finally {
     await handle.close();

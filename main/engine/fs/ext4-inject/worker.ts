@@ -8,6 +8,7 @@ import { promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { posix } from 'node:path';
 import * as ext2fs from 'ext2fs';
+import { readFullyAt, writeFullyAt } from '../../io/block-file';
 import type {
   Ext4Op,
   Ext4Result,
@@ -54,17 +55,12 @@ class HandleDisk implements ext2fs.Ext2Disk {
   ) {}
 
   async read(buffer: Buffer, bufferOffset: number, length: number, fileOffset: number): Promise<void> {
-    let done = 0;
-    while (done < length) {
-      const { bytesRead } = await this.handle.read(
-        buffer,
-        bufferOffset + done,
-        length - done,
-        fileOffset + done,
-      );
-      if (bytesRead === 0) break;
-      done += bytesRead;
-    }
+    const done = await readFullyAt(
+      this.handle,
+      buffer.subarray(bufferOffset, bufferOffset + length),
+      fileOffset,
+      length,
+    );
     // past the end of a file reads as zeros, as on a sparse image
     if (done < length) buffer.fill(0, bufferOffset + done, bufferOffset + length);
     for (const { position, data } of this.overlay) {
@@ -82,17 +78,13 @@ class HandleDisk implements ext2fs.Ext2Disk {
       });
       return;
     }
-    let done = 0;
-    while (done < length) {
-      const { bytesWritten } = await this.handle.write(
-        buffer,
-        bufferOffset + done,
-        length - done,
-        fileOffset + done,
-      );
-      if (bytesWritten === 0) throw new Error(`short write at byte ${fileOffset + done}`);
-      done += bytesWritten;
-    }
+    await writeFullyAt(
+      this.handle,
+      buffer.subarray(bufferOffset, bufferOffset + length),
+      fileOffset,
+      length,
+      (at) => new Error(`short write at byte ${at}`),
+    );
   }
 
   async discard(): Promise<void> {
