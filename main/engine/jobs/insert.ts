@@ -456,8 +456,7 @@ export async function insertJob(options: InsertOptions, control: JobControl = {}
   const cacheDir = options.hashCacheDir === false ? null : (options.hashCacheDir ?? hashCacheDirOf(outDir));
   // the hash has its own abort, so a refusal or a failure never leaves it reading in the background
   const hashControl = new AbortController();
-  const abortHash = (): void => hashControl.abort();
-  signal?.addEventListener('abort', abortHash, { once: true });
+  const hashSignal = signal ? AbortSignal.any([signal, hashControl.signal]) : hashControl.signal;
   // The base's hash runs beside the copy and the injection; only the manifest waits for it. Its progress
   // stands for the copy's (GNU cp reports none), is hidden while other stages report, and shows as 'hashing'
   // when the manifest is all that is left to wait for.
@@ -465,22 +464,24 @@ export async function insertJob(options: InsertOptions, control: JobControl = {}
   const hashProgress: ProgressListener = (p) => {
     if (hashView.visible) onProgress?.({ ...p, stage: hashView.stage });
   };
-  const hashBase = async (shown: boolean): Promise<string> => {
-    const hashSignal = hashControl.signal;
+  // the base's hash once started; the manifest awaits it, and the finally below stops and awaits it always
+  let baseHash: Promise<string> | null = null;
+  const startBaseHash = (shown: boolean): void => {
     const compute = (): Promise<string> =>
       sha256File(basePath, shown ? { signal: hashSignal, onProgress: hashProgress } : { signal: hashSignal });
-    return cacheDir ? (await cachedSha256(basePath, cacheDir, compute)).sha256 : compute();
+    const hashing = cacheDir ? cachedSha256(basePath, cacheDir, compute).then((r) => r.sha256) : compute();
+    hashing.catch(() => undefined); // awaited later: a failure meanwhile is not unhandled
+    baseHash = hashing;
   };
-  const early: { hash: Promise<string> | null } = { hash: null };
   try {
     return await insertAfterChecks();
   } catch (error) {
     throwIfCancelled(signal);
     throw error;
   } finally {
-    abortHash();
-    await early.hash?.catch(() => undefined);
-    signal?.removeEventListener('abort', abortHash);
+    hashControl.abort();
+    // assigned inside insertAfterChecks, which TypeScript's narrowing of the `null` above does not see
+    await (baseHash as Promise<string> | null)?.catch(() => undefined);
   }
 
   async function insertAfterChecks(): Promise<InsertResult> {
@@ -559,7 +560,6 @@ export async function insertJob(options: InsertOptions, control: JobControl = {}
 
     // ---- 2. the copy, to *.partial
     let copyMethod: InsertResult['copyMethod'] = 'copy';
-    let baseHash: Promise<string> | null = null;
     let imageSha256: string | undefined;
     let imageSize = 0;
     let plan: ReturnType<typeof planInjection> | null = null;
@@ -576,12 +576,13 @@ export async function insertJob(options: InsertOptions, control: JobControl = {}
           // GNU cp copies only the base's data extents (SEEK_DATA) in the kernel, or reflinks; the hash, the
           // recognition and the injection (its writes kept in memory) read the same base alongside
           const copyControl = new AbortController();
-          const stopCopy = (): void => copyControl.abort();
-          signal?.addEventListener('abort', stopCopy, { once: true });
-          const copying = copyWithCp(basePath, partial, copyControl.signal);
+          const copying = copyWithCp(
+            basePath,
+            partial,
+            signal ? AbortSignal.any([signal, copyControl.signal]) : copyControl.signal,
+          );
           copying.catch(() => undefined);
-          early.hash = hashBase(true);
-          early.hash.catch(() => undefined);
+          startBaseHash(true);
           try {
             inspection = await recognise(basePath);
             plan = planInjection(inspection);
@@ -593,17 +594,15 @@ export async function insertJob(options: InsertOptions, control: JobControl = {}
             );
             captured = { writes, ms: performance.now() - captureStart };
           } catch (error) {
-            stopCopy();
+            copyControl.abort();
             throw error;
           } finally {
             await copying.catch(() => undefined);
-            signal?.removeEventListener('abort', stopCopy);
           }
           if (await copying) {
             copied = true;
             copyMethod = 'copy';
             imageSize = baseStat.size;
-            baseHash = early.hash;
           }
         }
       }
@@ -611,8 +610,7 @@ export async function insertJob(options: InsertOptions, control: JobControl = {}
         copyMethod = 'reflink';
         imageSize = baseStat.size;
         hashView.stage = 'hashing';
-        baseHash = early.hash ??= hashBase(true);
-        baseHash.catch(() => undefined);
+        if (!baseHash) startBaseHash(true);
       } else if (!copied && source.format === 'raw') {
         // one pass: read, hash, and write only the blocks that hold data (the base's holes stay holes)
         copyMethod = 'copy';
@@ -621,7 +619,7 @@ export async function insertJob(options: InsertOptions, control: JobControl = {}
           const meter = new ProgressMeter('copying', baseStat.size, onProgress, { detail: baseName });
           const stream = createReadStream(basePath, { highWaterMark: 4 << 20, signal });
           const written = await writeSparse(stream, target, meter, signal);
-          baseHash = Promise.resolve(written.sha256);
+          baseHash ??= Promise.resolve(written.sha256);
           imageSize = written.bytes;
           meter.finish();
         } finally {
@@ -634,8 +632,7 @@ export async function insertJob(options: InsertOptions, control: JobControl = {}
             detail: baseName,
           });
           // the compressed file's own hash (what Armbian's .sha lists), read alongside the decompression
-          baseHash = early.hash = hashBase(false);
-          baseHash.catch(() => undefined);
+          startBaseHash(false);
           const written = await writeSparse(source.createReadStream({ signal }), out, meter, signal);
           imageSha256 = written.sha256;
           imageSize = written.bytes;
