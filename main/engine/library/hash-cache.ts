@@ -3,6 +3,7 @@
  * hashes it once. An entry is trusted only while the file keeps its device, inode, size, mtime and ctime
  * (nanoseconds): any write to the file changes its ctime, which the writer cannot set back.
  */
+import { randomUUID } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 
@@ -82,7 +83,8 @@ export async function cachedSha256(
   fresh.entries = Object.fromEntries(kept);
   try {
     await fsp.mkdir(cacheDir, { recursive: true });
-    const tmp = join(cacheDir, `${CACHE_FILE}.${process.pid}.partial`);
+    // unique per write: the app may finish hashing two bases at once (one chosen ahead, one being inserted)
+    const tmp = join(cacheDir, `${CACHE_FILE}.${process.pid}.${randomUUID()}.partial`);
     await fsp.writeFile(tmp, `${JSON.stringify(fresh, null, 2)}\n`);
     await fsp.rename(tmp, join(cacheDir, CACHE_FILE));
   } catch {
