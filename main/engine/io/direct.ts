@@ -13,7 +13,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { execFile } from 'node:child_process';
 import { basename } from 'node:path';
 import { promisify } from 'node:util';
-import { AtlasError, toAtlasError } from '../errors';
+import { AtlasError, throwIfCancelled, toAtlasError } from '../errors';
 import { blockDeviceSize, readFullyAt, writeFullyAt } from './block-file';
 
 const execFileAsync = promisify(execFile);
@@ -163,4 +163,61 @@ export function readFully(
   position: number,
 ): Promise<number> {
   return readFullyAt(device.handle, buffer, position, length);
+}
+
+/** What O_DIRECT lengths are rounded up to: the device's sector, or a page for a file (any filesystem's). */
+function directUnit(device: DirectDevice): number {
+  return device.isBlockDevice ? device.sectorSize : 4096;
+}
+
+/**
+ * Reads [start, end) of a device or file in blocks of the pool's buffer size, block k into pool[k % length],
+ * with `ahead` reads in flight so the disk never waits on the consumer. The buffer of block k is read into
+ * again as block k + pool.length - ahead is handed out: a caller asking for the next block may still be using
+ * at most pool.length - ahead - 1 earlier blocks. A block shorter than asked (the end of a device that was
+ * removed, a file that shrank) is the last one yielded. O_DIRECT asks whole sectors: the last block is
+ * asked rounded up and comes back at its true length.
+ */
+export async function* readBlocks(
+  device: DirectDevice,
+  pool: readonly Buffer[],
+  options: { end: number; start?: number; ahead?: number; signal?: AbortSignal | undefined },
+): AsyncGenerator<{ buffer: Buffer; length: number; position: number }> {
+  const { end, start = 0, ahead = 1, signal } = options;
+  const blockSize = pool[0]!.length;
+  if (ahead < 1 || ahead >= pool.length) {
+    throw new AtlasError(
+      'INTERNAL',
+      `readBlocks: ${ahead} reads ahead need more than ${pool.length} buffers.`,
+    );
+  }
+  const count = Math.ceil(Math.max(0, end - start) / blockSize);
+  const wantOf = (k: number): number => Math.min(blockSize, end - start - k * blockSize);
+  const pending: Array<Promise<number>> = [];
+  let issued = 0;
+  const issue = (): void => {
+    while (issued < count && pending.length < ahead) {
+      const k = issued++;
+      const want = wantOf(k);
+      const unit = directUnit(device);
+      const ask = device.direct ? Math.min(blockSize, Math.ceil(want / unit) * unit) : want;
+      const read = readFully(device, pool[k % pool.length]!, ask, start + k * blockSize).then((got) =>
+        Math.min(got, want),
+      );
+      read.catch(() => undefined); // awaited in order below; not unhandled meanwhile
+      pending.push(read);
+    }
+  };
+  try {
+    for (let k = 0; k < count; k++) {
+      issue();
+      const got = await pending.shift()!;
+      throwIfCancelled(signal);
+      issue();
+      yield { buffer: pool[k % pool.length]!, length: got, position: start + k * blockSize };
+      if (got < wantOf(k)) return;
+    }
+  } finally {
+    await Promise.allSettled(pending.splice(0));
+  }
 }

@@ -6,7 +6,8 @@ import { createHash, type Hash } from 'node:crypto';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { AtlasError, throwIfCancelled, toAtlasError } from '../errors';
 import { ProgressMeter, type JobControl } from '../progress';
-import { openBlockFile } from './block-file';
+import { promises as fsp } from 'node:fs';
+import { alignedBuffer, openDirect, readBlocks } from './direct';
 
 /** Reads of this size keep the disk busy and the per-call overhead negligible. */
 export const HASH_READ_SIZE = 8 * 1024 * 1024;
@@ -98,33 +99,36 @@ export async function sha256File(
   return (await sha256FileWithSize(path, control)).sha256;
 }
 
+/**
+ * Files at least this large are read with O_DIRECT where the filesystem allows it. Measured on a 2 GiB image
+ * with 1.1 GiB of holes, cold: 3.3 s buffered against 1.4 s direct. A buffered read of a hole makes the kernel
+ * allocate and zero a page-cache page for every 4 KiB of it (3.4 s of system time for that image, against
+ * 0.7 s to read it direct), and hashing floods the page cache with a file nobody reads again.
+ */
+const DIRECT_MIN = HASH_READ_SIZE;
+
 /** Like sha256File, also returning the number of bytes hashed. `length` hashes only the first bytes. */
 export async function sha256FileWithSize(
   path: string,
   control: JobControl & { stage?: string; length?: number } = {},
 ): Promise<HashResult> {
   throwIfCancelled(control.signal);
-  const file = await openBlockFile(path);
+  const size = await fsp.stat(path).then(
+    (st) => (st.isFile() ? st.size : DIRECT_MIN),
+    () => 0, // openDirect says what is wrong
+  );
+  const file = await openDirect(path, { write: false, direct: size >= DIRECT_MIN });
   try {
     const total = control.length === undefined ? file.size : Math.min(control.length, file.size);
     const meter = new ProgressMeter(control.stage ?? 'hashing', total, control.onProgress, { detail: path });
     const hasher = new Sha256();
-    const buffers = [Buffer.allocUnsafe(HASH_READ_SIZE), Buffer.allocUnsafe(HASH_READ_SIZE)];
-    const readAt = (index: number, position: number): Promise<number> =>
-      file.read(buffers[index % 2]!, position, Math.min(HASH_READ_SIZE, total - position));
+    // one buffer hashed while the other is read
+    const pool = [0, 1].map(() => alignedBuffer(HASH_READ_SIZE, [file]));
     let position = 0;
-    let index = 0;
-    let pending: Promise<number> | null = total > 0 ? readAt(0, 0) : null;
-    while (pending) {
-      const got = await pending;
-      pending = null;
-      throwIfCancelled(control.signal);
-      if (got === 0) break; // the file shrank under us; hash what there was
-      const current = buffers[index % 2]!;
-      position += got;
-      index += 1;
-      if (position < total) pending = readAt(index, position);
-      hasher.update(current.subarray(0, got));
+    for await (const block of readBlocks(file, pool, { end: total, signal: control.signal })) {
+      if (block.length === 0) break; // the file shrank under us; hash what there was
+      hasher.update(block.buffer.subarray(0, block.length));
+      position += block.length;
       meter.set(position);
     }
     if (position < total) {
@@ -139,6 +143,6 @@ export async function sha256FileWithSize(
   } catch (error) {
     throw toAtlasError(error, `Cannot hash ${path}`);
   } finally {
-    await file.close();
+    await file.handle.close();
   }
 }

@@ -23,6 +23,7 @@ import {
   alignedBuffer,
   dropDeviceCache,
   openDirect,
+  readBlocks,
   readFully,
   writeFully,
   type DirectDevice,
@@ -424,43 +425,14 @@ async function* produceBlocks(
   pool: Buffer[],
   signal: AbortSignal | undefined,
 ): AsyncGenerator<{ buffer: Buffer; length: number }> {
-  let index = 0;
   if (rawSource) {
-    const file = rawSource.handle;
-    const readAt = async (buffer: Buffer, position: number): Promise<number> => {
-      const want = Math.min(FLASH_BLOCK, source.fileSize - position);
-      // O_DIRECT reads whole sectors: the tail is asked for rounded up and comes back short at the end
-      const ask = rawSource.direct ? Math.min(FLASH_BLOCK, Math.ceil(want / 4096) * 4096) : want;
-      let got = 0;
-      while (got < want) {
-        const { bytesRead } = await file.read(buffer, got, ask - got, position + got);
-        if (bytesRead === 0) break;
-        got += bytesRead;
-      }
-      return Math.min(got, want);
-    };
     // the next block is read while this one is hashed and written
-    let next: Promise<number> | null = source.fileSize > 0 ? readAt(pool[0]!, 0) : null;
-    try {
-      let position = 0;
-      while (next) {
-        const buffer = pool[index % pool.length]!;
-        const got = await next;
-        next = null;
-        throwIfCancelled(signal);
-        if (got === 0) break;
-        position += got;
-        index += 1;
-        if (position < source.fileSize) next = readAt(pool[index % pool.length]!, position);
-        yield { buffer, length: got };
-      }
-    } finally {
-      await next?.catch(() => undefined);
-    }
+    yield* readBlocks(rawSource, pool, { end: source.fileSize, ahead: 1, signal });
     return;
   }
   const stream = source.createReadStream({ signal });
   try {
+    let index = 0;
     let fill = 0;
     let current = pool[0]!;
     for await (const chunk of stream as AsyncIterable<Buffer>) {
@@ -521,54 +493,26 @@ async function verifyTarget(
 ): Promise<void> {
   const dev = t.dev!;
   // VERIFY_AHEAD reads in flight while the worker hashes the block before them
-  const buffers = Array.from({ length: VERIFY_AHEAD + 1 }, () =>
+  const pool = Array.from({ length: VERIFY_AHEAD + 1 }, () =>
     alignedBuffer(FLASH_BLOCK, [dev], { shared: true }),
   );
-  const readBlock = (i: number): Promise<number> => {
-    const at = i * FLASH_BLOCK;
+  let i = 0;
+  // the card is at least as large as the image (checked before writing)
+  for await (const { buffer, length, position: at } of readBlocks(dev, pool, {
+    end: total,
+    ahead: VERIFY_AHEAD,
+    signal: control.signal,
+  })) {
     const want = Math.min(FLASH_BLOCK, total - at);
-    // O_DIRECT reads whole sectors; the card is at least as large as the image, checked before writing
-    const length = dev.direct
-      ? Math.min(FLASH_BLOCK, Math.ceil(want / dev.sectorSize) * dev.sectorSize, dev.size - at)
-      : want;
-    const read = readFully(dev, buffers[i % buffers.length]!, length, at);
-    read.catch(() => undefined); // awaited in order below; a failure must not count as unhandled meanwhile
-    return read;
-  };
-  const pending: Array<Promise<number>> = [];
-  const settle = (): Promise<unknown> => Promise.allSettled(pending.splice(0));
-  for (let i = 0; i < Math.min(VERIFY_AHEAD, hashes.length); i++) pending.push(readBlock(i));
-  for (let i = 0; i < hashes.length; i++) {
-    let got: number;
-    try {
-      got = await pending.shift()!;
-    } catch (error) {
-      await settle();
-      throw error;
-    }
-    // block i's buffer is free again only when its hash is done; the next reads go to the other buffers
-    if (i + VERIFY_AHEAD < hashes.length) pending.push(readBlock(i + VERIFY_AHEAD));
-    if (control.signal?.aborted) await settle();
-    throwIfCancelled(control.signal);
-    const at = i * FLASH_BLOCK;
-    const want = Math.min(FLASH_BLOCK, total - at);
-    if (got < want) {
-      await settle();
+    if (length < want) {
       throw new AtlasError(
         'DRIVE_REMOVED',
-        `${dev.path} ended at byte ${at + got} while verifying. Was the card removed?`,
+        `${dev.path} ended at byte ${at + length} while verifying. Was the card removed?`,
       );
     }
-    const block = buffers[i % buffers.length]!.subarray(0, want);
-    let readBack: string[];
-    try {
-      readBack = await hasher.hashSegments(block, want, HASH_SEGMENT);
-    } catch (error) {
-      await settle();
-      throw error;
-    }
+    const block = buffer.subarray(0, want);
+    const readBack = await hasher.hashSegments(block, want, HASH_SEGMENT);
     if (readBack.some((h, k) => h !== hashes[i]![k])) {
-      await settle();
       const offset = await firstDifference(source, block, at, control);
       throw new AtlasError(
         'VERIFY_MISMATCH',
@@ -578,6 +522,7 @@ async function verifyTarget(
       );
     }
     meter.add(want);
+    i += 1;
   }
 }
 
