@@ -14,6 +14,8 @@ import {
   closeSync,
 } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { createHash } from 'node:crypto';
 import { isAtlasError, type AtlasError } from '../../main/engine/errors';
 import {
   openImageSource,
@@ -72,6 +74,37 @@ async function hashOf(path: string, options: OpenImageSourceOptions = {}) {
   return { source, sha256, bytes, compressed: stream.compressedBytesRead };
 }
 
+/** The image through source.readBlocks (a shared pool, reads ahead), hashed: must equal the stream's. */
+async function hashOfBlocks(path: string, options: OpenImageSourceOptions = {}, signal?: AbortSignal) {
+  const source = await openImageSource(path, options);
+  const pool = [0, 1, 2].map(() => Buffer.from(new SharedArrayBuffer(1 << 20)));
+  const hash = createHash('sha256');
+  let bytes = 0;
+  for await (const block of source.readBlocks(pool, { ahead: 2, signal })) {
+    assert.equal(block.position, bytes);
+    hash.update(block.buffer.subarray(0, block.length));
+    bytes += block.length;
+  }
+  return { sha256: hash.digest('hex'), bytes };
+}
+
+/** Our xz processes still running, and FIFO folders left behind. */
+function leftovers(): { children: string[]; fifos: string[] } {
+  const children = readdirSync('/proc')
+    .filter((pid) => /^\d+$/.test(pid))
+    .filter((pid) => {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+        return ppid === process.pid && readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('/usr/bin/xz');
+      } catch {
+        return false;
+      }
+    });
+  const fifos = readdirSync(tmpdir()).filter((name) => name.startsWith('atlas-fifo-'));
+  return { children, fifos };
+}
+
 const cases: Array<{
   file: string;
   format: string;
@@ -116,6 +149,11 @@ for (const c of cases) {
     // every compressed byte was consumed (zip: the entry's data only)
     if (c.format !== 'zip') assert.equal(compressed, source.fileSize);
     else assert.ok(compressed > 0 && compressed < source.fileSize);
+  });
+  test(`${c.file} via ${c.decoder} in whole blocks gives the same bytes`, async () => {
+    const { sha256, bytes } = await hashOfBlocks(join(dir, c.file), c.options);
+    assert.equal(bytes, rawSize);
+    assert.equal(sha256, rawSha);
   });
 }
 
@@ -269,6 +307,12 @@ for (const d of damaged) {
       assert.match(error.message, /byte \d+/);
     }
   });
+  test(`${d.label}: a flipped byte is CORRUPT_ARCHIVE in whole blocks too`, async () => {
+    const path = damage(d.file, `flipb-${safe}-${d.file}`, (size) => Math.floor(size * 0.5));
+    const error = await rejection(hashOfBlocks(path, d.options));
+    assert.equal(error.code, 'CORRUPT_ARCHIVE', `${path}: ${error.code} ${error.message}`);
+    assert.deepEqual(leftovers(), { children: [], fifos: [] });
+  });
   test(`${d.label}: a truncated file is CORRUPT_ARCHIVE`, async () => {
     await expectCorrupt(truncated(d.file, `cut-${safe}-${d.file}`), d.options);
   });
@@ -295,18 +339,36 @@ test('cancel stops the stream and kills the decoder process', async () => {
   );
   assert.equal(error.code, 'CANCELLED');
   await new Promise((r) => setTimeout(r, 300));
-  const children = readdirSync('/proc')
-    .filter((pid) => /^\d+$/.test(pid))
-    .filter((pid) => {
-      try {
-        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-        return ppid === process.pid && readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('/usr/bin/xz');
-      } catch {
-        return false;
+  assert.deepEqual(leftovers().children, []);
+});
+
+test('cancel stops the blocks, kills the decoder and removes its FIFO', async () => {
+  const source = await openImageSource(join(dir, 'mt.img.xz'));
+  assert.equal(source.decoder, 'xz');
+  const controller = new AbortController();
+  const pool = [0, 1].map(() => Buffer.from(new SharedArrayBuffer(1 << 20)));
+  let blocks = 0;
+  const error = await rejection(
+    (async () => {
+      for await (const block of source.readBlocks(pool, { signal: controller.signal })) {
+        void block;
+        if (++blocks === 3) controller.abort();
       }
-    });
-  assert.deepEqual(children, []);
+    })(),
+  );
+  assert.equal(error.code, 'CANCELLED');
+  assert.equal(blocks, 3);
+  assert.deepEqual(leftovers(), { children: [], fifos: [] });
+});
+
+test('stopping early (a consumer that breaks out) kills the decoder too', async () => {
+  const source = await openImageSource(join(dir, 'mt.img.xz'));
+  const pool = [0, 1, 2].map(() => Buffer.from(new SharedArrayBuffer(1 << 20)));
+  for await (const block of source.readBlocks(pool, { ahead: 2 })) {
+    assert.equal(block.length, 1 << 20);
+    break;
+  }
+  assert.deepEqual(leftovers(), { children: [], fifos: [] });
 });
 
 test('sha256File and the hashing stream agree with sha256sum', async () => {

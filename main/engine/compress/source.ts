@@ -4,7 +4,7 @@
  * decoder available (the xz/pigz/zstd binaries when present, in-process libraries otherwise).
  * Flash and Insert read images through here; nothing here writes anywhere.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createReadStream, promises as fsp } from 'node:fs';
 import { basename } from 'node:path';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
@@ -12,6 +12,8 @@ import { createGunzip, createInflateRaw, crc32 } from 'node:zlib';
 import { AtlasError, throwIfCancelled, toAtlasError } from '../errors';
 import { formatBytes } from '../format';
 import { blockDeviceSize } from '../io/block-file';
+import type { Block } from '../io/direct';
+import { openFifoBlocks } from '../io/fifo-blocks';
 import { findTool } from './source-tools';
 import { xzUncompressedSize, createXzWorkerStream } from './source-xz';
 import { openZipEntry, type ZipEntryInfo } from './source-zip';
@@ -51,6 +53,17 @@ export interface ImageSource {
   readonly decoder: SourceDecoder;
   /** A fresh stream of the uncompressed image each call. Errors are AtlasErrors (CORRUPT_ARCHIVE, CANCELLED…). */
   createReadStream(options?: { signal?: AbortSignal }): SourceReadable;
+  /**
+   * The uncompressed image in whole blocks of the pool's buffer size, block k in pool[k % pool.length], with
+   * the reuse rule of io/direct readBlocks (`ahead` blocks prepared while the caller holds one). A decoder tool
+   * that reads the file itself hands its output to a worker through a FIFO, straight into the pool (which must
+   * then live in SharedArrayBuffers, as alignedBuffer(…, { shared: true }) makes); any other source is its
+   * stream copied in. Same errors as the stream.
+   */
+  readBlocks(
+    pool: readonly Buffer[],
+    options?: { ahead?: number; signal?: AbortSignal | undefined },
+  ): AsyncGenerator<Block>;
 }
 
 export interface OpenImageSourceOptions {
@@ -168,11 +181,21 @@ export async function openImageSource(
     case 'xz': {
       const size = await xzUncompressedSize(path, fileSize);
       const xz = tools('xz');
-      return makeSource(base, 'xz', xz ? 'xz' : 'xz-wasm', size, null, undefined, (out) => {
-        // with the size known, progress counts output bytes, so xz may read the file itself
-        if (xz) feedChild(out, xz, ['-dc', '-T0'], base, 'xz', size !== null);
-        else feedWorker(out, base);
-      });
+      // with the size known, progress counts output bytes, so xz may read the file itself
+      const readsFile = xz !== null && size !== null;
+      return makeSource(
+        base,
+        'xz',
+        xz ? 'xz' : 'xz-wasm',
+        size,
+        null,
+        undefined,
+        (out) => {
+          if (xz) feedChild(out, xz, ['-dc', '-T0'], base, 'xz', readsFile);
+          else feedWorker(out, base);
+        },
+        readsFile ? (pool, opts) => toolBlocks(xz, ['-dc', '-T0'], base, 'xz', pool, opts) : undefined,
+      );
     }
 
     case 'zstd': {
@@ -180,17 +203,29 @@ export async function openImageSource(
       const zstd = options.zstdDecoder === 'zstd-napi' ? null : tools('zstd');
       const useCli = zstd !== null && options.zstdDecoder !== 'zstd-napi';
       if (!useCli) loadZstdNapi();
-      return makeSource(base, 'zstd', useCli ? 'zstd' : 'zstd-napi', size, null, undefined, (out) => {
-        if (useCli) feedChild(out, zstd, ['-dc', '--no-progress'], base, 'zstd');
-        else
-          feedInProcess(
-            out,
-            createReadStream(path, { highWaterMark: READ_CHUNK }),
-            createZstdNapiStream(),
-            base,
-            'zstd',
-          );
-      });
+      const readsFile = useCli && size !== null;
+      return makeSource(
+        base,
+        'zstd',
+        useCli ? 'zstd' : 'zstd-napi',
+        size,
+        null,
+        undefined,
+        (out) => {
+          if (useCli) feedChild(out, zstd, ['-dc', '--no-progress'], base, 'zstd', readsFile);
+          else
+            feedInProcess(
+              out,
+              createReadStream(path, { highWaterMark: READ_CHUNK }),
+              createZstdNapiStream(),
+              base,
+              'zstd',
+            );
+        },
+        readsFile
+          ? (pool, opts) => toolBlocks(zstd, ['-dc', '--no-progress'], base, 'zstd', pool, opts)
+          : undefined,
+      );
     }
 
     case 'zip': {
@@ -264,6 +299,7 @@ function makeSource(
   estimate: number | null,
   entryName: string | undefined,
   start: (out: SourceStream) => void,
+  blocks?: ImageSource['readBlocks'],
 ): ImageSource {
   return {
     path: base.path,
@@ -291,14 +327,44 @@ function makeSource(
       start(out);
       return out;
     },
+    readBlocks(pool, options = {}) {
+      return blocks ? blocks(pool, options) : streamBlocks(this.createReadStream(options), pool);
+    },
   };
+}
+
+/** A stream's bytes gathered into the pool's buffers in turn, one whole block at a time. */
+async function* streamBlocks(stream: SourceReadable, pool: readonly Buffer[]): AsyncGenerator<Block> {
+  const blockSize = pool[0]!.length;
+  try {
+    let index = 0;
+    let fill = 0;
+    let current = pool[0]!;
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      let offset = 0;
+      while (offset < chunk.length) {
+        const n = Math.min(chunk.length - offset, blockSize - fill);
+        chunk.copy(current, fill, offset, offset + n);
+        fill += n;
+        offset += n;
+        if (fill === blockSize) {
+          yield { buffer: current, length: fill, position: index * blockSize };
+          fill = 0;
+          current = pool[++index % pool.length]!;
+        }
+      }
+    }
+    if (fill > 0) yield { buffer: current, length: fill, position: index * blockSize };
+  } finally {
+    stream.destroy();
+  }
 }
 
 /** A damaged archive, located by the uncompressed byte where decoding stopped. */
 export function corruptArchive(
   base: Base,
   format: SourceFormat,
-  out: SourceReadable,
+  out: Pick<SourceReadable, 'bytesProduced' | 'compressedBytesRead'>,
   reason: string,
 ): AtlasError {
   const at = out.bytesProduced;
@@ -391,11 +457,7 @@ function feedChild(
       out.end();
       return;
     }
-    const tool = basename(command);
-    const sentence = stderr.split('\n').map(cleanToolMessage).filter(Boolean).join('; ');
-    out.destroy(
-      corruptArchive(base, format, out, `${tool}: ${sentence || `exited with ${exit.code ?? exit.signal}`}`),
-    );
+    out.destroy(toolFailure(command, stderr, exit, base, format, out));
   };
 
   child.on('error', (error) => {
@@ -421,6 +483,88 @@ function feedChild(
     settle();
   });
   child.stdout.pipe(out, { end: false });
+}
+
+/** A decoder tool that exited unsuccessfully, in its own words. */
+function toolFailure(
+  command: string,
+  stderr: string,
+  exit: { code: number | null; signal: NodeJS.Signals | null },
+  base: Base,
+  format: SourceFormat,
+  out: Pick<SourceReadable, 'bytesProduced' | 'compressedBytesRead'>,
+): AtlasError {
+  const sentence = stderr.split('\n').map(cleanToolMessage).filter(Boolean).join('; ');
+  const reason = `${basename(command)}: ${sentence || `exited with ${exit.code ?? exit.signal}`}`;
+  return corruptArchive(base, format, out, reason);
+}
+
+/**
+ * A decoder tool that reads the file itself, its output taken in whole blocks through a FIFO by a worker
+ * (io/fifo-blocks: a Node stream of xz's 8 KiB writes costs a core's worth of CPU the decoder wants).
+ */
+async function* toolBlocks(
+  command: string,
+  args: string[],
+  base: Base,
+  format: SourceFormat,
+  pool: readonly Buffer[],
+  options: { ahead?: number; signal?: AbortSignal | undefined } = {},
+): AsyncGenerator<Block> {
+  const { signal } = options;
+  throwIfCancelled(signal);
+  const fifo = await openFifoBlocks();
+  // iterated by hand so that stopping early kills the tool before waiting for the blocks being filled
+  const blocks = fifo.blocks(pool, options);
+  let child: ChildProcess | null = null;
+  let exited: Promise<{ code: number | null; signal: NodeJS.Signals | null } | Error> | null = null;
+  const onAbort = (): void => {
+    child?.kill('SIGKILL'); // the worker then sees the end of the FIFO and the blocks stop
+  };
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    const running = spawn(command, [...args, '--', base.path], { stdio: ['ignore', fifo.writer.fd, 'pipe'] });
+    child = running;
+    let stderr = '';
+    const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null } | Error>((resolve) => {
+      running.once('error', resolve);
+      running.once('close', (code, sig) => resolve({ code, signal: sig }));
+    });
+    exited = exit;
+    running.stderr!.setEncoding('utf8');
+    running.stderr!.on('data', (text: string) => {
+      if (stderr.length < 4096) stderr += text;
+    });
+    await fifo.writer.close(); // the child has its own copy; its exit then ends the FIFO
+    const produced = { bytesProduced: 0, compressedBytesRead: 0 };
+    const failure = async (): Promise<AtlasError | null> => {
+      const status = await exit;
+      throwIfCancelled(signal);
+      if (status instanceof Error) return toAtlasError(status, `Cannot run ${command}`);
+      return status.code === 0 ? null : toolFailure(command, stderr, status, base, format, produced);
+    };
+    for (;;) {
+      const next = await blocks.next();
+      if (next.done) break;
+      const block = next.value;
+      produced.bytesProduced += block.length;
+      // a short block is the last: the tool has closed its output, and its exit says whether it finished
+      if (block.length < block.buffer.length) {
+        const error = await failure();
+        if (error) throw error;
+      }
+      yield block;
+    }
+    const error = await failure();
+    if (error) throw error;
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+    // the tool is gone (not just told to go) before the blocks end, as a cancelled flash promises
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exited;
+    await blocks.return(undefined);
+    await fifo.close();
+  }
 }
 
 /** Drops the tool's name and its "(stdin)" / "skipping: <stdin>" noise from a line of stderr. */

@@ -165,6 +165,13 @@ export function readFully(
   return readFullyAt(device.handle, buffer, position, length);
 }
 
+/** A block of a sequential read: `length` bytes of `buffer`, from byte `position` of the whole. */
+export interface Block {
+  buffer: Buffer;
+  length: number;
+  position: number;
+}
+
 /** What O_DIRECT lengths are rounded up to: the device's sector, or a page for a file (any filesystem's). */
 function directUnit(device: DirectDevice): number {
   return device.isBlockDevice ? device.sectorSize : 4096;
@@ -182,7 +189,7 @@ export async function* readBlocks(
   device: DirectDevice,
   pool: readonly Buffer[],
   options: { end: number; start?: number; ahead?: number; signal?: AbortSignal | undefined },
-): AsyncGenerator<{ buffer: Buffer; length: number; position: number }> {
+): AsyncGenerator<Block> {
   const { end, start = 0, ahead = 1, signal } = options;
   const blockSize = pool[0]!.length;
   if (ahead < 1 || ahead >= pool.length) {

@@ -26,6 +26,7 @@ import {
   readBlocks,
   readFully,
   writeFully,
+  type Block,
   type DirectDevice,
 } from '../io/direct';
 import {
@@ -416,43 +417,19 @@ async function openRawSource(source: ImageSource): Promise<DirectDevice | null> 
 
 /**
  * The image in blocks of FLASH_BLOCK bytes, each in the next buffer of the pool (the caller keeps at most
- * pool.length - 2 blocks in flight). A raw image is read straight into the pool: no stream, no copy, no fresh
- * allocation per chunk, which on this class of machine doubles the rate from a cached file.
+ * pool.length - 2 blocks in flight), read straight into the pool: a raw image with O_DIRECT, a decoder tool's
+ * output by a worker (see ImageSource.readBlocks). No stream, no copy, no fresh allocation per chunk, which on
+ * this class of machine doubles the rate from a cached file and leaves xz the CPU it needs.
  */
-async function* produceBlocks(
+function produceBlocks(
   source: ImageSource,
   rawSource: DirectDevice | null,
   pool: Buffer[],
   signal: AbortSignal | undefined,
-): AsyncGenerator<{ buffer: Buffer; length: number }> {
-  if (rawSource) {
-    // the next block is read while this one is hashed and written
-    yield* readBlocks(rawSource, pool, { end: source.fileSize, ahead: 1, signal });
-    return;
-  }
-  const stream = source.createReadStream({ signal });
-  try {
-    let index = 0;
-    let fill = 0;
-    let current = pool[0]!;
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-      let offset = 0;
-      while (offset < chunk.length) {
-        const n = Math.min(chunk.length - offset, FLASH_BLOCK - fill);
-        chunk.copy(current, fill, offset, offset + n);
-        fill += n;
-        offset += n;
-        if (fill === FLASH_BLOCK) {
-          yield { buffer: current, length: fill };
-          fill = 0;
-          current = pool[++index % pool.length]!;
-        }
-      }
-    }
-    if (fill > 0) yield { buffer: current, length: fill };
-  } finally {
-    stream.destroy();
-  }
+): AsyncGenerator<Block> {
+  // the next block is read while this one is hashed and written
+  if (rawSource) return readBlocks(rawSource, pool, { end: source.fileSize, ahead: 1, signal });
+  return source.readBlocks(pool, { ahead: 1, signal });
 }
 
 async function verifyAll(

@@ -252,6 +252,9 @@ async function removeQuietly(path: string): Promise<void> {
   await fsp.rm(path, { force: true }).catch(() => undefined);
 }
 
+/** Blocks a compressed base is decompressed in (written before the next is taken). */
+const DECOMPRESS_BLOCK = 4 * 1024 * 1024;
+
 /** Hole granularity of the copy: small enough to keep a base's holes, large enough to keep writes few. */
 const SPARSE_BLOCK = 64 * 1024;
 const ZERO = Buffer.alloc(SPARSE_BLOCK);
@@ -633,7 +636,14 @@ export async function insertJob(options: InsertOptions, control: JobControl = {}
           });
           // the compressed file's own hash (what Armbian's .sha lists), read alongside the decompression
           startBaseHash(false);
-          const written = await writeSparse(source.createReadStream({ signal }), out, meter, signal);
+          // in whole blocks: a decoder tool's output comes through a worker, not as 8 KiB stream chunks
+          const pool = [0, 1].map(() => Buffer.from(new SharedArrayBuffer(DECOMPRESS_BLOCK)));
+          const chunks = async function* (): AsyncGenerator<Buffer> {
+            for await (const block of source.readBlocks(pool, { signal })) {
+              yield block.buffer.subarray(0, block.length);
+            }
+          };
+          const written = await writeSparse(chunks(), out, meter, signal);
           imageSha256 = written.sha256;
           imageSize = written.bytes;
           meter.finish();
