@@ -361,6 +361,19 @@ test('cancel stops the blocks, kills the decoder and removes its FIFO', async ()
   assert.deepEqual(leftovers(), { children: [], fifos: [] });
 });
 
+test('without a FIFO (an unusable temporary folder) the blocks come from the stream, same bytes', async () => {
+  const saved = process.env.TMPDIR;
+  process.env.TMPDIR = join(dir, 'no-such-folder');
+  try {
+    const { sha256, bytes } = await hashOfBlocks(join(dir, 'mt.img.xz'));
+    assert.equal(bytes, rawSize);
+    assert.equal(sha256, rawSha);
+  } finally {
+    if (saved === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = saved;
+  }
+});
+
 test('stopping early (a consumer that breaks out) kills the decoder too', async () => {
   const source = await openImageSource(join(dir, 'mt.img.xz'));
   const pool = [0, 1, 2].map(() => Buffer.from(new SharedArrayBuffer(1 << 20)));

@@ -194,7 +194,9 @@ export async function openImageSource(
           if (xz) feedChild(out, xz, ['-dc', '-T0'], base, 'xz', readsFile);
           else feedWorker(out, base);
         },
-        readsFile ? (pool, opts) => toolBlocks(xz, ['-dc', '-T0'], base, 'xz', pool, opts) : undefined,
+        readsFile
+          ? (pool, opts, fallback) => toolBlocks(xz, ['-dc', '-T0'], base, 'xz', pool, opts, fallback)
+          : undefined,
       );
     }
 
@@ -223,7 +225,8 @@ export async function openImageSource(
             );
         },
         readsFile
-          ? (pool, opts) => toolBlocks(zstd, ['-dc', '--no-progress'], base, 'zstd', pool, opts)
+          ? (pool, opts, fallback) =>
+              toolBlocks(zstd, ['-dc', '--no-progress'], base, 'zstd', pool, opts, fallback)
           : undefined,
       );
     }
@@ -299,7 +302,12 @@ function makeSource(
   estimate: number | null,
   entryName: string | undefined,
   start: (out: SourceStream) => void,
-  blocks?: ImageSource['readBlocks'],
+  /** whole blocks by a faster way than the stream; `fallback` is the stream's way, for when it cannot start */
+  blocks?: (
+    pool: readonly Buffer[],
+    options: { ahead?: number; signal?: AbortSignal | undefined },
+    fallback: () => AsyncGenerator<Block>,
+  ) => AsyncGenerator<Block>,
 ): ImageSource {
   return {
     path: base.path,
@@ -328,7 +336,8 @@ function makeSource(
       return out;
     },
     readBlocks(pool, options = {}) {
-      return blocks ? blocks(pool, options) : streamBlocks(this.createReadStream(options), pool);
+      const viaStream = (): AsyncGenerator<Block> => streamBlocks(this.createReadStream(options), pool);
+      return blocks ? blocks(pool, options, viaStream) : viaStream();
     },
   };
 }
@@ -509,11 +518,17 @@ async function* toolBlocks(
   base: Base,
   format: SourceFormat,
   pool: readonly Buffer[],
-  options: { ahead?: number; signal?: AbortSignal | undefined } = {},
+  options: { ahead?: number; signal?: AbortSignal | undefined },
+  fallback: () => AsyncGenerator<Block>,
 ): AsyncGenerator<Block> {
   const { signal } = options;
   throwIfCancelled(signal);
-  const fifo = await openFifoBlocks();
+  const fifo = await openFifoBlocks().catch(() => null);
+  if (!fifo) {
+    // no FIFO here (no mkfifo, a read-only temporary folder): the stream still works, only slower
+    yield* fallback();
+    return;
+  }
   // iterated by hand so that stopping early kills the tool before waiting for the blocks being filled
   const blocks = fifo.blocks(pool, options);
   let child: ChildProcess | null = null;

@@ -49,7 +49,8 @@ export async function openFifoBlocks(): Promise<FifoBlocks> {
   const path = join(dir, 'out');
   let worker: Worker | null = null;
   try {
-    await execFileAsync('mkfifo', ['-m', '600', path]);
+    // by full path: the elevated helper's PATH may be reset (same place on Linux and macOS)
+    await execFileAsync('/usr/bin/mkfifo', ['-m', '600', path]);
     const started = new Worker(join(__dirname, 'fifo-blocks-worker.js'), { workerData: { path } });
     worker = started;
     const opened = new Promise<void>((resolve, reject) => {
