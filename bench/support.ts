@@ -93,3 +93,24 @@ export function row(label: string, ours: number, theirs: number, unit: string, t
   const ratio = ours / theirs;
   return `${label.padEnd(34)} ours ${ours.toFixed(2).padStart(8)} ${unit}  reference ${theirs.toFixed(2).padStart(8)} ${unit}  ratio ${ratio.toFixed(3)}  (target ${target})`;
 }
+
+/**
+ * Ours and the reference, run after run (alternating, same data, same cache state). On a virtual disk whose
+ * speed swings by a third between identical runs, best-of favours whichever side has the wider spread; the
+ * median of the runs' own ratios compares like with like. Both are printed; the target is read on the median.
+ */
+export function pairedRow(label: string, pairs: Array<[number, number]>, target: string): string {
+  const median = (xs: number[]): number => {
+    const sorted = [...xs].sort((a, b) => a - b);
+    const mid = sorted.length >> 1;
+    return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  };
+  const ours = Math.min(...pairs.map((p) => p[0]));
+  const theirs = Math.min(...pairs.map((p) => p[1]));
+  const ratios = pairs.map(([a, b]) => a / b);
+  return (
+    `${label.padEnd(34)} ours ${ours.toFixed(2).padStart(6)} s  reference ${theirs.toFixed(2).padStart(6)} s  ` +
+    `best-of ratio ${(ours / theirs).toFixed(3)}  median paired ratio ${median(ratios).toFixed(3)} ` +
+    `(runs ${ratios.map((r) => r.toFixed(2)).join(' ')}; target ${target})`
+  );
+}

@@ -47,6 +47,15 @@ const HASH_SEGMENT = FLASH_BLOCK / 2;
 const IN_FLIGHT = 2;
 /** Read-back: blocks read ahead of the one being compared (measured: 3 beats 2 when hashing is the bottleneck). */
 const VERIFY_AHEAD = 3;
+/**
+ * A decoded source (xz, gzip, zstd, zip) is bound by the decoder's CPU, and the card sits idle between blocks:
+ * the cards are flushed every FLUSH_EVERY bytes meanwhile, so nothing is left to flush at the end, and the
+ * decoder fills DECODE_AHEAD blocks ahead so a flush never stalls it. Measured with xz -T0 on 1 GiB to a loop
+ * device: 3.3–3.5 s against 4.0–4.1 s with one flush at the end. A raw source keeps the card busy all along,
+ * and flushing it meanwhile measured slower: one flush at the end.
+ */
+const FLUSH_EVERY = 64 * 1024 * 1024;
+const DECODE_AHEAD = 4;
 
 export interface FlashTargetSpec {
   device: string;
@@ -321,8 +330,9 @@ async function writeBlocks(
 ): Promise<{ total: number; hashes: string[][] }> {
   const live = (): Target[] => targets.filter((t) => t.live);
   const devs = live().map((t) => t.dev!);
-  // blocks being written and hashed and the one being read ahead never share a buffer
-  const pool = Array.from({ length: IN_FLIGHT + 2 }, () =>
+  // blocks being written and hashed, the one being handed out and those read ahead never share a buffer
+  const ahead = rawSource ? 1 : DECODE_AHEAD;
+  const pool = Array.from({ length: IN_FLIGHT + 1 + ahead }, () =>
     alignedBuffer(FLASH_BLOCK, rawSource ? [...devs, rawSource] : devs, { shared: true }),
   );
   const head = alignedBuffer(FLASH_HEAD, devs);
@@ -372,11 +382,25 @@ async function writeBlocks(
     inFlight.push(Promise.all([hashed, ...writes]).then(() => undefined));
   };
 
-  const blocks = produceBlocks(source, rawSource, pool, control.signal);
+  // decoded sources: the cards flushed as the writes go (see FLUSH_EVERY)
+  let flushing: Promise<void> | null = null;
+  let flushedAt = 0;
+  const flushAll = (): Promise<void> =>
+    Promise.all(
+      live().map((t) => t.dev!.handle.datasync().catch((error: unknown) => fail(t, error, 'Writing'))),
+    ).then(() => {
+      flushing = null;
+    });
+
+  const blocks = produceBlocks(source, rawSource, pool, ahead, control.signal);
   try {
     for await (const { buffer, length } of blocks) {
       dispatch(buffer, length, position);
       position += length;
+      if (!rawSource && !flushing && position - flushedAt >= FLUSH_EVERY) {
+        flushedAt = position;
+        flushing = flushAll();
+      }
       if (inFlight.length >= IN_FLIGHT) await inFlight.shift();
       throwIfCancelled(control.signal);
       if (hashError) throw hashError;
@@ -387,13 +411,14 @@ async function writeBlocks(
     if (hashError) throw hashError;
   } catch (error) {
     await blocks.return(undefined);
-    await Promise.allSettled(inFlight);
+    await Promise.allSettled([...inFlight, flushing]);
     throwIfCancelled(control.signal);
     throw toAtlasError(error, `Reading ${source.path}`);
   }
   if (position === 0) throw new AtlasError('CORRUPT_ARCHIVE', `${source.path} holds no data.`);
 
   // the head last, then everything to the medium
+  await flushing;
   await Promise.all(
     live().map(async (t) => {
       try {
@@ -417,7 +442,7 @@ async function openRawSource(source: ImageSource): Promise<DirectDevice | null> 
 
 /**
  * The image in blocks of FLASH_BLOCK bytes, each in the next buffer of the pool (the caller keeps at most
- * pool.length - 2 blocks in flight), read straight into the pool: a raw image with O_DIRECT, a decoder tool's
+ * pool.length - ahead - 1 blocks in flight), read straight into the pool: a raw image with O_DIRECT, a decoder tool's
  * output by a worker (see ImageSource.readBlocks). No stream, no copy, no fresh allocation per chunk, which on
  * this class of machine doubles the rate from a cached file and leaves xz the CPU it needs.
  */
@@ -425,11 +450,12 @@ function produceBlocks(
   source: ImageSource,
   rawSource: DirectDevice | null,
   pool: Buffer[],
+  ahead: number,
   signal: AbortSignal | undefined,
 ): AsyncGenerator<Block> {
-  // the next block is read while this one is hashed and written
-  if (rawSource) return readBlocks(rawSource, pool, { end: source.fileSize, ahead: 1, signal });
-  return source.readBlocks(pool, { ahead: 1, signal });
+  // the next blocks are read while this one is hashed and written
+  if (rawSource) return readBlocks(rawSource, pool, { end: source.fileSize, ahead, signal });
+  return source.readBlocks(pool, { ahead, signal });
 }
 
 async function verifyAll(
