@@ -147,6 +147,7 @@ export function checkFlashOptions(raw: unknown): FlashOptions {
     verify: o!.verify !== false,
     eject: o!.eject !== false,
     useTools: o!.useTools !== false,
+    usedBlocksOnly: o!.usedBlocksOnly === true,
     revalidate: true,
   };
 }

@@ -215,3 +215,79 @@ test('cancel mid-write: CANCELLED, device closed, first MiB still zero', { skip 
   closeSync(openSync(loop.device, constants.O_RDWR | constants.O_EXCL));
   assert.ok(head(loop.device).equals(Buffer.alloc(FLASH_HEAD)));
 });
+
+test(
+  'used blocks only: the filesystems come out whole and clean, their free space keeps the old data',
+  { skip },
+  async () => {
+    const { loop, file } = card(IMG_MIB + 16);
+    const result = await flashJob(
+      { source: image, targets: [{ device: loop.device }], eject: false, usedBlocksOnly: true },
+      {},
+    );
+    assert.equal(result.ok, true);
+    assert.equal(result.verified, true);
+    const used = result.usedBlocksOnly!;
+    assert.equal(used.imageBytes, IMG_MIB * 1024 * 1024);
+    assert.ok(
+      used.bytesWritten < used.imageBytes * 0.8,
+      `${used.bytesWritten} of ${used.imageBytes} written`,
+    );
+    // the partition table and the boot gap are the image's
+    cmpEqual(image, loop.device, FLASH_HEAD);
+    // free space was skipped: the old pattern is still there inside the image's range
+    const leftovers = Number(shell(`head -c ${used.imageBytes} ${file} | grep -c CARDCARD || true`).trim());
+    assert.ok(leftovers > 0, 'nothing of the old card is left: every block was written');
+    // the oracle: fsck on both filesystems, and the same files as the image, byte for byte
+    const cardCopy = join(dir, 'used-only.img');
+    shell(`head -c ${used.imageBytes} ${file} > ${cardCopy}`);
+    const ours = attachLoop(cardCopy);
+    const theirs = attachLoop(image);
+    loops.push(ours, theirs);
+    assert.equal(tryRun('fsck.vfat', ['-n', ours.partition(1)]).status, 0);
+    const e2 = tryRun('e2fsck', ['-fn', ours.partition(2)]);
+    assert.equal(e2.status, 0, e2.stdout + e2.stderr);
+    // FAT by mtools (no vfat in every kernel), ext4 mounted read-only
+    const [bootOurs, bootTheirs, rootOurs, rootTheirs] = [
+      'boot-ours',
+      'boot-theirs',
+      'root-ours',
+      'root-theirs',
+    ].map((m) => join(dir, m));
+    shell(`mkdir -p ${bootOurs} ${bootTheirs} ${rootOurs} ${rootTheirs}`);
+    shell(
+      `mcopy -s -i ${ours.partition(1)} '::*' ${bootOurs}/ && mcopy -s -i ${theirs.partition(1)} '::*' ${bootTheirs}/`,
+    );
+    shell(`diff -r ${bootOurs} ${bootTheirs}`);
+    try {
+      shell(
+        `mount -o ro,noload ${ours.partition(2)} ${rootOurs} && mount -o ro,noload ${theirs.partition(2)} ${rootTheirs}`,
+      );
+      shell(`diff -r --no-dereference ${rootOurs} ${rootTheirs}`);
+    } finally {
+      tryRun('umount', [rootOurs]);
+      tryRun('umount', [rootTheirs]);
+    }
+  },
+);
+
+test(
+  'used blocks only needs a raw image: an archive is refused before the card is touched',
+  { skip },
+  async () => {
+    const { loop } = card(IMG_MIB + 16);
+    await assert.rejects(
+      flashJob(
+        {
+          source: join(dir, 'golden.img.xz'),
+          targets: [{ device: loop.device }],
+          eject: false,
+          usedBlocksOnly: true,
+        },
+        {},
+      ),
+      (error: unknown) => isAtlasError(error, 'INVALID_ARGUMENT') && /raw \.img/.test(error.message),
+    );
+    assert.equal(head(loop.device, 8).toString(), 'CARDCARD');
+  },
+);

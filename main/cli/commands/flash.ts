@@ -12,16 +12,19 @@ export const flashCommand: CliCommand = {
   summary:
     'Write an image (.img, .gz, .xz, .zip, .zst) to one or several cards and verify it by reading back',
   usage: [
-    'Usage: atlas flash <image> <target...> [--no-verify] [--no-eject] [--yes] [--json]',
+    'Usage: atlas flash <image> <target...> [--used-only] [--no-verify] [--no-eject] [--yes] [--json]',
     '',
     'Writes the image to every target from one read of the source, the partition table last, then reads each',
     'card back from the device and compares. Targets are whole removable drives as `atlas drives` lists them.',
+    '  --used-only  write only what the filesystems use (raw .img): faster, but the free space on the card keeps',
+    '               its old data',
     '  --no-verify  skip the read-back (a bad card or reader then goes unnoticed)',
     '  --no-eject   leave the cards attached at the end',
     '  --yes        do not ask (required without a terminal)',
     'Not root: the writing runs in a helper started with pkexec (Linux) or the macOS password dialog.',
   ].join('\n'),
   options: {
+    'used-only': { type: 'boolean', default: false },
     'no-verify': { type: 'boolean', default: false },
     'no-eject': { type: 'boolean', default: false },
     yes: { type: 'boolean', short: 'y', default: false },
@@ -60,6 +63,11 @@ export const flashCommand: CliCommand = {
     const verify = !flag(args, 'no-verify');
     if (!verify)
       ui.warn('--no-verify: the cards will not be read back, so a faulty card or reader goes unnoticed.');
+    const usedBlocksOnly = flag(args, 'used-only');
+    if (usedBlocksOnly)
+      ui.warn(
+        '--used-only: only the blocks the filesystems use are written; the free space on the cards keeps its old data.',
+      );
     await ui.confirm(
       `Everything on ${chosen.map((d) => `${d.device} (${d.description}, ${formatBytes(d.size ?? 0)})`).join(', ')} will be erased.`,
       flag(args, 'yes'),
@@ -73,6 +81,7 @@ export const flashCommand: CliCommand = {
       verify,
       eject: !flag(args, 'no-eject'),
       revalidate: true,
+      ...(usedBlocksOnly ? { usedBlocksOnly } : {}),
     };
     const control = { signal, onProgress: ui.progress };
     const result =
@@ -85,6 +94,11 @@ export const flashCommand: CliCommand = {
           ? `${t.device}: written${t.verified ? ' and verified' : ' (not verified)'}${t.ejected ? ', ejected' : ''}`
           : `${t.device}: FAILED: ${t.error?.message ?? 'unknown error'}`,
       ),
+      ...(result.usedBlocksOnly
+        ? [
+            `used blocks only: ${formatBytes(result.usedBlocksOnly.bytesWritten)} of ${formatBytes(result.usedBlocksOnly.imageBytes)} written`,
+          ]
+        : []),
       `${formatBytes(result.imageSize)} in ${formatDuration(result.writeSeconds)}` +
         (result.verifySeconds > 0 ? `, verified in ${formatDuration(result.verifySeconds)}` : ''),
       ...result.targets.flatMap((t) => t.warnings.map((w) => `warning: ${w}`)),

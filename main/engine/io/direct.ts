@@ -188,9 +188,16 @@ function directUnit(device: DirectDevice): number {
 export async function* readBlocks(
   device: DirectDevice,
   pool: readonly Buffer[],
-  options: { end: number; start?: number; ahead?: number; signal?: AbortSignal | undefined },
+  options: {
+    end: number;
+    start?: number;
+    ahead?: number;
+    signal?: AbortSignal | undefined;
+    /** only these blocks (indices of buffer-sized blocks from `start`, ascending): the others are skipped */
+    only?: readonly number[];
+  },
 ): AsyncGenerator<Block> {
-  const { end, start = 0, ahead = 1, signal } = options;
+  const { end, start = 0, ahead = 1, signal, only } = options;
   const blockSize = pool[0]!.length;
   if (ahead < 1 || ahead >= pool.length) {
     throw new AtlasError(
@@ -198,8 +205,10 @@ export async function* readBlocks(
       `readBlocks: ${ahead} reads ahead need more than ${pool.length} buffers.`,
     );
   }
-  const count = Math.ceil(Math.max(0, end - start) / blockSize);
-  const wantOf = (k: number): number => Math.min(blockSize, end - start - k * blockSize);
+  const count = only ? only.length : Math.ceil(Math.max(0, end - start) / blockSize);
+  // the k-th block handed out starts here
+  const at = (k: number): number => start + (only ? only[k]! : k) * blockSize;
+  const wantOf = (k: number): number => Math.min(blockSize, end - at(k));
   const pending: Array<Promise<number>> = [];
   let issued = 0;
   const issue = (): void => {
@@ -208,9 +217,7 @@ export async function* readBlocks(
       const want = wantOf(k);
       const unit = directUnit(device);
       const ask = device.direct ? Math.min(blockSize, Math.ceil(want / unit) * unit) : want;
-      const read = readFully(device, pool[k % pool.length]!, ask, start + k * blockSize).then((got) =>
-        Math.min(got, want),
-      );
+      const read = readFully(device, pool[k % pool.length]!, ask, at(k)).then((got) => Math.min(got, want));
       read.catch(() => undefined); // awaited in order below; not unhandled meanwhile
       pending.push(read);
     }
@@ -221,7 +228,7 @@ export async function* readBlocks(
       const got = await pending.shift()!;
       throwIfCancelled(signal);
       issue();
-      yield { buffer: pool[k % pool.length]!, length: got, position: start + k * blockSize };
+      yield { buffer: pool[k % pool.length]!, length: got, position: at(k) };
       if (got < wantOf(k)) return;
     }
   } finally {

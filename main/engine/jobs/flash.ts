@@ -14,6 +14,7 @@
  * helper) confirms first and passes `revalidate` so the target rules are checked again right before opening.
  */
 import { realpath } from 'node:fs/promises';
+import { planUsedBlocks, type UsedBlocksPlan } from './flash-plan';
 import { existsSync } from 'node:fs';
 import { AtlasError, throwIfCancelled, toAtlasError } from '../errors';
 import { BlockHasher } from '../io/hash-pool';
@@ -82,6 +83,11 @@ export interface FlashOptions {
    * dropped (BLKFLSBUF) before the read-back; kept for the benchmark that justifies the default.
    */
   directIO?: boolean;
+  /**
+   * Write only the blocks the image's filesystems use, plus everything outside its partitions (see
+   * flash-plan.ts): the free space on the card keeps its old data. Raw images only; verified over the same blocks.
+   */
+  usedBlocksOnly?: boolean;
   /** For tests only: runs after the data is on the cards and before the read-back. */
   testHooks?: { beforeVerify?: (devices: string[]) => Promise<void> | void };
 }
@@ -108,6 +114,8 @@ export interface FlashResult {
   targets: FlashTargetResult[];
   writeSeconds: number;
   verifySeconds: number;
+  /** set when only the used blocks were written: how much of the image that was */
+  usedBlocksOnly: { bytesWritten: number; imageBytes: number } | null;
 }
 
 interface Target {
@@ -144,6 +152,19 @@ export async function flashJob(options: FlashOptions, control: JobControl = {}):
   let writeSeconds: number;
   let verifySeconds = 0;
   let imageSize: number;
+  // planned before anything is unmounted or written: an image it cannot read is refused untouched
+  let plan: UsedBlocksPlan | null = null;
+  let usedBlocksOnly: FlashResult['usedBlocksOnly'] = null;
+  if (options.usedBlocksOnly) {
+    if (source.format !== 'raw') {
+      throw new AtlasError(
+        'INVALID_ARGUMENT',
+        `Writing only the used blocks needs a raw .img (its filesystems are read before writing); ${source.path} is ${source.format}. Decompress it first, or flash it whole.`,
+      );
+    }
+    plan = await planUsedBlocks(source.path, FLASH_BLOCK);
+    usedBlocksOnly = { bytesWritten: plan.bytes, imageBytes: plan.imageBytes };
+  }
   const hasher = new BlockHasher();
   try {
     await Promise.all(targets.map((t) => prepareTarget(t, source, options)));
@@ -151,14 +172,14 @@ export async function flashJob(options: FlashOptions, control: JobControl = {}):
     if (!targets.some((t) => t.live)) throw firstError(targets);
 
     const started = performance.now();
-    const written = await writeAll(source, targets, control, hasher);
+    const written = await writeAll(source, targets, control, hasher, plan);
     imageSize = written.total;
     writeSeconds = (performance.now() - started) / 1000;
 
     if (verify && targets.some((t) => t.live)) {
       await options.testHooks?.beforeVerify?.(targets.filter((t) => t.live).map((t) => t.spec.device));
       const verifyStarted = performance.now();
-      await verifyAll(source, targets, written.hashes, written.total, control, hasher);
+      await verifyAll(source, targets, written, control, hasher);
       verifySeconds = (performance.now() - verifyStarted) / 1000;
     }
   } finally {
@@ -189,6 +210,7 @@ export async function flashJob(options: FlashOptions, control: JobControl = {}):
     targets: results,
     writeSeconds,
     verifySeconds,
+    usedBlocksOnly,
   };
 }
 
@@ -307,15 +329,25 @@ async function writeRange(t: Target, buffer: Buffer, from: number, to: number, b
   await writeFully(dev, sector, s, base + alignedTo);
 }
 
+/** What the write pass did, for the read-back: the image's end, the blocks written (all when `only` is null). */
+interface Written {
+  total: number;
+  bytes: number;
+  /** per block written, one hash per HASH_SEGMENT */
+  hashes: string[][];
+  only: number[] | null;
+}
+
 async function writeAll(
   source: ImageSource,
   targets: Target[],
   control: JobControl,
   hasher: BlockHasher,
-): Promise<{ total: number; hashes: string[][] }> {
+  plan: UsedBlocksPlan | null,
+): Promise<Written> {
   const rawSource = await openRawSource(source);
   try {
-    return await writeBlocks(source, rawSource, targets, control, hasher);
+    return await writeBlocks(source, rawSource, targets, control, hasher, plan);
   } finally {
     await rawSource?.handle.close().catch(() => undefined);
   }
@@ -327,7 +359,8 @@ async function writeBlocks(
   targets: Target[],
   control: JobControl,
   hasher: BlockHasher,
-): Promise<{ total: number; hashes: string[][] }> {
+  plan: UsedBlocksPlan | null,
+): Promise<Written> {
   const live = (): Target[] => targets.filter((t) => t.live);
   const devs = live().map((t) => t.dev!);
   // blocks being written and hashed, the one being handed out and those read ahead never share a buffer
@@ -346,11 +379,17 @@ async function writeBlocks(
 
   const hashes: string[][] = []; // per block, one hash per HASH_SEGMENT
   const inFlight: Array<Promise<void>> = [];
-  const meter = new ProgressMeter('writing', source.size ?? source.estimate, control.onProgress, {
-    detail: targets.map((t) => t.spec.device).join(', '),
-  });
+  const meter = new ProgressMeter(
+    'writing',
+    plan?.bytes ?? source.size ?? source.estimate,
+    control.onProgress,
+    {
+      detail: targets.map((t) => t.spec.device).join(', '),
+    },
+  );
   let headLength = 0;
-  let position = 0; // bytes of the image handed out to targets so far
+  let position = 0; // the end of the image handed out to targets so far
+  let bytes = 0; // bytes handed out (less than `position` when only the used blocks are written)
   let hashError: AtlasError | null = null;
 
   const dispatch = (buffer: Buffer, length: number, at: number): void => {
@@ -392,20 +431,21 @@ async function writeBlocks(
       flushing = null;
     });
 
-  const blocks = produceBlocks(source, rawSource, pool, ahead, control.signal);
+  const blocks = produceBlocks(source, rawSource, pool, ahead, plan?.blocks ?? null, control.signal);
   try {
-    for await (const { buffer, length } of blocks) {
-      dispatch(buffer, length, position);
-      position += length;
-      if (!rawSource && !flushing && position - flushedAt >= FLUSH_EVERY) {
-        flushedAt = position;
+    for await (const { buffer, length, position: at } of blocks) {
+      dispatch(buffer, length, at);
+      position = at + length;
+      bytes += length;
+      if (!rawSource && !flushing && bytes - flushedAt >= FLUSH_EVERY) {
+        flushedAt = bytes;
         flushing = flushAll();
       }
       if (inFlight.length >= IN_FLIGHT) await inFlight.shift();
       throwIfCancelled(control.signal);
       if (hashError) throw hashError;
       if (live().length === 0) throw firstError(targets);
-      meter.set(position);
+      meter.set(bytes);
     }
     await Promise.all(inFlight.splice(0));
     if (hashError) throw hashError;
@@ -415,7 +455,7 @@ async function writeBlocks(
     throwIfCancelled(control.signal);
     throw toAtlasError(error, `Reading ${source.path}`);
   }
-  if (position === 0) throw new AtlasError('CORRUPT_ARCHIVE', `${source.path} holds no data.`);
+  if (bytes === 0) throw new AtlasError('CORRUPT_ARCHIVE', `${source.path} holds no data.`);
 
   // the head last, then everything to the medium
   await flushing;
@@ -430,7 +470,8 @@ async function writeBlocks(
     }),
   );
   meter.finish();
-  return { total: position, hashes };
+  // a used-blocks flash ends at the image's end, whether or not its last block was written
+  return { total: plan ? source.fileSize : position, bytes, hashes, only: plan?.blocks ?? null };
 }
 
 /** A raw image opened for reading, with O_DIRECT where its filesystem allows it; null for archives. */
@@ -451,30 +492,32 @@ function produceBlocks(
   rawSource: DirectDevice | null,
   pool: Buffer[],
   ahead: number,
+  only: readonly number[] | null,
   signal: AbortSignal | undefined,
 ): AsyncGenerator<Block> {
   // the next blocks are read while this one is hashed and written
-  if (rawSource) return readBlocks(rawSource, pool, { end: source.fileSize, ahead, signal });
+  if (rawSource) {
+    return readBlocks(rawSource, pool, { end: source.fileSize, ahead, signal, ...(only ? { only } : {}) });
+  }
   return source.readBlocks(pool, { ahead, signal });
 }
 
 async function verifyAll(
   source: ImageSource,
   targets: Target[],
-  hashes: string[][],
-  total: number,
+  written: Written,
   control: JobControl,
   hasher: BlockHasher,
 ): Promise<void> {
   const live = targets.filter((t) => t.live);
-  const meter = new ProgressMeter('verifying', total * live.length, control.onProgress, {
+  const meter = new ProgressMeter('verifying', written.bytes * live.length, control.onProgress, {
     detail: live.map((t) => t.spec.device).join(', '),
   });
   await Promise.all(
     live.map(async (t) => {
       try {
         await dropDeviceCache(t.dev!);
-        await verifyTarget(source, t, hashes, total, control, meter, hasher);
+        await verifyTarget(source, t, written, control, meter, hasher);
         t.verified = true;
       } catch (error) {
         if (control.signal?.aborted) throw error;
@@ -488,8 +531,7 @@ async function verifyAll(
 async function verifyTarget(
   source: ImageSource,
   t: Target,
-  hashes: string[][],
-  total: number,
+  { total, hashes, only }: Written,
   control: JobControl,
   meter: ProgressMeter,
   hasher: BlockHasher,
@@ -505,6 +547,7 @@ async function verifyTarget(
     end: total,
     ahead: VERIFY_AHEAD,
     signal: control.signal,
+    ...(only ? { only } : {}),
   })) {
     const want = Math.min(FLASH_BLOCK, total - at);
     if (length < want) {
