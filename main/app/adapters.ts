@@ -46,8 +46,9 @@ export function toDrive(d: EngineDrive): Drive {
 export function toFlashResult(r: EngineFlashResult): FlashResult {
   return {
     image: r.source,
-    bytesWritten: r.imageSize,
+    bytesWritten: r.usedBlocksOnly?.bytesWritten ?? r.imageSize,
     verified: r.verified,
+    ...(r.usedBlocksOnly ? { usedBlocksOnly: r.usedBlocksOnly } : {}),
     targets: r.targets.map((t) => ({
       device: t.device,
       ok: t.ok,

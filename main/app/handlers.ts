@@ -39,7 +39,13 @@ export type FileJobKind = 'insert' | 'verify' | 'vault-sync' | 'vault-verify';
 
 /** What a device job receives: the validated request plus the live drive records the checks matched. */
 export interface DeviceJobRequests {
-  flash: { image: ImageInfo; targets: Drive[]; confirmed: DriveSnapshot[]; verify: boolean };
+  flash: {
+    image: ImageInfo;
+    targets: Drive[];
+    confirmed: DriveSnapshot[];
+    verify: boolean;
+    usedBlocksOnly: boolean;
+  };
   clone: { source: Drive; confirmed: DriveSnapshot; tag: string; outDir: string };
   restore: { folder: string; target: Drive; confirmed: DriveSnapshot; grow: boolean };
 }
@@ -248,9 +254,17 @@ export function createHandlers(deps: HandlerDeps): AppHandlers {
       return listLibrary(await settings.get());
     },
     'flash:start': async (request) => {
-      const o = v.onlyKeys(v.object(request), ['image', 'targets', 'verify']);
+      const o = v.onlyKeys(v.object(request), ['image', 'targets', 'verify', 'usedBlocksOnly']);
       const image = await inspectImage(v.path(o.image, 'The image'));
       const verify = v.boolean(o.verify, 'Verify');
+      const usedBlocksOnly =
+        o.usedBlocksOnly === undefined ? false : v.boolean(o.usedBlocksOnly, 'Used blocks only');
+      if (usedBlocksOnly && image.format !== 'img') {
+        throw new AtlasError(
+          'INVALID_ARGUMENT',
+          `Writing only the used blocks needs a raw .img; ${image.name} is an archive. Flash it whole, or decompress it first.`,
+        );
+      }
       if (!Array.isArray(o.targets) || o.targets.length === 0) {
         throw new AtlasError('INVALID_ARGUMENT', 'Choose at least one card to flash.');
       }
@@ -283,7 +297,7 @@ export function createHandlers(deps: HandlerDeps): AppHandlers {
       return startDeviceJob(
         'flash',
         targets.map((d) => d.device),
-        { image, targets, confirmed, verify },
+        { image, targets, confirmed, verify, usedBlocksOnly },
       );
     },
     'insert:prepare-base': async (request) => {

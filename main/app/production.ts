@@ -38,7 +38,7 @@ export const helperDeviceJobs: DeviceJobRunner = async (kind, request, control) 
     const targets = r.confirmed.map((c) => ({ device: c.device, confirmed: confirmedOf(c) }));
     const result = await runInHelper<EngineFlashResult>(
       'flash',
-      { source: r.image.path, targets, verify: r.verify, eject: true },
+      { source: r.image.path, targets, verify: r.verify, usedBlocksOnly: r.usedBlocksOnly, eject: true },
       control,
       { name: 'Atlas Imager' },
     );

@@ -33,6 +33,11 @@ export interface FlashRequest {
   targets: DriveSnapshot[];
   /** false skips reading the cards back: faster, but a bad card or reader goes unnoticed */
   verify: boolean;
+  /**
+   * write only the blocks the image's filesystems use (raw .img only): faster, and the free space on the
+   * cards keeps its old data; default false
+   */
+  usedBlocksOnly?: boolean;
 }
 
 export interface InsertRequest {

@@ -83,6 +83,8 @@ export interface FlashResult {
   /** hex digest of the image as written, when the job computed one */
   checksum?: string;
   targets: FlashTargetResult[];
+  /** set when only the used blocks were written: how much of the image that was */
+  usedBlocksOnly?: { bytesWritten: number; imageBytes: number };
 }
 
 export interface InjectedFileDTO {

@@ -177,6 +177,7 @@ export const fileDeviceJobs: DeviceJobRunner = async (kind, request, control) =>
         source: r.image.path,
         targets: r.targets.map((t) => ({ device: t.device })),
         verify: r.verify,
+        usedBlocksOnly: r.usedBlocksOnly,
         eject: false,
         revalidate: false,
         directIO: false,

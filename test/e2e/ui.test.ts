@@ -93,10 +93,14 @@ test('flash: a confirmed card whose serial changed is refused with the sentence 
       await page.getByTestId(`drive-option-${cardPath}`).check();
       await page.getByTestId('flash-verify').uncheck();
       assert.match((await page.getByTestId('skip-verify-note').textContent()) ?? '', /faulty card or reader/);
+      // a raw image offers the used-blocks-only mode, labelled for what it leaves on the card
+      await page.getByTestId('flash-used-only').check();
+      assert.match((await page.getByTestId('used-only-note').textContent()) ?? '', /keeps whatever it held/);
       await page.getByTestId('flash-start').click();
       const dialog = page.getByTestId('confirm-dialog');
       await dialog.waitFor();
       assert.match((await page.getByTestId('confirm-targets').textContent()) ?? '', /sdx\.img/);
+      assert.match((await dialog.textContent()) ?? '', /Only the used blocks will be written/);
       // Escape cancels, focus started on Cancel
       assert.equal(await page.locator(':focus').getAttribute('data-testid'), 'confirm-cancel');
       await page.keyboard.press('Escape');

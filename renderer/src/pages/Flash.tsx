@@ -105,6 +105,24 @@ export function FlashPage() {
             stored wrong data will go unnoticed until the kiosk fails to boot.
           </p>
         )}
+        {f.image?.format === 'img' && (
+          <label className="check">
+            <input
+              type="checkbox"
+              checked={f.usedBlocksOnly}
+              onChange={(e) => f.setUsedBlocksOnly(e.target.checked)}
+              data-testid="flash-used-only"
+            />
+            Write only the used blocks (faster)
+          </label>
+        )}
+        {f.image?.format === 'img' && f.usedBlocksOnly && (
+          <p className="notice notice-warn" data-testid="used-only-note">
+            Only the partition table and the blocks the image&apos;s filesystems use are written (and
+            verified). The free space on the card keeps whatever it held before: fine for a kiosk, but not a
+            byte-for-byte copy of the image.
+          </p>
+        )}
         {f.startError && (
           <ErrorNotice error={f.startError} title="Flash could not start" testId="flash-error" />
         )}
@@ -141,6 +159,9 @@ export function FlashPage() {
             ))}
           </ul>
           {!f.verify && <p className="muted">Verification is off.</p>}
+          {f.image?.format === 'img' && f.usedBlocksOnly && (
+            <p className="muted">Only the used blocks will be written.</p>
+          )}
         </ConfirmDialog>
       )}
     </Page>

@@ -10,6 +10,8 @@ interface FlashState {
   /** devices of the selected cards */
   selected: string[];
   verify: boolean;
+  /** write only the blocks the filesystems use (raw images only) */
+  usedBlocksOnly: boolean;
   confirming: boolean;
   /** the drives as the user saw them in the confirm dialog: what main checks before writing */
   confirmed: Drive[];
@@ -18,6 +20,7 @@ interface FlashState {
   chooseImage(path: string): Promise<void>;
   toggle(device: string): void;
   setVerify(verify: boolean): void;
+  setUsedBlocksOnly(on: boolean): void;
   openConfirm(drives: Drive[]): void;
   closeConfirm(): void;
   start(): Promise<void>;
@@ -29,6 +32,7 @@ export const useFlash = create<FlashState>()((set, get) => ({
   imageError: null,
   selected: [],
   verify: true,
+  usedBlocksOnly: false,
   confirming: false,
   confirmed: [],
   jobId: null,
@@ -47,13 +51,14 @@ export const useFlash = create<FlashState>()((set, get) => ({
     });
   },
   setVerify: (verify) => set({ verify }),
+  setUsedBlocksOnly: (usedBlocksOnly) => set({ usedBlocksOnly }),
   openConfirm(drives) {
     const chosen = drives.filter((d) => get().selected.includes(d.device));
     set({ confirming: true, confirmed: chosen, startError: null });
   },
   closeConfirm: () => set({ confirming: false }),
   async start() {
-    const { image, confirmed, verify } = get();
+    const { image, confirmed, verify, usedBlocksOnly } = get();
     if (!image || confirmed.length === 0) return;
     set({ confirming: false, startError: null });
     try {
@@ -61,6 +66,8 @@ export const useFlash = create<FlashState>()((set, get) => ({
         image: image.path,
         targets: confirmed.map((d) => ({ device: d.device, size: d.size, serial: d.serial })),
         verify,
+        // only a raw image can be mapped; the page hides the option for archives
+        usedBlocksOnly: usedBlocksOnly && image.format === 'img',
       });
       set({ jobId });
     } catch (error) {

@@ -1,6 +1,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { createHandlers, type HandlerDeps, type DeviceJobRunner } from '../../../main/app/handlers';
 import { ProgressMeter } from '../../../main/engine/progress';
@@ -159,6 +160,38 @@ test('without a device runner or a file job, the handlers say the feature is not
     assert.equal(errorCode(reply), 'UNSUPPORTED');
     assert.match((reply as { error: { message: string } }).error.message, /not available yet/);
     assert.equal(errorCode(await t.call('verify:start', { path: t.image })), 'UNSUPPORTED');
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('used blocks only: passed to the device job for a raw image, refused for an archive', async () => {
+  let seen: boolean | null = null;
+  const runDeviceJob: DeviceJobRunner = async (_kind, request) => {
+    seen = (request as { usedBlocksOnly: boolean }).usedBlocksOnly;
+    return { image: '', bytesWritten: 0, verified: true, targets: [] } as never;
+  };
+  const t = setup({ runDeviceJob });
+  try {
+    const reply = await t.call('flash:start', {
+      image: t.image,
+      targets: [snap(card)],
+      verify: true,
+      usedBlocksOnly: true,
+    });
+    assert.equal(reply.ok, true);
+    await t.finished((reply as { value: { jobId: string } }).value.jobId);
+    assert.equal(seen, true);
+    const archive = join(t.dir, 'atlas.img.gz');
+    writeFileSync(archive, gzipSync(Buffer.alloc(4096, 1)));
+    const refused = await t.call('flash:start', {
+      image: archive,
+      targets: [snap(card)],
+      verify: true,
+      usedBlocksOnly: true,
+    });
+    assert.equal(errorCode(refused), 'INVALID_ARGUMENT');
+    assert.match((refused as { error: { message: string } }).error.message, /raw \.img/);
   } finally {
     t.cleanup();
   }
