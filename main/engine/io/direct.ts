@@ -100,17 +100,36 @@ export function alignedBuffer(
   options: { shared?: boolean } = {},
 ): Buffer {
   // shared: in a SharedArrayBuffer, so a worker can hash it in place while the main thread writes it
-  const raw = options.shared
-    ? Buffer.from(new SharedArrayBuffer(size + PROBE))
-    : Buffer.allocUnsafeSlow(size + PROBE);
+  const raw = pageAlignedMemory(size + PROBE, options.shared === true);
   const direct = devices.filter((d) => d.direct && d.size >= PROBE);
   if (direct.length === 0) return raw.subarray(0, size);
-  // malloc guarantees 16-byte alignment, so stepping by 16 finds the aligned offset
+  // offset 0 is page-aligned and suits any device; the steps are there in case one wants something odder
   for (let offset = 0; offset < PROBE; offset += 16) {
     if (direct.every((d) => probe(d, raw, offset))) return raw.subarray(offset, offset + size);
   }
   throw new AtlasError('UNSUPPORTED', `Cannot find an aligned buffer for direct I/O on ${direct[0]!.path}.`);
 }
+
+/**
+ * Memory that starts on a page boundary: a WebAssembly memory, which V8 maps by whole pages. A malloc'd buffer
+ * starts 16 bytes past one, and the first offset O_DIRECT accepts (512-byte aligned) then leaves every 4 MiB
+ * block straddling 1025 pages: measured 1.44-2.22 s against 1.14-1.38 s page-aligned for a 1 GiB read + write
+ * loop to a loop device, the kernel copying each block in misaligned pieces.
+ */
+function pageAlignedMemory(size: number, shared: boolean): Buffer {
+  const pages = Math.ceil(size / WASM_PAGE);
+  const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, ...(shared ? { shared } : {}) });
+  return Buffer.from(memory.buffer);
+}
+
+const WASM_PAGE = 64 * 1024;
+
+// the slice of the WebAssembly API used here (the project's TypeScript libs carry no DOM/wasm types)
+declare const WebAssembly: {
+  Memory: new (descriptor: { initial: number; maximum: number; shared?: boolean }) => {
+    buffer: ArrayBuffer | SharedArrayBuffer;
+  };
+};
 
 function probe(device: DirectDevice, buffer: Buffer, offset: number): boolean {
   try {
