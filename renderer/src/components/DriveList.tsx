@@ -2,6 +2,7 @@ import type { Drive, ImageInfo } from '../../../main/contract';
 import { isHiddenDrive, useDrives } from '../stores/drives';
 import { formatCardSize } from '../format';
 import { ErrorNotice } from './ErrorNotice';
+import { Checkbox } from './Checkbox';
 
 export interface DriveStatus {
   /** reasons the drive cannot be chosen */
@@ -113,15 +114,9 @@ export function DriveList({ mode, use, selected, onSelect, image, label }: Props
         })}
       </ul>
       {hiddenCount > 0 && (
-        <label className="check">
-          <input
-            type="checkbox"
-            checked={showAll}
-            onChange={(e) => setShowAll(e.target.checked)}
-            data-testid="show-all-drives"
-          />
+        <Checkbox checked={showAll} onChange={setShowAll} testId="show-all-drives">
           Show all drives ({hiddenCount} system or virtual {hiddenCount === 1 ? 'disk' : 'disks'} hidden)
-        </label>
+        </Checkbox>
       )}
     </fieldset>
   );

@@ -7,6 +7,7 @@ import { useVault, type VaultAction } from '../stores/vault';
 import { formatBytes } from '../format';
 import { ErrorNotice } from './ErrorNotice';
 import { ProgressPanel } from './ProgressPanel';
+import { Checkbox } from './Checkbox';
 
 const STATUS: Record<VaultVerifyResult['artifacts'][number]['status'], [string, string]> = {
   ok: ['ok', 'badge-ok'],
@@ -63,17 +64,15 @@ export function VaultPanel() {
       <p className="muted">
         Copies what the vault lacks from the build folder, verified by reading back; never overwrites.
       </p>
-      <label className="check">
-        <input
-          type="checkbox"
-          checked={checksum}
-          onChange={(e) => setChecksum(e.target.checked)}
-          disabled={busy}
-          aria-describedby="vault-checksum-hint"
-          data-testid="vault-checksum"
-        />
+      <Checkbox
+        checked={checksum}
+        onChange={setChecksum}
+        disabled={busy}
+        describedBy="vault-checksum-hint"
+        testId="vault-checksum"
+      >
         Compare what the vault already holds by sha256
-      </label>
+      </Checkbox>
       <p id="vault-checksum-hint" className="muted">
         Off: files of the same size and modification time count as identical without being read. On: every
         file of an artifact the vault already holds is read in full on both sides and compared by sha256;

@@ -8,6 +8,7 @@ import { ErrorNotice } from '../components/ErrorNotice';
 import { ProgressPanel } from '../components/ProgressPanel';
 import { formatBytes, formatCardSize } from '../format';
 import type { FlashResult } from '../../../main/contract';
+import { Checkbox } from '../components/Checkbox';
 
 export function FlashPage() {
   const f = useFlash();
@@ -90,15 +91,9 @@ export function FlashPage() {
       </section>
       <section className="card">
         <h2>3. Flash</h2>
-        <label className="check">
-          <input
-            type="checkbox"
-            checked={f.verify}
-            onChange={(e) => f.setVerify(e.target.checked)}
-            data-testid="flash-verify"
-          />
+        <Checkbox checked={f.verify} onChange={f.setVerify} testId="flash-verify">
           Verify after writing (recommended)
-        </label>
+        </Checkbox>
         {!f.verify && (
           <p className="notice notice-warn" data-testid="skip-verify-note">
             Skipping verification saves the time of reading every card back, but a faulty card or reader that
@@ -106,15 +101,9 @@ export function FlashPage() {
           </p>
         )}
         {f.image?.format === 'img' && (
-          <label className="check">
-            <input
-              type="checkbox"
-              checked={f.usedBlocksOnly}
-              onChange={(e) => f.setUsedBlocksOnly(e.target.checked)}
-              data-testid="flash-used-only"
-            />
+          <Checkbox checked={f.usedBlocksOnly} onChange={f.setUsedBlocksOnly} testId="flash-used-only">
             Write only the used blocks (faster)
-          </label>
+          </Checkbox>
         )}
         {f.image?.format === 'img' && f.usedBlocksOnly && (
           <p className="notice notice-warn" data-testid="used-only-note">

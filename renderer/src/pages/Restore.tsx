@@ -8,6 +8,7 @@ import { ErrorNotice } from '../components/ErrorNotice';
 import { ProgressPanel } from '../components/ProgressPanel';
 import { formatCardSize } from '../format';
 import type { RestoreResult, VerifyResult } from '../../../main/contract';
+import { Checkbox } from '../components/Checkbox';
 
 export function RestorePage() {
   const r = useRestore();
@@ -94,16 +95,9 @@ export function RestorePage() {
               label="Card to write"
             />
           )}
-          <label className="check">
-            <input
-              type="checkbox"
-              checked={r.grow}
-              onChange={(e) => r.setGrow(e.target.checked)}
-              disabled={!verified}
-              data-testid="restore-grow"
-            />
+          <Checkbox checked={r.grow} onChange={r.setGrow} disabled={!verified} testId="restore-grow">
             Grow the root partition to fill the card
-          </label>
+          </Checkbox>
         </section>
         {r.startError && (
           <ErrorNotice error={r.startError} title="Restore could not start" testId="restore-error" />
