@@ -17,7 +17,6 @@ export interface UsedBlocksPlan {
   /** bytes those blocks hold (the last block may be short) */
   bytes: number;
   imageBytes: number;
-  partitions: Array<{ number: number; filesystem: string | null; usedBytes: number; bytes: number }>;
 }
 
 export async function planUsedBlocks(path: string, blockSize: number): Promise<UsedBlocksPlan> {
@@ -33,9 +32,8 @@ export async function planUsedBlocks(path: string, blockSize: number): Promise<U
     const table = await readPartitionTable(file).catch((error: unknown) => {
       throw toAtlasError(error, `Cannot write only the used blocks of ${path}: no partition table`);
     });
-    const partitions: UsedBlocksPlan['partitions'] = [];
     const spans = table.partitions
-      .map((p) => ({ p, from: p.start * table.sectorSize, to: (p.start + p.size) * table.sectorSize }))
+      .map((p) => ({ from: p.start * table.sectorSize, to: (p.start + p.size) * table.sectorSize }))
       .sort((a, b) => a.from - b.from);
     // outside the partitions: written whole
     let covered = 0;
@@ -44,22 +42,15 @@ export async function planUsedBlocks(path: string, blockSize: number): Promise<U
       covered = Math.max(covered, to);
     }
     if (covered < imageBytes) mark(covered, imageBytes);
-    for (const { p, from, to } of spans) {
+    for (const { from, to } of spans) {
       const map = await readUsedBlockMap(file, from).catch(() => null);
       if (!map) {
         mark(from, to);
-        partitions.push({ number: p.number, filesystem: null, usedBytes: to - from, bytes: to - from });
         continue;
       }
       for (const run of usedRuns(map)) {
         mark(from + run.first * map.blockSize, from + (run.first + run.count) * map.blockSize);
       }
-      partitions.push({
-        number: p.number,
-        filesystem: map.fsName,
-        usedBytes: map.usedBlocks * map.blockSize,
-        bytes: to - from,
-      });
     }
     const blocks: number[] = [];
     let bytes = 0;
@@ -68,7 +59,7 @@ export async function planUsedBlocks(path: string, blockSize: number): Promise<U
       blocks.push(b);
       bytes += Math.min(blockSize, imageBytes - b * blockSize);
     }
-    return { blocks, bytes, imageBytes, partitions };
+    return { blocks, bytes, imageBytes };
   } finally {
     await file.close();
   }
