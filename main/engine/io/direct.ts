@@ -198,13 +198,11 @@ function directUnit(device: DirectDevice): number {
 
 /**
  * Reads [start, end) of a device or file in blocks of the pool's buffer size, block k into pool[k % length],
- * with `ahead` reads in flight so the disk never waits on the consumer. The buffer of block k is read into
- * again as block k + pool.length - ahead is handed out: a caller asking for the next block may still be using
- * at most pool.length - ahead - 1 earlier blocks. A block shorter than asked (the end of a device that was
- * removed, a file that shrank) is the last one yielded. O_DIRECT asks whole sectors: the last block is
- * asked rounded up and comes back at its true length.
+ * with `ahead` reads in flight so the disk never waits on the consumer (the reuse rule is readAhead's). A
+ * block shorter than asked (the end of a device that was removed, a file that shrank) is the last one
+ * yielded. O_DIRECT asks whole sectors: the last block is asked rounded up and comes back at its true length.
  */
-export async function* readBlocks(
+export function readBlocks(
   device: DirectDevice,
   pool: readonly Buffer[],
   options: {
@@ -216,29 +214,54 @@ export async function* readBlocks(
     only?: readonly number[];
   },
 ): AsyncGenerator<Block> {
-  const { end, start = 0, ahead = 1, signal, only } = options;
+  const { end, start = 0, only } = options;
   const blockSize = pool[0]!.length;
-  if (ahead < 1 || ahead >= pool.length) {
-    throw new AtlasError(
-      'INTERNAL',
-      `readBlocks: ${ahead} reads ahead need more than ${pool.length} buffers.`,
-    );
-  }
-  const count = only ? only.length : Math.ceil(Math.max(0, end - start) / blockSize);
   // the k-th block handed out starts here
   const at = (k: number): number => start + (only ? only[k]! : k) * blockSize;
-  const wantOf = (k: number): number => Math.min(blockSize, end - at(k));
+  const want = (k: number): number => Math.min(blockSize, end - at(k));
+  const unit = directUnit(device);
+  return readAhead(pool, {
+    ...options,
+    count: only ? only.length : Math.ceil(Math.max(0, end - start) / blockSize),
+    position: at,
+    want,
+    read: (k, buffer) => {
+      const ask = device.direct ? Math.min(blockSize, Math.ceil(want(k) / unit) * unit) : want(k);
+      return readFully(device, buffer, ask, at(k)).then((got) => Math.min(got, want(k)));
+    },
+  });
+}
+
+/**
+ * The read-ahead loop under readBlocks and the FIFO's blocks (fifo-blocks.ts): block k is read into
+ * pool[k % pool.length] by `read`, which resolves to the bytes it got, with `ahead` reads in flight. The buffer
+ * of block k is read into again as block k + pool.length - ahead is handed out: a caller asking for the next
+ * block may still be using at most pool.length - ahead - 1 earlier blocks. A block that got less than
+ * `want(k)` is the last one yielded; `count` bounds the blocks (Infinity: until one comes back short).
+ */
+export async function* readAhead(
+  pool: readonly Buffer[],
+  options: {
+    count: number;
+    ahead?: number;
+    signal?: AbortSignal | undefined;
+    position: (k: number) => number;
+    want: (k: number) => number;
+    read: (k: number, buffer: Buffer) => Promise<number>;
+  },
+): AsyncGenerator<Block> {
+  const { count, ahead = 1, signal, position, want, read } = options;
+  if (ahead < 1 || ahead >= pool.length) {
+    throw new AtlasError('INTERNAL', `${ahead} reads ahead need more than ${pool.length} buffers.`);
+  }
   const pending: Array<Promise<number>> = [];
   let issued = 0;
   const issue = (): void => {
     while (issued < count && pending.length < ahead) {
       const k = issued++;
-      const want = wantOf(k);
-      const unit = directUnit(device);
-      const ask = device.direct ? Math.min(blockSize, Math.ceil(want / unit) * unit) : want;
-      const read = readFully(device, pool[k % pool.length]!, ask, at(k)).then((got) => Math.min(got, want));
-      read.catch(() => undefined); // awaited in order below; not unhandled meanwhile
-      pending.push(read);
+      const reading = read(k, pool[k % pool.length]!);
+      reading.catch(() => undefined); // awaited in order below; not unhandled meanwhile
+      pending.push(reading);
     }
   };
   try {
@@ -246,9 +269,10 @@ export async function* readBlocks(
       issue();
       const got = await pending.shift()!;
       throwIfCancelled(signal);
-      issue();
-      yield { buffer: pool[k % pool.length]!, length: got, position: at(k) };
-      if (got < wantOf(k)) return;
+      const last = got < want(k);
+      if (!last) issue();
+      yield { buffer: pool[k % pool.length]!, length: got, position: position(k) };
+      if (last) return;
     }
   } finally {
     await Promise.allSettled(pending.splice(0));

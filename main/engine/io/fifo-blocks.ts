@@ -14,8 +14,8 @@ import { execFile } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { AtlasError, throwIfCancelled, toAtlasError } from '../errors';
-import type { Block } from './direct';
+import { AtlasError, toAtlasError } from '../errors';
+import { readAhead, type Block } from './direct';
 
 const execFileAsync = promisify(execFile);
 
@@ -117,7 +117,6 @@ function makeFifoBlocks(worker: Worker, writer: FileHandle, dir: string): FifoBl
     }
     const id = nextId++;
     const filled = new Promise<number>((resolve, reject) => pending.set(id, { resolve, reject }));
-    filled.catch(() => undefined); // awaited in order; not unhandled meanwhile
     worker.postMessage({
       type: 'fill',
       id,
@@ -131,33 +130,15 @@ function makeFifoBlocks(worker: Worker, writer: FileHandle, dir: string): FifoBl
   return {
     writer,
     async *blocks(pool, options = {}) {
-      const { ahead = 1, signal } = options;
-      if (ahead < 1 || ahead >= pool.length) {
-        throw new AtlasError(
-          'INTERNAL',
-          `FIFO blocks: ${ahead} fills ahead need more than ${pool.length} buffers.`,
-        );
-      }
-      const queue: Array<Promise<number>> = [];
-      let issued = 0;
-      let ended = false;
-      const issue = (): void => {
-        while (!ended && queue.length < ahead) queue.push(fill(pool[issued++ % pool.length]!));
-      };
-      try {
-        for (let k = 0; ; k++) {
-          issue();
-          const got = await queue.shift()!;
-          throwIfCancelled(signal);
-          const buffer = pool[k % pool.length]!;
-          if (got < buffer.length) ended = true;
-          else issue();
-          if (got > 0) yield { buffer, length: got, position: k * buffer.length };
-          if (ended) return;
-        }
-      } finally {
-        await Promise.allSettled(queue.splice(0));
-      }
+      const blockSize = pool[0]!.length;
+      const blocks = readAhead(pool, {
+        ...options,
+        count: Infinity, // until every writer has closed its end: a block comes back short
+        position: (k) => k * blockSize,
+        want: () => blockSize,
+        read: (_k, buffer) => fill(buffer),
+      });
+      for await (const block of blocks) if (block.length > 0) yield block;
     },
     async close() {
       if (closed) return;
