@@ -83,11 +83,11 @@ describe('vault sync and verify', () => {
   const build = join(dir, 'build');
   const vault = join(dir, 'vault');
   let cloneImage = '';
-  const base = join(dir, 'Armbian_26.2.1_Rpi4b_trixie_current_6.18.9_minimal.img');
 
   before(async () => {
     mkdirSync(build);
     mkdirSync(vault);
+    const base = join(dir, 'Armbian_26.2.1_Rpi4b_trixie_current_6.18.9_minimal.img');
     makeArmbianImage(base, { imgMib: 192, extraMib: 16 });
     await cloneJob({ source: base, outDir: build, tag: 'v1-0-VAULT' });
     // a clone folder as the seed's shell commands make it: no atlas-manifest.json
@@ -225,7 +225,8 @@ describe('vault sync and verify', () => {
     await verifyCloneFolder(join(vault, CLONE));
     // Restore from the Mac-written vault copy: one image per partition, onto an image file the size of the card
     const target = join(dir, 'restored-from-mac-vault.img');
-    run('truncate', ['-s', String(statSync(base).size), target]);
+    const card = readdirSync(dir).find((n) => n.startsWith('Armbian_'))!;
+    run('truncate', ['-s', String(statSync(join(dir, card)).size), target]);
     const restored = await restoreJob({ folder: join(vault, CLONE), target, grow: false });
     assert.equal(restored.manifestChecked, true);
     assert.deepEqual(
