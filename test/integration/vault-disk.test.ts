@@ -1,7 +1,8 @@
 /**
  * The vault against real disks: the read-back reads the disk and not the page cache (damage written under a mounted
  * ext4 behind its cache's back is caught), the "is the disk plugged in" check of a /Volumes-style folder (a plain
- * folder of the system disk against a mounted volume), and copies that keep a 0600 file 0600.
+ * folder of the system disk against a mounted volume), copies that keep a 0600 file 0600, and a vault where the cache
+ * cannot be bypassed (ramfs, as on macOS today) reported as such.
  */
 import test, { after, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,11 +12,13 @@ import {
   mkdirSync,
   readFileSync,
   readdirSync,
+  rmSync,
   statSync,
   writeFileSync,
 } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { vaultSyncJob, vaultVerifyJob } from '../../main/engine/jobs/vault';
 import { sha256FromDisk } from '../../main/engine/io/hash';
 import { isAtlasError } from '../../main/engine/errors';
@@ -27,6 +30,7 @@ const CLONE = 'golden-clone-DISK';
 const IMAGE = 'sdc2-root.partclone.gz';
 const GOLDEN = 'ods-atlas-golden-v8-1-DISK.img';
 const BLOCK = 4096;
+const CLI = join(__dirname, '..', '..', 'main', 'cli', 'run.js');
 
 async function rejectsWith(promise: Promise<unknown>, code: string, pattern: RegExp): Promise<void> {
   await assert.rejects(promise, (error: unknown) => {
@@ -162,6 +166,34 @@ describe('the vault on real disks', needsRoot, () => {
       mode(join(vault, CLONE, 'partition-table.dump')),
       mode(join(build, CLONE, 'partition-table.dump')),
     );
+  });
+
+  test('a vault without direct I/O (ramfs): the result and the CLI say the read-back went through the cache', async () => {
+    const ram = join(dir, 'ram');
+    mkdirSync(ram);
+    run('mount', ['-t', 'ramfs', 'ramfs', ram]);
+    try {
+      // ramfs reports no free space: the build folder shares it, so no room check applies
+      const from = join(ram, 'build');
+      const vault = join(ram, 'vault');
+      mkdirSync(from);
+      mkdirSync(vault);
+      writeFileSync(join(from, GOLDEN), readFileSync(join(build, GOLDEN)));
+      const cli = spawnSync(process.execPath, [CLI, 'vault', 'sync', '--from', from, '--to', vault], {
+        encoding: 'utf8',
+      });
+      assert.equal(cli.status, 0, cli.stderr);
+      assert.match(cli.stdout, /Read back through the system cache/);
+      rmSync(join(vault, GOLDEN));
+      rmSync(join(vault, GOLDEN.replace(/\.img$/, '.sha256')));
+      const result = await vaultSyncJob({ from, to: vault });
+      assert.deepEqual(
+        result.items.flatMap((i) => i.files.map((f) => [f.name, f.readFromDisk])),
+        [[GOLDEN, false]],
+      );
+    } finally {
+      tryRun('umount', [ram]);
+    }
   });
 
   test('a /Volumes folder: a plain folder of the system disk is refused, the mounted volume is the vault', async () => {

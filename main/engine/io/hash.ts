@@ -129,7 +129,7 @@ export async function sha256FileWithSize(
  * sha256 of a file as its disk holds it, not as the page cache does: the check that a copy just written (and still
  * cached) really reached the medium. `fromDisk` says whether that could be guaranteed:
  *  - Linux: O_DIRECT, for every size (readBlocks asks whole pages and the last read stops at the end of the file);
- *    false only on a filesystem without O_DIRECT (tmpfs, some FUSE), which has no disk behind it anyway.
+ *    false only on a filesystem without O_DIRECT (ramfs, tmpfs before Linux 6.6, some FUSE).
  *  - macOS: false. Its equivalent, fcntl(F_NOCACHE), has no Node API, and even with it XNU serves pages still
  *    resident in the cache (the ones the copy just wrote), so it must also be set on the writing descriptor: a
  *    small native addon, not built yet (docs/mac-checklist.md). The bytes are still read and compared.
