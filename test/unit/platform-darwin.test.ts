@@ -11,6 +11,7 @@ import type * as drivelist from 'drivelist';
 import {
   cardReaderSerials,
   darwinFacts,
+  darwinMounts,
   parseDiskutilInfo,
   parseDiskutilList,
   usbSerials,
@@ -253,4 +254,22 @@ test('the drive list on a Mac: drivelist records completed with the facts', asyn
   assert.ok(by('disk0').mountpoints.includes('/System/Volumes/Data'));
   assert.equal(by('disk3').virtual, true);
   assert.equal(by('disk3').removable, false);
+});
+
+test('mounts of a disk: its own volumes, and those of the APFS container it holds', async () => {
+  const { run } = recordedMac();
+  assert.deepEqual(await darwinMounts('/dev/rdisk4', run), [
+    { device: '/dev/disk4s1', mountpoint: '/Volumes/bootfs' },
+  ]);
+  assert.deepEqual(await darwinMounts('disk5', run), [
+    { device: '/dev/disk5s1', mountpoint: '/Volumes/KINGSTON' },
+  ]);
+  const internal = await darwinMounts('/dev/disk0', run);
+  assert.ok(internal.some((m) => m.device === '/dev/disk3s1' && m.mountpoint === '/'));
+  assert.ok(internal.some((m) => m.mountpoint === '/System/Volumes/Data'));
+  assert.ok(
+    internal.some((m) => m.mountpoint === '/System/Volumes/iSCPreboot'),
+    'the ISC container on disk0s1',
+  );
+  assert.deepEqual(await darwinMounts('/Users/me/card.img', run), []);
 });

@@ -7,6 +7,7 @@ import { promises as fsp } from 'node:fs';
 import { basename } from 'node:path';
 import { promisify } from 'node:util';
 import { AtlasError } from '../errors';
+import { darwinMounts } from '../platform/darwin';
 
 const execFileAsync = promisify(execFile);
 
@@ -18,7 +19,8 @@ export interface Mount {
 
 /** Mounts of `path` and of its partitions; for an image file, of the loop devices that read it. */
 export async function mountsOf(path: string): Promise<Mount[]> {
-  if (process.platform === 'darwin') return macMounts(path);
+  // macOS: from diskutil, which also counts the volumes of an APFS container on the disk (platform/darwin.ts)
+  if (process.platform === 'darwin') return darwinMounts(path);
   if (process.platform !== 'linux') return [];
   const devices = await linuxDevicesOf(path);
   if (devices.size === 0) return [];
@@ -119,17 +121,6 @@ async function loopDevicesBacking(file: string): Promise<string[]> {
     if (backing.trim() === file) found.push(name);
   }
   return found;
-}
-
-async function macMounts(path: string): Promise<Mount[]> {
-  const disk = basename(path).replace(/^r(disk)/, '$1');
-  const { stdout } = await execFileAsync('mount');
-  const mounts: Mount[] = [];
-  for (const line of stdout.split('\n')) {
-    const match = /^(\/dev\/(disk\d+)(?:s\d+)*) on (.+) \(/.exec(line);
-    if (match && match[2] === disk) mounts.push({ device: match[1]!, mountpoint: match[3]! });
-  }
-  return mounts;
 }
 
 /** /proc/mounts writes spaces and tabs in paths as octal escapes. */

@@ -167,6 +167,38 @@ export function usbSerials(xml: string): Map<string, string> {
   return serials;
 }
 
+/** disk4s1 → disk4, disk3s1s1 → disk3. */
+function wholeOf(identifier: string): string {
+  return /^(disk\d+)/.exec(identifier)?.[1] ?? identifier;
+}
+
+/**
+ * The partitions of a whole disk with their mount points, the volumes of an APFS container counted under the disk
+ * whose partition holds it (writing that disk destroys them): what "this disk is mounted" means on macOS.
+ */
+export function partitionsOf(
+  layout: DiskutilListDisk[],
+  disk: string,
+): Array<{ device: string; mountpoints: string[] }> {
+  const own = layout.find((d) => d.identifier === disk)?.partitions ?? [];
+  const contained = layout
+    .filter((d) => d.apfsPhysicalStores.some((store) => wholeOf(store) === disk))
+    .flatMap((d) => d.partitions);
+  return [...own, ...contained].map((p) => ({ device: `/dev/${p.identifier}`, mountpoints: p.mountPoints }));
+}
+
+/** The mounted filesystems of a disk (`/dev/disk4`, `/dev/rdisk4` or `disk4`), from `diskutil list -plist`. */
+export async function darwinMounts(
+  path: string,
+  run: CommandRunner = runCommand,
+): Promise<Array<{ device: string; mountpoint: string }>> {
+  const disk = wholeOf(path.replace(/^\/dev\//, '').replace(/^r(disk)/, '$1'));
+  const layout = parseDiskutilList(await run('diskutil', ['list', '-plist']));
+  return partitionsOf(layout, disk).flatMap((p) =>
+    p.mountpoints.map((mountpoint) => ({ device: p.device, mountpoint })),
+  );
+}
+
 /** What darwinFacts adds to a drivelist record, by device (/dev/disk4). */
 export interface DarwinDriveFacts {
   serial?: string;
@@ -216,24 +248,13 @@ export async function darwinFacts(run: CommandRunner = runCommand): Promise<Map<
     if (xml) for (const [disk, serial] of safe(() => usbSerials(xml))) serials.set(disk, serial);
   }
 
-  // an APFS container's volumes belong, for mounting purposes, to the disk whose partition holds the container
-  const wholeOf = (identifier: string): string => /^(disk\d+)/.exec(identifier)?.[1] ?? identifier;
   const facts = new Map<string, DarwinDriveFacts>();
   for (const disk of layout) {
     const store = disk.apfsPhysicalStores[0];
     const info =
       described.get(disk.identifier) ??
       containerInfo(disk, store ? described.get(wholeOf(store)) : undefined);
-    const partitions = disk.partitions.map((p) => ({
-      device: `/dev/${p.identifier}`,
-      mountpoints: p.mountPoints,
-    }));
-    for (const container of layout) {
-      if (!container.apfsPhysicalStores.some((store) => wholeOf(store) === disk.identifier)) continue;
-      for (const p of container.partitions) {
-        partitions.push({ device: `/dev/${p.identifier}`, mountpoints: p.mountPoints });
-      }
-    }
+    const partitions = partitionsOf(layout, disk.identifier);
     const serial = serials.get(disk.identifier);
     facts.set(info.device, {
       ...(serial ? { serial } : {}),
