@@ -3,9 +3,55 @@
  * same types hold over Electron IPC, over the tests' WebSocket and in the renderer's stores.
  */
 
+/**
+ * The stable code of every error the app reports (the engine's AtlasError, the CLI's exit, the renderer's
+ * messages): tests and the UI match on it, the sentence beside it is for the person.
+ */
+export type AtlasErrorCode =
+  // input and arguments
+  | 'INVALID_ARGUMENT'
+  | 'NOT_FOUND'
+  | 'ALREADY_EXISTS'
+  | 'UNSUPPORTED'
+  | 'CONFIRMATION_REQUIRED'
+  // archives and images
+  | 'BAD_MAGIC'
+  | 'BAD_HEADER'
+  | 'BAD_BITMAP'
+  | 'CHECKSUM_MISMATCH'
+  | 'TRUNCATED'
+  | 'CORRUPT_ARCHIVE'
+  | 'MALFORMED_DUMP'
+  | 'NO_PARTITION_TABLE'
+  | 'MANIFEST_MISMATCH'
+  | 'FS_NOT_CLEAN'
+  | 'FS_UNSUPPORTED'
+  // sources and targets
+  | 'TARGET_TOO_SMALL'
+  | 'SOURCE_MOUNTED'
+  | 'TARGET_MOUNTED'
+  | 'NOT_REMOVABLE'
+  | 'SYSTEM_DISK'
+  | 'READ_ONLY'
+  | 'DRIVE_CHANGED'
+  | 'DRIVE_REMOVED'
+  | 'SOURCE_IS_TARGET'
+  | 'VERIFY_MISMATCH'
+  // the archive (vault)
+  | 'CONFLICT'
+  | 'VAULT_UNAVAILABLE'
+  | 'PERMISSION_DENIED'
+  | 'ELEVATION_FAILED'
+  | 'IO_ERROR'
+  // product rules
+  | 'NOT_ARMBIAN_BASE'
+  | 'PHASE_RULE'
+  | 'CANCELLED'
+  | 'INTERNAL';
+
 /** An error as the renderer sees it: the engine's AtlasError code and its sentence (never a stack). */
 export interface ErrorDTO {
-  code: string;
+  code: AtlasErrorCode;
   message: string;
 }
 
