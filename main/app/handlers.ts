@@ -64,6 +64,16 @@ export type DeviceJobRunner = <K extends DeviceJobKind>(
   control: JobControl,
 ) => Promise<JobValues[K]>;
 
+/** One function per device job kind; `deviceJobRunner` makes them the DeviceJobRunner the handlers call. */
+export type DeviceJobRunners = {
+  [K in DeviceJobKind]: (request: DeviceJobRequests[K], control: JobControl) => Promise<JobValues[K]>;
+};
+
+/** Dispatches a device job to its kind's function: each function is typed by its kind, no cast. */
+export function deviceJobRunner(runners: DeviceJobRunners): DeviceJobRunner {
+  return (kind, request, control) => runners[kind](request, control);
+}
+
 export type FileJobRunners = {
   [K in FileJobKind]?: (request: FileJobRequests[K], control: JobControl) => Promise<JobValues[K]>;
 };
@@ -198,8 +208,7 @@ export function createHandlers(deps: HandlerDeps): AppHandlers {
   }
 
   function startFileJob<K extends FileJobKind>(kind: K, request: FileJobRequests[K]): JobStarted {
-    const runner = deps.fileJobs?.[kind] as
-      ((r: FileJobRequests[K], c: JobControl) => Promise<JobValues[K]>) | undefined;
+    const runner = deps.fileJobs?.[kind];
     if (!runner) throw notAvailable(FILE_JOB_NAMES[kind]);
     const { jobId } = jobs.start(kind, [], (control) => runner(request, control));
     return { jobId, kind };
