@@ -100,7 +100,7 @@ export interface FlashTargetResult {
   ejected: boolean;
   /** O_DIRECT writes and read-back (false: buffered, cache dropped before verifying) */
   direct: boolean;
-  error?: { code: string; message: string; details: Record<string, unknown> };
+  error?: ReturnType<AtlasError['toJSON']>;
   warnings: string[];
 }
 

@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { basename, dirname, join, posix, resolve } from 'node:path';
 import { AtlasError, throwIfCancelled, toAtlasError } from '../errors';
-import { ProgressMeter, type JobControl, type ProgressListener } from '../progress';
+import { ProgressMeter, type JobControl, type JobStage, type ProgressListener } from '../progress';
 import { VERSION } from '../version';
 import { openImageSource, type ImageSource, type SourceFormat } from '../compress/source';
 import { sha256File } from '../io/hash';
@@ -463,7 +463,7 @@ export async function insertJob(options: InsertOptions, control: JobControl = {}
   // The base's hash runs beside the copy and the injection; only the manifest waits for it. Its progress
   // stands for the copy's (GNU cp reports none), is hidden while other stages report, and shows as 'hashing'
   // when the manifest is all that is left to wait for.
-  const hashView = { stage: 'copying', visible: true };
+  const hashView: { stage: JobStage; visible: boolean } = { stage: 'copying', visible: true };
   const hashProgress: ProgressListener = (p) => {
     if (hashView.visible) onProgress?.({ ...p, stage: hashView.stage });
   };
