@@ -26,7 +26,8 @@ import type {
   ResponseOf,
   VerifyRequest,
 } from '../contract';
-import { cloneFolderName, isValidTag, TAG_RULE } from '../shared/names';
+import { cloneFolderName, GOLDEN_NUMBER_MAX } from '../shared/names';
+import { checkTag } from '../engine/names';
 import { driveReasons, type DriveUse, type TargetContext } from '../shared/targets';
 import { assertReasons } from '../engine/drives/rules';
 import { JobRegistry, type ActiveJob } from './jobs';
@@ -190,10 +191,7 @@ export function createHandlers(deps: HandlerDeps): AppHandlers {
   }
 
   function tag(value: unknown): string {
-    const text = v.string(value, 'The tag', 64);
-    if (!isValidTag(text))
-      throw new AtlasError('INVALID_ARGUMENT', `The tag "${text}" cannot be used. ${TAG_RULE}`);
-    return text;
+    return checkTag(v.string(value, 'The tag', 256));
   }
 
   function startDeviceJob<K extends DeviceJobKind>(
@@ -324,8 +322,8 @@ export function createHandlers(deps: HandlerDeps): AppHandlers {
         ),
         service: await existing(v.path(o.service, 'The service unit'), 'The service unit', 'file'),
         secrets: await existing(v.path(o.secrets, 'The secrets file'), 'The secrets file', 'file'),
-        version: v.integer(o.version, 'The version N', 0, 9999),
-        patch: v.integer(o.patch, 'The patch P', 0, 9999),
+        version: v.integer(o.version, 'The version N', 0, GOLDEN_NUMBER_MAX),
+        patch: v.integer(o.patch, 'The patch P', 0, GOLDEN_NUMBER_MAX),
         tag: tag(o.tag),
         outDir: o.outDir === undefined ? s.buildFolder : v.path(o.outDir, 'The output folder'),
         force: v.optionalBoolean(o.force, 'Force') ?? false,
