@@ -1,7 +1,7 @@
 // Builds everything into out/: main, CLI, helper, tests and benches with tsc (CommonJS, plain Node);
 // the sandboxed preload and the renderer with esbuild (a single bundle each).
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, rmSync, chmodSync, symlinkSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, rmSync, chmodSync, symlinkSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { build } from 'esbuild';
 
@@ -60,5 +60,8 @@ mkdirSync(`${out}/renderer`, { recursive: true });
 cpSync(`${root}renderer/index.html`, `${out}/renderer/index.html`);
 // templates the engine reads at run time travel with the build (and so into the packaged app)
 cpSync(`${root}resources`, `${out}/resources`, { recursive: true });
+// the version beside the engine that reports it (main/engine/version.ts): package.json is not packed beside it
+const { version } = JSON.parse(readFileSync(`${root}package.json`, 'utf8'));
+writeFileSync(`${out}/main/engine/version.json`, `${JSON.stringify({ version })}\n`);
 chmodSync(`${root}bin/atlas.js`, 0o755);
 console.log('build: ok');
