@@ -20,6 +20,7 @@ import {
 } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { electronShellTests } from './shell';
 import { archiveFiles, buildPackage, filesUnder, missingLoads, OUT, ROOT, type PackedApp } from './packed';
 import { attachLoop, type LoopDevice } from '../support/loop';
 import { installFakeLsblk, type FakeLsblk } from '../support/fake-lsblk';
@@ -312,6 +313,11 @@ test('the flows, run from the packed files', { skip }, async (t) => {
     for (const card of cards) card.detach();
   }
 });
+
+electronShellTests(
+  () => app,
+  () => dir,
+);
 
 function sha256(path: string): string {
   return shell(`sha256sum ${path}`).split(' ')[0]!;
