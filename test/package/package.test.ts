@@ -11,6 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   chmodSync,
+  copyFileSync,
   existsSync,
   mkdirSync,
   readFileSync,
@@ -21,6 +22,8 @@ import {
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { electronShellTests } from './shell';
+import { flipFuses, FuseV1Options, FuseVersion, getCurrentFuseWire } from '@electron/fuses';
+import { FuseState } from '@electron/fuses/dist/constants';
 import { archiveFiles, buildPackage, filesUnder, missingLoads, OUT, ROOT, type PackedApp } from './packed';
 import { attachLoop, type LoopDevice } from '../support/loop';
 import { installFakeLsblk, type FakeLsblk } from '../support/fake-lsblk';
@@ -136,6 +139,31 @@ test('the helper runs from real files outside the archive, with everything it lo
   });
   assert.equal(r.status, 1);
   assert.match(r.stderr, /atlas-helper: The helper needs --socket=/);
+});
+
+// Electron's fuses as electron-builder.yml sets them: the security checklist's settings, except runAsNode, which
+// the helper needs while it runs as Electron-as-Node.
+const FUSES: Array<[FuseV1Options, FuseState]> = [
+  [FuseV1Options.RunAsNode, FuseState.ENABLE],
+  [FuseV1Options.EnableCookieEncryption, FuseState.ENABLE],
+  [FuseV1Options.EnableNodeOptionsEnvironmentVariable, FuseState.DISABLE],
+  [FuseV1Options.EnableNodeCliInspectArguments, FuseState.DISABLE],
+  [FuseV1Options.EnableEmbeddedAsarIntegrityValidation, FuseState.ENABLE],
+  [FuseV1Options.OnlyLoadAppFromAsar, FuseState.ENABLE],
+  [FuseV1Options.GrantFileProtocolExtraPrivileges, FuseState.DISABLE],
+];
+
+test('the packed executable carries the fuses; it runs as Node only while runAsNode is on', async () => {
+  const wire = (await getCurrentFuseWire(app.executable)) as unknown as Record<number, FuseState>;
+  for (const [fuse, state] of FUSES) assert.equal(wire[fuse], state, `fuse ${FuseV1Options[fuse]}`);
+  // the stand-in obeys its wire as Electron does: with runAsNode off, ELECTRON_RUN_AS_NODE is refused
+  const off = join(dir, 'run-as-node-off');
+  copyFileSync(app.executable, off);
+  await flipFuses(off, { version: FuseVersion.V1, [FuseV1Options.RunAsNode]: false });
+  const runsAsNode = (path: string): number | null =>
+    spawnSync(path, ['-e', 'process.exit(0)'], { env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' } }).status;
+  assert.equal(runsAsNode(app.executable), 0);
+  assert.equal(runsAsNode(off), 1);
 });
 
 test('the packed CLI reports the package version', () => {

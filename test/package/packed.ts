@@ -69,7 +69,7 @@ export function buildPackage(scratch: string): PackedApp {
         `-c.electronVersion=${electronVersion}`,
         `-c.directories.output=${dist}`,
       ],
-      { encoding: 'utf8', env: { ...process.env, CI: 'true' } },
+      { encoding: 'utf8' },
     ),
   );
   const buildMs = Date.now() - started;
