@@ -69,5 +69,8 @@ writeFileSync(
 );
 // templates the engine reads at run time travel with the build (and so into the packaged app)
 cpSync(`${root}resources`, `${out}/resources`, { recursive: true });
+// the version beside the engine that reports it (main/engine/version.ts): package.json is not packed beside it
+const { version } = JSON.parse(readFileSync(`${root}package.json`, 'utf8'));
+writeFileSync(`${out}/main/engine/version.json`, `${JSON.stringify({ version })}\n`);
 chmodSync(`${root}bin/atlas.js`, 0o755);
 console.log('build: ok');
