@@ -37,6 +37,8 @@ export type AtlasErrorCode =
   | 'DRIVE_REMOVED'
   | 'SOURCE_IS_TARGET'
   | 'VERIFY_MISMATCH'
+  /** the card holds less than it claims (writes past its real size wrap onto its start) */
+  | 'FAKE_CAPACITY'
   // the archive (vault)
   | 'CONFLICT'
   | 'VAULT_UNAVAILABLE'
