@@ -111,7 +111,8 @@ describe('vault sync and verify', () => {
         0o644,
       ),
       secrets: input('atlas_secrets.conf', 'TOKEN=vault-test\n', 0o600),
-      version: '1-0',
+      version: 1,
+      patch: 0,
       tag: 'VAULT',
       outDir: build,
     });

@@ -9,12 +9,13 @@ import { promises as fsp } from 'node:fs';
 import { promisify } from 'node:util';
 import * as drivelist from 'drivelist';
 import { toAtlasError } from '../errors';
+import { LARGE_DRIVE_BYTES } from '../../shared/names';
 import { darwinFacts } from '../platform/darwin';
 
 const execFileAsync = promisify(execFile);
 
 /** Drives over this size need an extra confirmation: a USB hard disk is more likely than an SD card. */
-export const LARGE_DRIVE_BYTES = 128e9;
+export { LARGE_DRIVE_BYTES };
 
 export interface Partition {
   device: string;

@@ -5,7 +5,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { AtlasError, throwIfCancelled, toAtlasError } from '../errors';
-import { ProgressMeter, type JobControl } from '../progress';
+import { ProgressMeter, type JobControl, type JobStage } from '../progress';
 import { promises as fsp } from 'node:fs';
 import { alignedBuffer, openDirect, readBlocks, type DirectDevice } from './direct';
 
@@ -63,7 +63,7 @@ export interface HashResult {
 /** Hashes a whole readable (e.g. an ImageSource's uncompressed stream); progress counts the bytes hashed. */
 export async function sha256Readable(
   readable: Readable,
-  control: JobControl & { total?: number | null; stage?: string } = {},
+  control: JobControl & { total?: number | null; stage?: JobStage } = {},
 ): Promise<HashResult> {
   const hasher = new Sha256();
   const meter = new ProgressMeter(control.stage ?? 'hashing', control.total ?? null, control.onProgress);
@@ -94,7 +94,7 @@ export async function sha256Readable(
  */
 export async function sha256File(
   path: string,
-  control: JobControl & { stage?: string; length?: number } = {},
+  control: JobControl & { stage?: JobStage; length?: number } = {},
 ): Promise<string> {
   return (await sha256FileWithSize(path, control)).sha256;
 }
@@ -110,7 +110,7 @@ const DIRECT_MIN = HASH_READ_SIZE;
 /** Like sha256File, also returning the number of bytes hashed. `length` hashes only the first bytes. */
 export async function sha256FileWithSize(
   path: string,
-  control: JobControl & { stage?: string; length?: number } = {},
+  control: JobControl & { stage?: JobStage; length?: number } = {},
 ): Promise<HashResult> {
   throwIfCancelled(control.signal);
   const size = await fsp.stat(path).then(

@@ -10,26 +10,17 @@
 import { promises as fsp } from 'node:fs';
 import { basename, join } from 'node:path';
 import { AtlasError } from '../errors';
+import { checkTag } from '../names';
+import { cloneFolderName as folderNameOf } from '../../shared/names';
 import { visibleEntries } from './hidden-files';
 
 export const DUMP_FILE = 'partition-table.dump';
 export const MANIFEST_FILE = 'atlas-manifest.json';
 export const RESTORE_SCRIPT = 'restore_golden.sh';
-export const CLONE_PREFIX = 'golden-clone-';
 
-/** Tags become folder and file names: keep them to letters, digits, dot, dash and underscore. */
-export function validateTag(tag: string): string {
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(tag)) {
-    throw new AtlasError(
-      'INVALID_ARGUMENT',
-      `The tag "${tag}" is not usable in a file name: use letters, digits, ".", "-" or "_" (e.g. v8-1-0-FEATURE).`,
-    );
-  }
-  return tag;
-}
-
+/** The folder of a tag, after the one tag rule (main/shared/names). */
 export function cloneFolderName(tag: string): string {
-  return `${CLONE_PREFIX}${validateTag(tag)}`;
+  return folderNameOf(checkTag(tag));
 }
 
 /** `sdc1-boot.partclone.gz`: the partition's device name, then its role (boot, root or pN). */
