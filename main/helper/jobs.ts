@@ -5,10 +5,29 @@ import { AtlasError } from '../engine/errors';
 import { flashJob, type FlashOptions } from '../engine/jobs/flash';
 import { cloneJob, type CloneResult } from '../engine/jobs/clone';
 import { restoreJob } from '../engine/jobs/restore';
-import { findDrive, listDrives, revalidateTarget, type ConfirmedDrive } from '../engine/drives/index';
+import {
+  findDrive,
+  listDrives,
+  localCardAccess,
+  revalidateTarget,
+  type CardAccess,
+  type ConfirmedDrive,
+} from '../engine/drives/index';
 import { registerHelperJob } from './registry';
 
-registerHelperJob('flash', (options, control) => flashJob(checkFlashOptions(options), control));
+registerHelperJob('flash', (options, control) => {
+  const o = checkFlashOptions(options);
+  const local = localCardAccess({ unmount: true });
+  const access: CardAccess = {
+    ...local,
+    async open(path, how) {
+      const t = o.targets.find((x) => x.device === path)!;
+      await revalidateTarget(path, t.confirmed!, { sourcePath: o.source });
+      return local.open(path, how);
+    },
+  };
+  return flashJob({ ...o, access }, control);
+});
 
 registerHelperJob('clone', async (options, control) => {
   const o = checkCloneOptions(options);
@@ -18,7 +37,7 @@ registerHelperJob('clone', async (options, control) => {
       source: o.source,
       outDir: o.outDir,
       tag: o.tag,
-      unmount: true,
+      access: localCardAccess({ unmount: true }),
       sourceInfo: { model: drive.description, ...(drive.serial ? { serial: drive.serial } : {}) },
     },
     control,
@@ -32,7 +51,10 @@ registerHelperJob('restore', async (options, control) => {
   const o = checkRestoreOptions(options);
   // the same guard as flash: whole, removable, not the system disk, the very card that was confirmed
   await revalidateTarget(o.target, o.confirmed);
-  return restoreJob({ folder: o.folder, target: o.target, grow: o.grow, unmount: true }, control);
+  return restoreJob(
+    { folder: o.folder, target: o.target, grow: o.grow, access: localCardAccess({ unmount: true }) },
+    control,
+  );
 });
 
 interface Owner {
@@ -123,7 +145,7 @@ async function chownFolder(result: CloneResult, owner: Owner): Promise<void> {
 }
 
 /** The flash options as the helper accepts them: plain data, re-validation forced on, no test hooks. */
-export function checkFlashOptions(raw: unknown): FlashOptions {
+export function checkFlashOptions(raw: unknown): Omit<FlashOptions, 'access'> {
   const o = raw as Partial<FlashOptions> | null;
   const bad = (what: string): never => {
     throw new AtlasError('INVALID_ARGUMENT', `The flash request is malformed: ${what}.`);
@@ -148,6 +170,5 @@ export function checkFlashOptions(raw: unknown): FlashOptions {
     eject: o!.eject !== false,
     useTools: o!.useTools !== false,
     usedBlocksOnly: o!.usedBlocksOnly === true,
-    revalidate: true,
   };
 }

@@ -28,6 +28,7 @@ import { prehashBase } from '../../main/engine/jobs/insert';
 import type { Drive, FilePurpose, FolderPurpose } from '../../main/contract';
 import { shimScript } from './shim';
 import { contentSecurityPolicy, contentTypeOf } from '../../main/shared/renderer-policy';
+import { localCardAccess } from '../../main/engine/drives/index';
 
 // the app's policy, but the page talks to this server over a WebSocket
 const CSP = contentSecurityPolicy({ connectSelf: true });
@@ -179,7 +180,7 @@ export const fileDeviceJobs: DeviceJobRunner = async (kind, request, control) =>
         verify: r.verify,
         usedBlocksOnly: r.usedBlocksOnly,
         eject: false,
-        revalidate: false,
+        access: localCardAccess(),
         directIO: false,
       },
       control,
@@ -193,6 +194,7 @@ export const fileDeviceJobs: DeviceJobRunner = async (kind, request, control) =>
         source: r.source.device,
         outDir: r.outDir,
         tag: r.tag,
+        access: localCardAccess(),
         sourceInfo: { model: r.source.description, ...(r.source.serial ? { serial: r.source.serial } : {}) },
       },
       control,
@@ -202,7 +204,10 @@ export const fileDeviceJobs: DeviceJobRunner = async (kind, request, control) =>
   const r = request as DeviceJobRequests['restore'];
   return toRestoreResult(
     r.folder,
-    await restoreJob({ folder: r.folder, target: r.target.device, grow: r.grow }, control),
+    await restoreJob(
+      { folder: r.folder, target: r.target.device, grow: r.grow, access: localCardAccess() },
+      control,
+    ),
   ) as never;
 };
 

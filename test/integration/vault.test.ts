@@ -24,6 +24,7 @@ import {
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { cloneJob } from '../../main/engine/jobs/clone';
+import { localCardAccess } from '../../main/engine/drives/index';
 import { insertJob } from '../../main/engine/jobs/insert';
 import { verifyCloneFolder } from '../../main/engine/jobs/verify';
 import { vaultSyncJob, vaultVerifyJob } from '../../main/engine/jobs/vault';
@@ -88,7 +89,7 @@ describe('vault sync and verify', () => {
     mkdirSync(vault);
     const base = join(dir, 'Armbian_26.2.1_Rpi4b_trixie_current_6.18.9_minimal.img');
     makeArmbianImage(base, { imgMib: 192, extraMib: 16 });
-    await cloneJob({ source: base, outDir: build, tag: 'v1-0-VAULT' });
+    await cloneJob({ source: base, outDir: build, tag: 'v1-0-VAULT', access: localCardAccess() });
     // a clone folder as the seed's shell commands make it: no atlas-manifest.json
     mkdirSync(join(build, SHELL_CLONE));
     for (const name of readdirSync(join(build, CLONE))) {

@@ -1,4 +1,5 @@
 import { cloneJob } from '../../engine/jobs/clone';
+import { localCardAccess } from '../../engine/drives/index';
 import { AtlasError } from '../../engine/errors';
 import { formatBytes } from '../../engine/format';
 import { flag, stringOption, type CliCommand } from '../command';
@@ -37,7 +38,14 @@ export const cloneCommand: CliCommand = {
     }
     const sourceInfo = await describeSource(source);
     const result = await cloneJob(
-      { source, outDir, tag, unmount: flag(args, 'unmount'), level, ...(sourceInfo ? { sourceInfo } : {}) },
+      {
+        source,
+        outDir,
+        tag,
+        access: localCardAccess({ unmount: flag(args, 'unmount') }),
+        level,
+        ...(sourceInfo ? { sourceInfo } : {}),
+      },
       { signal, onProgress: ui.progress },
     );
     const m = result.manifest;

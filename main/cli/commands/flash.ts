@@ -1,7 +1,7 @@
 import { AtlasError } from '../../engine/errors';
 import { formatBytes, formatDuration } from '../../engine/format';
 import { openImageSource } from '../../engine/compress/source';
-import { assertTarget, findDrive, listDrives, type Drive } from '../../engine/drives/index';
+import { assertTarget, findDrive, listDrives, localCardAccess, type Drive } from '../../engine/drives/index';
 import { flashJob, type FlashOptions, type FlashResult } from '../../engine/jobs/flash';
 import { runInHelper } from '../../helper/launch';
 import { flag, type CliCommand } from '../command';
@@ -72,7 +72,7 @@ export const flashCommand: CliCommand = {
       `Everything on ${chosen.map((d) => `${d.device} (${d.description}, ${formatBytes(d.size ?? 0)})`).join(', ')} will be erased.`,
       flag(args, 'yes'),
     );
-    const options: FlashOptions = {
+    const options: Omit<FlashOptions, 'access'> = {
       source: image,
       targets: chosen.map((d) => ({
         device: d.device,
@@ -80,13 +80,12 @@ export const flashCommand: CliCommand = {
       })),
       verify,
       eject: !flag(args, 'no-eject'),
-      revalidate: true,
       ...(usedBlocksOnly ? { usedBlocksOnly } : {}),
     };
     const control = { signal, onProgress: ui.progress };
     const result =
       process.getuid?.() === 0
-        ? await flashJob(options, control)
+        ? await flashJob({ ...options, access: localCardAccess() }, control)
         : await runInHelper<FlashResult>('flash', options, control, { name: 'Atlas Imager' });
     ui.result({ ...result }, [
       ...result.targets.map((t) =>

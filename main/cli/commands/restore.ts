@@ -1,4 +1,5 @@
 import { restoreJob } from '../../engine/jobs/restore';
+import { localCardAccess } from '../../engine/drives/index';
 import { AtlasError } from '../../engine/errors';
 import { formatBytes } from '../../engine/format';
 import { flag, stringOption, type CliCommand } from '../command';
@@ -47,7 +48,7 @@ export const restoreCommand: CliCommand = {
         folder,
         target,
         grow: !flag(args, 'no-grow'),
-        unmount: flag(args, 'unmount'),
+        access: localCardAccess({ unmount: flag(args, 'unmount') }),
         ...(imageSize !== undefined ? { imageSize } : {}),
       },
       { signal, onProgress: ui.progress },
