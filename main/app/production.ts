@@ -53,9 +53,6 @@ export const helperDeviceJobs: DeviceJobRunner = async (kind, request, control) 
         confirmed: confirmedOf(r.confirmed),
         outDir: r.outDir,
         tag: r.tag,
-        ...(process.getuid && process.getgid
-          ? { owner: { uid: process.getuid(), gid: process.getgid() } }
-          : {}),
       },
       control,
       { name: 'Atlas Imager' },

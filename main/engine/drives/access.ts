@@ -47,7 +47,7 @@ export function localCardAccess(options: { unmount?: boolean } = {}): CardAccess
       });
       return openDirect(path, { write: how.write, exclusive: how.write, direct: how.direct });
     },
-    eject: ejectDrive,
+    eject: (path) => ejectDrive(path),
     async growExt4(path, offset, size, control) {
       if (!(await resizerAvailable())) return false;
       await resizeExt4(path, offset, size, control);

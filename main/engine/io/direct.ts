@@ -77,7 +77,8 @@ export async function openDirect(
   }
 }
 
-async function logicalSectorSize(path: string): Promise<number> {
+/** The logical sector size of a block device (sysfs; 512 where unknown). */
+export async function logicalSectorSize(path: string): Promise<number> {
   if (process.platform !== 'linux') return 512;
   try {
     const real = await fsp.realpath(path);
