@@ -253,7 +253,11 @@ async function prepareTarget(
 ): Promise<void> {
   const device = t.spec.device;
   try {
-    const [targetReal, sourceReal] = await Promise.all([realpath(device), realpath(source.path)]);
+    // a path the person cannot resolve (a card the broker opened for them) is compared as given
+    const [targetReal, sourceReal] = await Promise.all([
+      realpath(device).catch(() => device),
+      realpath(source.path),
+    ]);
     if (targetReal === sourceReal) {
       throw new AtlasError('SOURCE_IS_TARGET', `${device} is the image being flashed.`, { device });
     }

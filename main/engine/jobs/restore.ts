@@ -168,7 +168,14 @@ async function readHeaders(
  * like a card: its size is what there is.
  */
 async function prepareImageTarget(options: RestoreOptions, table: PartitionTable): Promise<void> {
-  const st = await fsp.stat(options.target).catch(() => null);
+  let st;
+  try {
+    st = await fsp.stat(options.target);
+  } catch (error) {
+    // only a missing target is created; one the person may not look at is the broker's card (or refused on open)
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') st = null;
+    else return;
+  }
   if (st) {
     if (!st.isBlockDevice() && !st.isFile()) {
       throw new AtlasError('INVALID_ARGUMENT', `${options.target} is neither a disk nor an image file.`);
