@@ -4,6 +4,7 @@ export {
   goldenImageName,
   cloneFolderName,
   isValidTag,
+  parseGoldenNumber,
   TAG_RULE,
   LARGE_DRIVE_BYTES,
 } from '../../main/shared/names';

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fakeCard, SYSTEM_DISK, type TestServer, type TestServerOptions } from './serve';
 import { openSession, SHOTS, type AppSession, type OpenedApp } from './browser';
 import { scratchDir } from '../support/sh';
+import { BAD_TAGS, GOOD_TAGS } from '../support/tag-cases';
 
 async function withApp(
   setup: (dir: string) => Partial<TestServerOptions>,
@@ -142,8 +143,21 @@ test('insert: the output name previews as typed; the secrets path is shown, neve
       }
       await page.getByTestId('insert-version').fill('8');
       await page.getByTestId('insert-patch').fill('1');
-      await page.getByTestId('insert-tag').fill('bad tag');
-      assert.equal(await page.getByTestId('insert-start').isDisabled(), true);
+      // the preview and the Build button follow the one tag rule (test/support/tag-cases.ts)
+      // (the field trims what is typed, so 'FLASH\n' arrives as FLASH: the rows with outer white space are left out)
+      for (const tag of BAD_TAGS.filter((t) => t === t.trim())) {
+        await page.getByTestId('insert-tag').fill(tag);
+        assert.equal(await page.getByTestId('insert-start').isDisabled(), true, JSON.stringify(tag));
+        assert.equal(await page.getByTestId('insert-output-name').count(), 0, JSON.stringify(tag));
+      }
+      for (const tag of GOOD_TAGS) {
+        await page.getByTestId('insert-tag').fill(tag);
+        assert.equal(await page.getByTestId('insert-start').isDisabled(), false, tag);
+        assert.equal(
+          await page.getByTestId('insert-output-name').textContent(),
+          `ods-atlas-golden-v8-1-${tag}.img`,
+        );
+      }
       await page.getByTestId('insert-tag').fill('FIELD');
       assert.equal(
         await page.getByTestId('insert-output-name').textContent(),

@@ -65,7 +65,7 @@ function writeInput(name: string, text: string, mode = 0o644): string {
 }
 
 function options(outDir: string, extra: Partial<InsertOptions> = {}): InsertOptions {
-  return { base, ...inputs, version: '8-1', tag: 'TEST', outDir, now: NOW, ...extra };
+  return { base, ...inputs, version: 8, patch: 1, tag: 'TEST', outDir, now: NOW, ...extra };
 }
 
 function freshOut(name: string): string {
@@ -353,15 +353,15 @@ const refusals: Refusal[] = [
     }),
   },
   {
-    name: 'a version that is not N-P',
+    name: 'a version that is not a whole number',
     code: 'INVALID_ARGUMENT',
-    message: /is not N-P/,
-    options: () => ({ version: '8.1' }),
+    message: /version N must be a whole number from 0 to 9999 \(got 8.5\)/,
+    options: () => ({ version: 8.5 }),
   },
   {
     name: 'a tag with a slash',
     code: 'INVALID_ARGUMENT',
-    message: /Tag "a\/b"/,
+    message: /tag "a\/b" cannot be used/,
     options: () => ({ tag: 'a/b' }),
   },
 ];

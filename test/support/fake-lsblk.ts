@@ -4,7 +4,7 @@
  * The presentation is read from a JSON file at each call, so a test can change it (swap the serial, turn the
  * card into the system disk) while a job runs.
  */
-import { copyFileSync, symlinkSync, writeFileSync, chmodSync, mkdirSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { run } from './sh';
 
@@ -30,6 +30,8 @@ export interface FakeLsblk {
   binDir: string;
   /** PATH with the fake first */
   path: string;
+  /** the fake itself, to bind-mount over /usr/bin/lsblk where PATH cannot reach (a root helper's reset PATH) */
+  script: string;
   /** the symlink each loop device is presented as */
   deviceFor(loop: string): string;
   /** rewrite the presentation of the cards */
@@ -47,8 +49,9 @@ export function installFakeLsblk(dir: string, cards: FakeCard[]): FakeLsblk {
   const devDir = join(dir, 'fakedev');
   mkdirSync(binDir, { recursive: true });
   mkdirSync(devDir, { recursive: true });
-  // a copy of the real one: /usr/bin/lsblk itself is the fake inside the broker's mount namespace
-  const realLsblk = join(binDir, 'lsblk.real');
+  // a copy of the real one: the fake may be bind-mounted over /usr/bin/lsblk (see elevated.ts), where calling
+  // the real one by its usual path would call the fake again
+  const realLsblk = join(binDir, 'real-lsblk');
   copyFileSync(run('bash', ['-c', 'command -v lsblk']).trim(), realLsblk);
   chmodSync(realLsblk, 0o755);
   const configPath = join(dir, 'fake-lsblk.json');
@@ -106,5 +109,12 @@ process.stdout.write(JSON.stringify(data));
     `#!/bin/sh\nexec unshare -m -- /bin/sh -c 'mount --bind "$0" /usr/bin/lsblk && exec "$@"' ${q(lsblkPath)} ${q(process.execPath)} "$@"\n`,
   );
   chmodSync(brokerLauncher, 0o755);
-  return { binDir, path: `${binDir}:${process.env.PATH ?? ''}`, deviceFor, set, brokerLauncher };
+  return {
+    binDir,
+    path: `${binDir}:${process.env.PATH ?? ''}`,
+    script: lsblkPath,
+    deviceFor,
+    set,
+    brokerLauncher,
+  };
 }

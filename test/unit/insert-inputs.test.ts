@@ -7,13 +7,7 @@ import {
   atlasMarkerPaths,
 } from '../../main/engine/library/armbian';
 import { execCommand, parseUnitFile, wantedBy } from '../../main/engine/library/systemd-unit';
-import {
-  checkFirstboot,
-  checkService,
-  checkTag,
-  goldenName,
-  parseGoldenVersion,
-} from '../../main/engine/jobs/insert';
+import { checkFirstboot, checkService } from '../../main/engine/jobs/insert';
 import { DEFAULT_DESTINATIONS, resolveProfile } from '../../main/engine/library/profile';
 import { isAtlasError } from '../../main/engine/errors';
 
@@ -113,28 +107,6 @@ test('firstboot checks: a shebang, and no CRLF', () => {
   checkFirstboot(file('#!/bin/bash\necho\n'));
   assert.throws(() => checkFirstboot(file('echo\n')), /has no shebang/);
   assert.throws(() => checkFirstboot(file('#!/bin/bash\r\necho\r\n')), /CRLF/);
-});
-
-test('versions, tags and the golden name', () => {
-  assert.deepEqual(parseGoldenVersion('8-1'), { version: 8, patch: 1 });
-  assert.deepEqual(parseGoldenVersion('v10-0'), { version: 10, patch: 0 });
-  for (const bad of ['8', '8.1', '8-1-0', '-1', 'a-b', '']) {
-    assert.throws(
-      () => parseGoldenVersion(bad),
-      (e) => isAtlasError(e, 'INVALID_ARGUMENT'),
-      bad,
-    );
-  }
-  assert.equal(checkTag('FLASH'), 'FLASH');
-  assert.equal(checkTag('rc.1_b-2'), 'rc.1_b-2');
-  for (const bad of ['', 'a/b', 'a b', '-x', 'x-', '../x', 'x'.repeat(65)]) {
-    assert.throws(
-      () => checkTag(bad),
-      (e) => isAtlasError(e, 'INVALID_ARGUMENT'),
-      bad,
-    );
-  }
-  assert.equal(goldenName(8, 1, 'FLASH'), 'ods-atlas-golden-v8-1-FLASH');
 });
 
 test('profiles: defaults, overrides, and refusals that name the key', () => {

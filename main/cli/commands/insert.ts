@@ -1,7 +1,22 @@
 import { insertJob } from '../../engine/jobs/insert';
 import { AtlasError } from '../../engine/errors';
 import { formatBytes, formatDuration } from '../../engine/format';
+import { GOLDEN_NUMBER_MAX, parseGoldenNumber } from '../../shared/names';
 import { flag, stringOption, type CliCommand } from '../command';
+
+/** `--version N-P` (a leading v accepted: v8-1): the CLI's way of writing the golden version and patch. */
+export function parseVersionOption(text: string): { version: number; patch: number } {
+  const m = /^v?(\d+)-(\d+)$/.exec(text.trim());
+  const version = m ? parseGoldenNumber(m[1]!) : null;
+  const patch = m ? parseGoldenNumber(m[2]!) : null;
+  if (version === null || patch === null) {
+    throw new AtlasError(
+      'INVALID_ARGUMENT',
+      `--version "${text}" is not N-P (version and patch, whole numbers up to ${GOLDEN_NUMBER_MAX}: 8-1 for ods-atlas-golden-v8-1-TAG).`,
+    );
+  }
+  return { version, patch };
+}
 
 export const insertCommand: CliCommand = {
   name: 'insert',
@@ -50,7 +65,7 @@ export const insertCommand: CliCommand = {
       firstboot: need('firstboot'),
       service: need('service'),
       secrets: need('secrets'),
-      version: need('version'),
+      ...parseVersionOption(need('version')),
       tag: need('tag'),
       force: flag(args, 'force'),
     };

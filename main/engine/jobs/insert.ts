@@ -13,8 +13,10 @@ import { createHash } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { basename, dirname, join, posix, resolve } from 'node:path';
 import { AtlasError, throwIfCancelled, toAtlasError } from '../errors';
-import { ProgressMeter, type JobControl, type ProgressListener } from '../progress';
+import { ProgressMeter, type JobControl, type JobStage, type ProgressListener } from '../progress';
 import { VERSION } from '../version';
+import { checkGoldenNumber, checkTag } from '../names';
+import { goldenName } from '../../shared/names';
 import { openImageSource, type ImageSource, type SourceFormat } from '../compress/source';
 import { sha256File } from '../io/hash';
 import { freeSpace } from '../io/free-space';
@@ -41,8 +43,9 @@ export interface InsertOptions {
   service: string;
   /** atlas_secrets.conf */
   secrets: string;
-  /** 'N-P', e.g. '8-1' (a leading 'v' is accepted) */
-  version: string;
+  /** ods-atlas-golden-vVERSION-PATCH-TAG: whole numbers and a tag, by the rules of main/shared/names */
+  version: number;
+  patch: number;
   tag: string;
   /** output folder; default the profile's buildDir (~/atlas-build) */
   outDir?: string;
@@ -119,33 +122,6 @@ export interface InsertResult {
   warnings: string[];
   copyMethod: 'reflink' | 'copy' | 'decompress';
   timings: { prepareMs: number; injectMs: number; verifyMs: number; totalMs: number };
-}
-
-const TAG_RE = /^[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*$/;
-
-export function parseGoldenVersion(text: string): { version: number; patch: number } {
-  const m = /^v?(\d{1,6})-(\d{1,6})$/.exec(text.trim());
-  if (!m) {
-    throw new AtlasError(
-      'INVALID_ARGUMENT',
-      `Version "${text}" is not N-P (major and patch numbers, e.g. 8-1 for ods-atlas-golden-v8-1-TAG).`,
-    );
-  }
-  return { version: Number(m[1]), patch: Number(m[2]) };
-}
-
-export function checkTag(tag: string): string {
-  if (!TAG_RE.test(tag) || tag.length > 64) {
-    throw new AtlasError(
-      'INVALID_ARGUMENT',
-      `Tag "${tag}" must be letters and digits, optionally joined by . _ or - (e.g. FLASH), at most 64 characters.`,
-    );
-  }
-  return tag;
-}
-
-export function goldenName(version: number, patch: number, tag: string): string {
-  return `ods-atlas-golden-v${version}-${patch}-${tag}`;
 }
 
 export interface InputFile {
@@ -386,7 +362,8 @@ export async function insertJob(options: InsertOptions, control: JobControl = {}
   const warnings: string[] = [];
 
   // ---- 1. every input, before anything is written
-  const { version, patch } = parseGoldenVersion(options.version);
+  const version = checkGoldenNumber(options.version, 'version N');
+  const patch = checkGoldenNumber(options.patch, 'patch P');
   const tag = checkTag(options.tag);
   const profile =
     typeof options.profile === 'string'
@@ -463,7 +440,7 @@ export async function insertJob(options: InsertOptions, control: JobControl = {}
   // The base's hash runs beside the copy and the injection; only the manifest waits for it. Its progress
   // stands for the copy's (GNU cp reports none), is hidden while other stages report, and shows as 'hashing'
   // when the manifest is all that is left to wait for.
-  const hashView = { stage: 'copying', visible: true };
+  const hashView: { stage: JobStage; visible: boolean } = { stage: 'copying', visible: true };
   const hashProgress: ProgressListener = (p) => {
     if (hashView.visible) onProgress?.({ ...p, stage: hashView.stage });
   };

@@ -10,25 +10,17 @@
 import { promises as fsp } from 'node:fs';
 import { basename, join } from 'node:path';
 import { AtlasError } from '../errors';
+import { checkTag } from '../names';
+import { cloneFolderName as folderNameOf } from '../../shared/names';
+import { visibleEntries } from './hidden-files';
 
 export const DUMP_FILE = 'partition-table.dump';
 export const MANIFEST_FILE = 'atlas-manifest.json';
 export const RESTORE_SCRIPT = 'restore_golden.sh';
-export const CLONE_PREFIX = 'golden-clone-';
 
-/** Tags become folder and file names: keep them to letters, digits, dot, dash and underscore. */
-export function validateTag(tag: string): string {
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(tag)) {
-    throw new AtlasError(
-      'INVALID_ARGUMENT',
-      `The tag "${tag}" is not usable in a file name: use letters, digits, ".", "-" or "_" (e.g. v8-1-0-FEATURE).`,
-    );
-  }
-  return tag;
-}
-
+/** The folder of a tag, after the one tag rule (main/shared/names). */
 export function cloneFolderName(tag: string): string {
-  return `${CLONE_PREFIX}${validateTag(tag)}`;
+  return folderNameOf(checkTag(tag));
 }
 
 /** `sdc1-boot.partclone.gz`: the partition's device name, then its role (boot, root or pN). */
@@ -115,7 +107,8 @@ const IMAGE_NAME = /^(.*?)(\d+)-([A-Za-z0-9_]+)\.partclone(\.gz)?$/;
 export async function listPartitionImages(folder: string): Promise<FolderImage[]> {
   let names: string[];
   try {
-    names = await fsp.readdir(folder);
+    // `._sdc1-boot.partclone.gz`, macOS's AppleDouble beside the image on a FAT or exFAT disk, is not a second image
+    names = await visibleEntries(folder);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
       throw new AtlasError('NOT_FOUND', `The clone folder ${folder} does not exist.`);
@@ -123,7 +116,7 @@ export async function listPartitionImages(folder: string): Promise<FolderImage[]
     throw error;
   }
   const images: FolderImage[] = [];
-  for (const file of names.sort()) {
+  for (const file of names) {
     const match = IMAGE_NAME.exec(file);
     if (!match) continue;
     images.push({ number: Number(match[2]), file, role: match[3]!, compressed: Boolean(match[4]) });

@@ -4,7 +4,7 @@ import { useJob } from '../stores/jobs';
 import { PathField } from '../components/PathField';
 import { ErrorNotice } from '../components/ErrorNotice';
 import { ProgressPanel } from '../components/ProgressPanel';
-import { goldenImageName, isValidTag, TAG_RULE } from '../format';
+import { goldenImageName, isValidTag, parseGoldenNumber, TAG_RULE } from '../format';
 import type { InsertResult } from '../../../main/contract';
 
 /** The three Atlas files: each is its store key, its picker purpose and its test id's suffix. */
@@ -22,19 +22,20 @@ const NUMBER_FIELDS: ReadonlyArray<{ field: 'version' | 'patch'; label: string; 
 export function InsertPage() {
   const s = useInsert();
   const buildFolder = useSettings((st) => st.settings?.buildFolder ?? '');
-  const job = useJob(s.jobId);
+  const job = useJob(s.jobId, 'insert');
   const problems = insertProblems(s);
+  // previewed only when every part passes the rule main checks again (main/shared/names)
+  const version = parseGoldenNumber(s.version);
+  const patch = parseGoldenNumber(s.patch);
   const name =
-    /^\d+$/.test(s.version) && /^\d+$/.test(s.patch) && isValidTag(s.tag)
-      ? goldenImageName(Number(s.version), Number(s.patch), s.tag)
-      : null;
+    version !== null && patch !== null && isValidTag(s.tag) ? goldenImageName(version, patch, s.tag) : null;
 
   let body: React.ReactNode;
   if (s.jobId && job?.outcome) {
     body = (
       <>
         {job.outcome.ok ? (
-          <InsertDone result={job.outcome.value as InsertResult} />
+          <InsertDone result={job.outcome.value} />
         ) : (
           <ErrorNotice error={job.outcome.error} title="Insert failed" testId="insert-error" />
         )}

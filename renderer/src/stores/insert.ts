@@ -2,7 +2,7 @@
 import { create } from 'zustand';
 import type { ErrorDTO } from '../../../main/contract';
 import { call, toErrorDTO } from '../api';
-import { isValidTag } from '../format';
+import { isValidTag, parseGoldenNumber } from '../format';
 import { startJob } from './jobs';
 
 export type InsertFile = 'base' | 'firstboot' | 'service' | 'secrets';
@@ -19,8 +19,6 @@ interface InsertState {
   start(): Promise<void>;
   reset(): void;
 }
-
-const NUMBER = /^\d{1,4}$/;
 
 export const useInsert = create<InsertState>()((set, get) => ({
   files: { base: '', firstboot: '', service: '', secrets: '' },
@@ -60,8 +58,10 @@ export function insertProblems(s: Pick<InsertState, 'files' | 'version' | 'patch
   if (!s.files.firstboot) problems.push('Choose atlas_firstboot.sh.');
   if (!s.files.service) problems.push('Choose atlas-firstboot.service.');
   if (!s.files.secrets) problems.push('Choose atlas_secrets.conf.');
-  if (!NUMBER.test(s.version)) problems.push('Enter the version N (a whole number).');
-  if (!NUMBER.test(s.patch)) problems.push('Enter the patch P (a whole number).');
-  if (!isValidTag(s.tag)) problems.push('Enter a tag.');
+  if (parseGoldenNumber(s.version) === null) problems.push('Enter the version N (a whole number).');
+  if (parseGoldenNumber(s.patch) === null) problems.push('Enter the patch P (a whole number).');
+  if (!s.tag) problems.push('Enter a tag.');
+  else if (!isValidTag(s.tag))
+    problems.push('The tag cannot be used in a file name (see the rule below it).');
   return problems;
 }
