@@ -188,7 +188,10 @@ function workerEnv(user: UserEnv): NodeJS.ProcessEnv {
     ...(user.HOME ? { HOME: user.HOME } : {}),
     ...(user.LANG ? { LANG: user.LANG } : {}),
     ...(user.LC_ALL ? { LC_ALL: user.LC_ALL } : {}),
-    ...(process.versions.electron ? { ELECTRON_RUN_AS_NODE: '1' } : {}),
+    // the broker runs as Electron-as-Node when started that way: so does its worker
+    ...(process.versions.electron || process.env.ELECTRON_RUN_AS_NODE === '1'
+      ? { ELECTRON_RUN_AS_NODE: '1' }
+      : {}),
   };
 }
 

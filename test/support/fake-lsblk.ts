@@ -42,6 +42,8 @@ export interface FakeLsblk {
    * tools in root's folders only. Nothing outside that namespace changes.
    */
   brokerLauncher: string;
+  /** the same for another Node-compatible executable (the packed app's Electron) */
+  launcherFor(executable: string): string;
 }
 
 export function installFakeLsblk(dir: string, cards: FakeCard[]): FakeLsblk {
@@ -102,13 +104,18 @@ process.stdout.write(JSON.stringify(data));
   const lsblkPath = join(binDir, 'lsblk');
   writeFileSync(lsblkPath, script);
   chmodSync(lsblkPath, 0o755);
-  const brokerLauncher = join(binDir, 'broker-node');
   const q = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
-  writeFileSync(
-    brokerLauncher,
-    `#!/bin/sh\nexec unshare -m -- /bin/sh -c 'mount --bind "$0" /usr/bin/lsblk && exec "$@"' ${q(lsblkPath)} ${q(process.execPath)} "$@"\n`,
-  );
-  chmodSync(brokerLauncher, 0o755);
+  let launchers = 0;
+  const launcherFor = (executable: string): string => {
+    const path = join(binDir, `broker-launcher-${launchers++}`);
+    writeFileSync(
+      path,
+      `#!/bin/sh\nexec unshare -m -- /bin/sh -c 'mount --bind "$0" /usr/bin/lsblk && exec "$@"' ${q(lsblkPath)} ${q(executable)} "$@"\n`,
+    );
+    chmodSync(path, 0o755);
+    return path;
+  };
+  const brokerLauncher = launcherFor(process.execPath);
   return {
     binDir,
     path: `${binDir}:${process.env.PATH ?? ''}`,
@@ -116,5 +123,6 @@ process.stdout.write(JSON.stringify(data));
     deviceFor,
     set,
     brokerLauncher,
+    launcherFor,
   };
 }
