@@ -124,6 +124,23 @@ describe('clone and restore', () => {
     assert.equal(tryRun('cmp', [source, target]).status, 0);
   });
 
+  test('where root cannot be grown here, it is grown at first boot, written through the open target', async () => {
+    const target = join(dir, 'first-boot.img');
+    run('truncate', ['-s', '512M', target]);
+    // a worker's access: the broker said growing is not possible (no resize2fs in root's folders)
+    const access = { ...localCardAccess(), growExt4: async () => false };
+    const result = await restoreJob({ folder, target, access });
+    assert.equal(result.grow, 'at-first-boot', result.growMessage);
+    const t = attachLoop(target);
+    try {
+      run('e2fsck', ['-fn', t.partition(2)]);
+      const wants = run('debugfs', ['-R', 'ls /etc/systemd/system/basic.target.wants', t.partition(2)]);
+      assert.match(wants, /armbian-resize-filesystem\.service/);
+    } finally {
+      t.detach();
+    }
+  });
+
   test('restore onto a bigger card grows root: fsck clean, filesystem within 1% of the partition', async () => {
     const target = join(dir, 'bigger.img');
     run('truncate', ['-s', '512M', target]);

@@ -26,7 +26,7 @@ test('declined, no polkit agent, no pkexec', () => {
   );
 });
 
-test('the helper accepts only well-formed flash requests, always re-validating and without test hooks', () => {
+test('the helper accepts only well-formed flash requests: every target confirmed, no test hooks', () => {
   const ok = checkFlashOptions({
     source: '/x.img',
     targets: [{ device: '/dev/sdb', confirmed: { size: 100, serial: 'S' } }],
