@@ -207,7 +207,8 @@ test('the flows, run from the packed files', { skip }, async (t) => {
     const helperCommands: string[] = [];
     const helper: Launch.HelperLaunchOptions = {
       mode: 'direct',
-      execPath: app.executable,
+      // in the fake lsblk's mount namespace: the broker runs lsblk from /usr/bin only
+      execPath: fake.launcherFor(app.executable),
       entry: resources.unpackedPath(join(app.asar, 'out', 'main', 'helper', 'main.js')),
       onConnected: (pid) => helperCommands.push(readFileSync(`/proc/${pid}/cmdline`, 'utf8')),
     };
