@@ -8,7 +8,7 @@
  * runDeviceJob, which production wires to the elevated helper.
  */
 import { promises as fsp } from 'node:fs';
-import { isAbsolute, relative } from 'node:path';
+import { basename, isAbsolute, relative } from 'node:path';
 import { AtlasError, toAtlasError } from '../engine/errors';
 import type { JobControl } from '../engine/progress';
 import type {
@@ -31,6 +31,8 @@ import { cloneFolderName, isValidTag, TAG_RULE } from '../shared/names';
 import { JobRegistry, type ActiveJob } from './jobs';
 import { listLibrary } from './library';
 import { inspectImage } from './image';
+import { inspectClone } from './clone-info';
+import { formatBytes } from '../shared/format';
 import { SettingsStore } from './settings';
 import * as v from './validate';
 
@@ -253,6 +255,10 @@ export function createHandlers(deps: HandlerDeps): AppHandlers {
       empty(request);
       return listLibrary(await settings.get());
     },
+    'clone:inspect': async (request) => {
+      const o = v.onlyKeys(v.object(request), ['folder']);
+      return inspectClone(v.path(o.folder, 'The clone folder'));
+    },
     'flash:start': async (request) => {
       const o = v.onlyKeys(v.object(request), ['image', 'targets', 'verify', 'usedBlocksOnly']);
       const image = await inspectImage(v.path(o.image, 'The image'));
@@ -285,13 +291,7 @@ export function createHandlers(deps: HandlerDeps): AppHandlers {
             `The image ${image.name} is stored on ${drive.device}, the card you chose to write. Copy the image elsewhere first.`,
           );
         }
-        if (image.imageSize !== null && drive.size !== null && drive.size < image.imageSize) {
-          throw new AtlasError(
-            'TARGET_TOO_SMALL',
-            `${drive.device} is too small for ${image.name}. Use a card of at least ${image.imageSize} bytes.`,
-            { needed: image.imageSize, available: drive.size },
-          );
-        }
+        if (image.imageSize !== null) checkFits(drive, image.imageSize, image.name);
         targets.push(drive);
       }
       return startDeviceJob(
@@ -380,6 +380,7 @@ export function createHandlers(deps: HandlerDeps): AppHandlers {
           `The clone folder is stored on ${target.device}, the card you chose to write.`,
         );
       }
+      checkFits(target, (await inspectClone(folder)).neededBytes, basename(folder));
       return startDeviceJob('restore', [target.device], { folder, target, confirmed, grow });
     },
     'verify:start': async (request) => {
@@ -462,6 +463,16 @@ function artifactName(value: unknown): string {
     );
   }
   return name;
+}
+
+/** Refuses a card smaller than what it must hold, in the units a person reads (before any byte is written). */
+function checkFits(drive: Drive, needed: number, what: string): void {
+  if (drive.size === null || drive.size >= needed) return;
+  throw new AtlasError(
+    'TARGET_TOO_SMALL',
+    `${drive.description || drive.device} holds ${formatBytes(drive.size)}; ${what} needs ${formatBytes(needed)}.`,
+    { needed, available: drive.size },
+  );
 }
 
 /** Whether `path` lies inside the folder `mountpoint` (a drive's mountpoint holding the image). */

@@ -15,7 +15,11 @@ export interface DriveStatus {
  * The courtesy checks shown next to each drive (main and the helper check again before writing). `use` is
  * 'write' for flash and restore targets, 'read' for a clone source.
  */
-export function driveStatus(drive: Drive, use: 'read' | 'write', image?: ImageInfo | null): DriveStatus {
+export function driveStatus(
+  drive: Drive,
+  use: 'read' | 'write',
+  image?: Pick<ImageInfo, 'path' | 'imageSize'> | null,
+): DriveStatus {
   const blocks: string[] = [];
   const warnings: string[] = [];
   if (use === 'write') {
@@ -43,7 +47,8 @@ interface Props {
   use: 'read' | 'write';
   selected: string[];
   onSelect(device: string): void;
-  image?: ImageInfo | null;
+  /** what the card will hold (an image, or a clone folder and the size it needs) */
+  image?: Pick<ImageInfo, 'path' | 'imageSize'> | null;
   label: string;
 }
 

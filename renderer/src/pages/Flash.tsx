@@ -7,7 +7,7 @@ import { ConfirmDialog } from '../components/ConfirmDialog';
 import { ErrorNotice } from '../components/ErrorNotice';
 import { ProgressPanel } from '../components/ProgressPanel';
 import { formatBytes, formatCardSize } from '../format';
-import type { FlashResult } from '../../../main/contract';
+import type { FlashResult, ImageInfo } from '../../../main/contract';
 import { Checkbox } from '../components/Checkbox';
 
 export function FlashPage() {
@@ -69,9 +69,7 @@ export function FlashPage() {
         />
         {f.image && (
           <p className="muted" data-testid="flash-image-info">
-            {f.image.format === 'img' ? 'Raw image' : `Compressed (.${f.image.format})`},{' '}
-            {formatBytes(f.image.fileSize)}
-            {f.image.imageSize === null ? ' — its full size is known once it is read' : ''}
+            {imageSizeText(f.image)}
           </p>
         )}
         {f.imageError && (
@@ -155,6 +153,17 @@ export function FlashPage() {
       )}
     </Page>
   );
+}
+
+/** The image's size as a person reads it: what the card must hold, and how sure we are of it. */
+function imageSizeText(image: ImageInfo): string {
+  if (image.format === 'img') return `Raw image, ${formatBytes(image.fileSize)}`;
+  const packed = `Compressed (.${image.format}), ${formatBytes(image.fileSize)}`;
+  if (image.imageSize === null)
+    return `${packed}; its unpacked size is not recorded, so each card's room is checked as it is written`;
+  return image.sizeExact
+    ? `${packed}; unpacks to ${formatBytes(image.imageSize)}`
+    : `${packed}; unpacks to at least ${formatBytes(image.imageSize)}`;
 }
 
 function Page({ children }: { children: React.ReactNode }) {

@@ -6,7 +6,7 @@ import { PathField } from '../components/PathField';
 import { ConfirmDialog } from '../components/ConfirmDialog';
 import { ErrorNotice } from '../components/ErrorNotice';
 import { ProgressPanel } from '../components/ProgressPanel';
-import { formatCardSize } from '../format';
+import { formatBytes, formatCardSize } from '../format';
 import type { RestoreResult, VerifyResult } from '../../../main/contract';
 import { Checkbox } from '../components/Checkbox';
 
@@ -51,9 +51,24 @@ export function RestorePage() {
             purpose="clone-folder"
             label="golden-clone-TAG folder"
             value={r.folder}
-            onChange={r.setFolder}
+            onChange={(folder) => void r.setFolder(folder)}
             testId="restore-folder"
           />
+          {r.info && (
+            <p className="muted" data-testid="restore-folder-info">
+              Needs a card of at least {formatBytes(r.info.neededBytes)}
+              {r.info.sourceBytes !== null
+                ? ` (cloned from a ${formatCardSize(r.info.sourceBytes)} card)`
+                : ''}
+            </p>
+          )}
+          {r.folderError && (
+            <ErrorNotice
+              error={r.folderError}
+              title="This folder cannot be restored"
+              testId="restore-folder-error"
+            />
+          )}
         </section>
         <section className="card">
           <h2>2. Verify first</h2>
@@ -92,6 +107,7 @@ export function RestorePage() {
               use="write"
               selected={r.target ? [r.target] : []}
               onSelect={r.choose}
+              image={r.info ? { path: r.folder, imageSize: r.info.neededBytes } : null}
               label="Card to write"
             />
           )}

@@ -1,11 +1,14 @@
 /** The Restore wizard: a clone folder, verified first, then a card. */
 import { create } from 'zustand';
-import type { Drive, ErrorDTO } from '../../../main/contract';
-import { toErrorDTO } from '../api';
+import type { CloneInfo, Drive, ErrorDTO } from '../../../main/contract';
+import { call, toErrorDTO } from '../api';
 import { startJob } from './jobs';
 
 interface RestoreState {
   folder: string;
+  /** what the chosen folder needs of a card (read from its dump), or why it cannot be restored */
+  info: CloneInfo | null;
+  folderError: ErrorDTO | null;
   verifyJobId: string | null;
   target: string | null;
   grow: boolean;
@@ -13,7 +16,7 @@ interface RestoreState {
   confirmed: Drive | null;
   jobId: string | null;
   startError: ErrorDTO | null;
-  setFolder(folder: string): void;
+  setFolder(folder: string): Promise<void>;
   verify(): Promise<void>;
   choose(device: string): void;
   setGrow(grow: boolean): void;
@@ -25,6 +28,8 @@ interface RestoreState {
 
 export const useRestore = create<RestoreState>()((set, get) => ({
   folder: '',
+  info: null,
+  folderError: null,
   verifyJobId: null,
   target: null,
   grow: true,
@@ -32,7 +37,16 @@ export const useRestore = create<RestoreState>()((set, get) => ({
   confirmed: null,
   jobId: null,
   startError: null,
-  setFolder: (folder) => set({ folder, verifyJobId: null, startError: null }),
+  async setFolder(folder) {
+    set({ folder, info: null, folderError: null, verifyJobId: null, startError: null });
+    if (!folder) return;
+    try {
+      const info = await call('clone:inspect', { folder });
+      if (get().folder === folder) set({ info });
+    } catch (error) {
+      if (get().folder === folder) set({ folderError: toErrorDTO(error) });
+    }
+  },
   async verify() {
     set({ startError: null });
     try {
