@@ -7,7 +7,58 @@ import { PathField } from '../components/PathField';
 import { ErrorNotice } from '../components/ErrorNotice';
 import { ProgressPanel } from '../components/ProgressPanel';
 import { cloneFolderName, formatBytes, isValidTag, TAG_RULE } from '../format';
-import type { CloneResult } from '../../../main/contract';
+import type { CloneResult, VaultSyncResult } from '../../../main/contract';
+import { againLabel } from '../components/againLabel';
+import { useRestore } from '../stores/restore';
+import { useNav } from '../stores/nav';
+
+/** Clone's result leads on: restore it to a card, or copy it to the vault now. */
+function CloneNext({ result }: { result: CloneResult }) {
+  const c = useClone();
+  const archive = useJob(c.archiveJobId);
+  const name = result.folder.split('/').pop()!;
+  const restore = () => {
+    void useRestore.getState().setFolder(result.folder);
+    useNav.getState().go('restore');
+  };
+  const synced = archive?.outcome?.ok ? (archive.outcome.value as VaultSyncResult) : null;
+  return (
+    <>
+      <div className="actions actions-start">
+        <button type="button" className="button button-primary" onClick={restore} data-testid="clone-restore">
+          Restore this clone to a card
+        </button>
+        <button
+          type="button"
+          className="button"
+          disabled={c.archiveJobId !== null && !archive?.outcome}
+          onClick={() => void c.archive(name)}
+          data-testid="clone-archive"
+        >
+          Copy it to the vault
+        </button>
+      </div>
+      {c.archiveJobId && !archive?.outcome && (
+        <ProgressPanel jobId={c.archiveJobId} title={`Copying ${name} to the vault`} />
+      )}
+      {synced && (
+        <p className="notice notice-ok" role="status" data-testid="clone-archived">
+          {synced.copied > 0 ? `Copied to the vault: ${synced.to}` : `The vault already holds ${name}.`}
+        </p>
+      )}
+      {archive?.outcome && !archive.outcome.ok && (
+        <ErrorNotice
+          error={archive.outcome.error}
+          title="Not copied to the vault"
+          testId="clone-archive-error"
+        />
+      )}
+      {c.archiveError && (
+        <ErrorNotice error={c.archiveError} title="Not copied to the vault" testId="clone-archive-error" />
+      )}
+    </>
+  );
+}
 
 export function ClonePage() {
   const c = useClone();
@@ -26,9 +77,15 @@ export function ClonePage() {
         ) : (
           <ErrorNotice error={job.outcome.error} title="Clone failed" testId="clone-error" />
         )}
+        {job.outcome.ok && <CloneNext result={job.outcome.value as CloneResult} />}
         <div className="actions">
-          <button type="button" className="button button-primary" onClick={c.reset}>
-            Clone another card
+          <button
+            type="button"
+            className={`button${job.outcome.ok ? '' : ' button-primary'}`}
+            onClick={c.reset}
+            data-testid="clone-again"
+          >
+            {againLabel(job.outcome, 'Clone another card', 'Clone again')}
           </button>
         </div>
       </>

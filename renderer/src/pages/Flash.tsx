@@ -9,6 +9,7 @@ import { ProgressPanel } from '../components/ProgressPanel';
 import { formatBytes, formatCardSize } from '../format';
 import type { FlashResult, ImageInfo } from '../../../main/contract';
 import { Checkbox } from '../components/Checkbox';
+import { againLabel } from '../components/againLabel';
 
 export function FlashPage() {
   const f = useFlash();
@@ -32,10 +33,10 @@ export function FlashPage() {
           <button
             type="button"
             className="button button-primary"
-            onClick={() => f.reset(true)}
+            onClick={() => (job.outcome!.ok ? f.reset(true) : f.retry())}
             data-testid="flash-again"
           >
-            Flash another card
+            {againLabel(job.outcome, 'Flash another card', 'Flash again')}
           </button>
           <button type="button" className="button" onClick={() => f.reset(false)}>
             Start over

@@ -6,6 +6,15 @@ import { ErrorNotice } from '../components/ErrorNotice';
 import { ProgressPanel } from '../components/ProgressPanel';
 import { goldenImageName, isValidTag, TAG_RULE } from '../format';
 import type { InsertResult } from '../../../main/contract';
+import { againLabel } from '../components/againLabel';
+import { useFlash } from '../stores/flash';
+import { useNav } from '../stores/nav';
+
+/** Insert's result leads on: the new golden image, chosen on the Flash page. */
+function flashImage(path: string): void {
+  void useFlash.getState().chooseImage(path);
+  useNav.getState().go('flash');
+}
 
 /** The three Atlas files: each is its store key, its picker purpose and its test id's suffix. */
 const ATLAS_FILES: ReadonlyArray<{ file: Exclude<InsertFile, 'base'>; label: string }> = [
@@ -31,6 +40,7 @@ export function InsertPage() {
 
   let body: React.ReactNode;
   if (s.jobId && job?.outcome) {
+    const built = job.outcome.ok ? (job.outcome.value as InsertResult) : null;
     body = (
       <>
         {job.outcome.ok ? (
@@ -39,13 +49,23 @@ export function InsertPage() {
           <ErrorNotice error={job.outcome.error} title="Insert failed" testId="insert-error" />
         )}
         <div className="actions">
+          {built && (
+            <button
+              type="button"
+              className="button button-primary"
+              onClick={() => flashImage(built.output)}
+              data-testid="insert-flash"
+            >
+              Flash this image
+            </button>
+          )}
           <button
             type="button"
-            className="button button-primary"
+            className={`button${job.outcome.ok ? '' : ' button-primary'}`}
             onClick={s.reset}
             data-testid="insert-again"
           >
-            Back to the inputs
+            {againLabel(job.outcome, 'Back to the inputs', 'Back to the inputs')}
           </button>
         </div>
       </>
@@ -208,7 +228,7 @@ function InsertDone({ result }: { result: InsertResult }) {
           ))}
         </tbody>
       </table>
-      <p className="muted">Every file was read back from the image and compared. Next: Flash it to a card.</p>
+      <p className="muted">Every file was read back from the image and compared.</p>
     </section>
   );
 }

@@ -9,6 +9,7 @@ import { ProgressPanel } from '../components/ProgressPanel';
 import { formatBytes, formatCardSize } from '../format';
 import type { RestoreResult, VerifyResult } from '../../../main/contract';
 import { Checkbox } from '../components/Checkbox';
+import { againLabel } from '../components/againLabel';
 
 export function RestorePage() {
   const r = useRestore();
@@ -28,8 +29,13 @@ export function RestorePage() {
           <ErrorNotice error={job.outcome.error} title="Restore failed" testId="restore-error" />
         )}
         <div className="actions">
-          <button type="button" className="button button-primary" onClick={r.reset}>
-            Restore another card
+          <button
+            type="button"
+            className="button button-primary"
+            onClick={job.outcome.ok ? r.reset : r.retry}
+            data-testid="restore-again"
+          >
+            {againLabel(job.outcome, 'Restore another card', 'Restore again')}
           </button>
         </div>
       </>

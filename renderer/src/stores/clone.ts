@@ -11,6 +11,10 @@ interface CloneState {
   outDir: string | null;
   jobId: string | null;
   startError: ErrorDTO | null;
+  /** the vault copy of the clone just made */
+  archiveJobId: string | null;
+  archiveError: ErrorDTO | null;
+  archive(folderName: string): Promise<void>;
   choose(device: string): void;
   setTag(tag: string): void;
   setOutDir(dir: string | null): void;
@@ -24,6 +28,16 @@ export const useClone = create<CloneState>()((set, get) => ({
   outDir: null,
   jobId: null,
   startError: null,
+  archiveJobId: null,
+  archiveError: null,
+  async archive(folderName) {
+    set({ archiveError: null });
+    try {
+      set({ archiveJobId: await startJob('vault:sync', { items: [folderName] }) });
+    } catch (error) {
+      set({ archiveError: toErrorDTO(error) });
+    }
+  },
   choose: (source) => set({ source }),
   setTag: (tag) => set({ tag }),
   setOutDir: (outDir) => set({ outDir }),
@@ -41,5 +55,5 @@ export const useClone = create<CloneState>()((set, get) => ({
       set({ startError: toErrorDTO(error) });
     }
   },
-  reset: () => set({ jobId: null, startError: null }),
+  reset: () => set({ jobId: null, startError: null, archiveJobId: null, archiveError: null }),
 }));

@@ -25,6 +25,8 @@ interface FlashState {
   closeConfirm(): void;
   start(): Promise<void>;
   reset(keepImage: boolean): void;
+  /** back to the form after a failure, with the same image and cards */
+  retry(): void;
 }
 
 export const useFlash = create<FlashState>()((set, get) => ({
@@ -74,6 +76,7 @@ export const useFlash = create<FlashState>()((set, get) => ({
       set({ startError: toErrorDTO(error) });
     }
   },
+  retry: () => set({ jobId: null, startError: null, confirming: false }),
   reset(keepImage) {
     set({
       jobId: null,

@@ -24,6 +24,8 @@ interface RestoreState {
   closeConfirm(): void;
   start(): Promise<void>;
   reset(): void;
+  /** back to the form after a failure, with the same folder and card */
+  retry(): void;
 }
 
 export const useRestore = create<RestoreState>()((set, get) => ({
@@ -74,5 +76,6 @@ export const useRestore = create<RestoreState>()((set, get) => ({
       set({ startError: toErrorDTO(error) });
     }
   },
+  retry: () => set({ jobId: null, startError: null, confirming: false }),
   reset: () => set({ jobId: null, startError: null, confirmed: null, target: null }),
 }));
