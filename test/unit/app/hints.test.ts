@@ -7,7 +7,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import ts from 'typescript';
-import { HINTS, hintFor } from '../../../renderer/src/hints';
+import { HINTS, hintFor } from '../../../main/shared/hints';
 
 const root = join(__dirname, '..', '..', '..', '..');
 
