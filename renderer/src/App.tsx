@@ -11,6 +11,7 @@ import { RestorePage } from './pages/Restore';
 import { LibraryPage } from './pages/Library';
 import { useFlash } from './stores/flash';
 import { useRestore } from './stores/restore';
+import { useClone } from './stores/clone';
 import { pathForFile } from './api';
 import { CLONE_FOLDER_PATTERN } from './format';
 
@@ -62,11 +63,18 @@ export function App() {
   useEffect(() => {
     const stopJobs = useJobs.getState().watch();
     const stopDrives = useDrives.getState().watch();
+    // one place keeps every page's choice of cards honest as cards come and go
+    const stopFollowing = useDrives.subscribe(({ drives }) => {
+      useFlash.getState().dropGone(drives);
+      useRestore.getState().dropGone(drives);
+      useClone.getState().dropGone(drives);
+    });
     void useDrives.getState().refresh();
     void useSettings.getState().load();
     return () => {
       stopJobs();
       stopDrives();
+      stopFollowing();
     };
   }, []);
 

@@ -2,7 +2,8 @@ import { useClone } from '../stores/clone';
 import { useDrives } from '../stores/drives';
 import { useSettings } from '../stores/settings';
 import { useJob } from '../stores/jobs';
-import { DriveList } from '../components/DriveList';
+import { DrivePicker } from '../components/DrivePicker';
+import { MainAction } from '../components/MainAction';
 import { PathField } from '../components/PathField';
 import { ErrorNotice } from '../components/ErrorNotice';
 import { ProgressPanel } from '../components/ProgressPanel';
@@ -98,12 +99,13 @@ export function ClonePage() {
         <section className="card">
           <h2>1. Source card</h2>
           <p className="muted">The card of a configured dev device. It is only read, never written.</p>
-          <DriveList
+          <DrivePicker
             mode="single"
             use="read"
             selected={c.source ? [c.source] : []}
             onSelect={c.choose}
             label="Card to clone"
+            testId="clone-card"
           />
         </section>
         <section className="card">
@@ -139,17 +141,14 @@ export function ClonePage() {
         {c.startError && (
           <ErrorNotice error={c.startError} title="Clone could not start" testId="clone-error" />
         )}
-        <div className="actions">
-          <button
-            type="button"
-            className="button button-primary"
-            disabled={!source || !isValidTag(c.tag)}
-            onClick={() => source && void c.start(source)}
-            data-testid="clone-start"
-          >
-            Clone card
-          </button>
-        </div>
+        <MainAction
+          label="Clone card"
+          reason={
+            !source ? 'Choose the card to clone.' : !isValidTag(c.tag) ? 'Enter a tag for the clone.' : null
+          }
+          onClick={() => source && void c.start(source)}
+          testId="clone-start"
+        />
       </>
     );
   }

@@ -1,7 +1,9 @@
 import { useFlash } from '../stores/flash';
 import { useDrives } from '../stores/drives';
 import { useJob } from '../stores/jobs';
-import { DriveList, driveStatus } from '../components/DriveList';
+import { driveStatus } from '../components/DriveList';
+import { DrivePicker } from '../components/DrivePicker';
+import { MainAction } from '../components/MainAction';
 import { PathField } from '../components/PathField';
 import { ConfirmDialog } from '../components/ConfirmDialog';
 import { ErrorNotice } from '../components/ErrorNotice';
@@ -79,13 +81,14 @@ export function FlashPage() {
       </section>
       <section className="card">
         <h2>2. Cards</h2>
-        <DriveList
+        <DrivePicker
           mode="multi"
           use="write"
           selected={f.selected}
           onSelect={f.toggle}
           image={f.image}
           label="Cards to write"
+          testId="flash-cards"
         />
       </section>
       <section className="card">
@@ -114,24 +117,24 @@ export function FlashPage() {
         {f.startError && (
           <ErrorNotice error={f.startError} title="Flash could not start" testId="flash-error" />
         )}
-        <div className="actions">
-          <button
-            type="button"
-            className="button button-primary"
-            disabled={!f.image || usable.length === 0}
-            onClick={() => f.openConfirm(drives.filter((d) => usable.includes(d.device)))}
-            data-testid="flash-start"
-          >
-            {usable.length > 1 ? `Flash ${usable.length} cards…` : 'Flash…'}
-          </button>
-        </div>
       </section>
+      <MainAction
+        label={usable.length > 1 ? `Flash ${usable.length} cards…` : 'Flash…'}
+        reason={!f.image ? 'Choose an image first.' : usable.length === 0 ? 'Choose a card to write.' : null}
+        onClick={() => f.openConfirm(drives.filter((d) => usable.includes(d.device)))}
+        testId="flash-start"
+      />
       {f.confirming && (
         <ConfirmDialog
-          title={`Erase and write ${f.confirmed.length === 1 ? 'this card' : `these ${f.confirmed.length} cards`}?`}
+          title={
+            f.confirmed.length === 0
+              ? 'No card left to write'
+              : `Erase and write ${f.confirmed.length === 1 ? 'this card' : `these ${f.confirmed.length} cards`}?`
+          }
           confirmLabel="Erase and flash"
           onConfirm={() => void f.start()}
           onCancel={f.closeConfirm}
+          confirmDisabled={f.confirmed.length === 0}
         >
           <p>
             Everything on {f.confirmed.length === 1 ? 'this card' : 'these cards'} will be replaced by{' '}
@@ -146,6 +149,15 @@ export function FlashPage() {
               </li>
             ))}
           </ul>
+          {f.removed.length > 0 && (
+            <ul className="confirm-list" data-testid="confirm-removed" aria-live="polite">
+              {f.removed.map((d) => (
+                <li key={d.device} className="confirm-removed">
+                  <strong>{d.description || d.device}</strong> was removed: it will not be written.
+                </li>
+              ))}
+            </ul>
+          )}
           {!f.verify && <p className="muted">Verification is off.</p>}
           {f.image?.format === 'img' && f.usedBlocksOnly && (
             <p className="muted">Only the used blocks will be written.</p>

@@ -7,6 +7,7 @@ import { ProgressPanel } from '../components/ProgressPanel';
 import { goldenImageName, isValidTag, TAG_RULE } from '../format';
 import type { InsertResult } from '../../../main/contract';
 import { againLabel } from '../components/againLabel';
+import { MainAction } from '../components/MainAction';
 import { useFlash } from '../stores/flash';
 import { useNav } from '../stores/nav';
 
@@ -153,18 +154,12 @@ export function InsertPage() {
         {s.startError && (
           <ErrorNotice error={s.startError} title="Insert could not start" testId="insert-error" />
         )}
-        <div className="actions">
-          {problems.length > 0 && <span className="muted">{problems[0]}</span>}
-          <button
-            type="button"
-            className="button button-primary"
-            disabled={problems.length > 0}
-            onClick={() => void s.start()}
-            data-testid="insert-start"
-          >
-            Build golden image
-          </button>
-        </div>
+        <MainAction
+          label="Build golden image"
+          reason={problems[0] ?? null}
+          onClick={() => void s.start()}
+          testId="insert-start"
+        />
       </>
     );
   }

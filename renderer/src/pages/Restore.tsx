@@ -1,7 +1,8 @@
 import { useRestore } from '../stores/restore';
 import { useDrives } from '../stores/drives';
 import { useJob } from '../stores/jobs';
-import { DriveList } from '../components/DriveList';
+import { DrivePicker } from '../components/DrivePicker';
+import { MainAction } from '../components/MainAction';
 import { PathField } from '../components/PathField';
 import { ConfirmDialog } from '../components/ConfirmDialog';
 import { ErrorNotice } from '../components/ErrorNotice';
@@ -108,9 +109,10 @@ export function RestorePage() {
           <h2>3. Target card</h2>
           {!verified && <p className="muted">Verify the folder first.</p>}
           {verified && (
-            <DriveList
+            <DrivePicker
               mode="single"
               use="write"
+              testId="restore-card"
               selected={r.target ? [r.target] : []}
               onSelect={r.choose}
               image={r.info ? { path: r.folder, imageSize: r.info.neededBytes } : null}
@@ -124,24 +126,33 @@ export function RestorePage() {
         {r.startError && (
           <ErrorNotice error={r.startError} title="Restore could not start" testId="restore-error" />
         )}
-        <div className="actions">
-          <button
-            type="button"
-            className="button button-primary"
-            disabled={!verified || !target}
-            onClick={() => target && r.openConfirm(target)}
-            data-testid="restore-start"
-          >
-            Restore…
-          </button>
-        </div>
+        <MainAction
+          label="Restore…"
+          reason={
+            !r.folder
+              ? 'Choose a clone folder first.'
+              : !verified
+                ? 'Verify the folder first.'
+                : !target
+                  ? 'Choose the card to write.'
+                  : null
+          }
+          onClick={() => target && r.openConfirm(target)}
+          testId="restore-start"
+        />
         {r.confirming && r.confirmed && (
           <ConfirmDialog
             title="Erase and restore this card?"
             confirmLabel="Erase and restore"
             onConfirm={() => void r.start()}
             onCancel={r.closeConfirm}
+            confirmDisabled={r.confirmedGone}
           >
+            {r.confirmedGone && (
+              <p className="notice notice-warn" data-testid="confirm-removed" aria-live="polite">
+                The card was removed: nothing will be written. Cancel, insert it and choose it again.
+              </p>
+            )}
             <p>
               Everything on <strong>{r.confirmed.description || r.confirmed.device}</strong> (
               {r.confirmed.device}, {formatCardSize(r.confirmed.size)}

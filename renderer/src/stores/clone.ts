@@ -20,6 +20,8 @@ interface CloneState {
   setOutDir(dir: string | null): void;
   start(drive: Drive): Promise<void>;
   reset(): void;
+  /** the drive list changed: a source card that left is no longer chosen */
+  dropGone(drives: Drive[]): void;
 }
 
 export const useClone = create<CloneState>()((set, get) => ({
@@ -54,6 +56,10 @@ export const useClone = create<CloneState>()((set, get) => ({
     } catch (error) {
       set({ startError: toErrorDTO(error) });
     }
+  },
+  dropGone(drives) {
+    const { source, jobId } = get();
+    if (!jobId && source && !drives.some((d) => d.device === source)) set({ source: null });
   },
   reset: () => set({ jobId: null, startError: null, archiveJobId: null, archiveError: null }),
 }));

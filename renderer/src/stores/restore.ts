@@ -3,6 +3,7 @@ import { create } from 'zustand';
 import type { CloneInfo, Drive, ErrorDTO } from '../../../main/contract';
 import { call, toErrorDTO } from '../api';
 import { startJob } from './jobs';
+import { sameCard } from './flash';
 
 interface RestoreState {
   folder: string;
@@ -14,6 +15,8 @@ interface RestoreState {
   grow: boolean;
   confirming: boolean;
   confirmed: Drive | null;
+  /** the confirmed card was pulled out while the dialog was open */
+  confirmedGone: boolean;
   jobId: string | null;
   startError: ErrorDTO | null;
   setFolder(folder: string): Promise<void>;
@@ -24,6 +27,8 @@ interface RestoreState {
   closeConfirm(): void;
   start(): Promise<void>;
   reset(): void;
+  /** the drive list changed: a card that left is no longer chosen, and cannot be confirmed */
+  dropGone(drives: Drive[]): void;
   /** back to the form after a failure, with the same folder and card */
   retry(): void;
 }
@@ -37,6 +42,7 @@ export const useRestore = create<RestoreState>()((set, get) => ({
   grow: true,
   confirming: false,
   confirmed: null,
+  confirmedGone: false,
   jobId: null,
   startError: null,
   async setFolder(folder) {
@@ -59,7 +65,13 @@ export const useRestore = create<RestoreState>()((set, get) => ({
   },
   choose: (target) => set({ target }),
   setGrow: (grow) => set({ grow }),
-  openConfirm: (drive) => set({ confirming: true, confirmed: drive }),
+  openConfirm: (drive) => set({ confirming: true, confirmed: drive, confirmedGone: false }),
+  dropGone(drives) {
+    const { target, confirmed, confirming, jobId } = get();
+    if (jobId) return;
+    if (target && !drives.some((d) => d.device === target)) set({ target: null });
+    if (confirming && confirmed && !drives.some((d) => sameCard(confirmed, d))) set({ confirmedGone: true });
+  },
   closeConfirm: () => set({ confirming: false }),
   async start() {
     const { folder, confirmed, grow } = get();
