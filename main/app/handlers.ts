@@ -8,6 +8,7 @@
  * runDeviceJob, which production wires to the elevated helper.
  */
 import { promises as fsp } from 'node:fs';
+import { basename } from 'node:path';
 import { AtlasError, toAtlasError } from '../engine/errors';
 import type { JobControl } from '../engine/progress';
 import type {
@@ -33,6 +34,7 @@ import { assertReasons } from '../engine/drives/rules';
 import { JobRegistry, type ActiveJob } from './jobs';
 import { listLibrary } from './library';
 import { inspectImage } from './image';
+import { inspectClone } from './clone-info';
 import { SettingsStore } from './settings';
 import * as v from './validate';
 
@@ -251,6 +253,10 @@ export function createHandlers(deps: HandlerDeps): AppHandlers {
       empty(request);
       return listLibrary(await settings.get());
     },
+    'clone:inspect': async (request) => {
+      const o = v.onlyKeys(v.object(request), ['folder']);
+      return inspectClone(v.path(o.folder, 'The clone folder'));
+    },
     'flash:start': async (request) => {
       const o = v.onlyKeys(v.object(request), ['image', 'targets', 'verify', 'usedBlocksOnly']);
       const image = await inspectImage(v.path(o.image, 'The image'));
@@ -275,7 +281,7 @@ export function createHandlers(deps: HandlerDeps): AppHandlers {
       }
       const drives = await deps.listDrives();
       const targets: Drive[] = [];
-      const context = { imageSize: image.imageSize, sourcePath: image.path };
+      const context = { imageSize: image.imageSize, sourcePath: image.path, sourceName: image.name };
       for (const snap of confirmed) targets.push(await resolveDrive(snap, 'write', context, drives));
       return startDeviceJob(
         'flash',
@@ -356,7 +362,11 @@ export function createHandlers(deps: HandlerDeps): AppHandlers {
       const folder = await existing(v.path(o.folder, 'The clone folder'), 'The clone folder', 'folder');
       const confirmed = v.snapshot(o.target, 'The target card');
       const grow = v.boolean(o.grow, 'Grow root');
-      const target = await resolveDrive(confirmed, 'write', { sourcePath: folder });
+      const target = await resolveDrive(confirmed, 'write', {
+        sourcePath: folder,
+        sourceName: basename(folder),
+        imageSize: (await inspectClone(folder)).neededBytes,
+      });
       return startDeviceJob('restore', [target.device], { folder, target, confirmed, grow });
     },
     'verify:start': async (request) => {

@@ -5,6 +5,7 @@
  */
 import type {
   AppInfo,
+  CloneInfo,
   Drive,
   DriveSnapshot,
   ImageInfo,
@@ -101,6 +102,8 @@ export interface RequestChannels {
   'dialog:open-folder': { request: { purpose: FolderPurpose }; response: string | null };
   'image:inspect': { request: { path: string }; response: ImageInfo };
   'library:list': { request: Empty; response: LibraryListing };
+  /** a clone folder's card-size need, read from its partition-table dump (nothing is written) */
+  'clone:inspect': { request: { folder: string }; response: CloneInfo };
   'flash:start': { request: FlashRequest; response: JobStarted };
   /**
    * The base image was chosen: hash it in the background for the coming insert (into the build folder's hash

@@ -100,8 +100,25 @@ export interface ImageInfo {
   format: ImageFormat;
   /** the file's size on disk */
   fileSize: number;
-  /** the raw image size: the file size for .img, null for an archive whose size is not known in advance */
+  /**
+   * The bytes a card must hold, read from the container before anything is decoded: exact when `sizeExact`,
+   * else a floor (gzip's trailer counts only its last part, modulo 4 GiB); null when nothing records it
+   * (gzip from a pipe, zstd without content sizes): then the card's size is checked as the image is written.
+   */
   imageSize: number | null;
+  sizeExact: boolean;
+}
+
+/** A clone folder as Restore sees it before anything is written: what a card needs to take it. */
+export interface CloneInfo {
+  folder: string;
+  name: string;
+  tag: string | null;
+  /** the end of its last partition (plus GPT's backup table): the smallest card it restores to */
+  neededBytes: number;
+  /** the size of the card it was cloned from, when its manifest says */
+  sourceBytes: number | null;
+  hasManifest: boolean;
 }
 
 export type JobKind = 'flash' | 'insert' | 'clone' | 'restore' | 'verify' | 'vault-sync' | 'vault-verify';

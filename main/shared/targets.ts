@@ -54,6 +54,8 @@ export interface TargetContext {
   imageSize?: number | null;
   /** The image or clone folder to be written: a drive with it under a mountpoint is refused. */
   sourcePath?: string | null;
+  /** what the person calls it (the image's file name, the clone folder's name), for messages */
+  sourceName?: string | null;
 }
 
 /** 'write': a flash or restore target; 'read': a clone source. */
@@ -104,7 +106,7 @@ export function targetReasons(drive: TargetFacts, context: TargetContext = {}): 
   if (need !== null && hasSize(drive) && need > drive.size) {
     error(
       'TARGET_TOO_SMALL',
-      `${d} (${formatBytes(drive.size)}) is smaller than the image (${formatBytes(need)}).`,
+      `${d} holds ${formatBytes(drive.size)}; ${context.sourceName ?? 'the image'} needs ${formatBytes(need)}.`,
     );
   }
   if (drive.large) reasons.push(largeDrive(drive));

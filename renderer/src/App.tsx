@@ -1,4 +1,4 @@
-import { useEffect } from 'react';
+import { useEffect, useState } from 'react';
 import { useNav, type Page } from './stores/nav';
 import { useDrives } from './stores/drives';
 import { useJobs } from './stores/jobs';
@@ -9,6 +9,33 @@ import { InsertPage } from './pages/Insert';
 import { ClonePage } from './pages/Clone';
 import { RestorePage } from './pages/Restore';
 import { LibraryPage } from './pages/Library';
+import { useFlash } from './stores/flash';
+import { useRestore } from './stores/restore';
+import { useClone } from './stores/clone';
+import { pathForFile } from './api';
+import { CLONE_FOLDER_PATTERN } from './format';
+
+/**
+ * Something dropped anywhere on the window (Etcher's ease): a clone folder goes to Restore, anything else to
+ * Flash, which says plainly when it is not an image. A drop on a field of its own (Insert's inputs) is that
+ * field's, and never lands here.
+ */
+function routeDrop(event: React.DragEvent): void {
+  if (event.defaultPrevented) return;
+  event.preventDefault();
+  const file = event.dataTransfer.files[0];
+  const path = file ? pathForFile(file) : '';
+  if (!file || !path) return;
+  const entry = event.dataTransfer.items[0]?.webkitGetAsEntry?.();
+  const go = useNav.getState().go;
+  if (entry?.isDirectory || CLONE_FOLDER_PATTERN.test(file.name)) {
+    void useRestore.getState().setFolder(path);
+    go('restore');
+  } else {
+    void useFlash.getState().chooseImage(path);
+    go('flash');
+  }
+}
 
 const NAV: Array<{ page: Page; label: string; sub?: string }> = [
   { page: 'home', label: 'Home' },
@@ -36,17 +63,44 @@ export function App() {
   useEffect(() => {
     const stopJobs = useJobs.getState().watch();
     const stopDrives = useDrives.getState().watch();
+    // one place keeps every page's choice of cards honest as cards come and go
+    const stopFollowing = useDrives.subscribe(({ drives }) => {
+      useFlash.getState().dropGone(drives);
+      useRestore.getState().dropGone(drives);
+      useClone.getState().dropGone(drives);
+    });
     void useDrives.getState().refresh();
     void useSettings.getState().load();
     return () => {
       stopJobs();
       stopDrives();
+      stopFollowing();
     };
   }, []);
 
+  const [dragging, setDragging] = useState(false);
   const Current = PAGES[page];
   return (
-    <div className="shell">
+    <div
+      className="shell"
+      onDragOver={(e) => {
+        if (!e.dataTransfer.types.includes('Files')) return;
+        e.preventDefault();
+        setDragging(true);
+      }}
+      onDragLeave={(e) => {
+        if (e.relatedTarget === null) setDragging(false);
+      }}
+      onDrop={(e) => {
+        setDragging(false);
+        routeDrop(e);
+      }}
+    >
+      {dragging && (
+        <div className="drop-overlay" aria-hidden="true">
+          Drop an image to flash it, or a clone folder to restore it
+        </div>
+      )}
       <nav className="sidebar" aria-label="Sections">
         <div className="brand">
           <span className="brand-mark" aria-hidden="true" />

@@ -7,6 +7,7 @@ export {
   parseGoldenNumber,
   TAG_RULE,
   LARGE_DRIVE_BYTES,
+  CLONE_FOLDER_PATTERN,
 } from '../../main/shared/names';
 
 /** Card makers count in decimal gigabytes: show sizes as printed on the card. */

@@ -51,7 +51,8 @@ export async function openApp(server: TestServer): Promise<OpenedApp> {
   };
 }
 
-export const SHOTS = '/tmp/atlas-app-shots';
+/** Every page and state the e2e tests visit, as pictures for a person to review (git-ignored). */
+export const SHOTS = join(__dirname, '..', '..', '..', 'test-results', 'screens');
 
 const rendererDir = join(__dirname, '..', '..', 'renderer');
 

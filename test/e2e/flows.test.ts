@@ -105,6 +105,12 @@ test('flash: cancel mid-write ends the job as cancelled and says what it means f
     await error.waitFor({ timeout: 60_000 });
     assert.equal(await error.getAttribute('data-code'), 'CANCELLED');
     assert.match((await error.textContent()) ?? '', /write it again before using it/);
+    // cancelling is the person's choice, not a failure: neutral, no red title, and the button starts again
+    assert.equal(await error.getAttribute('role'), 'status');
+    assert.match((await error.textContent()) ?? '', /^Cancelled/);
+    assert.doesNotMatch((await page.getByTestId('page-flash').textContent()) ?? '', /failed/i);
+    assert.equal(await page.getByTestId('flash-again').textContent(), 'Flash again');
+    await page.screenshot({ path: join(SHOTS, 'flash-cancelled.png') });
   } finally {
     await s.close();
     cleanup();
@@ -178,6 +184,15 @@ test(
         'no secret on screen',
       );
       await page.screenshot({ path: join(SHOTS, 'insert-done.png'), fullPage: true });
+      // the result leads on: Flash this image opens Flash with the new image chosen
+      await page.getByTestId('insert-flash').click();
+      await page.getByTestId('page-flash').waitFor();
+      assert.equal(
+        await page.getByTestId('flash-image-value').getAttribute('title'),
+        join(build, 'ods-atlas-golden-v8-1-FIELD.img'),
+      );
+      await page.getByTestId('flash-image-info').waitFor();
+      await page.getByTestId('nav-insert').click();
 
       // the same inputs again: the engine refuses to overwrite, and the page says so
       await page.getByTestId('insert-again').click();
@@ -185,6 +200,7 @@ test(
       const error = page.getByTestId('insert-error');
       await error.waitFor({ timeout: 60_000 });
       assert.equal(await error.getAttribute('data-code'), 'ALREADY_EXISTS');
+      assert.equal(await page.getByTestId('insert-again').textContent(), 'Try again');
 
       // a golden image is not a base: Insert creates Phase 0 from a base image only
       s.server.queueDialog(join(build, 'ods-atlas-golden-v8-1-FIELD.img'));
@@ -217,8 +233,9 @@ test(
     mkdirSync(build);
     const sourceCard = fakeCard(source, { description: 'Dev kiosk card', size: readFileSync(source).length });
     const targetCard = fakeCard(target, { description: 'Blank card', size: 320 * 1024 * 1024 });
+    const tiny = fakeCard(join(dir, 'tiny-card.img'), { description: 'Tiny card', size: 8 * 1024 * 1024 });
     const s = await openSession(dir, {
-      drives: [sourceCard, targetCard],
+      drives: [sourceCard, targetCard, tiny],
       runDeviceJob: fileDeviceJobs,
       fileJobs: inProcessFileJobs,
     });
@@ -226,7 +243,7 @@ test(
     try {
       // Clone
       await page.getByTestId('nav-clone').click();
-      await page.getByTestId(`drive-option-${source}`).check();
+      await page.getByTestId(`drive-option-${source}`).click(); // one card: the dropdown closes on it
       await page.getByTestId('clone-tag').fill('v8-1-0-FEATURE');
       assert.equal(await page.getByTestId('clone-output-name').textContent(), 'golden-clone-v8-1-0-FEATURE/');
       await page.getByTestId('clone-start').click();
@@ -248,14 +265,23 @@ test(
       await row.getByText('Verified').waitFor({ timeout: 60_000 });
       await page.screenshot({ path: join(SHOTS, 'library.png'), fullPage: true });
 
-      // Restore: the card list stays locked until the folder verified
-      await page.getByTestId('nav-restore').click();
-      s.server.queueDialog(folder);
-      await page.getByTestId('restore-folder-choose').click();
+      // Restore, from Clone's result: the folder is chosen, with the card size it needs; the card list stays
+      // locked until the folder verified, and a card too small for it cannot be chosen
+      await page.getByTestId('nav-clone').click();
+      await page.getByTestId('clone-restore').click();
+      await page.getByTestId('page-restore').waitFor();
+      assert.match(
+        (await page.getByTestId('restore-folder-info').textContent()) ?? '',
+        /Needs a card of at least \d+(\.\d+)? MiB/,
+      );
       assert.equal(await page.getByTestId('restore-start').isDisabled(), true);
       await page.getByTestId('restore-verify').click();
       await page.getByTestId('restore-verify-result').waitFor({ timeout: 60_000 });
-      await page.getByTestId(`drive-option-${target}`).check();
+      assert.equal(await page.getByTestId(`drive-option-${tiny.device}`).isDisabled(), true);
+      assert.match((await page.getByTestId('drive-list').textContent()) ?? '', /Too small/);
+      await page.screenshot({ path: join(SHOTS, 'restore-too-small.png'), fullPage: true });
+      await page.getByTestId(`drive-option-${target}`).click();
+      assert.match((await page.getByTestId('restore-card').textContent()) ?? '', /Blank card/);
       await page.getByTestId('restore-start').click();
       assert.match((await page.getByTestId('confirm-dialog').textContent()) ?? '', /Blank card/);
       await page.getByTestId('confirm-ok').click();

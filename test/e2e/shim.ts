@@ -46,8 +46,9 @@ export function installAtlasShim(wsUrl: string): void {
         set.delete(listener as Listener);
       };
     },
-    // a web page has no paths for dropped files; the tests pick files through the (fake) dialogs
-    pathForFile: () => '',
+    // a web page has no paths for dropped files: a test that drops one names its path here first
+    pathForFile: (file) =>
+      (globalThis as { atlasTestDropPaths?: Record<string, string> }).atlasTestDropPaths?.[file.name] ?? '',
   };
   Object.defineProperty(globalThis, 'atlas', {
     value: Object.freeze(api),

@@ -51,7 +51,7 @@ test(
     try {
       // a real Phase 1 folder, made by the real clone job
       await page.getByTestId('nav-clone').click();
-      await page.getByTestId(`drive-option-${source}`).check();
+      await page.getByTestId(`drive-option-${source}`).click(); // one card: the dropdown closes on it
       await page.getByTestId('clone-tag').fill('v8-1-0-VAULT');
       await page.getByTestId('clone-start').click();
       await page.getByTestId('clone-done').waitFor({ timeout: 120_000 });

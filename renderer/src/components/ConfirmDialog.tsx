@@ -9,9 +9,19 @@ export function ConfirmDialog(props: {
   confirmLabel: string;
   onConfirm(): void;
   onCancel(): void;
+  /** nothing left to confirm (the cards were pulled out while the dialog was open) */
+  confirmDisabled?: boolean;
   testId?: string;
 }) {
-  const { title, children, confirmLabel, onConfirm, onCancel, testId = 'confirm-dialog' } = props;
+  const {
+    title,
+    children,
+    confirmLabel,
+    onConfirm,
+    onCancel,
+    confirmDisabled = false,
+    testId = 'confirm-dialog',
+  } = props;
   const dialog = useRef<HTMLDivElement>(null);
   const cancelButton = useRef<HTMLButtonElement>(null);
   useEffect(() => {
@@ -60,7 +70,13 @@ export function ConfirmDialog(props: {
           >
             Cancel
           </button>
-          <button type="button" className="button button-danger" onClick={onConfirm} data-testid="confirm-ok">
+          <button
+            type="button"
+            className="button button-danger"
+            onClick={onConfirm}
+            disabled={confirmDisabled}
+            data-testid="confirm-ok"
+          >
             {confirmLabel}
           </button>
         </div>

@@ -16,7 +16,11 @@ export interface DriveStatus {
  * The target rules (main/shared/targets.ts) as badges next to each drive; main and the helper apply the same
  * rules again before writing. `use` is 'write' for flash and restore targets, 'read' for a clone source.
  */
-export function driveStatus(drive: Drive, use: DriveUse, image?: ImageInfo | null): DriveStatus {
+export function driveStatus(
+  drive: Drive,
+  use: DriveUse,
+  image?: Pick<ImageInfo, 'path' | 'imageSize'> | null,
+): DriveStatus {
   const reasons = driveReasons(drive, use, { imageSize: image?.imageSize, sourcePath: image?.path });
   const label = (level: 'error' | 'warning'): string[] => [
     ...new Set(reasons.filter((r) => r.level === level).map((r) => REASON_LABELS[r.code])),
@@ -29,7 +33,8 @@ interface Props {
   use: DriveUse;
   selected: string[];
   onSelect(device: string): void;
-  image?: ImageInfo | null;
+  /** what the card will hold (an image, or a clone folder and the size it needs) */
+  image?: Pick<ImageInfo, 'path' | 'imageSize'> | null;
   label: string;
 }
 

@@ -9,8 +9,12 @@ export function ProgressPanel({ jobId, title }: { jobId: string; title: string }
   const p = job?.progress ?? null;
   const percent = p?.bytesTotal ? Math.min(100, Math.floor((p.bytesDone / p.bytesTotal) * 100)) : null;
   return (
-    <section className="card progress-card" aria-live="polite" data-testid="progress" data-job-id={jobId}>
+    <section className="card progress-card" data-testid="progress" data-job-id={jobId}>
       <h2>{title}</h2>
+      {/* announced when the stage changes, not on every tick of the numbers */}
+      <p className="sr-only" aria-live="polite" data-testid="progress-announce">
+        {p ? stageLabel(p.stage) : 'Starting'}
+      </p>
       <div className="progress-stage">
         <span data-testid="progress-stage">{p ? stageLabel(p.stage) : 'Starting…'}</span>
         {percent !== null && (

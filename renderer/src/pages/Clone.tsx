@@ -2,12 +2,64 @@ import { useClone } from '../stores/clone';
 import { useDrives } from '../stores/drives';
 import { useSettings } from '../stores/settings';
 import { useJob } from '../stores/jobs';
-import { DriveList } from '../components/DriveList';
+import { DrivePicker } from '../components/DrivePicker';
+import { MainAction } from '../components/MainAction';
 import { PathField } from '../components/PathField';
 import { ErrorNotice } from '../components/ErrorNotice';
 import { ProgressPanel } from '../components/ProgressPanel';
 import { cloneFolderName, formatBytes, isValidTag, TAG_RULE } from '../format';
 import type { CloneResult } from '../../../main/contract';
+import { againLabel } from '../components/againLabel';
+import { useRestore } from '../stores/restore';
+import { useNav } from '../stores/nav';
+
+/** Clone's result leads on: restore it to a card, or copy it to the vault now. */
+function CloneNext({ result }: { result: CloneResult }) {
+  const c = useClone();
+  const archive = useJob(c.archiveJobId, 'vault-sync');
+  const name = result.folder.split('/').pop()!;
+  const restore = () => {
+    void useRestore.getState().setFolder(result.folder);
+    useNav.getState().go('restore');
+  };
+  const synced = archive?.outcome?.ok ? archive.outcome.value : null;
+  return (
+    <>
+      <div className="actions actions-start">
+        <button type="button" className="button button-primary" onClick={restore} data-testid="clone-restore">
+          Restore this clone to a card
+        </button>
+        <button
+          type="button"
+          className="button"
+          disabled={c.archiveJobId !== null && !archive?.outcome}
+          onClick={() => void c.archive(name)}
+          data-testid="clone-archive"
+        >
+          Copy it to the vault
+        </button>
+      </div>
+      {c.archiveJobId && !archive?.outcome && (
+        <ProgressPanel jobId={c.archiveJobId} title={`Copying ${name} to the vault`} />
+      )}
+      {synced && (
+        <p className="notice notice-ok" role="status" data-testid="clone-archived">
+          {synced.copied > 0 ? `Copied to the vault: ${synced.to}` : `The vault already holds ${name}.`}
+        </p>
+      )}
+      {archive?.outcome && !archive.outcome.ok && (
+        <ErrorNotice
+          error={archive.outcome.error}
+          title="Not copied to the vault"
+          testId="clone-archive-error"
+        />
+      )}
+      {c.archiveError && (
+        <ErrorNotice error={c.archiveError} title="Not copied to the vault" testId="clone-archive-error" />
+      )}
+    </>
+  );
+}
 
 export function ClonePage() {
   const c = useClone();
@@ -26,9 +78,15 @@ export function ClonePage() {
         ) : (
           <ErrorNotice error={job.outcome.error} title="Clone failed" testId="clone-error" />
         )}
+        {job.outcome.ok && <CloneNext result={job.outcome.value as CloneResult} />}
         <div className="actions">
-          <button type="button" className="button button-primary" onClick={c.reset}>
-            Clone another card
+          <button
+            type="button"
+            className={`button${job.outcome.ok ? '' : ' button-primary'}`}
+            onClick={c.reset}
+            data-testid="clone-again"
+          >
+            {againLabel(job.outcome, 'Clone another card', 'Clone again')}
           </button>
         </div>
       </>
@@ -41,12 +99,13 @@ export function ClonePage() {
         <section className="card">
           <h2>1. Source card</h2>
           <p className="muted">The card of a configured dev device. It is only read, never written.</p>
-          <DriveList
+          <DrivePicker
             mode="single"
             use="read"
             selected={c.source ? [c.source] : []}
             onSelect={c.choose}
             label="Card to clone"
+            testId="clone-card"
           />
         </section>
         <section className="card">
@@ -82,17 +141,14 @@ export function ClonePage() {
         {c.startError && (
           <ErrorNotice error={c.startError} title="Clone could not start" testId="clone-error" />
         )}
-        <div className="actions">
-          <button
-            type="button"
-            className="button button-primary"
-            disabled={!source || !isValidTag(c.tag)}
-            onClick={() => source && void c.start(source)}
-            data-testid="clone-start"
-          >
-            Clone card
-          </button>
-        </div>
+        <MainAction
+          label="Clone card"
+          reason={
+            !source ? 'Choose the card to clone.' : !isValidTag(c.tag) ? 'Enter a tag for the clone.' : null
+          }
+          onClick={() => source && void c.start(source)}
+          testId="clone-start"
+        />
       </>
     );
   }

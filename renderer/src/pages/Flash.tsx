@@ -1,14 +1,17 @@
 import { useFlash } from '../stores/flash';
 import { useDrives } from '../stores/drives';
 import { useJob } from '../stores/jobs';
-import { DriveList, driveStatus } from '../components/DriveList';
+import { driveStatus } from '../components/DriveList';
+import { DrivePicker } from '../components/DrivePicker';
+import { MainAction } from '../components/MainAction';
 import { PathField } from '../components/PathField';
 import { ConfirmDialog } from '../components/ConfirmDialog';
 import { ErrorNotice } from '../components/ErrorNotice';
 import { ProgressPanel } from '../components/ProgressPanel';
 import { formatBytes, formatCardSize } from '../format';
-import type { FlashResult } from '../../../main/contract';
+import type { FlashResult, ImageInfo } from '../../../main/contract';
 import { Checkbox } from '../components/Checkbox';
+import { againLabel } from '../components/againLabel';
 
 export function FlashPage() {
   const f = useFlash();
@@ -32,10 +35,10 @@ export function FlashPage() {
           <button
             type="button"
             className="button button-primary"
-            onClick={() => f.reset(true)}
+            onClick={() => (job.outcome!.ok ? f.reset(true) : f.retry())}
             data-testid="flash-again"
           >
-            Flash another card
+            {againLabel(job.outcome, 'Flash another card', 'Flash again')}
           </button>
           <button type="button" className="button" onClick={() => f.reset(false)}>
             Start over
@@ -69,9 +72,7 @@ export function FlashPage() {
         />
         {f.image && (
           <p className="muted" data-testid="flash-image-info">
-            {f.image.format === 'img' ? 'Raw image' : `Compressed (.${f.image.format})`},{' '}
-            {formatBytes(f.image.fileSize)}
-            {f.image.imageSize === null ? ' — its full size is known once it is read' : ''}
+            {imageSizeText(f.image)}
           </p>
         )}
         {f.imageError && (
@@ -80,13 +81,14 @@ export function FlashPage() {
       </section>
       <section className="card">
         <h2>2. Cards</h2>
-        <DriveList
+        <DrivePicker
           mode="multi"
           use="write"
           selected={f.selected}
           onSelect={f.toggle}
           image={f.image}
           label="Cards to write"
+          testId="flash-cards"
         />
       </section>
       <section className="card">
@@ -115,24 +117,24 @@ export function FlashPage() {
         {f.startError && (
           <ErrorNotice error={f.startError} title="Flash could not start" testId="flash-error" />
         )}
-        <div className="actions">
-          <button
-            type="button"
-            className="button button-primary"
-            disabled={!f.image || usable.length === 0}
-            onClick={() => f.openConfirm(drives.filter((d) => usable.includes(d.device)))}
-            data-testid="flash-start"
-          >
-            {usable.length > 1 ? `Flash ${usable.length} cards…` : 'Flash…'}
-          </button>
-        </div>
       </section>
+      <MainAction
+        label={usable.length > 1 ? `Flash ${usable.length} cards…` : 'Flash…'}
+        reason={!f.image ? 'Choose an image first.' : usable.length === 0 ? 'Choose a card to write.' : null}
+        onClick={() => f.openConfirm(drives.filter((d) => usable.includes(d.device)))}
+        testId="flash-start"
+      />
       {f.confirming && (
         <ConfirmDialog
-          title={`Erase and write ${f.confirmed.length === 1 ? 'this card' : `these ${f.confirmed.length} cards`}?`}
+          title={
+            f.confirmed.length === 0
+              ? 'No card left to write'
+              : `Erase and write ${f.confirmed.length === 1 ? 'this card' : `these ${f.confirmed.length} cards`}?`
+          }
           confirmLabel="Erase and flash"
           onConfirm={() => void f.start()}
           onCancel={f.closeConfirm}
+          confirmDisabled={f.confirmed.length === 0}
         >
           <p>
             Everything on {f.confirmed.length === 1 ? 'this card' : 'these cards'} will be replaced by{' '}
@@ -147,6 +149,15 @@ export function FlashPage() {
               </li>
             ))}
           </ul>
+          {f.removed.length > 0 && (
+            <ul className="confirm-list" data-testid="confirm-removed" aria-live="polite">
+              {f.removed.map((d) => (
+                <li key={d.device} className="confirm-removed">
+                  <strong>{d.description || d.device}</strong> was removed: it will not be written.
+                </li>
+              ))}
+            </ul>
+          )}
           {!f.verify && <p className="muted">Verification is off.</p>}
           {f.image?.format === 'img' && f.usedBlocksOnly && (
             <p className="muted">Only the used blocks will be written.</p>
@@ -155,6 +166,17 @@ export function FlashPage() {
       )}
     </Page>
   );
+}
+
+/** The image's size as a person reads it: what the card must hold, and how sure we are of it. */
+function imageSizeText(image: ImageInfo): string {
+  if (image.format === 'img') return `Raw image, ${formatBytes(image.fileSize)}`;
+  const packed = `Compressed (.${image.format}), ${formatBytes(image.fileSize)}`;
+  if (image.imageSize === null)
+    return `${packed}; its unpacked size is not recorded, so each card's room is checked as it is written`;
+  return image.sizeExact
+    ? `${packed}; unpacks to ${formatBytes(image.imageSize)}`
+    : `${packed}; unpacks to at least ${formatBytes(image.imageSize)}`;
 }
 
 function Page({ children }: { children: React.ReactNode }) {

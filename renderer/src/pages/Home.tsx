@@ -1,30 +1,20 @@
 import { useNav, type Page } from '../stores/nav';
 
-const PHASES: Array<{ phase: string; title: string; text: string; action?: { label: string; page: Page } }> =
-  [
-    {
-      phase: 'Phase 0',
-      title: 'Insert',
-      text: 'Base Armbian image + atlas_firstboot.sh, atlas-firstboot.service and atlas_secrets.conf → ods-atlas-golden-vN-P-TAG.img. Flash it; firstboot provisions the device.',
-      action: { label: 'Build a golden image', page: 'insert' },
-    },
-    {
-      phase: 'Phase 1',
-      title: 'Clone',
-      text: 'A configured dev card → golden-clone-TAG/ (partition table + partclone images). Restore it to deploy or to roll back.',
-      action: { label: 'Clone a card', page: 'clone' },
-    },
-    {
-      phase: 'Phase 2',
-      title: 'Enrollment boot',
-      text: 'Sealed splash, management server enrollment. Happens on the device.',
-    },
-    {
-      phase: 'Phase 3',
-      title: 'Production boot',
-      text: 'Kiosk mode, full boot pipeline. Happens on the device.',
-    },
-  ];
+/** The four jobs, the most common first: each leads straight to its page. */
+const ACTIONS: Array<{ page: Page; label: string; text: string }> = [
+  { page: 'flash', label: 'Flash', text: 'Write a golden image to one or several cards.' },
+  { page: 'insert', label: 'Insert', text: 'Build a golden image from a base Armbian image (Phase 0).' },
+  { page: 'clone', label: 'Clone', text: 'Snapshot a configured card into a clone folder (Phase 1).' },
+  { page: 'restore', label: 'Restore', text: 'Write a clone folder back to a card.' },
+];
+
+/** A kiosk card's life, as a line: the app makes the first two phases, the device lives the last two. */
+const LIFECYCLE: Array<{ phase: string; step: string; where: string }> = [
+  { phase: 'Phase 0', step: 'Insert', where: 'here' },
+  { phase: 'Phase 1', step: 'Clone', where: 'here' },
+  { phase: 'Phase 2', step: 'Enrollment boot', where: 'on the device' },
+  { phase: 'Phase 3', step: 'Production boot', where: 'on the device' },
+];
 
 export function HomePage() {
   const go = useNav((s) => s.go);
@@ -33,42 +23,52 @@ export function HomePage() {
       <header className="page-header">
         <h1>Atlas Imager</h1>
         <p className="muted">
-          Build, flash, clone, restore and archive the SD-card images of the ODS Atlas kiosks.
+          Build, flash, clone, restore and archive the SD-card images of the ODS Atlas kiosks. Drop an image
+          anywhere on this window to flash it, or a clone folder to restore it.
         </p>
       </header>
-      <p className="rule" data-testid="phase-rule">
-        Insert creates Phase 0. Clone creates Phase 1. Never cross these.
-      </p>
-      <ol className="phases">
-        {PHASES.map((p) => (
-          <li key={p.phase} className="card phase-card">
-            <span className="phase-label">{p.phase}</span>
-            <h2>{p.title}</h2>
-            <p>{p.text}</p>
-            {p.action && (
-              <button type="button" className="button" onClick={() => go(p.action!.page)}>
-                {p.action.label}
-              </button>
-            )}
+      <ul className="home-jobs" aria-label="Jobs">
+        {ACTIONS.map((a, i) => (
+          <li key={a.page}>
+            <button
+              type="button"
+              className={`job-button${i === 0 ? ' job-button-primary' : ''}`}
+              onClick={() => go(a.page)}
+              data-testid={`home-${a.page}`}
+            >
+              <span className="job-button-label">{a.label}</span>
+              <span className="job-button-text">{a.text}</span>
+            </button>
           </li>
         ))}
-      </ol>
-      <div className="home-actions">
+      </ul>
+      <section className="lifecycle" aria-labelledby="lifecycle-title">
+        <h2 id="lifecycle-title" className="lifecycle-title">
+          A kiosk card&apos;s life
+        </h2>
+        <ol className="lifecycle-steps" data-testid="lifecycle">
+          {LIFECYCLE.map((l) => (
+            <li key={l.phase} className={l.where === 'here' ? 'lifecycle-here' : undefined}>
+              <span className="lifecycle-phase">{l.phase}</span> {l.step}
+              <span className="lifecycle-where"> ({l.where})</span>
+            </li>
+          ))}
+        </ol>
+        <p className="rule" data-testid="phase-rule">
+          Insert creates Phase 0. Clone creates Phase 1. Never cross these.
+        </p>
+      </section>
+      <p>
         <button
           type="button"
-          className="button button-primary"
-          onClick={() => go('flash')}
-          data-testid="home-flash"
+          className="link-button"
+          onClick={() => go('library')}
+          data-testid="home-library"
         >
-          Flash an image
-        </button>
-        <button type="button" className="button" onClick={() => go('restore')}>
-          Restore a clone
-        </button>
-        <button type="button" className="button" onClick={() => go('library')}>
           Open the library
-        </button>
-      </div>
+        </button>{' '}
+        <span className="muted">— every golden image and clone, in the build folder and the vault.</span>
+      </p>
     </div>
   );
 }

@@ -6,6 +6,16 @@ import { ErrorNotice } from '../components/ErrorNotice';
 import { ProgressPanel } from '../components/ProgressPanel';
 import { goldenImageName, isValidTag, parseGoldenNumber, TAG_RULE } from '../format';
 import type { InsertResult } from '../../../main/contract';
+import { againLabel } from '../components/againLabel';
+import { MainAction } from '../components/MainAction';
+import { useFlash } from '../stores/flash';
+import { useNav } from '../stores/nav';
+
+/** Insert's result leads on: the new golden image, chosen on the Flash page. */
+function flashImage(path: string): void {
+  void useFlash.getState().chooseImage(path);
+  useNav.getState().go('flash');
+}
 
 /** The three Atlas files: each is its store key, its picker purpose and its test id's suffix. */
 const ATLAS_FILES: ReadonlyArray<{ file: Exclude<InsertFile, 'base'>; label: string }> = [
@@ -32,6 +42,7 @@ export function InsertPage() {
 
   let body: React.ReactNode;
   if (s.jobId && job?.outcome) {
+    const built = job.outcome.ok ? (job.outcome.value as InsertResult) : null;
     body = (
       <>
         {job.outcome.ok ? (
@@ -40,13 +51,23 @@ export function InsertPage() {
           <ErrorNotice error={job.outcome.error} title="Insert failed" testId="insert-error" />
         )}
         <div className="actions">
+          {built && (
+            <button
+              type="button"
+              className="button button-primary"
+              onClick={() => flashImage(built.output)}
+              data-testid="insert-flash"
+            >
+              Flash this image
+            </button>
+          )}
           <button
             type="button"
-            className="button button-primary"
+            className={`button${job.outcome.ok ? '' : ' button-primary'}`}
             onClick={s.reset}
             data-testid="insert-again"
           >
-            Back to the inputs
+            {againLabel(job.outcome, 'Back to the inputs', 'Back to the inputs')}
           </button>
         </div>
       </>
@@ -134,18 +155,12 @@ export function InsertPage() {
         {s.startError && (
           <ErrorNotice error={s.startError} title="Insert could not start" testId="insert-error" />
         )}
-        <div className="actions">
-          {problems.length > 0 && <span className="muted">{problems[0]}</span>}
-          <button
-            type="button"
-            className="button button-primary"
-            disabled={problems.length > 0}
-            onClick={() => void s.start()}
-            data-testid="insert-start"
-          >
-            Build golden image
-          </button>
-        </div>
+        <MainAction
+          label="Build golden image"
+          reason={problems[0] ?? null}
+          onClick={() => void s.start()}
+          testId="insert-start"
+        />
       </>
     );
   }
@@ -209,7 +224,7 @@ function InsertDone({ result }: { result: InsertResult }) {
           ))}
         </tbody>
       </table>
-      <p className="muted">Every file was read back from the image and compared. Next: Flash it to a card.</p>
+      <p className="muted">Every file was read back from the image and compared.</p>
     </section>
   );
 }

@@ -7,6 +7,9 @@ import { ErrorNotice } from '../components/ErrorNotice';
 import { VaultPanel } from '../components/VaultPanel';
 import { formatBytes, formatDate } from '../format';
 import type { LibraryEntry } from '../../../main/contract';
+import { useFlash } from '../stores/flash';
+import { useRestore } from '../stores/restore';
+import { useNav } from '../stores/nav';
 
 export function LibraryPage() {
   const { listing, loading, error, load } = useLibrary();
@@ -79,7 +82,7 @@ export function LibraryPage() {
                 <th>Size</th>
                 <th>Where</th>
                 <th>
-                  <span className="visually-hidden">Verify</span>
+                  <span className="visually-hidden">Actions</span>
                 </th>
               </tr>
             </thead>
@@ -95,11 +98,19 @@ export function LibraryPage() {
   );
 }
 
+/** A Library row leads on: a golden image to Flash, a clone folder to Restore, chosen there. */
+function use(entry: LibraryEntry): void {
+  if (entry.kind === 'golden-image') void useFlash.getState().chooseImage(entry.path);
+  else void useRestore.getState().setFolder(entry.path);
+  useNav.getState().go(entry.kind === 'golden-image' ? 'flash' : 'restore');
+}
+
 function Row({ entry }: { entry: LibraryEntry }) {
   const state = useLibrary((s) => s.verifying[entry.path]);
   const verify = useLibrary((s) => s.verify);
   const job = useJob(state?.jobId ?? null, 'verify');
   const running = job !== null && job.outcome === null;
+  const where = entry.location === 'vault' ? 'vault' : 'build folder';
   let status: React.ReactNode = null;
   if (state?.error)
     status = (
@@ -132,14 +143,24 @@ function Row({ entry }: { entry: LibraryEntry }) {
       <td>{entry.tag ?? '—'}</td>
       <td>{formatDate(entry.created)}</td>
       <td>{formatBytes(entry.size)}</td>
-      <td>{entry.location === 'vault' ? 'Vault' : 'Build'}</td>
+      <td title={entry.path}>{where}</td>
       <td className="cell-actions">
         {status}
         <button
           type="button"
           className="button button-small"
+          onClick={() => use(entry)}
+          aria-label={`${entry.kind === 'golden-image' ? 'Flash' : 'Restore'} ${entry.name} (${where})`}
+          data-testid={`library-use-${entry.name}`}
+        >
+          {entry.kind === 'golden-image' ? 'Flash' : 'Restore'}
+        </button>
+        <button
+          type="button"
+          className="button button-small"
           disabled={running}
           onClick={() => void verify(entry.path)}
+          aria-label={`Verify ${entry.name} (${where})`}
           data-testid={`library-verify-${entry.name}`}
         >
           Verify

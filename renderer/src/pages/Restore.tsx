@@ -1,14 +1,16 @@
 import { useRestore } from '../stores/restore';
 import { useDrives } from '../stores/drives';
 import { useJob } from '../stores/jobs';
-import { DriveList } from '../components/DriveList';
+import { DrivePicker } from '../components/DrivePicker';
+import { MainAction } from '../components/MainAction';
 import { PathField } from '../components/PathField';
 import { ConfirmDialog } from '../components/ConfirmDialog';
 import { ErrorNotice } from '../components/ErrorNotice';
 import { ProgressPanel } from '../components/ProgressPanel';
-import { formatCardSize } from '../format';
+import { formatBytes, formatCardSize } from '../format';
 import type { RestoreResult, VerifyResult } from '../../../main/contract';
 import { Checkbox } from '../components/Checkbox';
+import { againLabel } from '../components/againLabel';
 
 export function RestorePage() {
   const r = useRestore();
@@ -28,8 +30,13 @@ export function RestorePage() {
           <ErrorNotice error={job.outcome.error} title="Restore failed" testId="restore-error" />
         )}
         <div className="actions">
-          <button type="button" className="button button-primary" onClick={r.reset}>
-            Restore another card
+          <button
+            type="button"
+            className="button button-primary"
+            onClick={job.outcome.ok ? r.reset : r.retry}
+            data-testid="restore-again"
+          >
+            {againLabel(job.outcome, 'Restore another card', 'Restore again')}
           </button>
         </div>
       </>
@@ -51,9 +58,24 @@ export function RestorePage() {
             purpose="clone-folder"
             label="golden-clone-TAG folder"
             value={r.folder}
-            onChange={r.setFolder}
+            onChange={(folder) => void r.setFolder(folder)}
             testId="restore-folder"
           />
+          {r.info && (
+            <p className="muted" data-testid="restore-folder-info">
+              Needs a card of at least {formatBytes(r.info.neededBytes)}
+              {r.info.sourceBytes !== null
+                ? ` (cloned from a ${formatCardSize(r.info.sourceBytes)} card)`
+                : ''}
+            </p>
+          )}
+          {r.folderError && (
+            <ErrorNotice
+              error={r.folderError}
+              title="This folder cannot be restored"
+              testId="restore-folder-error"
+            />
+          )}
         </section>
         <section className="card">
           <h2>2. Verify first</h2>
@@ -87,11 +109,13 @@ export function RestorePage() {
           <h2>3. Target card</h2>
           {!verified && <p className="muted">Verify the folder first.</p>}
           {verified && (
-            <DriveList
+            <DrivePicker
               mode="single"
               use="write"
+              testId="restore-card"
               selected={r.target ? [r.target] : []}
               onSelect={r.choose}
+              image={r.info ? { path: r.folder, imageSize: r.info.neededBytes } : null}
               label="Card to write"
             />
           )}
@@ -102,24 +126,33 @@ export function RestorePage() {
         {r.startError && (
           <ErrorNotice error={r.startError} title="Restore could not start" testId="restore-error" />
         )}
-        <div className="actions">
-          <button
-            type="button"
-            className="button button-primary"
-            disabled={!verified || !target}
-            onClick={() => target && r.openConfirm(target)}
-            data-testid="restore-start"
-          >
-            Restore…
-          </button>
-        </div>
+        <MainAction
+          label="Restore…"
+          reason={
+            !r.folder
+              ? 'Choose a clone folder first.'
+              : !verified
+                ? 'Verify the folder first.'
+                : !target
+                  ? 'Choose the card to write.'
+                  : null
+          }
+          onClick={() => target && r.openConfirm(target)}
+          testId="restore-start"
+        />
         {r.confirming && r.confirmed && (
           <ConfirmDialog
             title="Erase and restore this card?"
             confirmLabel="Erase and restore"
             onConfirm={() => void r.start()}
             onCancel={r.closeConfirm}
+            confirmDisabled={r.confirmedGone}
           >
+            {r.confirmedGone && (
+              <p className="notice notice-warn" data-testid="confirm-removed" aria-live="polite">
+                The card was removed: nothing will be written. Cancel, insert it and choose it again.
+              </p>
+            )}
             <p>
               Everything on <strong>{r.confirmed.description || r.confirmed.device}</strong> (
               {r.confirmed.device}, {formatCardSize(r.confirmed.size)}

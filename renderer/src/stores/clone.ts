@@ -11,11 +11,17 @@ interface CloneState {
   outDir: string | null;
   jobId: string | null;
   startError: ErrorDTO | null;
+  /** the vault copy of the clone just made */
+  archiveJobId: string | null;
+  archiveError: ErrorDTO | null;
+  archive(folderName: string): Promise<void>;
   choose(device: string): void;
   setTag(tag: string): void;
   setOutDir(dir: string | null): void;
   start(drive: Drive): Promise<void>;
   reset(): void;
+  /** the drive list changed: a source card that left is no longer chosen */
+  dropGone(drives: Drive[]): void;
 }
 
 export const useClone = create<CloneState>()((set, get) => ({
@@ -24,6 +30,16 @@ export const useClone = create<CloneState>()((set, get) => ({
   outDir: null,
   jobId: null,
   startError: null,
+  archiveJobId: null,
+  archiveError: null,
+  async archive(folderName) {
+    set({ archiveError: null });
+    try {
+      set({ archiveJobId: await startJob('vault:sync', { items: [folderName] }) });
+    } catch (error) {
+      set({ archiveError: toErrorDTO(error) });
+    }
+  },
   choose: (source) => set({ source }),
   setTag: (tag) => set({ tag }),
   setOutDir: (outDir) => set({ outDir }),
@@ -41,5 +57,9 @@ export const useClone = create<CloneState>()((set, get) => ({
       set({ startError: toErrorDTO(error) });
     }
   },
-  reset: () => set({ jobId: null, startError: null }),
+  dropGone(drives) {
+    const { source, jobId } = get();
+    if (!jobId && source && !drives.some((d) => d.device === source)) set({ source: null });
+  },
+  reset: () => set({ jobId: null, startError: null, archiveJobId: null, archiveError: null }),
 }));

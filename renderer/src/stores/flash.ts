@@ -4,6 +4,11 @@ import type { Drive, ErrorDTO, ImageInfo } from '../../../main/contract';
 import { call, toErrorDTO } from '../api';
 import { startJob } from './jobs';
 
+/** The same physical card: same device, size and serial (what main checks before writing). */
+export function sameCard(a: Drive, b: Drive): boolean {
+  return a.device === b.device && a.size === b.size && a.serial === b.serial;
+}
+
 interface FlashState {
   image: ImageInfo | null;
   imageError: ErrorDTO | null;
@@ -15,6 +20,8 @@ interface FlashState {
   confirming: boolean;
   /** the drives as the user saw them in the confirm dialog: what main checks before writing */
   confirmed: Drive[];
+  /** confirmed cards pulled out while the dialog was open: shown as removed, never written */
+  removed: Drive[];
   jobId: string | null;
   startError: ErrorDTO | null;
   chooseImage(path: string): Promise<void>;
@@ -25,6 +32,13 @@ interface FlashState {
   closeConfirm(): void;
   start(): Promise<void>;
   reset(keepImage: boolean): void;
+  /**
+   * The drive list changed: a card that left is no longer chosen (and is not chosen again when it returns),
+   * and leaves the open confirmation.
+   */
+  dropGone(drives: Drive[]): void;
+  /** back to the form after a failure, with the same image and cards */
+  retry(): void;
 }
 
 export const useFlash = create<FlashState>()((set, get) => ({
@@ -35,6 +49,7 @@ export const useFlash = create<FlashState>()((set, get) => ({
   usedBlocksOnly: false,
   confirming: false,
   confirmed: [],
+  removed: [],
   jobId: null,
   startError: null,
   async chooseImage(path) {
@@ -54,7 +69,7 @@ export const useFlash = create<FlashState>()((set, get) => ({
   setUsedBlocksOnly: (usedBlocksOnly) => set({ usedBlocksOnly }),
   openConfirm(drives) {
     const chosen = drives.filter((d) => get().selected.includes(d.device));
-    set({ confirming: true, confirmed: chosen, startError: null });
+    set({ confirming: true, confirmed: chosen, removed: [], startError: null });
   },
   closeConfirm: () => set({ confirming: false }),
   async start() {
@@ -74,6 +89,19 @@ export const useFlash = create<FlashState>()((set, get) => ({
       set({ startError: toErrorDTO(error) });
     }
   },
+  dropGone(drives) {
+    const { selected, confirmed, confirming, jobId } = get();
+    if (jobId) return;
+    const keptSelection = selected.filter((device) => drives.some((d) => d.device === device));
+    const gone = confirming ? confirmed.filter((c) => !drives.some((d) => sameCard(c, d))) : [];
+    if (keptSelection.length === selected.length && gone.length === 0) return;
+    set((s) => ({
+      selected: keptSelection,
+      confirmed: s.confirmed.filter((c) => !gone.includes(c)),
+      removed: [...s.removed, ...gone],
+    }));
+  },
+  retry: () => set({ jobId: null, startError: null, confirming: false }),
   reset(keepImage) {
     set({
       jobId: null,

@@ -99,7 +99,14 @@ test('payloads are validated: unknown channels, unknown fields, wrong types, rel
     const info = await t.call('image:inspect', { path: t.image });
     assert.deepEqual(info, {
       ok: true,
-      value: { path: t.image, name: 'atlas.img', format: 'img', fileSize: 4096, imageSize: 4096 },
+      value: {
+        path: t.image,
+        name: 'atlas.img',
+        format: 'img',
+        fileSize: 4096,
+        imageSize: 4096,
+        sizeExact: true,
+      },
     });
   } finally {
     t.cleanup();

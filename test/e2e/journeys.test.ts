@@ -1,0 +1,244 @@
+/**
+ * The app as a person uses it (issue 12), in Chromium over the real handlers: Home's jobs, a drop anywhere, the
+ * card dropdown, the main button's reason, sizes known before confirming, a card pulled out while confirming,
+ * messages written for the app, and stage-only announcements. Every state visited is saved as a picture in
+ * test-results/screens/.
+ */
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
+import { fakeCard, SYSTEM_DISK, type TestServer } from './serve';
+import { openSession, SHOTS, type AppSession } from './browser';
+import { run, scratchDir } from '../support/sh';
+
+const MIB = 1024 * 1024;
+
+async function withApp(
+  setup: (dir: string) => Parameters<typeof openSession>[1],
+  body: (ctx: { server: TestServer; page: Page; dir: string }) => Promise<void>,
+): Promise<void> {
+  const { dir, cleanup } = scratchDir('atlas-e2e-journey-');
+  let session: AppSession | null = null;
+  try {
+    session = await openSession(dir, setup(dir));
+    await body({ server: session.server, page: session.app.page, dir });
+    assert.deepEqual(session.app.consoleErrors, [], 'the page logged no errors (CSP, React)');
+  } finally {
+    await session?.close();
+    cleanup();
+  }
+}
+
+const shot = (page: Page, name: string) =>
+  page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+
+/** Drops a file (or folder) on the page at `selector`, as a person dragging it from the file manager. */
+async function drop(page: Page, path: string, selector = 'main'): Promise<void> {
+  const name = path.split('/').pop()!;
+  await page.evaluate(
+    ([n, p]) => {
+      (globalThis as { atlasTestDropPaths?: Record<string, string> }).atlasTestDropPaths = { [n!]: p! };
+    },
+    [name, path],
+  );
+  // runs in the page (DOM types are not in this Node project's lib)
+  const transfer = await page.evaluateHandle((n) => {
+    const dom = globalThis as unknown as {
+      DataTransfer: new () => { items: { add(file: unknown): void } };
+      File: new (parts: string[], name: string) => unknown;
+    };
+    const dt = new dom.DataTransfer();
+    dt.items.add(new dom.File(['x'], n));
+    return dt;
+  }, name);
+  await page.dispatchEvent(selector, 'dragover', { dataTransfer: transfer });
+  await page.dispatchEvent(selector, 'drop', { dataTransfer: transfer });
+}
+
+test('home leads with the four jobs and the lifecycle; a drop anywhere goes to Flash, a clone folder to Restore', async () => {
+  await withApp(
+    () => ({}),
+    async ({ page, dir }) => {
+      const jobs = await page.locator('.home-jobs .job-button-label').allTextContents();
+      assert.deepEqual(jobs, ['Flash', 'Insert', 'Clone', 'Restore'], 'Flash first, then the phases');
+      assert.match(
+        (await page.getByTestId('lifecycle').textContent()) ?? '',
+        /Phase 0 Insert.*Phase 3 Production boot/,
+      );
+      await shot(page, 'home');
+
+      const image = join(dir, 'kiosk.img');
+      writeFileSync(image, Buffer.alloc(2 * MIB, 1));
+      await drop(page, image);
+      await page.getByTestId('page-flash').waitFor();
+      assert.equal(await page.getByTestId('flash-image-value').getAttribute('title'), image);
+      await page.getByTestId('flash-image-info').waitFor();
+
+      const folder = join(dir, 'golden-clone-FIELD');
+      mkdirSync(folder);
+      await drop(page, folder);
+      await page.getByTestId('page-restore').waitFor();
+      assert.equal(await page.getByTestId('restore-folder-value').getAttribute('title'), folder);
+      // not a clone (no dump): said when it is chosen, in words for the app
+      const error = page.getByTestId('restore-folder-error');
+      await error.waitFor();
+      assert.match(
+        (await error.textContent()) ?? '',
+        /is not a clone folder: it has no partition-table\.dump/,
+      );
+      assert.doesNotMatch((await error.textContent()) ?? '', /choose the file again/i);
+      await shot(page, 'restore-not-a-clone');
+
+      // a file that is not an image: its own sentence, not "not in this build"
+      const notes = join(dir, 'notes.txt');
+      writeFileSync(notes, 'hello');
+      await drop(page, notes);
+      const refused = page.getByTestId('flash-image-error');
+      await refused.waitFor();
+      assert.equal(await refused.getAttribute('data-code'), 'UNSUPPORTED');
+      const text = (await refused.textContent()) ?? '';
+      assert.match(text, /notes\.txt is not an image Atlas Imager can write/);
+      assert.doesNotMatch(text, /not in this build|--[a-z]/);
+      await shot(page, 'flash-not-an-image');
+    },
+  );
+});
+
+test('flash: sizes known before confirming; the card dropdown; the main button says why it waits', async () => {
+  await withApp(
+    (dir) => {
+      const raw = join(dir, 'Armbian_kiosk.img');
+      writeFileSync(raw, Buffer.concat([Buffer.alloc(MIB, 9), Buffer.alloc(47 * MIB)]));
+      run('xz', ['-T1', '-0', raw]);
+      return {
+        drives: [
+          fakeCard(join(dir, 'sdx.img'), { description: 'SanDisk Ultra', size: 64 * MIB }),
+          fakeCard(join(dir, 'sdy.img'), { description: 'Kingston Canvas', size: 64 * MIB }),
+          fakeCard(join(dir, 'sdz.img'), { description: 'Old 32 MB card', size: 32 * MIB }),
+          SYSTEM_DISK,
+        ],
+        defaultDialogAnswers: { image: `${raw}.xz` },
+      };
+    },
+    async ({ page, dir }) => {
+      await page.getByTestId('home-flash').click();
+      // nothing chosen: the button is there, unavailable, with its reason reachable by keyboard
+      const start = page.getByTestId('flash-start');
+      assert.equal(await start.getAttribute('aria-disabled'), 'true');
+      assert.equal(await page.getByTestId('flash-start-reason').textContent(), 'Choose an image first.');
+      assert.equal(await start.getAttribute('aria-describedby'), 'flash-start-reason');
+      await start.focus();
+      assert.equal(await page.locator(':focus').getAttribute('data-testid'), 'flash-start');
+      await start.click({ force: true });
+      assert.equal(await page.getByTestId('confirm-dialog').count(), 0, 'an unavailable button does nothing');
+
+      await page.getByTestId('flash-image-choose').click();
+      const info = page.getByTestId('flash-image-info');
+      await info.waitFor();
+      assert.match((await info.textContent()) ?? '', /unpacks to 48\.0 MiB/);
+      // the .xz's unpacked size marks the small card before anyone confirms
+      const small = join(dir, 'sdz.img');
+      assert.equal(await page.getByTestId(`drive-option-${small}`).isDisabled(), true);
+      assert.match((await page.getByTestId('drive-list').textContent()) ?? '', /Too small/);
+      assert.equal(await page.getByTestId('flash-start-reason').textContent(), 'Choose a card to write.');
+      await shot(page, 'flash-dropdown-open');
+
+      // several cards from the dropdown, then Done: the picker names them and the button counts them
+      await page.getByTestId(`drive-option-${join(dir, 'sdx.img')}`).check();
+      await page.getByTestId(`drive-option-${join(dir, 'sdy.img')}`).check();
+      await page.getByTestId('flash-cards-done').click();
+      assert.equal(await page.getByTestId('drive-list').count(), 0, 'the dropdown closed');
+      assert.match(
+        (await page.getByTestId('flash-cards').textContent()) ?? '',
+        /2 cards.*SanDisk Ultra, Kingston Canvas/,
+      );
+      assert.equal(await start.textContent(), 'Flash 2 cards…');
+      assert.equal(await page.getByTestId('flash-start-reason').count(), 0);
+      assert.ok(await start.isVisible(), 'the main button is in sight');
+      await shot(page, 'flash-ready');
+    },
+  );
+});
+
+test('hot-plug while confirming: a pulled card leaves the dialog, cannot be confirmed, and is not re-chosen on return', async () => {
+  let cards: ReturnType<typeof fakeCard>[] = [];
+  await withApp(
+    (dir) => {
+      const image = join(dir, 'atlas.img');
+      writeFileSync(image, Buffer.alloc(MIB, 7));
+      cards = [
+        fakeCard(join(dir, 'sdx.img'), { description: 'SanDisk Ultra' }),
+        fakeCard(join(dir, 'sdy.img'), { description: 'Kingston Canvas' }),
+      ];
+      return { drives: cards, defaultDialogAnswers: { image } };
+    },
+    async ({ server, page }) => {
+      const [a, b] = cards as [ReturnType<typeof fakeCard>, ReturnType<typeof fakeCard>];
+      await page.getByTestId('nav-flash').click();
+      await page.getByTestId('flash-image-choose').click();
+      await page.getByTestId('flash-image-info').waitFor();
+      await page.getByTestId(`drive-option-${a.device}`).check();
+      await page.getByTestId(`drive-option-${b.device}`).check();
+      await page.getByTestId('flash-start').click();
+      await page.getByTestId('confirm-dialog').waitFor();
+
+      server.setDrives([a]);
+      const removed = page.getByTestId('confirm-removed');
+      await removed.waitFor();
+      assert.match(
+        (await removed.textContent()) ?? '',
+        /Kingston Canvas was removed: it will not be written/,
+      );
+      assert.doesNotMatch((await page.getByTestId('confirm-targets').textContent()) ?? '', /Kingston/);
+      await shot(page, 'flash-confirm-card-removed');
+
+      server.setDrives([]);
+      await page.getByTestId('confirm-removed').filter({ hasText: 'SanDisk Ultra was removed' }).waitFor();
+      assert.match((await page.getByTestId('confirm-dialog').textContent()) ?? '', /No card left to write/);
+      assert.equal(await page.getByTestId('confirm-ok').isDisabled(), true, 'nothing left to confirm');
+      await page.getByTestId('confirm-cancel').click();
+
+      // the cards come back: seen, but not chosen behind the person's back
+      server.setDrives([a, b]);
+      await page.getByTestId(`drive-option-${a.device}`).waitFor();
+      assert.equal(await page.getByTestId(`drive-option-${a.device}`).isChecked(), false);
+      assert.equal(await page.getByTestId(`drive-option-${b.device}`).isChecked(), false);
+      assert.equal(await page.getByTestId('flash-start-reason').textContent(), 'Choose a card to write.');
+    },
+  );
+});
+
+test('library rows lead on: a golden image to Flash, each button named for its row', async () => {
+  await withApp(
+    (dir) => {
+      mkdirSync(join(dir, 'atlas-build'));
+      writeFileSync(join(dir, 'atlas-build', 'ods-atlas-golden-v8-1-FIELD.img'), Buffer.alloc(MIB, 5));
+      return {};
+    },
+    async ({ page, dir }) => {
+      await page.getByTestId('nav-library').click();
+      const use = page.getByTestId('library-use-ods-atlas-golden-v8-1-FIELD.img');
+      await use.waitFor();
+      assert.equal(
+        await use.getAttribute('aria-label'),
+        'Flash ods-atlas-golden-v8-1-FIELD.img (build folder)',
+      );
+      assert.equal(
+        await page
+          .getByRole('button', { name: 'Verify ods-atlas-golden-v8-1-FIELD.img (build folder)' })
+          .count(),
+        1,
+        'Verify is named for its row',
+      );
+      await shot(page, 'library-rows');
+      await use.click();
+      await page.getByTestId('page-flash').waitFor();
+      assert.equal(
+        await page.getByTestId('flash-image-value').getAttribute('title'),
+        join(dir, 'atlas-build', 'ods-atlas-golden-v8-1-FIELD.img'),
+      );
+    },
+  );
+});
