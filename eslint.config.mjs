@@ -76,13 +76,17 @@ export default tseslint.config(
     },
   },
   {
-    // main/shared: pure code (formatting, names) that main and the renderer both run: no Node, no engine
+    // main/shared: pure code (formatting, names, target rules) that main and the renderer both run: no Node, no
+    // engine; the contract's types only
     files: ['main/shared/**/*.ts'],
     rules: {
       'no-restricted-imports': restrictImports({
         noNode: 'main/shared runs in the renderer too: no Node.',
         patterns: [
-          { group: ['../*', '!../shared/*'], message: 'main/shared imports nothing outside itself.' },
+          {
+            group: ['../*', '!../shared/*', '!../contract'],
+            message: 'main/shared imports nothing outside itself but the contract (types).',
+          },
         ],
       }),
     },

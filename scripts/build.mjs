@@ -1,7 +1,8 @@
 // Builds everything into out/: main, CLI, helper, tests and benches with tsc (CommonJS, plain Node);
 // the sandboxed preload and the renderer with esbuild (a single bundle each).
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, rmSync, chmodSync, symlinkSync } from 'node:fs';
+import { cpSync, mkdirSync, rmSync, chmodSync, symlinkSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { build } from 'esbuild';
 
@@ -57,8 +58,19 @@ await build({
   logLevel: 'warning',
 });
 mkdirSync(`${out}/renderer`, { recursive: true });
-cpSync(`${root}renderer/index.html`, `${out}/renderer/index.html`);
+// one Content-Security-Policy: the one main/shared/renderer-policy.ts gives the app's protocol handler
+const policy = createRequire(import.meta.url)(`${out}/main/shared/renderer-policy.js`);
+writeFileSync(
+  `${out}/renderer/index.html`,
+  policy.withPolicy(
+    readFileSync(`${root}renderer/index.html`, 'utf8'),
+    policy.contentSecurityPolicy({ meta: true }),
+  ),
+);
 // templates the engine reads at run time travel with the build (and so into the packaged app)
 cpSync(`${root}resources`, `${out}/resources`, { recursive: true });
+// the version beside the engine that reports it (main/engine/version.ts): package.json is not packed beside it
+const { version } = JSON.parse(readFileSync(`${root}package.json`, 'utf8'));
+writeFileSync(`${out}/main/engine/version.json`, `${JSON.stringify({ version })}\n`);
 chmodSync(`${root}bin/atlas.js`, 0o755);
 console.log('build: ok');

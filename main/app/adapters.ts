@@ -79,12 +79,7 @@ export function toInsertResult(r: EngineInsertResult): InsertResult {
 
 export function toVerifyResult(r: EngineVerifyResult): VerifyResult {
   // verifyCloneFolder throws at the first fault, so a returned result is a clean one
-  return {
-    path: r.folder,
-    ok: true,
-    checked: r.images.length + (r.manifest ? r.manifest.files.length : 0),
-    problems: [],
-  };
+  return { path: r.folder, checked: r.images.length + (r.manifest ? r.manifest.files.length : 0) };
 }
 
 export function toCloneResult(r: EngineCloneResult): CloneResult {

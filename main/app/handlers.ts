@@ -8,7 +8,6 @@
  * runDeviceJob, which production wires to the elevated helper.
  */
 import { promises as fsp } from 'node:fs';
-import { isAbsolute, relative } from 'node:path';
 import { AtlasError, toAtlasError } from '../engine/errors';
 import type { JobControl } from '../engine/progress';
 import type {
@@ -29,6 +28,8 @@ import type {
 } from '../contract';
 import { cloneFolderName, GOLDEN_NUMBER_MAX } from '../shared/names';
 import { checkTag } from '../engine/names';
+import { driveReasons, type DriveUse, type TargetContext } from '../shared/targets';
+import { assertReasons } from '../engine/drives/rules';
 import { JobRegistry, type ActiveJob } from './jobs';
 import { listLibrary } from './library';
 import { inspectImage } from './image';
@@ -63,6 +64,16 @@ export type DeviceJobRunner = <K extends DeviceJobKind>(
   request: DeviceJobRequests[K],
   control: JobControl,
 ) => Promise<JobValues[K]>;
+
+/** One function per device job kind; `deviceJobRunner` makes them the DeviceJobRunner the handlers call. */
+export type DeviceJobRunners = {
+  [K in DeviceJobKind]: (request: DeviceJobRequests[K], control: JobControl) => Promise<JobValues[K]>;
+};
+
+/** Dispatches a device job to its kind's function: each function is typed by its kind, no cast. */
+export function deviceJobRunner(runners: DeviceJobRunners): DeviceJobRunner {
+  return (kind, request, control) => runners[kind](request, control);
+}
 
 export type FileJobRunners = {
   [K in FileJobKind]?: (request: FileJobRequests[K], control: JobControl) => Promise<JobValues[K]>;
@@ -135,10 +146,14 @@ export function createHandlers(deps: HandlerDeps): AppHandlers {
     v.onlyKeys(v.object(request ?? {}), NO_FIELDS);
   };
 
-  /** The confirmed drive must still be there, unchanged; a write target must also be a permissible one. */
+  /**
+   * The confirmed drive must still be there, unchanged, and pass the target rules for its use (a write target
+   * must not hold `context.sourcePath`, nor be smaller than `context.imageSize`).
+   */
   async function resolveDrive(
     snapshot: DriveSnapshot,
-    use: 'read' | 'write',
+    use: DriveUse,
+    context: TargetContext = {},
     drives?: Drive[],
   ): Promise<Drive> {
     const list = drives ?? (await deps.listDrives());
@@ -156,26 +171,12 @@ export function createHandlers(deps: HandlerDeps): AppHandlers {
         { expected: snapshot, found: { size: drive.size, serial: drive.serial } },
       );
     }
-    if (use === 'write') {
-      if (drive.system) {
-        throw new AtlasError(
-          'SYSTEM_DISK',
-          `${drive.device} (${drive.description}) is a system disk. Atlas Imager never writes to it.`,
-        );
-      }
-      if (drive.virtual || !drive.removable) {
-        throw new AtlasError(
-          'NOT_REMOVABLE',
-          `${drive.device} (${drive.description}) is not a removable card. Atlas Imager only writes to SD cards and USB drives.`,
-        );
-      }
-      if (drive.readOnly) {
-        throw new AtlasError(
-          'READ_ONLY',
-          `${drive.device} is read-only. Slide the SD card's lock switch to unlocked and try again.`,
-        );
-      }
-    }
+    const reasons = driveReasons(drive, use, context);
+    assertReasons(
+      drive.device,
+      reasons,
+      use === 'write' ? 'This card cannot be written' : 'This drive cannot be read',
+    );
     return drive;
   }
 
@@ -205,8 +206,7 @@ export function createHandlers(deps: HandlerDeps): AppHandlers {
   }
 
   function startFileJob<K extends FileJobKind>(kind: K, request: FileJobRequests[K]): JobStarted {
-    const runner = deps.fileJobs?.[kind] as
-      ((r: FileJobRequests[K], c: JobControl) => Promise<JobValues[K]>) | undefined;
+    const runner = deps.fileJobs?.[kind];
     if (!runner) throw notAvailable(FILE_JOB_NAMES[kind]);
     const { jobId } = jobs.start(kind, [], (control) => runner(request, control));
     return { jobId, kind };
@@ -275,23 +275,8 @@ export function createHandlers(deps: HandlerDeps): AppHandlers {
       }
       const drives = await deps.listDrives();
       const targets: Drive[] = [];
-      for (const snap of confirmed) {
-        const drive = await resolveDrive(snap, 'write', drives);
-        if (drive.mountpoints.some((m) => isInside(image.path, m))) {
-          throw new AtlasError(
-            'SOURCE_IS_TARGET',
-            `The image ${image.name} is stored on ${drive.device}, the card you chose to write. Copy the image elsewhere first.`,
-          );
-        }
-        if (image.imageSize !== null && drive.size !== null && drive.size < image.imageSize) {
-          throw new AtlasError(
-            'TARGET_TOO_SMALL',
-            `${drive.device} is too small for ${image.name}. Use a card of at least ${image.imageSize} bytes.`,
-            { needed: image.imageSize, available: drive.size },
-          );
-        }
-        targets.push(drive);
-      }
+      const context = { imageSize: image.imageSize, sourcePath: image.path };
+      for (const snap of confirmed) targets.push(await resolveDrive(snap, 'write', context, drives));
       return startDeviceJob(
         'flash',
         targets.map((d) => d.device),
@@ -371,13 +356,7 @@ export function createHandlers(deps: HandlerDeps): AppHandlers {
       const folder = await existing(v.path(o.folder, 'The clone folder'), 'The clone folder', 'folder');
       const confirmed = v.snapshot(o.target, 'The target card');
       const grow = v.boolean(o.grow, 'Grow root');
-      const target = await resolveDrive(confirmed, 'write');
-      if (target.mountpoints.some((m) => isInside(folder, m))) {
-        throw new AtlasError(
-          'SOURCE_IS_TARGET',
-          `The clone folder is stored on ${target.device}, the card you chose to write.`,
-        );
-      }
+      const target = await resolveDrive(confirmed, 'write', { sourcePath: folder });
       return startDeviceJob('restore', [target.device], { folder, target, confirmed, grow });
     },
     'verify:start': async (request) => {
@@ -460,10 +439,4 @@ function artifactName(value: unknown): string {
     );
   }
   return name;
-}
-
-/** Whether `path` lies inside the folder `mountpoint` (a drive's mountpoint holding the image). */
-function isInside(path: string, mountpoint: string): boolean {
-  const rel = relative(mountpoint, path);
-  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
 }

@@ -5,7 +5,15 @@
 import { randomUUID } from 'node:crypto';
 import { AtlasError, toAtlasError } from '../engine/errors';
 import type { JobControl, Progress } from '../engine/progress';
-import type { EventChannel, EventOf, JobKind, JobOutcome, JobProgress, JobValues } from '../contract';
+import type {
+  EventChannel,
+  EventOf,
+  JobKind,
+  JobOutcome,
+  JobProgress,
+  JobValues,
+  OutcomeOf,
+} from '../contract';
 
 export type Emit = <E extends EventChannel>(event: E, payload: EventOf<E>) => void;
 
@@ -58,12 +66,10 @@ export class JobRegistry {
         // yield first so the caller gets the id before any event
         await Promise.resolve();
         const value = await run({ signal: controller.signal, onProgress });
-        outcome = controller.signal.aborted
-          ? { ok: false, kind, error: cancelled() }
-          : ({ ok: true, kind, value } as JobOutcome);
+        outcome = controller.signal.aborted ? failed(kind, cancelled()) : succeeded(kind, value);
       } catch (error) {
         const e = controller.signal.aborted ? cancelled() : toAtlasError(error);
-        outcome = { ok: false, kind, error: { code: e.code, message: e.message } };
+        outcome = failed(kind, e);
       }
       this.jobs.delete(id);
       this.emit('job:finished', { jobId: id, outcome });
@@ -105,6 +111,22 @@ export class JobRegistry {
   private activity(): void {
     this.onActivity(this.list());
   }
+}
+
+function succeeded<K extends JobKind>(kind: K, value: JobValues[K]): JobOutcome {
+  return widen<K>({ ok: true, kind, value });
+}
+
+function failed<K extends JobKind>(kind: K, e: AtlasError): JobOutcome {
+  return widen<K>({ ok: false, kind, error: { code: e.code, message: e.message } });
+}
+
+/**
+ * An outcome of some kind K is an outcome of a kind: TypeScript cannot see that for a generic K (it does not
+ * distribute the union over K), so this is the one place that says so.
+ */
+function widen<K extends JobKind>(outcome: OutcomeOf<K>): JobOutcome {
+  return outcome as JobOutcome;
 }
 
 function cancelled(): AtlasError {

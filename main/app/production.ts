@@ -14,7 +14,7 @@ import type { RestoreResult as EngineRestoreResult } from '../engine/jobs/restor
 import { runInHelper } from '../helper/launch';
 import { AtlasError } from '../engine/errors';
 import type { DeviceJobRequests, DeviceJobRunner, FileJobRunners, HandlerDeps } from './handlers';
-import { notAvailable } from './handlers';
+import { deviceJobRunner, notAvailable } from './handlers';
 import {
   toCloneResult,
   toDrive,
@@ -32,9 +32,8 @@ export type WindowBoundDeps = Pick<
 >;
 
 /** Device jobs go to the helper (one elevated process per job). Only the jobs the helper registers run. */
-export const helperDeviceJobs: DeviceJobRunner = async (kind, request, control) => {
-  if (kind === 'flash') {
-    const r = request as DeviceJobRequests['flash'];
+export const helperDeviceJobs: DeviceJobRunner = deviceJobRunner({
+  flash: async (r, control) => {
     const targets = r.confirmed.map((c) => ({ device: c.device, confirmed: confirmedOf(c) }));
     const result = await runInHelper<EngineFlashResult>(
       'flash',
@@ -42,10 +41,9 @@ export const helperDeviceJobs: DeviceJobRunner = async (kind, request, control) 
       control,
       { name: 'Atlas Imager' },
     );
-    return toFlashResult(result) as never;
-  }
-  if (kind === 'clone') {
-    const r = request as DeviceJobRequests['clone'];
+    return toFlashResult(result);
+  },
+  clone: async (r, control) => {
     const result = await runInHelper<EngineCloneResult>(
       'clone',
       {
@@ -60,17 +58,18 @@ export const helperDeviceJobs: DeviceJobRunner = async (kind, request, control) 
       control,
       { name: 'Atlas Imager' },
     );
-    return toCloneResult(result) as never;
-  }
-  const r = request as DeviceJobRequests['restore'];
-  const result = await runInHelper<EngineRestoreResult>(
-    'restore',
-    { folder: r.folder, target: r.target.device, confirmed: confirmedOf(r.confirmed), grow: r.grow },
-    control,
-    { name: 'Atlas Imager' },
-  );
-  return toRestoreResult(r.folder, result) as never;
-};
+    return toCloneResult(result);
+  },
+  restore: async (r, control) => {
+    const result = await runInHelper<EngineRestoreResult>(
+      'restore',
+      { folder: r.folder, target: r.target.device, confirmed: confirmedOf(r.confirmed), grow: r.grow },
+      control,
+      { name: 'Atlas Imager' },
+    );
+    return toRestoreResult(r.folder, result);
+  },
+});
 
 /** The card as the person confirmed it, which the helper checks again before touching it. */
 function confirmedOf(c: DeviceJobRequests['clone']['confirmed']): { size: number; serial?: string } {

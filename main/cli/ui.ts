@@ -6,6 +6,7 @@ import { createInterface } from 'node:readline/promises';
 import { AtlasError, toAtlasError } from '../engine/errors';
 import type { Progress } from '../engine/progress';
 import { formatBytes, formatDuration, formatRate } from '../engine/format';
+import { stageLabel } from '../shared/stages';
 
 export interface CliIO {
   stdout: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
@@ -46,7 +47,7 @@ export class CliUI {
     const total = p.bytesTotal ? ` / ${formatBytes(p.bytesTotal)}` : '';
     const eta = p.etaSeconds === null ? '' : `  ETA ${formatDuration(p.etaSeconds)}`;
     const detail = p.detail ? ` ${p.detail}` : '';
-    const line = `${p.stage}${detail}${pct}  ${formatBytes(p.bytesDone)}${total}  ${formatRate(p.rate)}${eta}`;
+    const line = `${stageLabel(p.stage)}${detail}${pct}  ${formatBytes(p.bytesDone)}${total}  ${formatRate(p.rate)}${eta}`;
     this.io.stderr.write(`\r\x1b[K${line}`);
     this.progressShown = true;
   };

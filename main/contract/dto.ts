@@ -3,9 +3,57 @@
  * same types hold over Electron IPC, over the tests' WebSocket and in the renderer's stores.
  */
 
+/**
+ * The stable code of every error the app reports (the engine's AtlasError, the CLI's exit, the renderer's
+ * messages): tests and the UI match on it, the sentence beside it is for the person.
+ */
+export type AtlasErrorCode =
+  // input and arguments
+  | 'INVALID_ARGUMENT'
+  | 'NOT_FOUND'
+  | 'ALREADY_EXISTS'
+  | 'UNSUPPORTED'
+  | 'CONFIRMATION_REQUIRED'
+  // archives and images
+  | 'BAD_MAGIC'
+  | 'BAD_HEADER'
+  | 'BAD_BITMAP'
+  | 'CHECKSUM_MISMATCH'
+  | 'TRUNCATED'
+  | 'CORRUPT_ARCHIVE'
+  | 'MALFORMED_DUMP'
+  | 'NO_PARTITION_TABLE'
+  | 'MANIFEST_MISMATCH'
+  | 'FS_NOT_CLEAN'
+  | 'FS_UNSUPPORTED'
+  // sources and targets
+  | 'TARGET_TOO_SMALL'
+  | 'SOURCE_MOUNTED'
+  | 'TARGET_MOUNTED'
+  | 'NOT_REMOVABLE'
+  | 'SYSTEM_DISK'
+  | 'READ_ONLY'
+  | 'DRIVE_CHANGED'
+  | 'DRIVE_REMOVED'
+  | 'SOURCE_IS_TARGET'
+  | 'VERIFY_MISMATCH'
+  /** the card holds less than it claims (writes past its real size wrap onto its start) */
+  | 'FAKE_CAPACITY'
+  // the archive (vault)
+  | 'CONFLICT'
+  | 'VAULT_UNAVAILABLE'
+  | 'PERMISSION_DENIED'
+  | 'ELEVATION_FAILED'
+  | 'IO_ERROR'
+  // product rules
+  | 'NOT_ARMBIAN_BASE'
+  | 'PHASE_RULE'
+  | 'CANCELLED'
+  | 'INTERNAL';
+
 /** An error as the renderer sees it: the engine's AtlasError code and its sentence (never a stack). */
 export interface ErrorDTO {
-  code: string;
+  code: AtlasErrorCode;
   message: string;
 }
 
@@ -58,9 +106,32 @@ export interface ImageInfo {
 
 export type JobKind = 'flash' | 'insert' | 'clone' | 'restore' | 'verify' | 'vault-sync' | 'vault-verify';
 
+/**
+ * Every stage a job reports progress under (the engine's ProgressMeters are typed by it); the renderer has a
+ * label for each (main/shared/stages.ts).
+ */
+export type JobStage =
+  // insert
+  | 'checking'
+  | 'copying'
+  | 'decompressing'
+  | 'hashing'
+  | 'injecting'
+  // flash
+  | 'writing'
+  // flash, insert, verify, vault verify
+  | 'verifying'
+  // clone, restore
+  | 'cloning'
+  | 'restoring'
+  | 'growing root'
+  // verify of a clone folder
+  | 'checking hashes'
+  // vault sync
+  | 'syncing';
+
 export interface JobProgress {
-  /** 'decompressing', 'writing', 'verifying' ... */
-  stage: string;
+  stage: JobStage;
   bytesDone: number;
   bytesTotal: number | null;
   /** bytes per second */
@@ -80,8 +151,6 @@ export interface FlashResult {
   image: string;
   bytesWritten: number;
   verified: boolean;
-  /** hex digest of the image as written, when the job computed one */
-  checksum?: string;
   targets: FlashTargetResult[];
   /** set when only the used blocks were written: how much of the image that was */
   usedBlocksOnly?: { bytesWritten: number; imageBytes: number };
@@ -131,12 +200,11 @@ export interface RestoreResult {
   growNote?: string;
 }
 
+/** A verify that finds a fault fails the job (with the fault as its error): a result is a clean folder. */
 export interface VerifyResult {
   path: string;
-  ok: boolean;
   /** how many files / checksums were checked */
   checked: number;
-  problems: string[];
 }
 
 export interface VaultSyncItemDTO {
@@ -189,8 +257,12 @@ export interface JobValues {
   'vault-verify': VaultVerifyResult;
 }
 
-export type JobOutcome<K extends JobKind = JobKind> =
+/** How one job of kind K ended. */
+export type OutcomeOf<K extends JobKind> =
   { ok: true; kind: K; value: JobValues[K] } | { ok: false; kind: K; error: ErrorDTO };
+
+/** How a job ended, discriminated by `kind` then `ok`: checking both gives the value's type, no cast. */
+export type JobOutcome<K extends JobKind = JobKind> = { [P in K]: OutcomeOf<P> }[K];
 
 export interface Settings {
   /** where Insert writes golden images and Clone writes clone folders */

@@ -2,47 +2,9 @@
  * One error type for the whole engine: a stable code that tests and the UI can match on, and a sentence
  * a person can act on. The CLI prints the sentence; the renderer shows it; tests assert the code.
  */
-export type AtlasErrorCode =
-  // input and arguments
-  | 'INVALID_ARGUMENT'
-  | 'NOT_FOUND'
-  | 'ALREADY_EXISTS'
-  | 'UNSUPPORTED'
-  | 'CONFIRMATION_REQUIRED'
-  // archives and images
-  | 'BAD_MAGIC'
-  | 'BAD_HEADER'
-  | 'BAD_BITMAP'
-  | 'CHECKSUM_MISMATCH'
-  | 'TRUNCATED'
-  | 'CORRUPT_ARCHIVE'
-  | 'MALFORMED_DUMP'
-  | 'NO_PARTITION_TABLE'
-  | 'MANIFEST_MISMATCH'
-  | 'FS_NOT_CLEAN'
-  | 'FS_UNSUPPORTED'
-  // sources and targets
-  | 'TARGET_TOO_SMALL'
-  | 'SOURCE_MOUNTED'
-  | 'TARGET_MOUNTED'
-  | 'NOT_REMOVABLE'
-  | 'SYSTEM_DISK'
-  | 'READ_ONLY'
-  | 'DRIVE_CHANGED'
-  | 'DRIVE_REMOVED'
-  | 'SOURCE_IS_TARGET'
-  | 'VERIFY_MISMATCH'
-  // the archive (vault)
-  | 'CONFLICT'
-  | 'VAULT_UNAVAILABLE'
-  | 'PERMISSION_DENIED'
-  | 'ELEVATION_FAILED'
-  | 'IO_ERROR'
-  // product rules
-  | 'NOT_ARMBIAN_BASE'
-  | 'PHASE_RULE'
-  | 'CANCELLED'
-  | 'INTERNAL';
+import type { AtlasErrorCode } from '../contract';
+
+export type { AtlasErrorCode };
 
 export class AtlasError extends Error {
   override readonly name = 'AtlasError';

@@ -2,9 +2,13 @@
  * Progress reporting shared by every job: a job takes a JobControl and reports through a ProgressMeter,
  * which computes rate and ETA and throttles callbacks so that a fast loop does not flood the UI.
  */
+import type { JobStage } from '../contract';
+
+export type { JobStage };
+
 export interface Progress {
-  /** What is happening now, e.g. 'reading', 'compressing', 'writing', 'verifying'. */
-  stage: string;
+  /** What is happening now: one of the contract's stages, each of which the app labels. */
+  stage: JobStage;
   bytesDone: number;
   /** null when the total is unknown (a stream of unknown length). */
   bytesTotal: number | null;
@@ -33,7 +37,7 @@ export class ProgressMeter {
   private detail: string | undefined;
 
   constructor(
-    private readonly stage: string,
+    private readonly stage: JobStage,
     private readonly total: number | null,
     private readonly listener: ProgressListener | undefined,
     private readonly options: { intervalMs?: number; detail?: string; now?: () => number } = {},

@@ -4,6 +4,7 @@
  */
 import type {
   AtlasApi,
+  AtlasErrorCode,
   ErrorDTO,
   EventChannel,
   EventOf,
@@ -20,7 +21,7 @@ declare global {
 
 export class ApiError extends Error implements ErrorDTO {
   constructor(
-    readonly code: string,
+    readonly code: AtlasErrorCode,
     message: string,
   ) {
     super(message);

@@ -27,7 +27,7 @@ import { inProcessFileJobs } from '../../main/app/production';
 import { prehashBase } from '../../main/engine/jobs/insert';
 import type { Drive, FilePurpose, FolderPurpose } from '../../main/contract';
 import { shimScript } from './shim';
-import { contentSecurityPolicy, contentTypeOf } from '../../main/shared/renderer-policy';
+import { contentSecurityPolicy, contentTypeOf, withPolicy } from '../../main/shared/renderer-policy';
 
 // the app's policy, but the page talks to this server over a WebSocket
 const CSP = contentSecurityPolicy({ connectSelf: true });
@@ -105,15 +105,17 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
     }
     fsp.readFile(file).then(
       (content) => {
-        const body =
-          options.injectShim && file.endsWith('index.html')
-            ? content
-                .toString('utf8')
-                .replace(
-                  '<script type="module"',
-                  '<script src="atlas-shim.js"></script>\n    <script type="module"',
-                )
-            : content;
+        // the page's own policy, loosened as the header is to reach this server's WebSocket
+        const page = (): string =>
+          withPolicy(content.toString('utf8'), contentSecurityPolicy({ connectSelf: true, meta: true }));
+        const body = !file.endsWith('index.html')
+          ? content
+          : options.injectShim
+            ? page().replace(
+                '<script type="module"',
+                '<script src="atlas-shim.js"></script>\n    <script type="module"',
+              )
+            : page();
         response.writeHead(200, {
           'Content-Type': contentTypeOf(extname(file)),
           'Content-Security-Policy': CSP,

@@ -26,6 +26,7 @@ import { spawnSync } from 'node:child_process';
 import { cloneJob } from '../../main/engine/jobs/clone';
 import { insertJob } from '../../main/engine/jobs/insert';
 import { verifyCloneFolder } from '../../main/engine/jobs/verify';
+import { restoreJob } from '../../main/engine/jobs/restore';
 import { vaultSyncJob, vaultVerifyJob } from '../../main/engine/jobs/vault';
 import { listArtifacts } from '../../main/engine/library/catalog';
 import { isAtlasError } from '../../main/engine/errors';
@@ -203,6 +204,39 @@ describe('vault sync and verify', () => {
     const thorough = await vaultSyncJob({ from: build, to: vault, checksum: true });
     assert.equal(thorough.identical, 3);
     assert.deepEqual(tree(vault), before);
+  });
+
+  test('files macOS writes (._NAME, .DS_Store) on both sides: no conflict, verify and restore still pass', async () => {
+    const appleDouble = Buffer.concat([Buffer.from([0, 5, 0x16, 7, 0, 2, 0, 0]), Buffer.alloc(4088)]);
+    for (const folder of [join(build, CLONE), join(vault, CLONE), join(vault, SHELL_CLONE)]) {
+      for (const name of readdirSync(folder)) writeFileSync(join(folder, `._${name}`), appleDouble);
+      writeFileSync(join(folder, '.DS_Store'), Buffer.alloc(6148, 1));
+    }
+    writeFileSync(join(vault, `._${GOLDEN}`), appleDouble);
+    writeFileSync(join(vault, '.DS_Store'), Buffer.alloc(6148, 1));
+    const before = tree(vault);
+    const catalog = await listArtifacts(vault);
+    assert.deepEqual(catalog.artifacts.map((a) => a.name).sort(), [CLONE, SHELL_CLONE, GOLDEN].sort());
+    const sync = await vaultSyncJob({ from: build, to: vault, checksum: true });
+    assert.equal(sync.identical, 3);
+    assert.deepEqual(tree(vault), before, 'the hidden files are neither copied nor removed');
+    const report = await vaultVerifyJob({ folder: vault });
+    assert.equal(report.ok, true, JSON.stringify(report.artifacts));
+    assert.ok(report.artifacts.every((a) => a.files.every((f) => !f.name.startsWith('.'))));
+    await verifyCloneFolder(join(vault, CLONE));
+    // Restore from the Mac-written vault copy: one image per partition, onto an image file the size of the card
+    const target = join(dir, 'restored-from-mac-vault.img');
+    const card = readdirSync(dir).find((n) => n.startsWith('Armbian_'))!;
+    run('truncate', ['-s', String(statSync(join(dir, card)).size), target]);
+    const restored = await restoreJob({ folder: join(vault, CLONE), target, grow: false });
+    assert.equal(restored.manifestChecked, true);
+    assert.deepEqual(
+      restored.partitions.map((p) => p.file),
+      readdirSync(join(build, CLONE))
+        .filter((n) => /^[^.].*\.partclone\.gz$/.test(n))
+        .sort(),
+    );
+    run('sfdisk', ['--dump', target]);
   });
 
   test('vault verify passes, then reports a damaged copy (and the CLI exits non-zero)', async () => {

@@ -4,7 +4,7 @@
  * The presentation is read from a JSON file at each call, so a test can change it (swap the serial, turn the
  * card into the system disk) while a job runs.
  */
-import { symlinkSync, writeFileSync, chmodSync, mkdirSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { run } from './sh';
 
@@ -25,6 +25,8 @@ export interface FakeLsblk {
   binDir: string;
   /** PATH with the fake first */
   path: string;
+  /** the fake itself, to bind-mount over /usr/bin/lsblk where PATH cannot reach (a root helper's reset PATH) */
+  script: string;
   /** the symlink each loop device is presented as */
   deviceFor(loop: string): string;
   /** rewrite the presentation of the cards */
@@ -36,7 +38,11 @@ export function installFakeLsblk(dir: string, cards: FakeCard[]): FakeLsblk {
   const devDir = join(dir, 'fakedev');
   mkdirSync(binDir, { recursive: true });
   mkdirSync(devDir, { recursive: true });
-  const realLsblk = run('bash', ['-c', 'command -v lsblk']).trim();
+  // a copy of the real one: the fake may be bind-mounted over /usr/bin/lsblk (see elevated.ts), where calling
+  // the real one by its usual path would call the fake again
+  const realLsblk = join(binDir, 'real-lsblk');
+  copyFileSync(run('bash', ['-c', 'command -v lsblk']).trim(), realLsblk);
+  chmodSync(realLsblk, 0o755);
   const configPath = join(dir, 'fake-lsblk.json');
   const names = new Map<string, string>();
   const deviceFor = (loop: string): string => {
@@ -82,5 +88,5 @@ process.stdout.write(JSON.stringify(data));
   const lsblkPath = join(binDir, 'lsblk');
   writeFileSync(lsblkPath, script);
   chmodSync(lsblkPath, 0o755);
-  return { binDir, path: `${binDir}:${process.env.PATH ?? ''}`, deviceFor, set };
+  return { binDir, path: `${binDir}:${process.env.PATH ?? ''}`, script: lsblkPath, deviceFor, set };
 }

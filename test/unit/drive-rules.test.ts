@@ -4,29 +4,8 @@ import assert from 'node:assert/strict';
 import { assertTarget, findDrive, isSafeTarget, targetReasons } from '../../main/engine/drives/rules';
 import type { Drive } from '../../main/engine/drives/list';
 import { isAtlasError } from '../../main/engine/errors';
+import { engineCard as card, GB } from '../support/drives';
 
-const GB = 1e9;
-function card(over: Partial<Drive> = {}): Drive {
-  return {
-    device: '/dev/sdb',
-    raw: '/dev/sdb',
-    description: 'Generic SD Reader',
-    size: 32 * GB,
-    bus: 'USB',
-    removable: true,
-    system: false,
-    virtual: false,
-    readOnly: false,
-    mountpoints: [],
-    serial: 'S1',
-    large: false,
-    wholeDisk: true,
-    partitions: [],
-    holdsRoot: false,
-    holdsApp: false,
-    ...over,
-  };
-}
 const codes = (d: Drive, imageSize?: number): string[] =>
   targetReasons(d, { imageSize }).map((r) => `${r.level}:${r.code}`);
 

@@ -56,6 +56,12 @@ export const vaultCommand: CliCommand = {
             : `  ${i.action === 'copied' ? 'copied   ' : 'would copy'} ${i.name}  ${formatBytes(i.bytes)}${i.action === 'copied' ? `  verified (${[...new Set(i.files.map((f) => f.reference))].join(', ')})${i.checksumFile ? `, wrote ${i.checksumFile}` : ''}` : ''}`,
         ),
         `${result.copied} ${verb} (${formatBytes(result.bytes)}), ${result.identical} already in the vault; ${formatBytes(result.freeBytes)} free on the vault before.`,
+        // macOS, or a vault filesystem without direct I/O: say what the check could not rule out
+        ...(result.items.some((i) => i.files.some((f) => f.readFromDisk === false))
+          ? [
+              'Read back through the system cache (this system cannot bypass it for files): a fault of the vault disk that the cache hides would not show until the next vault verify after replugging it.',
+            ]
+          : []),
       ]);
       return;
     }

@@ -150,13 +150,19 @@ export async function openImageSource(
 
   switch (detected) {
     case 'raw':
-      return makeSource(base, 'raw', 'file', fileSize, null, undefined, (out) => {
-        const file = createReadStream(path, {
-          // 1 MiB chunks: larger fresh buffers measured slower (page faults on every allocation)
-          highWaterMark: READ_CHUNK,
-          ...(isBlockDevice ? { end: fileSize - 1 } : {}),
-        });
-        feedInProcess(out, file, null, base, 'raw');
+      return makeSource({
+        base,
+        format: 'raw',
+        decoder: 'file',
+        size: fileSize,
+        start: (out) => {
+          const file = createReadStream(path, {
+            // 1 MiB chunks: larger fresh buffers measured slower (page faults on every allocation)
+            highWaterMark: READ_CHUNK,
+            ...(isBlockDevice ? { end: fileSize - 1 } : {}),
+          });
+          feedInProcess(out, file, null, base, 'raw');
+        },
       });
 
     case 'gzip': {
@@ -165,16 +171,23 @@ export async function openImageSource(
       const estimate = isize !== null && isize >= fileSize ? isize : null;
       const pigz = options.gzipDecoder === 'zlib' ? null : tools('pigz');
       const usePigz = pigz !== null && options.gzipDecoder === 'pigz';
-      return makeSource(base, 'gzip', usePigz ? 'pigz' : 'zlib', null, estimate, undefined, (out) => {
-        if (usePigz) feedChild(out, pigz, ['-dc'], base, 'gzip');
-        else
-          feedInProcess(
-            out,
-            createReadStream(path, { highWaterMark: READ_CHUNK }),
-            createGunzip({ chunkSize: 256 * 1024 }),
-            base,
-            'gzip',
-          );
+      return makeSource({
+        base,
+        format: 'gzip',
+        decoder: usePigz ? 'pigz' : 'zlib',
+        size: null,
+        estimate,
+        start: (out) => {
+          if (usePigz) feedChild(out, pigz, ['-dc'], base, 'gzip');
+          else
+            feedInProcess(
+              out,
+              createReadStream(path, { highWaterMark: READ_CHUNK }),
+              createGunzip({ chunkSize: 256 * 1024 }),
+              base,
+              'gzip',
+            );
+        },
       });
     }
 
@@ -183,21 +196,22 @@ export async function openImageSource(
       const xz = tools('xz');
       // with the size known, progress counts output bytes, so xz may read the file itself
       const readsFile = xz !== null && size !== null;
-      return makeSource(
+      return makeSource({
         base,
-        'xz',
-        xz ? 'xz' : 'xz-wasm',
+        format: 'xz',
+        decoder: xz ? 'xz' : 'xz-wasm',
         size,
-        null,
-        undefined,
-        (out) => {
+        start: (out) => {
           if (xz) feedChild(out, xz, ['-dc', '-T0'], base, 'xz', readsFile);
           else feedWorker(out, base);
         },
-        readsFile
-          ? (pool, opts, fallback) => toolBlocks(xz, ['-dc', '-T0'], base, 'xz', pool, opts, fallback)
-          : undefined,
-      );
+        ...(readsFile
+          ? {
+              blocks: (pool, opts, fallback) =>
+                toolBlocks(xz, ['-dc', '-T0'], base, 'xz', pool, opts, fallback),
+            }
+          : {}),
+      });
     }
 
     case 'zstd': {
@@ -206,14 +220,12 @@ export async function openImageSource(
       const useCli = zstd !== null && options.zstdDecoder !== 'zstd-napi';
       if (!useCli) loadZstdNapi();
       const readsFile = useCli && size !== null;
-      return makeSource(
+      return makeSource({
         base,
-        'zstd',
-        useCli ? 'zstd' : 'zstd-napi',
+        format: 'zstd',
+        decoder: useCli ? 'zstd' : 'zstd-napi',
         size,
-        null,
-        undefined,
-        (out) => {
+        start: (out) => {
           if (useCli) feedChild(out, zstd, ['-dc', '--no-progress'], base, 'zstd', readsFile);
           else
             feedInProcess(
@@ -224,17 +236,24 @@ export async function openImageSource(
               'zstd',
             );
         },
-        readsFile
-          ? (pool, opts, fallback) =>
-              toolBlocks(zstd, ['-dc', '--no-progress'], base, 'zstd', pool, opts, fallback)
-          : undefined,
-      );
+        ...(readsFile
+          ? {
+              blocks: (pool, opts, fallback) =>
+                toolBlocks(zstd, ['-dc', '--no-progress'], base, 'zstd', pool, opts, fallback),
+            }
+          : {}),
+      });
     }
 
     case 'zip': {
       const entry = await openZipEntry(path, options.entryName);
-      return makeSource(base, 'zip', 'zlib', entry.uncompressedSize, null, entry.fileName, (out) => {
-        feedZipEntry(out, entry, base);
+      return makeSource({
+        base,
+        format: 'zip',
+        decoder: 'zlib',
+        size: entry.uncompressedSize,
+        entryName: entry.fileName,
+        start: (out) => feedZipEntry(out, entry, base),
       });
     }
   }
@@ -294,21 +313,37 @@ class SourceStream extends Transform implements SourceReadable {
   }
 }
 
-function makeSource(
-  base: Base & { signal?: AbortSignal },
-  format: SourceFormat,
-  decoder: SourceDecoder,
-  size: number | null,
-  estimate: number | null,
-  entryName: string | undefined,
-  start: (out: SourceStream) => void,
+/** What makeSource needs to know of one opened image. */
+interface SourceParts {
+  base: Base & { signal?: AbortSignal };
+  format: SourceFormat;
+  decoder: SourceDecoder;
+  /** the exact uncompressed size, when the container records it */
+  size: number | null;
+  /** a guess of it otherwise (gzip's ISIZE) */
+  estimate?: number | null;
+  /** the chosen entry of a .zip */
+  entryName?: string;
+  /** starts feeding the uncompressed image into `out` */
+  start: (out: SourceStream) => void;
   /** whole blocks by a faster way than the stream; `fallback` is the stream's way, for when it cannot start */
   blocks?: (
     pool: readonly Buffer[],
     options: { ahead?: number; signal?: AbortSignal | undefined },
     fallback: () => AsyncGenerator<Block>,
-  ) => AsyncGenerator<Block>,
-): ImageSource {
+  ) => AsyncGenerator<Block>;
+}
+
+function makeSource({
+  base,
+  format,
+  decoder,
+  size,
+  estimate = null,
+  entryName,
+  start,
+  blocks,
+}: SourceParts): ImageSource {
   return {
     path: base.path,
     format,

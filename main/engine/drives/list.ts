@@ -1,18 +1,21 @@
 /**
  * The drives this machine can see, through drivelist (lsblk on Linux, DiskArbitration on macOS), completed
  * with what drivelist leaves out: the serial, the partitions and which disk holds `/`, the app or the source
- * image (compared by device number, so a bind mount or a symlink cannot fool it).
+ * image (compared by device number, so a bind mount or a symlink cannot fool it). On macOS those facts come from
+ * diskutil (platform/darwin.ts), which also tells disk images and APFS containers apart from real disks.
  */
 import { execFile } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import { promisify } from 'node:util';
 import * as drivelist from 'drivelist';
 import { toAtlasError } from '../errors';
+import { LARGE_DRIVE_BYTES } from '../../shared/names';
+import { darwinFacts } from '../platform/darwin';
 
 const execFileAsync = promisify(execFile);
 
 /** Drives over this size need an extra confirmation: a USB hard disk is more likely than an SD card. */
-export const LARGE_DRIVE_BYTES = 128e9;
+export { LARGE_DRIVE_BYTES };
 
 export interface Partition {
   device: string;
@@ -35,6 +38,8 @@ export interface Drive {
   readOnly: boolean;
   mountpoints: string[];
   serial?: string;
+  /** logical sector size in bytes (512, 4096): raw reads and writes of the card are whole multiples of it */
+  blockSize?: number;
   /** over 128 GB */
   large: boolean;
   /** a whole disk rather than a partition */
@@ -67,61 +72,92 @@ interface LsblkNode {
   children?: LsblkNode[];
 }
 
-interface LsblkFacts {
+/** What the platform's own tools add to a drivelist record (lsblk on Linux, diskutil on macOS). */
+export interface DriveFacts {
   serial?: string;
   wholeDisk: boolean;
   partitions: Partition[];
-  /** this disk's device number and those of everything below it, as "major:minor" */
-  devNumbers: Set<string>;
+  /** this disk's device number and those of everything below it, as "major:minor" (Linux) */
+  devNumbers?: Set<string>;
+  /** macOS: diskutil's size, sector size, bus, media name; disk images and APFS containers are virtual */
+  size?: number | null;
+  blockSize?: number;
+  bus?: string;
+  description?: string;
+  virtual?: boolean;
+}
+
+/** Where the running system, the app and the selected source live, to mark the drives that hold them. */
+export interface DriveContext {
+  rootDev: string | null;
+  appDevs: Array<string | null>;
+  appReal: string[];
+  sourceDev: string | null;
+  /** null when no source was given */
+  sourceReal: string | null;
 }
 
 export async function listDrives(options: ListOptions = {}): Promise<Drive[]> {
   let raw: drivelist.Drive[];
+  let facts: Map<string, DriveFacts>;
   try {
     raw = await drivelist.list();
+    facts =
+      process.platform === 'linux'
+        ? await lsblkFacts()
+        : process.platform === 'darwin'
+          ? await darwinFacts()
+          : new Map<string, DriveFacts>();
   } catch (error) {
     throw toAtlasError(error, 'Cannot list drives');
   }
-  const facts = process.platform === 'linux' ? await lsblkFacts() : new Map<string, LsblkFacts>();
-  const rootDev = await devNumber('/');
-  const appDevs = await Promise.all((options.appPaths ?? [process.execPath, __dirname]).map(devNumber));
-  const sourceDev = options.sourcePath ? await devNumber(options.sourcePath) : null;
-  const sourceReal = options.sourcePath
-    ? await fsp.realpath(options.sourcePath).catch(() => options.sourcePath!)
-    : null;
-  const appReal = await Promise.all(
-    (options.appPaths ?? [process.execPath, __dirname]).map((p) => fsp.realpath(p).catch(() => p)),
-  );
+  const appPaths = options.appPaths ?? [process.execPath, __dirname];
+  const context: DriveContext = {
+    rootDev: await devNumber('/'),
+    appDevs: await Promise.all(appPaths.map(devNumber)),
+    appReal: await Promise.all(appPaths.map((p) => fsp.realpath(p).catch(() => p))),
+    sourceDev: options.sourcePath ? await devNumber(options.sourcePath) : null,
+    sourceReal: options.sourcePath
+      ? await fsp.realpath(options.sourcePath).catch(() => options.sourcePath!)
+      : null,
+  };
+  return raw.map((d) => toDrive(d, facts.get(d.device), context));
+}
 
-  return raw.map((d) => {
-    const f = facts.get(d.device);
-    const mountpoints = d.mountpoints.map((m) => m.path).filter(Boolean);
-    const holds = (dev: string | null, path: string | null): boolean =>
-      (dev !== null && f !== undefined && f.devNumbers.has(dev)) ||
-      (path !== null && f === undefined && mountpoints.some((m) => isUnder(path, m)));
-    const holdsRoot = holds(rootDev, '/') || mountpoints.includes('/');
-    const holdsApp = appDevs.some((dev, i) => holds(dev, appReal[i] ?? null));
-    const drive: Drive = {
-      device: d.device,
-      raw: d.raw,
-      description: d.description || d.device,
-      size: d.size,
-      bus: (d.busType || 'UNKNOWN').toUpperCase(),
-      removable: d.isRemovable && !d.isVirtual,
-      system: d.isSystem || holdsRoot,
-      virtual: Boolean(d.isVirtual),
-      readOnly: d.isReadOnly,
-      mountpoints,
-      ...(f?.serial ? { serial: f.serial } : {}),
-      large: (d.size ?? 0) > LARGE_DRIVE_BYTES,
-      wholeDisk: f?.wholeDisk ?? true,
-      partitions: f?.partitions ?? [],
-      holdsRoot,
-      holdsApp,
-    };
-    if (options.sourcePath) drive.containsSource = holds(sourceDev, sourceReal);
-    return drive;
-  });
+/** One drivelist record completed with the platform's facts. Pure: the darwin tests feed it recorded outputs. */
+export function toDrive(d: drivelist.Drive, f: DriveFacts | undefined, context: DriveContext): Drive {
+  const partitionMounts = (f?.partitions ?? []).flatMap((p) => p.mountpoints);
+  const mountpoints = [...new Set([...d.mountpoints.map((m) => m.path).filter(Boolean), ...partitionMounts])];
+  // by device number where the platform gives them (Linux), else by the mount points that contain the path
+  const holds = (dev: string | null, path: string | null): boolean =>
+    f?.devNumbers && f.devNumbers.size > 0
+      ? dev !== null && f.devNumbers.has(dev)
+      : path !== null && mountpoints.some((m) => isUnder(path, m));
+  const holdsRoot = holds(context.rootDev, '/') || mountpoints.includes('/');
+  const holdsApp = context.appDevs.some((dev, i) => holds(dev, context.appReal[i] ?? null));
+  const virtual = Boolean(d.isVirtual) || f?.virtual === true;
+  const size = f?.size !== undefined && f.size !== null ? f.size : d.size;
+  const drive: Drive = {
+    device: d.device,
+    raw: d.raw,
+    description: f?.description || d.description || d.device,
+    size,
+    bus: (f?.bus || d.busType || 'UNKNOWN').toUpperCase(),
+    removable: d.isRemovable && !virtual,
+    system: d.isSystem || holdsRoot,
+    virtual,
+    readOnly: d.isReadOnly,
+    mountpoints,
+    ...(f?.serial ? { serial: f.serial } : {}),
+    blockSize: f?.blockSize ?? (d.logicalBlockSize || d.blockSize || 512),
+    large: (size ?? 0) > LARGE_DRIVE_BYTES,
+    wholeDisk: f?.wholeDisk ?? true,
+    partitions: f?.partitions ?? [],
+    holdsRoot,
+    holdsApp,
+  };
+  if (context.sourceReal !== null) drive.containsSource = holds(context.sourceDev, context.sourceReal);
+  return drive;
 }
 
 function isUnder(path: string, mountpoint: string): boolean {
@@ -144,8 +180,8 @@ async function devNumber(path: string): Promise<string | null> {
 }
 
 /** Serial, partitions and device numbers from lsblk, which drivelist reads but does not pass on. */
-async function lsblkFacts(): Promise<Map<string, LsblkFacts>> {
-  const map = new Map<string, LsblkFacts>();
+async function lsblkFacts(): Promise<Map<string, DriveFacts>> {
+  const map = new Map<string, DriveFacts>();
   let nodes: LsblkNode[];
   try {
     const { stdout } = await execFileAsync(

@@ -5,9 +5,9 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { AtlasError, throwIfCancelled, toAtlasError } from '../errors';
-import { ProgressMeter, type JobControl } from '../progress';
+import { ProgressMeter, type JobControl, type JobStage } from '../progress';
 import { promises as fsp } from 'node:fs';
-import { alignedBuffer, openDirect, readBlocks } from './direct';
+import { alignedBuffer, openDirect, readBlocks, type DirectDevice } from './direct';
 
 /** Reads of this size keep the disk busy and the per-call overhead negligible. */
 export const HASH_READ_SIZE = 8 * 1024 * 1024;
@@ -63,7 +63,7 @@ export interface HashResult {
 /** Hashes a whole readable (e.g. an ImageSource's uncompressed stream); progress counts the bytes hashed. */
 export async function sha256Readable(
   readable: Readable,
-  control: JobControl & { total?: number | null; stage?: string } = {},
+  control: JobControl & { total?: number | null; stage?: JobStage } = {},
 ): Promise<HashResult> {
   const hasher = new Sha256();
   const meter = new ProgressMeter(control.stage ?? 'hashing', control.total ?? null, control.onProgress);
@@ -94,7 +94,7 @@ export async function sha256Readable(
  */
 export async function sha256File(
   path: string,
-  control: JobControl & { stage?: string; length?: number } = {},
+  control: JobControl & { stage?: JobStage; length?: number } = {},
 ): Promise<string> {
   return (await sha256FileWithSize(path, control)).sha256;
 }
@@ -110,7 +110,7 @@ const DIRECT_MIN = HASH_READ_SIZE;
 /** Like sha256File, also returning the number of bytes hashed. `length` hashes only the first bytes. */
 export async function sha256FileWithSize(
   path: string,
-  control: JobControl & { stage?: string; length?: number } = {},
+  control: JobControl & { stage?: JobStage; length?: number } = {},
 ): Promise<HashResult> {
   throwIfCancelled(control.signal);
   const size = await fsp.stat(path).then(
@@ -118,18 +118,53 @@ export async function sha256FileWithSize(
     () => 0, // openDirect says what is wrong
   );
   const file = await openDirect(path, { write: false, direct: size >= DIRECT_MIN });
+  const total = control.length === undefined ? file.size : Math.min(control.length, file.size);
+  const meter = new ProgressMeter(control.stage ?? 'hashing', total, control.onProgress, { detail: path });
+  const result = await hashOpened(file, total, control.signal, (done) => meter.set(done));
+  meter.finish();
+  return result;
+}
+
+/**
+ * sha256 of a file as its disk holds it, not as the page cache does: the check that a copy just written (and still
+ * cached) really reached the medium. `fromDisk` says whether that could be guaranteed:
+ *  - Linux: O_DIRECT, for every size (readBlocks asks whole pages and the last read stops at the end of the file);
+ *    false only on a filesystem without O_DIRECT (ramfs, tmpfs before Linux 6.6, some FUSE).
+ *  - macOS: false. Its equivalent, fcntl(F_NOCACHE), has no Node API, and even with it XNU serves pages still
+ *    resident in the cache (the ones the copy just wrote), so it must also be set on the writing descriptor: a
+ *    small native addon, not built yet (docs/mac-checklist.md). The bytes are still read and compared.
+ */
+export async function sha256FromDisk(
+  path: string,
+  options: { signal?: AbortSignal | undefined; onBytes?: (bytes: number) => void } = {},
+): Promise<HashResult & { fromDisk: boolean }> {
+  throwIfCancelled(options.signal);
+  const file = await openDirect(path, { write: false });
+  let done = 0;
+  const result = await hashOpened(file, file.size, options.signal, (position) => {
+    options.onBytes?.(position - done);
+    done = position;
+  });
+  return { ...result, fromDisk: file.direct };
+}
+
+/** Hashes [0, total) of an opened file, one buffer hashed while the other is read, and closes it. */
+async function hashOpened(
+  file: DirectDevice,
+  total: number,
+  signal: AbortSignal | undefined,
+  onPosition: (position: number) => void,
+): Promise<HashResult> {
+  const path = file.path;
   try {
-    const total = control.length === undefined ? file.size : Math.min(control.length, file.size);
-    const meter = new ProgressMeter(control.stage ?? 'hashing', total, control.onProgress, { detail: path });
     const hasher = new Sha256();
-    // one buffer hashed while the other is read
     const pool = [0, 1].map(() => alignedBuffer(HASH_READ_SIZE, [file]));
     let position = 0;
-    for await (const block of readBlocks(file, pool, { end: total, signal: control.signal })) {
+    for await (const block of readBlocks(file, pool, { end: total, signal })) {
       if (block.length === 0) break; // the file shrank under us; hash what there was
       hasher.update(block.buffer.subarray(0, block.length));
       position += block.length;
-      meter.set(position);
+      onPosition(position);
     }
     if (position < total) {
       throw new AtlasError('TRUNCATED', `${path} ended at byte ${position} while hashing ${total} bytes.`, {
@@ -138,9 +173,9 @@ export async function sha256FileWithSize(
         total,
       });
     }
-    meter.finish();
     return { sha256: hasher.digest(), bytes: position };
   } catch (error) {
+    throwIfCancelled(signal);
     throw toAtlasError(error, `Cannot hash ${path}`);
   } finally {
     await file.handle.close();

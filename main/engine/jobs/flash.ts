@@ -16,8 +16,10 @@
 import { realpath } from 'node:fs/promises';
 import { planUsedBlocks, type UsedBlocksPlan } from './flash-plan';
 import { existsSync } from 'node:fs';
-import { AtlasError, throwIfCancelled, toAtlasError } from '../errors';
+import { AtlasError, isAtlasError, throwIfCancelled, toAtlasError } from '../errors';
 import { BlockHasher } from '../io/hash-pool';
+import { formatBytes } from '../format';
+import { fakeCapacityError, wrapPeriod } from './fake-capacity';
 import { ProgressMeter, type JobControl } from '../progress';
 import { openImageSource, type ImageSource } from '../compress/source';
 import {
@@ -100,7 +102,7 @@ export interface FlashTargetResult {
   ejected: boolean;
   /** O_DIRECT writes and read-back (false: buffered, cache dropped before verifying) */
   direct: boolean;
-  error?: { code: string; message: string; details: Record<string, unknown> };
+  error?: ReturnType<AtlasError['toJSON']>;
   warnings: string[];
 }
 
@@ -124,6 +126,8 @@ interface Target {
   live: boolean;
   error: AtlasError | null;
   bytesWritten: number;
+  /** the end of what the read-back has compared so far */
+  verifiedUpTo: number;
   verified: boolean;
   ejected: boolean;
   warnings: string[];
@@ -144,6 +148,7 @@ export async function flashJob(options: FlashOptions, control: JobControl = {}):
     live: true,
     error: null,
     bytesWritten: 0,
+    verifiedUpTo: 0,
     verified: false,
     ejected: false,
     warnings: [],
@@ -237,17 +242,27 @@ function firstError(targets: Target[]): AtlasError {
   });
 }
 
-function fail(t: Target, error: unknown, doing: string): void {
+/**
+ * Drops a target that failed. `at`: the byte of the card being read or written, named in the message with how far
+ * the job had got on that card (written, or verified), so the person knows where the card gave up.
+ */
+function fail(t: Target, error: unknown, doing: string, at?: number): void {
   if (!t.live) return;
-  let e = toAtlasError(error, `${doing} ${t.spec.device}`);
+  const got =
+    doing === 'Verifying'
+      ? `${formatBytes(t.verifiedUpTo)} verified`
+      : `${formatBytes(t.bytesWritten)} of the image written`;
+  const where =
+    at === undefined ? `${doing} ${t.spec.device}` : `${doing} ${t.spec.device} at byte ${at} (${got})`;
+  const facts = at === undefined ? {} : { device: t.spec.device, offset: at, written: t.bytesWritten };
+  let e = toAtlasError(error, where);
+  if (!isAtlasError(error)) e = new AtlasError(e.code, e.message, { ...e.details, ...facts });
   // a card pulled out mid-write shows up as EIO, and then its node disappears
   if ((e.code === 'IO_ERROR' || e.code === 'NOT_FOUND') && !existsSync(t.spec.device)) {
     e = new AtlasError(
       'DRIVE_REMOVED',
-      `${t.spec.device} went away while ${doing.toLowerCase()} it. Was the card removed?`,
-      {
-        device: t.spec.device,
-      },
+      `${t.spec.device} went away while ${doing.toLowerCase()} it${at === undefined ? '' : ` at byte ${at} (${got})`}. Was the card removed?`,
+      { device: t.spec.device, ...facts },
     );
   }
   t.live = false;
@@ -373,7 +388,7 @@ async function writeBlocks(
   // zero the old partition table first: until the very end the card holds no bootable layout
   await Promise.all(
     live().map((t) =>
-      writeRange(t, head, 0, Math.min(FLASH_HEAD, t.dev!.size), 0).catch((e) => fail(t, e, 'Writing')),
+      writeRange(t, head, 0, Math.min(FLASH_HEAD, t.dev!.size), 0).catch((e) => fail(t, e, 'Writing', 0)),
     ),
   );
 
@@ -415,7 +430,7 @@ async function writeBlocks(
         await writeRange(t, buffer, from, length, at);
         t.bytesWritten = at + length;
       } catch (error) {
-        fail(t, error, 'Writing');
+        fail(t, error, 'Writing', at + from);
       }
     });
     inFlight.push(Promise.all([hashed, ...writes]).then(() => undefined));
@@ -463,9 +478,14 @@ async function writeBlocks(
     live().map(async (t) => {
       try {
         await writeRange(t, head, 0, headLength, 0);
+      } catch (error) {
+        fail(t, error, 'Writing', 0);
+        return;
+      }
+      try {
         await t.dev!.handle.sync();
       } catch (error) {
-        fail(t, error, 'Writing');
+        fail(t, error, 'Flushing');
       }
     }),
   );
@@ -521,7 +541,7 @@ async function verifyAll(
         t.verified = true;
       } catch (error) {
         if (control.signal?.aborted) throw error;
-        fail(t, error, 'Verifying');
+        fail(t, error, 'Verifying', t.verifiedUpTo);
       }
     }),
   );
@@ -559,6 +579,11 @@ async function verifyTarget(
     const block = buffer.subarray(0, want);
     const readBack = await hasher.hashSegments(block, want, HASH_SEGMENT);
     if (readBack.some((h, k) => h !== hashes[i]![k])) {
+      // a used-blocks flash hashes only the blocks it wrote: the block numbers of the wrap test do not apply
+      const period = only
+        ? null
+        : await wrapPeriod(i, hashes, (b) => readBackAt(dev, b, total, hasher, readBack, i));
+      if (period !== null) throw fakeCapacityError(dev.path, dev.size, period * FLASH_BLOCK, at);
       const offset = await firstDifference(source, block, at, control);
       throw new AtlasError(
         'VERIFY_MISMATCH',
@@ -568,8 +593,27 @@ async function verifyTarget(
       );
     }
     meter.add(want);
+    t.verifiedUpTo = at + want;
     i += 1;
   }
+}
+
+/** The hashes of block `b` as the card holds it (the bad block's are known already); null past the image. */
+async function readBackAt(
+  dev: DirectDevice,
+  b: number,
+  total: number,
+  hasher: BlockHasher,
+  known: string[],
+  knownBlock: number,
+): Promise<string[] | null> {
+  if (b === knownBlock) return known;
+  const at = b * FLASH_BLOCK;
+  if (at >= total) return null;
+  const length = Math.min(FLASH_BLOCK, total - at);
+  const buffer = alignedBuffer(FLASH_BLOCK, [dev], { shared: true });
+  if ((await readFully(dev, buffer, length, at)) < length) return null;
+  return hasher.hashSegments(buffer, length, HASH_SEGMENT);
 }
 
 /** Streams the source again up to the bad block and returns the first byte where the card differs. */

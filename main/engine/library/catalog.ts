@@ -9,12 +9,14 @@
  *     atlas-manifest.json                    absent from folders the shell commands made
  *     SHA256SUMS                             written by vault sync for files no manifest covers
  *   *.partial                                unfinished copies: never artifacts, listed apart
+ *   .DS_Store, ._NAME ...                    what macOS writes on FAT/exFAT: ignored (hidden-files.ts)
  */
 import { promises as fsp, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { AtlasError, toAtlasError } from '../errors';
 import { CLONE_FOLDER_PATTERN, GOLDEN_IMAGE_PATTERN } from '../../shared/names';
 import { MANIFEST_FILE } from './clone-folder';
+import { isHiddenName, visibleEntries } from './hidden-files';
 
 /** The vault-side checksum file of a clone folder (`sha256sum -c SHA256SUMS` inside the folder). */
 export const CLONE_CHECKSUM_FILE = 'SHA256SUMS';
@@ -78,7 +80,7 @@ export function goldenChecksumName(imageName: string): string {
 export async function listArtifacts(folder: string): Promise<Catalog> {
   let names: string[];
   try {
-    names = (await fsp.readdir(folder)).sort();
+    names = await visibleEntries(folder);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT')
@@ -118,10 +120,10 @@ export async function describeArtifact(
 ): Promise<Artifact | null> {
   const path = join(folder, name);
   const stat = await fsp.stat(path).catch(() => null);
-  if (!stat || name.endsWith(PARTIAL_SUFFIX)) return null;
+  if (!stat || name.endsWith(PARTIAL_SUFFIX) || isHiddenName(name)) return null;
   const golden = GOLDEN_IMAGE_PATTERN.exec(name);
   if (golden && stat.isFile()) {
-    const siblings = present ?? new Set(await fsp.readdir(folder));
+    const siblings = present ?? new Set(await visibleEntries(folder));
     const files: ArtifactFile[] = [fileOf(folder, name, stat)];
     let manifestFile: string | null = null;
     let manifest: Record<string, unknown> | null = null;
@@ -156,7 +158,7 @@ export async function describeArtifact(
   const clone = CLONE_FOLDER_PATTERN.exec(name);
   if (clone && stat.isDirectory()) {
     const files: ArtifactFile[] = [];
-    for (const entry of (await fsp.readdir(path)).sort()) {
+    for (const entry of await visibleEntries(path)) {
       const s = await fsp.stat(join(path, entry)).catch(() => null);
       if (s?.isFile()) files.push(fileOf(path, entry, s));
     }

@@ -12,6 +12,7 @@ import { basename, join } from 'node:path';
 import { AtlasError } from '../errors';
 import { checkTag } from '../names';
 import { cloneFolderName as folderNameOf } from '../../shared/names';
+import { visibleEntries } from './hidden-files';
 
 export const DUMP_FILE = 'partition-table.dump';
 export const MANIFEST_FILE = 'atlas-manifest.json';
@@ -106,7 +107,8 @@ const IMAGE_NAME = /^(.*?)(\d+)-([A-Za-z0-9_]+)\.partclone(\.gz)?$/;
 export async function listPartitionImages(folder: string): Promise<FolderImage[]> {
   let names: string[];
   try {
-    names = await fsp.readdir(folder);
+    // `._sdc1-boot.partclone.gz`, macOS's AppleDouble beside the image on a FAT or exFAT disk, is not a second image
+    names = await visibleEntries(folder);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
       throw new AtlasError('NOT_FOUND', `The clone folder ${folder} does not exist.`);
@@ -114,7 +116,7 @@ export async function listPartitionImages(folder: string): Promise<FolderImage[]
     throw error;
   }
   const images: FolderImage[] = [];
-  for (const file of names.sort()) {
+  for (const file of names) {
     const match = IMAGE_NAME.exec(file);
     if (!match) continue;
     images.push({ number: Number(match[2]), file, role: match[3]!, compressed: Boolean(match[4]) });

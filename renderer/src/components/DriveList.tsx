@@ -3,6 +3,7 @@ import { isHiddenDrive, useDrives } from '../stores/drives';
 import { formatCardSize } from '../format';
 import { ErrorNotice } from './ErrorNotice';
 import { Checkbox } from './Checkbox';
+import { driveReasons, REASON_LABELS, type DriveUse } from '../../../main/shared/targets';
 
 export interface DriveStatus {
   /** reasons the drive cannot be chosen */
@@ -12,35 +13,20 @@ export interface DriveStatus {
 }
 
 /**
- * The courtesy checks shown next to each drive (main and the helper check again before writing). `use` is
- * 'write' for flash and restore targets, 'read' for a clone source.
+ * The target rules (main/shared/targets.ts) as badges next to each drive; main and the helper apply the same
+ * rules again before writing. `use` is 'write' for flash and restore targets, 'read' for a clone source.
  */
-export function driveStatus(drive: Drive, use: 'read' | 'write', image?: ImageInfo | null): DriveStatus {
-  const blocks: string[] = [];
-  const warnings: string[] = [];
-  if (use === 'write') {
-    if (drive.system) blocks.push('System disk');
-    else if (drive.virtual || !drive.removable) blocks.push('Not removable');
-    if (drive.readOnly) blocks.push('Locked (read-only)');
-    if (
-      image &&
-      drive.mountpoints.some((m) => image.path === m || image.path.startsWith(m.endsWith('/') ? m : `${m}/`))
-    ) {
-      blocks.push('Holds the image');
-    }
-    if (image?.imageSize != null && drive.size !== null && drive.size < image.imageSize)
-      blocks.push('Too small');
-  } else if (drive.system) {
-    warnings.push('System disk');
-  }
-  if (drive.large) warnings.push('Large drive (over 128 GB)');
-  if (drive.size === null) warnings.push('Size unknown');
-  return { blocks, warnings };
+export function driveStatus(drive: Drive, use: DriveUse, image?: ImageInfo | null): DriveStatus {
+  const reasons = driveReasons(drive, use, { imageSize: image?.imageSize, sourcePath: image?.path });
+  const label = (level: 'error' | 'warning'): string[] => [
+    ...new Set(reasons.filter((r) => r.level === level).map((r) => REASON_LABELS[r.code])),
+  ];
+  return { blocks: label('error'), warnings: label('warning') };
 }
 
 interface Props {
   mode: 'multi' | 'single';
-  use: 'read' | 'write';
+  use: DriveUse;
   selected: string[];
   onSelect(device: string): void;
   image?: ImageInfo | null;

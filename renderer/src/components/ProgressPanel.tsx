@@ -1,28 +1,10 @@
-import { useJob, useJobs } from '../stores/jobs';
+import { useAnyJob, useJobs } from '../stores/jobs';
 import { formatBytes, formatDuration, formatRate } from '../format';
-
-const STAGES: Record<string, string> = {
-  decompressing: 'Decompressing',
-  writing: 'Writing',
-  flashing: 'Writing',
-  verifying: 'Verifying',
-  reading: 'Reading',
-  compressing: 'Compressing',
-  copying: 'Copying the base image',
-  injecting: 'Writing the files',
-  hashing: 'Checking',
-  growing: 'Growing root',
-  // the vault sync: each file copied, then read back from the vault and compared (verify uses 'verifying')
-  syncing: 'Copying to the vault and reading back',
-};
-
-export function stageLabel(stage: string): string {
-  return STAGES[stage] ?? stage.charAt(0).toUpperCase() + stage.slice(1);
-}
+import { stageLabel } from '../../../main/shared/stages';
 
 /** Stage, percent, MB/s and ETA of a running job, with a Cancel button. */
 export function ProgressPanel({ jobId, title }: { jobId: string; title: string }) {
-  const job = useJob(jobId);
+  const job = useAnyJob(jobId);
   const cancel = useJobs((s) => s.cancel);
   const p = job?.progress ?? null;
   const percent = p?.bytesTotal ? Math.min(100, Math.floor((p.bytesDone / p.bytesTotal) * 100)) : null;

@@ -1,6 +1,6 @@
 /** The Library page's vault card: preview the sync (dry run), sync the build folder to the vault, verify the vault. */
 import { useEffect } from 'react';
-import type { VaultSyncResult, VaultVerifyResult } from '../../../main/contract';
+import type { VaultVerifyResult } from '../../../main/contract';
 import { useJob } from '../stores/jobs';
 import { useLibrary } from '../stores/library';
 import { useVault, type VaultAction } from '../stores/vault';
@@ -18,14 +18,14 @@ const STATUS: Record<VaultVerifyResult['artifacts'][number]['status'], [string, 
 export function VaultPanel() {
   const { jobs, error, checksum, setChecksum, start } = useVault();
   const load = useLibrary((s) => s.load);
-  const preview = useJob(jobs.preview);
-  const sync = useJob(jobs.sync);
-  const verify = useJob(jobs.verify);
+  const preview = useJob(jobs.preview, 'vault-sync');
+  const sync = useJob(jobs.sync, 'vault-sync');
+  const verify = useJob(jobs.verify, 'vault-verify');
   const busy = [preview, sync, verify].some((j) => j !== null && j.outcome === null);
-  const plan = preview?.outcome?.ok ? (preview.outcome.value as VaultSyncResult) : null;
+  const plan = preview?.outcome?.ok ? preview.outcome.value : null;
   const toCopy = plan?.items.filter((i) => i.action === 'would-copy') ?? [];
-  const synced = sync?.outcome?.ok ? (sync.outcome.value as VaultSyncResult) : null;
-  const verified = verify?.outcome?.ok ? (verify.outcome.value as VaultVerifyResult) : null;
+  const synced = sync?.outcome?.ok ? sync.outcome.value : null;
+  const verified = verify?.outcome?.ok ? verify.outcome.value : null;
 
   const buttons: Array<{ action: VaultAction; label: string; disabled: boolean }> = [
     { action: 'preview', label: 'Preview sync', disabled: busy },

@@ -13,7 +13,7 @@ export function ClonePage() {
   const c = useClone();
   const drives = useDrives((s) => s.drives);
   const buildFolder = useSettings((s) => s.settings?.buildFolder ?? '');
-  const job = useJob(c.jobId);
+  const job = useJob(c.jobId, 'clone');
   const source = drives.find((d) => d.device === c.source) ?? null;
   const folder = c.outDir ?? buildFolder;
 
@@ -22,7 +22,7 @@ export function ClonePage() {
     body = (
       <>
         {job.outcome.ok ? (
-          <CloneDone result={job.outcome.value as CloneResult} />
+          <CloneDone result={job.outcome.value} />
         ) : (
           <ErrorNotice error={job.outcome.error} title="Clone failed" testId="clone-error" />
         )}

@@ -13,7 +13,7 @@ import { Checkbox } from '../components/Checkbox';
 export function FlashPage() {
   const f = useFlash();
   const drives = useDrives((s) => s.drives);
-  const job = useJob(f.jobId);
+  const job = useJob(f.jobId, 'flash');
   // a card that vanished or became unusable drops out of the selection
   const usable = f.selected.filter((device) => {
     const drive = drives.find((d) => d.device === device);
@@ -24,7 +24,7 @@ export function FlashPage() {
     return (
       <Page>
         {job.outcome.ok ? (
-          <FlashDone result={job.outcome.value as FlashResult} />
+          <FlashDone result={job.outcome.value} />
         ) : (
           <ErrorNotice error={job.outcome.error} title="Flash failed" testId="flash-error" />
         )}
@@ -186,7 +186,6 @@ function FlashDone({ result }: { result: FlashResult }) {
       </h2>
       <p>
         {result.image.split('/').pop()} — {formatBytes(result.bytesWritten)} written
-        {result.checksum ? `, checksum ${result.checksum.slice(0, 16)}…` : ''}
       </p>
       <ul className="confirm-list">
         {result.targets.map((t) => (

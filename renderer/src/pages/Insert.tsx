@@ -22,7 +22,7 @@ const NUMBER_FIELDS: ReadonlyArray<{ field: 'version' | 'patch'; label: string; 
 export function InsertPage() {
   const s = useInsert();
   const buildFolder = useSettings((st) => st.settings?.buildFolder ?? '');
-  const job = useJob(s.jobId);
+  const job = useJob(s.jobId, 'insert');
   const problems = insertProblems(s);
   // previewed only when every part passes the rule main checks again (main/shared/names)
   const version = parseGoldenNumber(s.version);
@@ -35,7 +35,7 @@ export function InsertPage() {
     body = (
       <>
         {job.outcome.ok ? (
-          <InsertDone result={job.outcome.value as InsertResult} />
+          <InsertDone result={job.outcome.value} />
         ) : (
           <ErrorNotice error={job.outcome.error} title="Insert failed" testId="insert-error" />
         )}

@@ -6,7 +6,7 @@ import { PathField } from '../components/PathField';
 import { ErrorNotice } from '../components/ErrorNotice';
 import { VaultPanel } from '../components/VaultPanel';
 import { formatBytes, formatDate } from '../format';
-import type { LibraryEntry, VerifyResult } from '../../../main/contract';
+import type { LibraryEntry } from '../../../main/contract';
 
 export function LibraryPage() {
   const { listing, loading, error, load } = useLibrary();
@@ -98,7 +98,7 @@ export function LibraryPage() {
 function Row({ entry }: { entry: LibraryEntry }) {
   const state = useLibrary((s) => s.verifying[entry.path]);
   const verify = useLibrary((s) => s.verify);
-  const job = useJob(state?.jobId ?? null);
+  const job = useJob(state?.jobId ?? null, 'verify');
   const running = job !== null && job.outcome === null;
   let status: React.ReactNode = null;
   if (state?.error)
@@ -109,10 +109,9 @@ function Row({ entry }: { entry: LibraryEntry }) {
     );
   else if (running) status = <span className="badge">Verifying…</span>;
   else if (job?.outcome?.ok) {
-    const r = job.outcome.value as VerifyResult;
     status = (
-      <span className={`badge ${r.ok ? 'badge-ok' : 'badge-block'}`}>
-        {r.ok ? 'Verified' : `${r.problems.length} problem(s)`}
+      <span className="badge badge-ok" title={`${job.outcome.value.checked} checks passed`}>
+        Verified
       </span>
     );
   } else if (job?.outcome && !job.outcome.ok)

@@ -11,6 +11,9 @@ export interface JobView {
   cancelling: boolean;
 }
 
+/** A job of kind K: its outcome has that kind's value type. */
+export type JobViewOf<K extends JobKind> = JobView & { kind: K; outcome: JobOutcome<K> | null };
+
 interface JobsState {
   jobs: Record<string, JobView>;
   track(started: JobStarted): void;
@@ -61,8 +64,21 @@ export const useJobs = create<JobsState>()((set, get) => ({
   },
 }));
 
-export function useJob(jobId: string | null): JobView | null {
+/** The job `jobId`, when there is one and it is of `kind`: its outcome then has that kind's value type. */
+export function useJob<K extends JobKind>(jobId: string | null, kind: K): JobViewOf<K> | null {
+  return useJobs((s) => {
+    const job = jobId ? s.jobs[jobId] : undefined;
+    return job && isOfKind(job, kind) ? job : null;
+  });
+}
+
+/** The job `jobId`, whatever its kind (the progress panel shows every kind alike). */
+export function useAnyJob(jobId: string | null): JobView | null {
   return useJobs((s) => (jobId ? (s.jobs[jobId] ?? null) : null));
+}
+
+function isOfKind<K extends JobKind>(job: JobView, kind: K): job is JobViewOf<K> {
+  return job.kind === kind && (job.outcome === null || job.outcome.kind === kind);
 }
 
 type StartChannel =

@@ -7,29 +7,10 @@ import { createHandlers, type HandlerDeps, type DeviceJobRunner } from '../../..
 import { ProgressMeter } from '../../../main/engine/progress';
 import type { Drive, EventChannel, EventOf, Reply } from '../../../main/contract';
 import { scratchDir } from '../../support/sh';
+import { card as makeCard, snapshotOf as snap, SYSTEM_DISK } from '../../support/drives';
 
-const card: Drive = {
-  device: '/dev/sdx',
-  description: 'Generic SD Reader',
-  size: 32e9,
-  bus: 'USB',
-  serial: 'SER123',
-  mountpoints: [],
-  removable: true,
-  system: false,
-  virtual: false,
-  readOnly: false,
-  large: false,
-};
-const system: Drive = {
-  ...card,
-  device: '/dev/vda',
-  description: 'Virtio disk',
-  serial: null,
-  removable: false,
-  system: true,
-  mountpoints: ['/'],
-};
+const card = makeCard();
+const system = SYSTEM_DISK;
 
 type Event = { [E in EventChannel]: { event: E; payload: EventOf<E> } }[EventChannel];
 
@@ -61,8 +42,6 @@ function setup(overrides: Partial<HandlerDeps> = {}) {
     });
   return { app, dir, image, events, call, finished, setDrives: (d: Drive[]) => (drives = d), cleanup };
 }
-
-const snap = (d: Drive) => ({ device: d.device, size: d.size, serial: d.serial });
 
 function errorCode(reply: Reply<unknown>): string {
   assert.equal(reply.ok, false, 'expected an error reply');

@@ -5,7 +5,7 @@
  */
 import { join, resolve } from 'node:path';
 import { AtlasError } from '../../errors';
-import type { ProgressListener } from '../../progress';
+import type { JobStage, ProgressListener } from '../../progress';
 import { sha256File } from '../../io/hash';
 import { cachedSha256 } from './hash-cache';
 
@@ -33,7 +33,7 @@ export async function prehashBase(base: string, outDir: string, signal?: AbortSi
  * left to wait for. It has its own abort, so a refusal or a failure never leaves it reading in the background.
  */
 export class BaseHash {
-  stage = 'copying';
+  stage: JobStage = 'copying';
   visible = true;
   private hashing: Promise<string> | null = null;
   private readonly control = new AbortController();

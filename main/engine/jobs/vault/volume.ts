@@ -1,0 +1,52 @@
+/**
+ * "Is the vault's disk plugged in?" The vault folder must exist already: a missing folder almost always means its
+ * disk is not plugged in, and creating it would fill the system disk instead.
+ *
+ * On a Mac the disk is mounted at /Volumes/NAME. When it is not, /Volumes/NAME is absent, or a plain folder on the
+ * boot volume (left behind by a program that wrote there while the disk was away). The boot volume is not `/`'s
+ * device: since APFS, `/` is the read-only system volume and /Volumes lives on the Data volume (firmlinked), so
+ * /Volumes/NAME is compared with /Volumes itself: a mounted disk has a device of its own.
+ */
+import { promises as fsp, type Stats } from 'node:fs';
+import { join } from 'node:path';
+import { AtlasError, toAtlasError } from '../../errors';
+
+/** Where macOS mounts volumes. */
+export const VOLUMES_ROOT = '/Volumes';
+
+export interface VolumeOptions {
+  /** where volumes are mounted (default /Volumes; tests point it at a scratch folder) */
+  volumesRoot?: string;
+}
+
+/** Throws VAULT_UNAVAILABLE when the vault folder is missing or is not on the volume its path names. */
+export async function checkVault(vault: string, options: VolumeOptions = {}): Promise<void> {
+  const root = options.volumesRoot ?? VOLUMES_ROOT;
+  const disk = vault.startsWith(`${root}/`) ? vault.slice(root.length + 1).split('/')[0] || null : null;
+  const hint = disk ? `is the ${disk} disk plugged in?` : "is the vault's disk plugged in and mounted?";
+  let st: Stats;
+  try {
+    st = await fsp.stat(vault);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
+      throw new AtlasError('VAULT_UNAVAILABLE', `The vault ${vault} is not there: ${hint}`, { vault });
+    }
+    throw toAtlasError(error, `Cannot open the vault ${vault}`);
+  }
+  if (!st.isDirectory()) {
+    throw new AtlasError('INVALID_ARGUMENT', `The vault ${vault} is not a folder.`, { vault });
+  }
+  if (!disk) return;
+  const volume = join(root, disk);
+  // /Volumes/Macintosh HD is a symlink to /: a vault there is on the boot disk on purpose
+  if ((await fsp.lstat(volume)).isSymbolicLink()) return;
+  const [mounted, volumes] = await Promise.all([fsp.stat(volume), fsp.stat(root)]);
+  if (mounted.dev === volumes.dev) {
+    throw new AtlasError(
+      'VAULT_UNAVAILABLE',
+      `The vault ${vault} is a folder on the system disk, not on the ${disk} volume: ${hint}`,
+      { vault },
+    );
+  }
+}

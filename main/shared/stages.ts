@@ -1,0 +1,25 @@
+/**
+ * What the app calls each stage a job reports (the contract's JobStage): the progress panel and the CLI's
+ * progress line show these. Typed as a Record so a stage added to the contract without a label does not build.
+ */
+import type { JobStage } from '../contract';
+
+export const STAGE_LABELS: Record<JobStage, string> = {
+  checking: 'Checking the base image',
+  copying: 'Copying the base image',
+  decompressing: 'Decompressing',
+  hashing: 'Checking',
+  injecting: 'Writing the files',
+  writing: 'Writing',
+  verifying: 'Verifying',
+  cloning: 'Reading the card',
+  restoring: 'Writing the card',
+  'growing root': 'Growing the root partition',
+  'checking hashes': 'Checking the checksums',
+  // the vault sync: each file copied, then read back from the vault and compared
+  syncing: 'Copying to the vault and reading back',
+};
+
+export function stageLabel(stage: JobStage): string {
+  return STAGE_LABELS[stage];
+}
