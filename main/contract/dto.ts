@@ -128,7 +128,9 @@ export type JobStage =
   // verify of a clone folder
   | 'checking hashes'
   // vault sync
-  | 'syncing';
+  | 'syncing'
+  // check this card (fake capacity)
+  | 'checking card';
 
 export interface JobProgress {
   stage: JobStage;

@@ -18,6 +18,7 @@ export const STAGE_LABELS: Record<JobStage, string> = {
   'checking hashes': 'Checking the checksums',
   // the vault sync: each file copied, then read back from the vault and compared
   syncing: 'Copying to the vault and reading back',
+  'checking card': 'Checking the card holds what it claims',
 };
 
 export function stageLabel(stage: JobStage): string {
