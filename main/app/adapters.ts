@@ -72,6 +72,7 @@ export function toInsertResult(r: EngineInsertResult): InsertResult {
       destination: f.type === 'symlink' ? `${f.destination} → ${f.target ?? ''}` : f.destination,
       mode: f.mode,
       sha256: f.sha256 ?? '',
+      ...(f.hmacSha256 ? { hmacSha256: f.hmacSha256 } : {}),
     })),
   };
 }

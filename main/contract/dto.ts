@@ -178,7 +178,10 @@ export interface FlashResult {
 export interface InjectedFileDTO {
   destination: string;
   mode: string;
+  /** empty for links, and for the secrets, which have only `hmacSha256` */
   sha256: string;
+  /** the secrets' keyed digest (HMAC-SHA256 under the build folder's .atlas-secrets-key) */
+  hmacSha256?: string;
 }
 
 export interface InsertResult {

@@ -6,7 +6,7 @@
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { fakeCard, fileDeviceJobs, SYSTEM_DISK } from './serve';
@@ -179,6 +179,8 @@ test(
       const manifest = (await page.getByTestId('insert-manifest').textContent()) ?? '';
       assert.match(manifest, /\/usr\/local\/sbin\/atlas_firstboot\.sh/);
       assert.match(manifest, /0600/);
+      assert.match(manifest, /HMAC [0-9a-f]{16}…/, 'the secrets by their keyed digest');
+      assert.equal(statSync(join(build, 'ods-atlas-golden-v8-1-FIELD.img')).mode & 0o777, 0o600);
       assert.ok(
         !((await page.textContent('body')) ?? '').includes('never-shown-4242'),
         'no secret on screen',

@@ -12,13 +12,17 @@ import {
   mkdirSync,
   readdirSync,
   readFileSync,
+  statfsSync,
+  statSync,
   writeFileSync,
 } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import {
+  GOLDEN_IMAGE_MODE,
   insertJob,
   prehashBase,
+  SECRETS_KEY_FILE,
   type InsertOptions,
   type InsertResult,
   type ManifestFile,
@@ -51,6 +55,8 @@ let base: string;
 let baseSha: string;
 let inputs: { firstboot: string; service: string; secrets: string };
 let rawResult: InsertResult;
+/** what the first insert put into its image, as debugfs reads it (a later test replaces that image) */
+let rawInjected: Record<string, string>;
 
 const sha = (path: string): string => createHash('sha256').update(readFileSync(path)).digest('hex');
 const ROOT = fixtureOffsets().root;
@@ -115,6 +121,22 @@ function injected(img: string): Record<string, string> {
   return out;
 }
 
+/** The permission bits of `path`, or -1 when there is nothing there. */
+function modeIfAny(path: string): number {
+  try {
+    return statSync(path).mode & 0o777;
+  } catch {
+    return -1;
+  }
+}
+
+/** The secrets' HMAC as openssl computes it with the build folder's key: the manifest's check, by hand. */
+function opensslHmac(buildDir: string, file: string): string {
+  const key = readFileSync(join(buildDir, SECRETS_KEY_FILE), 'utf8').trim();
+  const line = run('openssl', ['dgst', '-sha256', '-mac', 'HMAC', '-macopt', `hexkey:${key}`, file]);
+  return line.trim().split('= ').at(-1)!;
+}
+
 function assertNothingLeft(outDir: string): void {
   assert.deepEqual(
     readdirSync(outDir).filter((f) => f.startsWith('ods-atlas-golden')),
@@ -139,7 +161,13 @@ after(() => cleanup());
 test('insert into a raw base: files, modes, owner, link; e2fsck clean; base untouched; manifest', async () => {
   const out = freshOut('raw');
   const stages = new Set<string>();
-  rawResult = await insertJob(options(out), { onProgress: (p) => stages.add(p.stage) });
+  const partialModes = new Set<number>();
+  rawResult = await insertJob(options(out), {
+    onProgress: (p) => {
+      stages.add(p.stage);
+      partialModes.add(modeIfAny(`${join(out, 'ods-atlas-golden-v8-1-TEST.img')}.partial`));
+    },
+  });
   const img = join(out, 'ods-atlas-golden-v8-1-TEST.img');
   assert.equal(rawResult.output, img);
   assert.deepEqual(
@@ -148,13 +176,18 @@ test('insert into a raw base: files, modes, owner, link; e2fsck clean; base unto
       .sort(),
     ['ods-atlas-golden-v8-1-TEST.img', 'ods-atlas-golden-v8-1-TEST.manifest.json'],
   );
-  assert.ok(['copy', 'reflink'].includes(rawResult.copyMethod));
-  for (const stage of ['checking', 'injecting', 'verifying']) assert.ok(stages.has(stage), stage);
-  assert.ok(stages.has('copying') || stages.has('hashing'));
+  // on Linux GNU cp copies (reflinking where it can: see the XFS test)
+  assert.equal(rawResult.copyMethod, 'copy');
+  for (const stage of ['checking', 'copying', 'injecting', 'verifying']) assert.ok(stages.has(stage), stage);
+  // the image holds the secrets: its owner's alone, from the claim of the partial to the end
+  partialModes.delete(-1);
+  assert.deepEqual([...partialModes], [GOLDEN_IMAGE_MODE], 'the partial was 0600 whenever it existed');
+  assert.equal(modeIfAny(img), 0o600);
   assert.deepEqual(rawResult.warnings, []);
   assert.equal(sha(base), baseSha, 'the base must not change');
 
   e2fsckClean(img);
+  rawInjected = injected(img);
   const script = debugfs(img, 'stat /usr/local/sbin/atlas_firstboot.sh');
   assert.match(script, /Type: regular +Mode: +0755/);
   assert.match(script, /User: +0 +Group: +0/);
@@ -210,16 +243,25 @@ test('insert into a raw base: files, modes, owner, link; e2fsck clean; base unto
   assert.equal(byRole.firstboot.mode, '0755');
   assert.equal(byRole.firstboot.sha256, createHash('sha256').update(SCRIPT).digest('hex'));
   assert.equal(byRole.service.mode, '0644');
+  // the secrets by a digest keyed per build folder, which openssl reproduces from the key file
   assert.deepEqual(Object.keys(byRole.secrets!).sort(), [
     'destination',
     'gid',
+    'hmacKeyFile',
+    'hmacSha256',
     'mode',
     'role',
-    'sha256',
     'type',
     'uid',
   ]);
-  assert.equal(byRole.secrets.sha256, createHash('sha256').update(SECRET).digest('hex'));
+  assert.equal(byRole.secrets.hmacKeyFile, SECRETS_KEY_FILE);
+  assert.equal(byRole.secrets.hmacSha256, opensslHmac(out, inputs.secrets));
+  assert.ok(
+    !text.includes(createHash('sha256').update(SECRET).digest('hex')),
+    'no plain hash of the secrets',
+  );
+  assert.ok(!text.includes(readFileSync(join(out, SECRETS_KEY_FILE), 'utf8').trim()), 'nor the key');
+  assert.equal(modeIfAny(join(out, SECRETS_KEY_FILE)), 0o600);
   assert.equal(byRole.secrets.mode, '0600');
   assert.equal(byRole.enable.target, '/etc/systemd/system/atlas-firstboot.service');
   assert.equal(byRole['golden-release'].sha256, createHash('sha256').update(release).digest('hex'));
@@ -240,18 +282,21 @@ for (const [format, make] of [
     const out = freshOut(`out-${format}`);
     const result = await insertJob(options(out, { base: compressed }));
     assert.equal(result.copyMethod, 'decompress');
+    assert.equal(modeIfAny(result.output), 0o600);
     assert.equal(sha(compressed), compressedSha, 'the base must not change');
     assert.equal(result.manifest.base.format, format);
     assert.equal(result.manifest.base.sha256, compressedSha);
     assert.equal(result.manifest.base.imageSha256, baseSha, 'decompressed bytes = the .img');
     assert.deepEqual(result.manifest.base.armbian, rawResult.manifest.base.armbian);
-    assert.deepEqual(
-      result.manifest.files.filter((f) => f.role !== 'golden-release'),
-      rawResult.manifest.files.filter((f) => f.role !== 'golden-release'),
-    );
+    // the same files; the secrets' digest is keyed by this build folder's own key
+    const same = (files: ManifestFile[]) =>
+      files.filter((f) => f.role !== 'golden-release').map(({ hmacSha256: _keyed, ...f }) => f);
+    assert.deepEqual(same(result.manifest.files), same(rawResult.manifest.files));
+    const secrets = result.manifest.files.find((f) => f.role === 'secrets')!;
+    assert.equal(secrets.hmacSha256, opensslHmac(out, inputs.secrets));
     e2fsckClean(result.output);
     assert.deepEqual(table(result.output), table(rawResult.output));
-    assert.deepEqual(injected(result.output), injected(rawResult.output));
+    assert.deepEqual(injected(result.output), rawInjected);
     const { boot } = result.base;
     assert.equal(region(result.output, boot.offset, boot.size), region(base, boot.offset, boot.size));
   });
@@ -387,6 +432,7 @@ test('after all of that, the base image is still byte-identical', () => {
 test('refuses an existing output unless --force, which replaces it', async () => {
   const out = rawResult.output.replace(/\/[^/]+$/, '');
   const before = sha(rawResult.output);
+  const key = readFileSync(join(out, SECRETS_KEY_FILE), 'utf8');
   await assert.rejects(
     insertJob(options(out)),
     (e) => isAtlasError(e, 'ALREADY_EXISTS') && /--force/.test(e.message),
@@ -395,6 +441,11 @@ test('refuses an existing output unless --force, which replaces it', async () =>
   const secrets = writeInput('secrets2.conf', 'OTHER=1\n', 0o600);
   const result = await insertJob(options(out, { force: true, secrets }));
   assert.equal(debugfs(result.output, 'cat /etc/atlas/atlas_secrets.conf'), 'OTHER=1\n');
+  assert.equal(modeIfAny(result.output), 0o600);
+  const digest = (r: InsertResult) => r.manifest.files.find((f) => f.role === 'secrets')!.hmacSha256;
+  assert.equal(readFileSync(join(out, SECRETS_KEY_FILE), 'utf8'), key, 'one key per build folder, kept');
+  assert.equal(digest(result), opensslHmac(out, secrets));
+  assert.notEqual(digest(result), digest(rawResult));
   // the second insert from this base took its hash from the build folder's cache: still the right one
   assert.equal(result.manifest.base.sha256, baseSha);
   assert.ok(existsSync(join(out, '.atlas-cache', 'sha256-cache.json')));
@@ -567,4 +618,84 @@ test('the CLI: atlas insert --json prints progress lines and a result; refusals 
   const usage = spawnSync(process.execPath, [cli, 'insert', base, '--json'], { encoding: 'utf8' });
   assert.equal(usage.status, 2);
   assert.match(usage.stderr, /insert needs --firstboot/);
+});
+
+test("macOS's copy on a filesystem that cannot clone: copied in process, the same image, 0600", async () => {
+  const out = freshOut('darwin-copy');
+  const result = await insertJob(options(out, { platform: 'darwin' }));
+  assert.equal(result.copyMethod, 'copy');
+  assert.equal(modeIfAny(result.output), 0o600);
+  assert.equal(result.manifest.base.sha256, baseSha, 'hashed by the copy itself');
+  e2fsckClean(result.output);
+  assert.deepEqual(injected(result.output), rawInjected);
+  assert.deepEqual(table(result.output), table(base));
+  assert.deepEqual(
+    readdirSync(out).filter((f) => f.startsWith('.atlas-clone-')),
+    [],
+    'the failed clone left nothing',
+  );
+});
+
+/** Bytes of `file` in extents the filesystem marks shared (reflinked), and in all its extents, per filefrag. */
+function extents(file: string): { shared: number; total: number } {
+  const text = run('filefrag', ['-s', '-v', '-b4096', file]);
+  let shared = 0;
+  let total = 0;
+  for (const line of text.split('\n')) {
+    // "   0:        0..     255:      24..     279:    256:             shared,last,eof"
+    const m = /^\s*\d+:\s+\d+\.\.\s*\d+:\s+\d+\.\.\s*\d+:\s+(\d+):.*?([\w,]*)$/.exec(line);
+    if (!m) continue;
+    total += Number(m[1]) * 4096;
+    if (m[2]!.split(',').includes('shared')) shared += Number(m[1]) * 4096;
+  }
+  return { shared, total };
+}
+
+test('on a copy-on-write filesystem (XFS, reflink=1) the golden image shares the base’s extents, by the clone (the macOS path) and by GNU cp', async () => {
+  const fsImage = join(dir, 'reflink-xfs.img');
+  run('truncate', ['-s', '600M', fsImage]);
+  run('mkfs.xfs', ['-q', '-m', 'reflink=1', fsImage]);
+  const mnt = freshOut('xfs');
+  run('mount', ['-o', 'loop', fsImage, mnt]);
+  try {
+    // 64 MiB of file data in the root, so that a copy would show in the free space
+    const xfsBase = makeArmbianImage(join(mnt, BASE_NAME), { extraMib: 64 });
+    const baseSum = sha(xfsBase);
+    const baseExtents = extents(xfsBase).total;
+    assert.ok(baseExtents > 48 * 1048576, `the base holds ${baseExtents} bytes`);
+    for (const platform of ['darwin', 'linux'] as const) {
+      const out = join(mnt, platform);
+      mkdirSync(out);
+      run('sync', []);
+      const freeBefore = statfsSync(mnt).bavail * statfsSync(mnt).bsize;
+      const partialModes = new Set<number>();
+      const result = await insertJob(options(out, { base: xfsBase, platform }), {
+        onProgress: () =>
+          partialModes.add(modeIfAny(`${join(out, 'ods-atlas-golden-v8-1-TEST.img')}.partial`)),
+      });
+      run('sync', []);
+      const used = freeBefore - statfsSync(mnt).bavail * statfsSync(mnt).bsize;
+      assert.equal(result.copyMethod, platform === 'darwin' ? 'reflink' : 'copy');
+      const { shared, total } = extents(result.output);
+      // everything but the few blocks the injection rewrote is the base's own
+      assert.ok(shared >= baseExtents - 4 * 1048576, `${platform}: ${shared} of ${total} bytes shared`);
+      assert.ok(
+        used < 16 * 1048576,
+        `${platform}: the insert took ${used} bytes, the base holds ${baseExtents}`,
+      );
+      partialModes.delete(-1);
+      assert.deepEqual([...partialModes], [GOLDEN_IMAGE_MODE], `${platform}: the partial was never wider`);
+      assert.equal(modeIfAny(result.output), 0o600);
+      e2fsckClean(result.output);
+      assert.deepEqual(injected(result.output), rawInjected);
+      assert.equal(result.manifest.base.sha256, baseSum);
+      assert.deepEqual(
+        readdirSync(out).filter((f) => !f.startsWith('.atlas-secrets') && !f.startsWith('.atlas-cache')),
+        ['ods-atlas-golden-v8-1-TEST.img', 'ods-atlas-golden-v8-1-TEST.manifest.json'],
+      );
+    }
+    assert.equal(sha(xfsBase), baseSum, 'the base is unchanged');
+  } finally {
+    run('umount', [mnt]);
+  }
 });

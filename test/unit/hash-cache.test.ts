@@ -5,7 +5,7 @@ import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cachedSha256 } from '../../main/engine/library/hash-cache';
+import { cachedSha256 } from '../../main/engine/jobs/insert/hash-cache';
 
 test('hashes once, then serves the cache until the file changes', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'atlas-hash-cache-'));

@@ -5,10 +5,10 @@ import {
   parseArmbianFileName,
   parseShellAssignments,
   atlasMarkerPaths,
-} from '../../main/engine/library/armbian';
-import { execCommand, parseUnitFile, wantedBy } from '../../main/engine/library/systemd-unit';
+} from '../../main/engine/jobs/insert/armbian';
+import { execCommand, parseUnitFile, wantedBy } from '../../main/engine/jobs/insert/systemd-unit';
 import { checkFirstboot, checkService } from '../../main/engine/jobs/insert';
-import { DEFAULT_DESTINATIONS, resolveProfile } from '../../main/engine/library/profile';
+import { DEFAULT_DESTINATIONS, resolveProfile } from '../../main/engine/jobs/insert/profile';
 import { isAtlasError } from '../../main/engine/errors';
 
 test('Armbian file names decode into their fields (docs/armbian-rpi4b.md §5)', () => {

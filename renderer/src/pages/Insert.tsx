@@ -216,6 +216,10 @@ function InsertDone({ result }: { result: InsertResult }) {
               <td>
                 {f.sha256 ? (
                   <code className="hash">{f.sha256.slice(0, 16)}…</code>
+                ) : f.hmacSha256 ? (
+                  <code className="hash" title="HMAC-SHA256 keyed by the build folder's .atlas-secrets-key">
+                    HMAC {f.hmacSha256.slice(0, 16)}…
+                  </code>
                 ) : (
                   <span className="muted">—</span>
                 )}

@@ -5,12 +5,12 @@
  * Facts: docs/armbian-rpi4b.md. Nothing here writes to the image.
  */
 import { basename, posix } from 'node:path';
-import { AtlasError, isAtlasError, throwIfCancelled } from '../errors';
-import { openBlockFile } from '../io/block-file';
-import { readPartitionTable, type PartitionEntry, type PartitionTable } from '../partition';
-import { isFat, readFatInfo } from '../fs/fat';
-import { isExt, readExtInfo } from '../fs/ext';
-import { withExt4, type Ext4Session } from '../fs/ext4-inject';
+import { AtlasError, isAtlasError, throwIfCancelled } from '../../errors';
+import { openBlockFile } from '../../io/block-file';
+import { readPartitionTable, type PartitionEntry, type PartitionTable } from '../../partition';
+import { isFat, readFatInfo } from '../../fs/fat';
+import { isExt, readExtInfo } from '../../fs/ext';
+import { withExt4, type Ext4Session } from '../../fs/ext4-inject';
 import { DEFAULT_DESTINATIONS, type InsertDestinations } from './profile';
 
 /** What an Armbian file name says (armbian/build lib/functions/image/rootfs-to-image.sh). */

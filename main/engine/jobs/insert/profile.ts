@@ -6,7 +6,7 @@
 import { promises as fsp } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, posix, resolve } from 'node:path';
-import { AtlasError, toAtlasError } from '../errors';
+import { AtlasError, toAtlasError } from '../../errors';
 
 export interface InsertDestinations {
   /** the firstboot script, 0755 root:root */
