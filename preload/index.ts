@@ -25,6 +25,7 @@ const REQUESTS: Record<RequestChannel, true> = {
   'vault:sync': true,
   'vault:verify': true,
   'job:cancel': true,
+  'log:list': true,
 };
 const EVENTS: Record<EventChannel, true> = {
   'job:progress': true,
