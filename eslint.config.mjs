@@ -49,6 +49,24 @@ export default tseslint.config(
     },
   },
   {
+    // type-aware: a promise nobody awaits or catches, or one handed where a plain callback is expected, rejects
+    // unobserved (each file is checked with its own tsconfig: main and tests, renderer, preload)
+    files: ['**/*.ts', '**/*.tsx'],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': [
+        'error',
+        {
+          // node:test reports a test's failure itself; the promise its test() returns never rejects
+          allowForKnownSafeCalls: [
+            { from: 'package', package: 'node:test', name: ['test', 'it', 'describe'] },
+          ],
+        },
+      ],
+      '@typescript-eslint/no-misused-promises': 'error',
+    },
+  },
+  {
     files: ['scripts/**/*.mjs', 'eslint.config.mjs'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly' } },
   },

@@ -26,6 +26,7 @@ const REQUESTS: Record<RequestChannel, true> = {
   'vault:sync': true,
   'vault:verify': true,
   'job:cancel': true,
+  'log:list': true,
 };
 const EVENTS: Record<EventChannel, true> = {
   'job:progress': true,

@@ -31,7 +31,9 @@ import { cloneFolderName, GOLDEN_NUMBER_MAX } from '../shared/names';
 import { checkTag } from '../engine/names';
 import { driveReasons, type DriveUse, type TargetContext } from '../shared/targets';
 import { assertReasons } from '../engine/drives/rules';
-import { JobRegistry, type ActiveJob } from './jobs';
+import { JobRegistry, cancelledError, type ActiveJob } from './jobs';
+import { jobLogEntry, type DeviceJobEnd } from './job-log';
+import { appendJobLog, readJobLog } from '../engine/library/job-log';
 import { listLibrary } from './library';
 import { inspectImage } from './image';
 import { inspectClone } from './clone-info';
@@ -203,7 +205,29 @@ export function createHandlers(deps: HandlerDeps): AppHandlers {
   ): JobStarted {
     const runner = deps.runDeviceJob;
     if (!runner) throw notAvailable(`${kind[0]!.toUpperCase()}${kind.slice(1)} to a card`);
-    const { jobId } = jobs.start(kind, devices, (control) => runner(kind, request, control));
+    const { jobId } = jobs.start(kind, devices, async (control) => {
+      // the log line is written before the job's outcome goes out, so what the app shows next includes it
+      const log = (end: DeviceJobEnd<K>): Promise<void> =>
+        jobLogEntry(kind, request, end)
+          .then((entry) => appendJobLog(deps.configDir, entry))
+          .catch(() => undefined); // a log that cannot be written never fails the job it records
+      try {
+        const value = await runner(kind, request, control);
+        await log(
+          control.signal?.aborted
+            ? { result: 'cancelled', error: cancelledError() }
+            : { result: 'succeeded', value },
+        );
+        return value;
+      } catch (error) {
+        const e = toAtlasError(error);
+        await log({
+          result: control.signal?.aborted || e.code === 'CANCELLED' ? 'cancelled' : 'failed',
+          error: e,
+        });
+        throw error;
+      }
+    });
     return { jobId, kind };
   }
 
@@ -405,6 +429,10 @@ export function createHandlers(deps: HandlerDeps): AppHandlers {
     'job:cancel': async (request) => {
       const o = v.onlyKeys(v.object(request), ['jobId']);
       return { cancelled: jobs.cancel(v.string(o.jobId, 'The job id', 64)) };
+    },
+    'log:list': async (request) => {
+      empty(request);
+      return readJobLog(deps.configDir);
     },
   };
 

@@ -66,9 +66,9 @@ export class JobRegistry {
         // yield first so the caller gets the id before any event
         await Promise.resolve();
         const value = await run({ signal: controller.signal, onProgress });
-        outcome = controller.signal.aborted ? failed(kind, cancelled()) : succeeded(kind, value);
+        outcome = controller.signal.aborted ? failed(kind, cancelledError()) : succeeded(kind, value);
       } catch (error) {
-        const e = controller.signal.aborted ? cancelled() : toAtlasError(error);
+        const e = controller.signal.aborted ? cancelledError() : toAtlasError(error);
         outcome = failed(kind, e);
       }
       this.jobs.delete(id);
@@ -129,7 +129,7 @@ function widen<K extends JobKind>(outcome: OutcomeOf<K>): JobOutcome {
   return outcome as JobOutcome;
 }
 
-function cancelled(): AtlasError {
+export function cancelledError(): AtlasError {
   return new AtlasError('CANCELLED', 'The operation was cancelled.');
 }
 

@@ -10,6 +10,7 @@ import type {
   DriveSnapshot,
   ImageInfo,
   JobKind,
+  JobLogEntry,
   JobOutcome,
   JobProgress,
   LibraryListing,
@@ -117,6 +118,8 @@ export interface RequestChannels {
   'vault:sync': { request: VaultSyncRequest; response: JobStarted };
   'vault:verify': { request: VaultVerifyRequest; response: JobStarted };
   'job:cancel': { request: { jobId: string }; response: { cancelled: boolean } };
+  /** the operator's job log, newest first (the last 200 device jobs) */
+  'log:list': { request: Empty; response: JobLogEntry[] };
 }
 
 export type RequestChannel = keyof RequestChannels;

@@ -283,6 +283,37 @@ export type OutcomeOf<K extends JobKind> =
 /** How a job ended, discriminated by `kind` then `ok`: checking both gives the value's type, no cast. */
 export type JobOutcome<K extends JobKind = JobKind> = { [P in K]: OutcomeOf<P> }[K];
 
+/** One card a device job used, as the drive list described it when the job started. */
+export interface JobLogCard {
+  device: string;
+  model: string;
+  serial: string | null;
+  size: number | null;
+  /** flash only: whether this card was written (and verified, when asked); null when the job failed as a whole */
+  ok?: boolean | null;
+}
+
+/** One line of the operator's job log: a device job as it ended. Names, sizes and codes only, never a secret. */
+export interface JobLogEntry {
+  /** ISO date the job ended */
+  time: string;
+  job: 'flash' | 'clone' | 'restore';
+  /** the image (flash), the card (clone) or the clone folder (restore) */
+  source: string;
+  /**
+   * flash: the image's sha256 as its checksum file records it; clone and restore: the sha256 of the clone
+   * folder's manifest, which lists every file's sha256. Null when there is none.
+   */
+  sha256: string | null;
+  /** the cards written (flash, restore) or read (clone) */
+  cards: JobLogCard[];
+  /** what the job made: the clone folder */
+  output?: string;
+  result: 'succeeded' | 'failed' | 'cancelled';
+  /** why it failed */
+  error: AtlasErrorCode | null;
+}
+
 export interface Settings {
   /** where Insert writes golden images and Clone writes clone folders */
   buildFolder: string;

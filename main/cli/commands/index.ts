@@ -6,6 +6,7 @@ import { flashCommand } from './flash';
 import { infoCommand } from './info';
 import { insertCommand } from './insert';
 import { libraryCommand } from './library';
+import { logCommand } from './log';
 import { restoreCommand } from './restore';
 import { vaultCommand } from './vault';
 import { verifyCommand } from './verify';
@@ -20,4 +21,5 @@ export const COMMANDS: CliCommand[] = [
   infoCommand,
   libraryCommand,
   vaultCommand,
+  logCommand,
 ];

@@ -1,6 +1,7 @@
 import { useState } from 'react';
-import type { FilePurpose, FolderPurpose } from '../../../main/contract';
-import { call, pathForFile } from '../api';
+import type { ErrorDTO, FilePurpose, FolderPurpose } from '../../../main/contract';
+import { call, pathForFile, toErrorDTO } from '../api';
+import { ErrorNotice } from './ErrorNotice';
 
 type Props = {
   label: string;
@@ -16,12 +17,19 @@ type Props = {
 export function PathField(props: Props) {
   const { label, value, onChange, testId, hint, droppable } = props;
   const [over, setOver] = useState(false);
-  const choose = async () => {
-    const path =
-      props.kind === 'file'
-        ? await call('dialog:open-file', { purpose: props.purpose })
-        : await call('dialog:open-folder', { purpose: props.purpose });
-    if (path) onChange(path);
+  // the dialog can be refused (no dialog in this build, a bad request): say so beside the button
+  const [error, setError] = useState<ErrorDTO | null>(null);
+  const choose = async (): Promise<void> => {
+    try {
+      setError(null);
+      const path =
+        props.kind === 'file'
+          ? await call('dialog:open-file', { purpose: props.purpose })
+          : await call('dialog:open-folder', { purpose: props.purpose });
+      if (path) onChange(path);
+    } catch (e) {
+      setError(toErrorDTO(e));
+    }
   };
   const name = value ? value.split('/').filter(Boolean).pop() : '';
   return (
@@ -65,6 +73,7 @@ export function PathField(props: Props) {
       <button type="button" className="button" onClick={() => void choose()} data-testid={`${testId}-choose`}>
         {value ? 'Change…' : 'Choose…'}
       </button>
+      {error && <ErrorNotice error={error} title="The dialog could not open" testId={`${testId}-error`} />}
     </div>
   );
 }

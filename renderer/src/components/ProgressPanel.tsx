@@ -1,6 +1,7 @@
 import { useAnyJob, useJobs } from '../stores/jobs';
 import { formatBytes, formatDuration, formatRate } from '../format';
 import { stageLabel } from '../../../main/shared/stages';
+import { ErrorNotice } from './ErrorNotice';
 
 /** Stage, percent, MB/s and ETA of a running job, with a Cancel button. */
 export function ProgressPanel({ jobId, title }: { jobId: string; title: string }) {
@@ -47,6 +48,9 @@ export function ProgressPanel({ jobId, title }: { jobId: string; title: string }
         </div>
       </dl>
       {p?.detail && <p className="muted">{p.detail}</p>}
+      {job?.cancelError && (
+        <ErrorNotice error={job.cancelError} title="The job could not be cancelled" testId="cancel-error" />
+      )}
       <div className="actions">
         <button
           type="button"

@@ -5,6 +5,7 @@ import { useJob } from '../stores/jobs';
 import { PathField } from '../components/PathField';
 import { ErrorNotice } from '../components/ErrorNotice';
 import { VaultPanel } from '../components/VaultPanel';
+import { JobLogPanel } from '../components/JobLogPanel';
 import { formatBytes, formatDate } from '../format';
 import type { LibraryEntry } from '../../../main/contract';
 import { useFlash } from '../stores/flash';
@@ -94,6 +95,7 @@ export function LibraryPage() {
           </table>
         )}
       </section>
+      <JobLogPanel />
     </div>
   );
 }

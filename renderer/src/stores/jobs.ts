@@ -1,7 +1,7 @@
 /** Every job the UI started: its progress and its single outcome, fed by the job events. */
 import { create } from 'zustand';
-import type { JobKind, JobOutcome, JobProgress, JobStarted } from '../../../main/contract';
-import { call, subscribe } from '../api';
+import type { ErrorDTO, JobKind, JobOutcome, JobProgress, JobStarted } from '../../../main/contract';
+import { call, subscribe, toErrorDTO } from '../api';
 
 export interface JobView {
   id: string;
@@ -9,6 +9,8 @@ export interface JobView {
   progress: JobProgress | null;
   outcome: JobOutcome | null;
   cancelling: boolean;
+  /** why the last cancel request was refused (the job runs on) */
+  cancelError: ErrorDTO | null;
 }
 
 /** A job of kind K: its outcome has that kind's value type. */
@@ -17,6 +19,7 @@ export type JobViewOf<K extends JobKind> = JobView & { kind: K; outcome: JobOutc
 interface JobsState {
   jobs: Record<string, JobView>;
   track(started: JobStarted): void;
+  /** asks main to cancel; never rejects (a refusal lands in the job's cancelError) */
   cancel(jobId: string): Promise<void>;
   watch(): () => void;
 }
@@ -27,20 +30,44 @@ export const useJobs = create<JobsState>()((set, get) => ({
     set((s) => ({
       jobs: {
         ...s.jobs,
-        [jobId]: s.jobs[jobId] ?? { id: jobId, kind, progress: null, outcome: null, cancelling: false },
+        [jobId]: s.jobs[jobId] ?? {
+          id: jobId,
+          kind,
+          progress: null,
+          outcome: null,
+          cancelling: false,
+          cancelError: null,
+        },
       },
     }));
   },
   async cancel(jobId) {
     const job = get().jobs[jobId];
     if (!job || job.outcome) return;
-    set((s) => ({ jobs: { ...s.jobs, [jobId]: { ...job, cancelling: true } } }));
-    await call('job:cancel', { jobId });
+    const update = (change: Partial<JobView>): void =>
+      set((s) => {
+        const current = s.jobs[jobId];
+        return current ? { jobs: { ...s.jobs, [jobId]: { ...current, ...change } } } : s;
+      });
+    update({ cancelling: true, cancelError: null });
+    try {
+      await call('job:cancel', { jobId });
+    } catch (error) {
+      // main did not take the request: the job runs on, and the panel says why
+      update({ cancelling: false, cancelError: toErrorDTO(error) });
+    }
   },
   watch() {
     const offProgress = subscribe('job:progress', ({ jobId, kind, progress }) =>
       set((s) => {
-        const job = s.jobs[jobId] ?? { id: jobId, kind, progress: null, outcome: null, cancelling: false };
+        const job = s.jobs[jobId] ?? {
+          id: jobId,
+          kind,
+          progress: null,
+          outcome: null,
+          cancelling: false,
+          cancelError: null,
+        };
         if (job.outcome) return s;
         return { jobs: { ...s.jobs, [jobId]: { ...job, progress } } };
       }),
@@ -53,6 +80,7 @@ export const useJobs = create<JobsState>()((set, get) => ({
           progress: null,
           outcome: null,
           cancelling: false,
+          cancelError: null,
         };
         return { jobs: { ...s.jobs, [jobId]: { ...job, outcome } } };
       }),

@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { gunzipSync } from 'node:zlib';
+import { crc32, gunzipSync, inflateRawSync } from 'node:zlib';
 import { createParallelGzip } from '../../../main/engine/compress/gzip-writer';
 import { createGunzip } from '../../../main/engine/compress/gunzip';
 import { makePartcloneSamples, type PartcloneSample } from '../../support/partclone-samples';
@@ -37,9 +37,41 @@ test('pigz -dc reads our gzip of a partclone image back byte for byte', async ()
   shell(`pigz -dc ${gz} > ${back}`);
   assert.ok(readFileSync(back).equals(readFileSync(s.pc)));
   run('gzip', ['-t', gz]);
-  // it is really several members and really compressed
-  assert.ok(readFileSync(gz).length < readFileSync(s.pc).length * 0.9);
+  // one member per 1 MiB of input, each a whole gzip member with its own CRC and size, and compressed
+  const input = readFileSync(s.pc);
+  const members = gzipMembers(readFileSync(gz));
+  assert.equal(members.length, Math.ceil(input.length / (1024 * 1024)));
+  assert.ok(
+    members.slice(0, -1).every((m) => m.size === 1024 * 1024),
+    'every member but the last is 1 MiB',
+  );
+  assert.ok(readFileSync(gz).length < input.length * 0.9);
 });
+
+/** The members of a gzip file, each checked: its deflate data, then a CRC-32 and a size that match it. */
+function gzipMembers(gz: Buffer): Array<{ size: number }> {
+  const members: Array<{ size: number }> = [];
+  let at = 0;
+  while (at < gz.length) {
+    assert.deepEqual([gz[at], gz[at + 1], gz[at + 2]], [0x1f, 0x8b, 8], `a member header at ${at}`);
+    const flags = gz[at + 3]!;
+    let p = at + 10;
+    if (flags & 4) p += 2 + gz.readUInt16LE(p); // FEXTRA
+    if (flags & 8) p = gz.indexOf(0, p) + 1; // FNAME
+    if (flags & 16) p = gz.indexOf(0, p) + 1; // FCOMMENT
+    if (flags & 2) p += 2; // FHCRC
+    const { buffer, engine } = inflateRawSync(gz.subarray(p), { info: true }) as unknown as {
+      buffer: Buffer;
+      engine: { bytesWritten: number };
+    };
+    p += engine.bytesWritten;
+    assert.equal(gz.readUInt32LE(p), crc32(buffer), `member ${members.length}: CRC-32`);
+    assert.equal(gz.readUInt32LE(p + 4), buffer.length % 2 ** 32, `member ${members.length}: ISIZE`);
+    members.push({ size: buffer.length });
+    at = p + 8;
+  }
+  return members;
+}
 
 test('pigz -dc ours | partclone.ext4 -r gives the source filesystem', async () => {
   const s = samples.find((x) => x.name === 'ext4-4k')!;

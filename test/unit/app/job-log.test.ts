@@ -1,0 +1,164 @@
+/**
+ * The operator's job log: every device job the app runs leaves one line (what, from what, onto which cards, how
+ * it ended) that the app lists and `atlas log` prints; a broken line never hides the others.
+ */
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { createHandlers, deviceJobRunner, type DeviceJobRunners } from '../../../main/app/handlers';
+import { AtlasError } from '../../../main/engine/errors';
+import { JOB_LOG_FILE, readJobLog } from '../../../main/engine/library/job-log';
+import type { EventOf, JobLogEntry, Reply } from '../../../main/contract';
+import { card, snapshotOf } from '../../support/drives';
+import { scratchDir } from '../../support/sh';
+
+const CLI = join(__dirname, '..', '..', '..', 'main', 'cli', 'run.js');
+const SHA = 'ab'.repeat(32);
+
+function setup(runners: DeviceJobRunners) {
+  const { dir, cleanup } = scratchDir('atlas-job-log-');
+  const configDir = join(dir, 'config');
+  const finished: Array<EventOf<'job:finished'>> = [];
+  const sd = card({ description: 'SanDisk Ultra', serial: 'SN-1' });
+  const app = createHandlers({
+    version: '0',
+    platform: 'linux',
+    configDir,
+    homeDir: dir,
+    listDrives: async () => [sd],
+    emit: (event, payload) => {
+      if (event === 'job:finished') finished.push(payload as EventOf<'job:finished'>);
+    },
+    runDeviceJob: deviceJobRunner(runners),
+  });
+  const start = async (channel: 'flash:start' | 'restore:start', request: object): Promise<void> => {
+    const reply = (await app.dispatch(channel, request)) as Reply<{ jobId: string }>;
+    assert.ok(reply.ok, JSON.stringify(reply));
+    while (!finished.some((f) => f.jobId === reply.value.jobId)) await new Promise((r) => setTimeout(r, 5));
+  };
+  const log = async (): Promise<JobLogEntry[]> => {
+    const reply = (await app.dispatch('log:list', {})) as Reply<JobLogEntry[]>;
+    assert.ok(reply.ok);
+    return reply.value;
+  };
+  return { dir, configDir, sd, start, log, app, cleanup };
+}
+
+const unused = async (): Promise<never> => {
+  throw new Error('not used in this test');
+};
+
+test('a flash, a failed restore and a cancelled flash each leave one line, newest first', async () => {
+  let flashes = 0;
+  const t = setup({
+    flash: async (r, control) => {
+      if (++flashes === 2) {
+        await new Promise((resolve) => control.signal?.addEventListener('abort', resolve));
+        throw new AtlasError('CANCELLED', 'cancelled');
+      }
+      return {
+        image: r.image.path,
+        bytesWritten: 4096,
+        verified: true,
+        targets: [{ device: r.targets[0]!.device, ok: true, verified: true }],
+      };
+    },
+    clone: unused,
+    restore: async () => {
+      throw new AtlasError('DRIVE_REMOVED', 'The card went away.');
+    },
+  });
+  try {
+    const image = join(t.dir, 'ods-atlas-golden-v8-1-FIELD.img');
+    writeFileSync(image, Buffer.alloc(4096, 1));
+    writeFileSync(
+      join(t.dir, 'ods-atlas-golden-v8-1-FIELD.sha256'),
+      `${SHA}  ods-atlas-golden-v8-1-FIELD.img\n`,
+    );
+    const folder = join(t.dir, 'golden-clone-FIELD');
+    mkdirSync(folder);
+    writeFileSync(join(folder, 'atlas-manifest.json'), '{"format":"atlas-clone"}');
+    const manifestSha = createHash('sha256').update('{"format":"atlas-clone"}').digest('hex');
+
+    await t.start('flash:start', { image, targets: [snapshotOf(t.sd)], verify: true });
+    await t.start('restore:start', { folder, target: snapshotOf(t.sd), grow: false });
+    const cancelling = t.start('flash:start', { image, targets: [snapshotOf(t.sd)], verify: true });
+    while (t.app.jobs.list().length === 0) await new Promise((r) => setTimeout(r, 5));
+    t.app.jobs.cancel(t.app.jobs.list()[0]!.id);
+    await cancelling;
+
+    const [cancelled, restore, flash] = await t.log();
+    const sdCard = { device: t.sd.device, model: 'SanDisk Ultra', serial: 'SN-1', size: t.sd.size };
+    assert.deepEqual(
+      { ...flash, time: undefined },
+      {
+        time: undefined,
+        job: 'flash',
+        source: image,
+        sha256: SHA,
+        cards: [{ ...sdCard, ok: true }],
+        result: 'succeeded',
+        error: null,
+      },
+    );
+    assert.ok(Math.abs(Date.parse(flash!.time) - Date.now()) < 60_000, 'stamped with the time it ended');
+    assert.deepEqual(
+      { ...restore, time: undefined },
+      {
+        time: undefined,
+        job: 'restore',
+        source: folder,
+        sha256: manifestSha,
+        cards: [sdCard],
+        result: 'failed',
+        error: 'DRIVE_REMOVED',
+      },
+    );
+    assert.equal(cancelled!.result, 'cancelled');
+    assert.equal(cancelled!.error, 'CANCELLED');
+    assert.deepEqual(cancelled!.cards, [{ ...sdCard, ok: null }]);
+    const lines = readFileSync(join(t.configDir, JOB_LOG_FILE), 'utf8').trim().split('\n');
+    assert.equal(lines.length, 3, 'one line per job');
+  } finally {
+    await t.app.dispose();
+    t.cleanup();
+  }
+});
+
+test('reading skips a line that does not parse and keeps the newest entries', async () => {
+  const { dir, cleanup } = scratchDir('atlas-job-log-read-');
+  try {
+    const entry = (n: number): JobLogEntry => ({
+      time: new Date(Date.UTC(2026, 0, n)).toISOString(),
+      job: 'clone',
+      source: '/dev/sdx',
+      sha256: null,
+      cards: [],
+      result: 'succeeded',
+      error: null,
+    });
+    assert.deepEqual(await readJobLog(dir), [], 'no log yet is an empty log');
+    const file = join(dir, JOB_LOG_FILE);
+    appendFileSync(file, `${JSON.stringify(entry(1))}\n{"time": trunc\n${JSON.stringify(entry(2))}\n`);
+    appendFileSync(file, `${JSON.stringify(entry(3))}\n`);
+    assert.deepEqual(
+      (await readJobLog(dir, 2)).map((e) => e.time),
+      [entry(3).time, entry(2).time],
+    );
+    assert.equal((await readJobLog(dir)).length, 3);
+    const cli = spawnSync(process.execPath, [CLI, 'log', '--json', '--last', '2'], {
+      env: { ...process.env, ATLAS_CONFIG_DIR: dir },
+      encoding: 'utf8',
+    });
+    assert.equal(cli.status, 0, cli.stderr);
+    assert.deepEqual(
+      (JSON.parse(cli.stdout) as { entries: JobLogEntry[] }).entries.map((e) => e.time),
+      [entry(3).time, entry(2).time],
+    );
+  } finally {
+    cleanup();
+  }
+});
