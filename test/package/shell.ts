@@ -107,6 +107,12 @@ export function electronShellTests(packed: () => PackedApp, scratch: () => strin
         assert.equal(window.loadedURL, 'app://atlas/index.html');
       });
 
+      await t.test('the packaged app’s menu has no reload or developer tools', () => {
+        const roles = JSON.stringify(record.menu);
+        assert.match(roles, /"editMenu"/);
+        assert.doesNotMatch(roles, /toggleDevTools|"reload"/);
+      });
+
       await t.test('app:// serves the packed renderer with its CSP and types, and nothing else', async () => {
         const serve = record.protocolHandlers.get('app')!;
         const policy = load(join(out, 'main', 'shared', 'renderer-policy.js')) as typeof RendererPolicy;
