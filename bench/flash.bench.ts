@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { flashJob, type FlashResult } from '../main/engine/jobs/flash';
 import { dropFileCaches, measure, pairedRow } from './support';
+import { localCardAccess } from '../main/engine/drives/index';
 
 const sh = (script: string): string =>
   execFileSync('bash', ['-o', 'pipefail', '-ec', script], { encoding: 'utf8' });
@@ -50,6 +51,7 @@ async function main(): Promise<void> {
           source,
           targets: [{ device: loop }],
           eject: false,
+          access: localCardAccess(),
           directIO,
           useTools: true,
           testHooks,

@@ -51,9 +51,6 @@ export const helperDeviceJobs: DeviceJobRunner = deviceJobRunner({
         confirmed: confirmedOf(r.confirmed),
         outDir: r.outDir,
         tag: r.tag,
-        ...(process.getuid && process.getgid
-          ? { owner: { uid: process.getuid(), gid: process.getgid() } }
-          : {}),
       },
       control,
       { name: 'Atlas Imager' },

@@ -15,7 +15,15 @@ import { join } from 'node:path';
 import * as sudo from '@vscode/sudo-prompt';
 import { AtlasError } from '../engine/errors';
 import type { JobControl, Progress } from '../engine/progress';
-import { deserializeError, onLines, send, type HelperMessage } from './protocol';
+import { SOCKET_NAME, TOKEN_NAME } from './identity';
+import {
+  deserializeError,
+  onLines,
+  parseHelperMessage,
+  send,
+  userEnvOf,
+  type HelperMessage,
+} from './protocol';
 
 export interface HelperLaunchOptions {
   /** 'auto' (default): directly when root, else elevated. 'direct': as this user (tests). 'elevated': always prompt. */
@@ -32,6 +40,12 @@ export interface HelperLaunchOptions {
   connectTimeoutMs?: number;
 }
 
+/** Who the job's files belong to: this process's user, or under `sudo` the person who typed it. */
+export interface ChannelOwner {
+  uid: number;
+  gid: number;
+}
+
 /** The channel before the helper connected; exposed for tests and for a custom launcher. */
 export interface HelperChannel {
   dir: string;
@@ -46,11 +60,15 @@ export interface HelperChannel {
 
 const HELLO_TIMEOUT_MS = 10_000;
 
-export async function createHelperChannel(): Promise<HelperChannel> {
+/**
+ * The channel folder, socket and token. The broker takes their owner for the person the job runs as, so
+ * under `sudo` (`owner`, see sudoOwner) they are handed to the person who typed it.
+ */
+export async function createHelperChannel(owner?: ChannelOwner): Promise<HelperChannel> {
   const dir = await fsp.mkdtemp(join(tmpdir(), 'atlas-helper-'));
   await fsp.chmod(dir, 0o700);
-  const socketPath = join(dir, 'helper.sock');
-  const tokenPath = join(dir, 'token');
+  const socketPath = join(dir, SOCKET_NAME);
+  const tokenPath = join(dir, TOKEN_NAME);
   const token = randomBytes(32).toString('hex');
   await fsp.writeFile(tokenPath, token, { mode: 0o600, flag: 'wx' });
   const server: Server = createServer();
@@ -63,11 +81,10 @@ export async function createHelperChannel(): Promise<HelperChannel> {
   server.on('connection', (socket) => {
     let authenticated = false;
     const timer = setTimeout(() => socket.destroy(), HELLO_TIMEOUT_MS);
-    onLines(socket, (message) => {
+    onLines(socket, parseHelperMessage, (hello) => {
       if (authenticated) return; // later lines belong to the job runner's listener
-      const hello = message as Partial<Extract<HelperMessage, { type: 'hello' }>>;
       clearTimeout(timer);
-      if (hello.type !== 'hello' || typeof hello.token !== 'string' || !sameToken(hello.token, token)) {
+      if (hello.type !== 'hello' || !sameToken(hello.token, token)) {
         send(socket, { type: 'refused', message: 'wrong token' });
         socket.end();
         setTimeout(() => socket.destroy(), 100);
@@ -78,7 +95,7 @@ export async function createHelperChannel(): Promise<HelperChannel> {
       server.close();
       void fsp.rm(socketPath, { force: true });
       socket.removeAllListeners('data');
-      settle?.resolve({ socket, pid: typeof hello.pid === 'number' ? hello.pid : -1 });
+      settle?.resolve({ socket, pid: hello.pid });
     });
     socket.on('error', () => undefined);
   });
@@ -87,6 +104,9 @@ export async function createHelperChannel(): Promise<HelperChannel> {
     server.listen(socketPath, () => resolve());
   });
   await fsp.chmod(socketPath, 0o600);
+  if (owner) {
+    for (const path of [tokenPath, socketPath, dir]) await fsp.lchown(path, owner.uid, owner.gid);
+  }
   return {
     dir,
     socketPath,
@@ -115,7 +135,7 @@ export async function runInHelper<R>(
   launch: HelperLaunchOptions = {},
 ): Promise<R> {
   if (control.signal?.aborted) throw new AtlasError('CANCELLED', 'The operation was cancelled.');
-  const channel = await createHelperChannel();
+  const channel = await createHelperChannel(sudoOwner());
   let child: ChildProcess | null = null;
   try {
     const started = startHelper(channel, launch);
@@ -175,8 +195,7 @@ function driveJob<R>(socket: Socket, job: string, options: unknown, control: Job
         }
       }, 15_000).unref();
     };
-    onLines(socket, (raw) => {
-      const message = raw as HelperMessage;
+    onLines(socket, parseHelperMessage, (message: HelperMessage) => {
       if (message.type === 'progress') control.onProgress?.(message.progress as Progress);
       else if (message.type === 'result') finish(null, message.result);
       else if (message.type === 'error') finish(deserializeError(message.error));
@@ -190,7 +209,7 @@ function driveJob<R>(socket: Socket, job: string, options: unknown, control: Job
     );
     socket.on('error', () => undefined);
     control.signal?.addEventListener('abort', onAbort, { once: true });
-    send(socket, { type: 'run', job, options });
+    send(socket, { type: 'run', job, options, env: userEnvOf(process.env) });
   });
 }
 
@@ -202,6 +221,31 @@ function quote(arg: string): string {
   return `'${arg.replace(/'/g, `'\\''`)}'`;
 }
 
+/**
+ * The command line the password prompt runs as root. It carries everything the broker needs, since pkexec
+ * (and the macOS dialog) start it with a fresh environment: under Electron, `/usr/bin/env
+ * ELECTRON_RUN_AS_NODE=1` in front, or root would start the app's browser instead of Node.
+ */
+export function elevatedCommand(
+  execPath: string,
+  entry: string,
+  args: readonly string[],
+  electron: boolean,
+): string {
+  const prefix = electron ? ['/usr/bin/env', 'ELECTRON_RUN_AS_NODE=1'] : [];
+  return [...prefix, quote(execPath), quote(entry), ...args.map(quote)].join(' ');
+}
+
+/** Under `sudo` (root, SUDO_UID/SUDO_GID set): the person who typed it, who the job's files belong to. */
+export function sudoOwner(env: NodeJS.ProcessEnv = process.env): ChannelOwner | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  const uid = Number(env.SUDO_UID);
+  const gid = Number(env.SUDO_GID);
+  if (!env.SUDO_UID || !Number.isInteger(uid) || uid <= 0 || !Number.isInteger(gid) || gid < 0)
+    return undefined;
+  return { uid, gid };
+}
+
 /** Starts the helper; `exited` resolves (with an error when it failed to start) when it ends. */
 function startHelper(
   channel: HelperChannel,
@@ -209,13 +253,13 @@ function startHelper(
 ): { child: ChildProcess | null; exited: Promise<AtlasError | null> } {
   const execPath = launch.execPath ?? process.execPath;
   const entry = launch.entry ?? defaultEntry();
-  const env: Record<string, string> = process.versions.electron ? { ELECTRON_RUN_AS_NODE: '1' } : {};
+  const electron = Boolean(process.versions.electron);
   const mode = launch.mode ?? 'auto';
   const direct = mode === 'direct' || (mode === 'auto' && process.getuid?.() === 0);
   if (direct) {
     const child = spawn(execPath, [entry, ...channel.args], {
       stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, ...env },
+      env: { ...process.env, ...(electron ? { ELECTRON_RUN_AS_NODE: '1' } : {}) },
     });
     let stderr = '';
     child.stderr?.on('data', (d: Buffer) => {
@@ -233,16 +277,12 @@ function startHelper(
     });
     return { child, exited };
   }
-  const command = [quote(execPath), quote(entry), ...channel.args.map(quote)].join(' ');
+  const command = elevatedCommand(execPath, entry, channel.args, electron);
   const exited = new Promise<AtlasError | null>((resolve) => {
     // sudo-prompt buffers output and calls back when the helper exits; progress comes over the socket
-    sudo.exec(
-      command,
-      { name: launch.name ?? 'Atlas Imager', ...(Object.keys(env).length ? { env } : {}) },
-      (error) => {
-        resolve(error ? elevationError(error) : null);
-      },
-    );
+    sudo.exec(command, { name: launch.name ?? 'Atlas Imager' }, (error) => {
+      resolve(error ? elevationError(error) : null);
+    });
   });
   return { child: null, exited };
 }

@@ -28,6 +28,7 @@ import { prehashBase } from '../../main/engine/jobs/insert';
 import type { Drive, FilePurpose, FolderPurpose } from '../../main/contract';
 import { shimScript } from './shim';
 import { contentSecurityPolicy, contentTypeOf, withPolicy } from '../../main/shared/renderer-policy';
+import { localCardAccess } from '../../main/engine/drives/index';
 
 // the app's policy, but the page talks to this server over a WebSocket
 const CSP = contentSecurityPolicy({ connectSelf: true });
@@ -181,7 +182,7 @@ export const fileDeviceJobs: DeviceJobRunner = async (kind, request, control) =>
         verify: r.verify,
         usedBlocksOnly: r.usedBlocksOnly,
         eject: false,
-        revalidate: false,
+        access: localCardAccess(),
         directIO: false,
       },
       control,
@@ -195,6 +196,7 @@ export const fileDeviceJobs: DeviceJobRunner = async (kind, request, control) =>
         source: r.source.device,
         outDir: r.outDir,
         tag: r.tag,
+        access: localCardAccess(),
         sourceInfo: { model: r.source.description, ...(r.source.serial ? { serial: r.source.serial } : {}) },
       },
       control,
@@ -204,7 +206,10 @@ export const fileDeviceJobs: DeviceJobRunner = async (kind, request, control) =>
   const r = request as DeviceJobRequests['restore'];
   return toRestoreResult(
     r.folder,
-    await restoreJob({ folder: r.folder, target: r.target.device, grow: r.grow }, control),
+    await restoreJob(
+      { folder: r.folder, target: r.target.device, grow: r.grow, access: localCardAccess() },
+      control,
+    ),
   ) as never;
 };
 

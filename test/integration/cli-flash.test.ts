@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { attachLoop, type LoopDevice } from '../support/loop';
-import { installFakeLsblk } from '../support/fake-lsblk';
+import { installFakeLsblk, type FakeLsblk } from '../support/fake-lsblk';
 import { isRoot, scratchDir, shell, tryRun } from '../support/sh';
 
 const skip = isRoot ? false : 'needs root for loop devices';
@@ -19,9 +19,11 @@ let cleanup = (): void => undefined;
 let loop: LoopDevice | null = null;
 let device = '';
 let env: NodeJS.ProcessEnv = {};
+let fake: FakeLsblk;
 
 function atlas(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [cli, ...args], {
+  // in the fake lsblk's mount namespace: the CLI starts the root broker, which looks for lsblk in /usr/bin only
+  const r = spawnSync(fake.brokerLauncher, [cli, ...args], {
     env,
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -43,7 +45,7 @@ before(() => {
   shell(`xz -T0 -1 -k ${dir}/golden.img`);
   shell(`(yes CARDCARD || true) | head -c ${CARD_BYTES} > ${dir}/card.bin`);
   loop = attachLoop(join(dir, 'card.bin'), { partitions: false });
-  const fake = installFakeLsblk(dir, [{ loop: loop.device, serial: 'CLI-42', model: 'Cli Reader' }]);
+  fake = installFakeLsblk(dir, [{ loop: loop.device, serial: 'CLI-42', model: 'Cli Reader' }]);
   device = fake.deviceFor(loop.device);
   env = { ...process.env, PATH: fake.path };
 });

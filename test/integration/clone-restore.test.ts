@@ -13,6 +13,7 @@ import { rejectsWith, sha256sum } from '../support/assert';
 import { attachLoop, type LoopDevice } from '../support/loop';
 import { makeArmbianImage } from '../support/armbian';
 import { run, scratchDir, shell, tryRun } from '../support/sh';
+import { localCardAccess } from '../../main/engine/drives/index';
 
 /** The content of the ext4 root of an image file (partition 2 of the fixture's layout), read with debugfs. */
 function catRoot(device: string, path: string): string {
@@ -28,7 +29,12 @@ describe('clone and restore', () => {
   before(async () => {
     makeArmbianImage(source, { imgMib: 256, extraMib: 24 });
     loop = attachLoop(source);
-    const result = await cloneJob({ source: loop.device, outDir: dir, tag: 'v1-0-TEST' });
+    const result = await cloneJob({
+      source: loop.device,
+      outDir: dir,
+      tag: 'v1-0-TEST',
+      access: localCardAccess(),
+    });
     folder = result.folder;
   });
   after(() => {
@@ -113,7 +119,7 @@ describe('clone and restore', () => {
   test('our restore onto an image file of the same size gives the source back', async () => {
     const target = join(dir, 'restored-same.img');
     run('truncate', ['-s', '256M', target]);
-    const result = await restoreJob({ folder, target, grow: false });
+    const result = await restoreJob({ folder, target, grow: false, access: localCardAccess() });
     assert.equal(result.manifestChecked, true);
     assert.equal(tryRun('cmp', [source, target]).status, 0);
   });
@@ -123,7 +129,7 @@ describe('clone and restore', () => {
     run('truncate', ['-s', '512M', target]);
     const t = attachLoop(target, { partitions: false });
     try {
-      const result = await restoreJob({ folder, target: t.device });
+      const result = await restoreJob({ folder, target: t.device, access: localCardAccess() });
       assert.equal(result.grow, 'resized', result.growMessage);
       const dump = run('sfdisk', ['--dump', t.device]);
       const last = /p2 : start=\s*(\d+), size=\s*(\d+)/.exec(dump);
@@ -186,7 +192,11 @@ describe('clone and restore', () => {
     run('truncate', ['-s', '128M', target]);
     shell(`head -c 1048576 /dev/urandom | dd of='${target}' conv=notrunc status=none`);
     const before = sha256sum(target);
-    await rejectsWith(restoreJob({ folder, target }), 'TARGET_TOO_SMALL', /too small|at least/);
+    await rejectsWith(
+      restoreJob({ folder, target, access: localCardAccess() }),
+      'TARGET_TOO_SMALL',
+      /too small|at least/,
+    );
     assert.equal(sha256sum(target), before);
   });
 
@@ -201,7 +211,11 @@ describe('clone and restore', () => {
     const target = join(dir, 'untouched.img');
     run('truncate', ['-s', '256M', target]);
     const before = sha256sum(target);
-    await rejectsWith(restoreJob({ folder: bad, target }), 'MANIFEST_MISMATCH', new RegExp(gz));
+    await rejectsWith(
+      restoreJob({ folder: bad, target, access: localCardAccess() }),
+      'MANIFEST_MISMATCH',
+      new RegExp(gz),
+    );
     await rejectsWith(verifyCloneFolder(bad), 'MANIFEST_MISMATCH', new RegExp(gz));
     assert.equal(sha256sum(target), before);
   });
@@ -212,13 +226,18 @@ describe('clone and restore', () => {
     run('mount', ['-o', 'ro', loop.partition(2), mnt]);
     try {
       await rejectsWith(
-        cloneJob({ source: loop.device, outDir: dir, tag: 'mounted' }),
+        cloneJob({ source: loop.device, outDir: dir, tag: 'mounted', access: localCardAccess() }),
         'SOURCE_MOUNTED',
         /--unmount/,
       );
       assert.ok(!readdirSync(dir).some((f) => f.includes('mounted')));
       // asked to, the clone unmounts it first and proceeds
-      const result = await cloneJob({ source: loop.device, outDir: dir, tag: 'unmounted', unmount: true });
+      const result = await cloneJob({
+        source: loop.device,
+        outDir: dir,
+        tag: 'unmounted',
+        access: localCardAccess({ unmount: true }),
+      });
       assert.notEqual(tryRun('mountpoint', ['-q', mnt]).status, 0, 'the partition is still mounted');
       assert.equal((await verifyCloneFolder(result.folder)).images.length, 2);
     } finally {
@@ -228,7 +247,7 @@ describe('clone and restore', () => {
 
   test('an existing clone folder is never overwritten', async () => {
     await rejectsWith(
-      cloneJob({ source: loop.device, outDir: dir, tag: 'v1-0-TEST' }),
+      cloneJob({ source: loop.device, outDir: dir, tag: 'v1-0-TEST', access: localCardAccess() }),
       'ALREADY_EXISTS',
       /already exists/,
     );

@@ -8,6 +8,7 @@ import test, { after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { flashJob, type FlashResult } from '../../main/engine/jobs/flash';
+import { localCardAccess } from '../../main/engine/drives/index';
 import { isAtlasError, type AtlasError } from '../../main/engine/errors';
 import type { Progress } from '../../main/engine/progress';
 import { attachLoop, type LoopDevice } from '../support/loop';
@@ -52,7 +53,13 @@ function flash(
   control: { signal?: AbortSignal; onProgress?: (p: Progress) => void } = {},
 ) {
   return flashJob(
-    { source: image, targets: devices.map((device) => ({ device })), verify: true, eject: false },
+    {
+      source: image,
+      targets: devices.map((device) => ({ device })),
+      verify: true,
+      eject: false,
+      access: localCardAccess(),
+    },
     control,
   );
 }

@@ -12,6 +12,7 @@ import { isAtlasError } from '../../main/engine/errors';
 import type { Progress } from '../../main/engine/progress';
 import { attachLoop, type LoopDevice } from '../support/loop';
 import { isRoot, run, scratchDir, shell, tryRun } from '../support/sh';
+import { localCardAccess } from '../../main/engine/drives/index';
 
 const skip = isRoot ? false : 'needs root for loop devices';
 const IMG_MIB = 160;
@@ -67,7 +68,12 @@ for (const name of ['golden.img', 'golden.img.gz', 'golden.img.xz', 'golden.zip'
     const { loop } = card(IMG_MIB + 16);
     const stages = new Set<string>();
     const result = await flashJob(
-      { source: join(dir, name), targets: [{ device: loop.device }], eject: false },
+      {
+        source: join(dir, name),
+        targets: [{ device: loop.device }],
+        eject: false,
+        access: localCardAccess(),
+      },
       { onProgress: (p: Progress) => stages.add(p.stage) },
     );
     assert.equal(result.ok, true);
@@ -89,6 +95,7 @@ test('two cards from one read of an .xz; a too-small third fails alone', { skip 
       source: join(dir, 'golden.img.xz'),
       targets: [{ device: a.loop.device }, { device: small.loop.device }, { device: b.loop.device }],
       eject: false,
+      access: localCardAccess(),
     },
     {},
   );
@@ -120,6 +127,7 @@ test(
           source: join(dir, 'golden.img.gz'),
           targets: [{ device: loop.device }],
           eject: false,
+          access: localCardAccess(),
           testHooks: {
             beforeVerify: () => {
               // change the medium under the loop device (its backing file), not through the device's cache
@@ -156,6 +164,7 @@ test(
           source: image,
           targets: [{ device: loop.device }],
           eject: false,
+          access: localCardAccess(),
           directIO: false,
           testHooks: {
             beforeVerify: () => {
@@ -175,7 +184,10 @@ test(
 test('an image larger than the card is refused before anything is written', { skip }, async () => {
   const { loop } = card(IMG_MIB - 16);
   await assert.rejects(
-    flashJob({ source: image, targets: [{ device: loop.device }], eject: false }, {}),
+    flashJob(
+      { source: image, targets: [{ device: loop.device }], eject: false, access: localCardAccess() },
+      {},
+    ),
     (error: unknown) => isAtlasError(error, 'TARGET_TOO_SMALL') && /smaller|needs|fit/.test(error.message),
   );
   assert.equal(head(loop.device, 8).toString(), 'CARDCARD');
@@ -188,7 +200,10 @@ test('a corrupt archive fails with CORRUPT_ARCHIVE and leaves no partition table
   );
   const { loop } = card(IMG_MIB + 16);
   await assert.rejects(
-    flashJob({ source: broken, targets: [{ device: loop.device }], eject: false }, {}),
+    flashJob(
+      { source: broken, targets: [{ device: loop.device }], eject: false, access: localCardAccess() },
+      {},
+    ),
     (error: unknown) => isAtlasError(error) && ['CORRUPT_ARCHIVE', 'TRUNCATED'].includes(error.code),
   );
   assert.ok(head(loop.device).equals(Buffer.alloc(FLASH_HEAD)), 'the first MiB is zeroed until the end');
@@ -201,7 +216,13 @@ test('cancel mid-write: CANCELLED, device closed, first MiB still zero', { skip 
   const controller = new AbortController();
   await assert.rejects(
     flashJob(
-      { source: big, targets: [{ device: loop.device }], eject: false, verify: true },
+      {
+        source: big,
+        targets: [{ device: loop.device }],
+        eject: false,
+        access: localCardAccess(),
+        verify: true,
+      },
       {
         signal: controller.signal,
         onProgress: (p) => {
@@ -222,7 +243,13 @@ test(
   async () => {
     const { loop, file } = card(IMG_MIB + 16);
     const result = await flashJob(
-      { source: image, targets: [{ device: loop.device }], eject: false, usedBlocksOnly: true },
+      {
+        source: image,
+        targets: [{ device: loop.device }],
+        eject: false,
+        access: localCardAccess(),
+        usedBlocksOnly: true,
+      },
       {},
     );
     assert.equal(result.ok, true);
@@ -282,6 +309,7 @@ test(
           source: join(dir, 'golden.img.xz'),
           targets: [{ device: loop.device }],
           eject: false,
+          access: localCardAccess(),
           usedBlocksOnly: true,
         },
         {},

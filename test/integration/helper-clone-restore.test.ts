@@ -5,7 +5,7 @@
  */
 import test, { after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { statSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { runInHelper } from '../../main/helper/launch';
 import type { CloneResult } from '../../main/engine/jobs/clone';
@@ -15,10 +15,20 @@ import { isAtlasError } from '../../main/engine/errors';
 import { attachLoop, type LoopDevice } from '../support/loop';
 import { installFakeLsblk, type FakeCard, type FakeLsblk } from '../support/fake-lsblk';
 import { makeArmbianImage } from '../support/armbian';
-import { isRoot, run, scratchDir, tryRun } from '../support/sh';
+import { isRoot, run, scratchDir, testUser, tryRun } from '../support/sh';
+
+function restoreEnv(name: string, value: string | undefined): void {
+  if (value === undefined) delete process.env[name];
+  else process.env[name] = value;
+}
 
 const skip = isRoot ? false : 'needs root for loop devices';
-const helper = { mode: 'direct' as const, entry: join(__dirname, '../../main/helper/main.js') };
+/** The broker started directly (we are root), seeing the fake lsblk in its own mount namespace. */
+const helper = () => ({
+  mode: 'direct' as const,
+  entry: join(__dirname, '../../main/helper/main.js'),
+  execPath: fake.brokerLauncher,
+});
 const SOURCE_BYTES = 256 * 1024 * 1024;
 const TARGET_BYTES = 320 * 1024 * 1024;
 
@@ -39,19 +49,13 @@ const cards = (changes: Partial<FakeCard> = {}): FakeCard[] => [
   { loop: target!.device, serial: 'DST-2', ...changes },
 ];
 
-/** Clones the source card through the helper, the person having confirmed a card with `serial`. */
-const cloneInHelper = (serial: string, tag: string, owner?: { uid: number; gid: number }) =>
+/** Clones the source card through the helper into `outDir`, the person having confirmed a card with `serial`. */
+const cloneInHelper = (serial: string, tag: string, outDir = dir) =>
   runInHelper<CloneResult>(
     'clone',
-    {
-      source: fake.deviceFor(source!.device),
-      confirmed: { size: SOURCE_BYTES, serial },
-      outDir: dir,
-      tag,
-      ...(owner ? { owner } : {}),
-    },
+    { source: fake.deviceFor(source!.device), confirmed: { size: SOURCE_BYTES, serial }, outDir, tag },
     {},
-    helper,
+    helper(),
   );
 
 /** Restores the clone folder to the target card through the helper, the person having confirmed `serial`. */
@@ -65,7 +69,7 @@ const restoreInHelper = (serial: string) =>
       grow: true,
     },
     {},
-    helper,
+    helper(),
   );
 
 before(() => {
@@ -87,12 +91,41 @@ after(() => {
 });
 
 test('a card cloned through the helper gives a complete, verifiable folder', { skip }, async () => {
-  const result = await cloneInHelper('SRC-1', 'HELPER', { uid: 1234, gid: 1234 });
+  const result = await cloneInHelper('SRC-1', 'HELPER');
   folder = result.folder;
   assert.equal(result.manifest.source.serial, 'SRC-1');
-  assert.equal(statSync(folder).uid, 1234, 'the folder belongs to the person, not root');
   const verified = await verifyCloneFolder(folder);
   assert.equal(verified.images.length, 2);
+});
+
+test('under sudo the job runs as the person: every file of the clone is theirs', { skip }, async () => {
+  const person = testUser();
+  // the person's build folder, reachable by them; the card stays root's
+  chmodSync(dir, 0o755);
+  const build = join(dir, 'person-build');
+  mkdirSync(build);
+  chownSync(build, person.uid, person.gid);
+  const saved = { uid: process.env.SUDO_UID, gid: process.env.SUDO_GID };
+  process.env.SUDO_UID = String(person.uid);
+  process.env.SUDO_GID = String(person.gid);
+  try {
+    const result = await cloneInHelper('SRC-1', 'PERSON', build);
+    for (const path of [result.folder, ...readdirSync(result.folder).map((f) => join(result.folder, f))]) {
+      const st = statSync(path);
+      assert.deepEqual([st.uid, st.gid], [person.uid, person.gid], `${path} belongs to the person`);
+    }
+    // a folder the person cannot write is not written by root either
+    const rootOnly = join(dir, 'root-only');
+    mkdirSync(rootOnly, { mode: 0o755 });
+    await assert.rejects(cloneInHelper('SRC-1', 'ROOTONLY', rootOnly), (error: unknown) =>
+      isAtlasError(error, 'PERMISSION_DENIED'),
+    );
+    assert.deepEqual(readdirSync(rootOnly), []);
+  } finally {
+    restoreEnv('SUDO_UID', saved.uid);
+    restoreEnv('SUDO_GID', saved.gid);
+    chmodSync(dir, 0o700);
+  }
 });
 
 test('the helper refuses to clone a card other than the confirmed one', { skip }, async () => {

@@ -36,6 +36,8 @@ let fake: FakeLsblk;
 let device = '';
 const savedPath = process.env.PATH;
 const helperEntry = join(__dirname, '../../main/helper/main.js');
+/** The broker started directly (we are root), seeing the fake lsblk in its own mount namespace. */
+const broker = () => ({ mode: 'direct' as const, entry: helperEntry, execPath: fake.brokerLauncher });
 
 function firstBytes(n: number): string {
   const fd = openSync(device, 'r');
@@ -127,7 +129,7 @@ test('flash through the helper: re-validated, written, verified, cmp-equal', { s
       eject: false,
     },
     { onProgress: (p) => stages.add(p.stage) },
-    { mode: 'direct', entry: helperEntry, onConnected: (p) => (pid = p) },
+    { ...broker(), onConnected: (p) => (pid = p) },
   );
   assert.equal(result.ok, true);
   assert.equal(result.verified, true);
@@ -148,12 +150,7 @@ for (const [name, cards, confirmed, code] of [
     fake.set([{ loop: loop!.device, serial: 'SD-1234', ...cards[0] }]);
     refill();
     await assert.rejects(
-      runInHelper(
-        'flash',
-        { source: image, targets: [{ device, confirmed }], eject: false },
-        {},
-        { mode: 'direct', entry: helperEntry },
-      ),
+      runInHelper('flash', { source: image, targets: [{ device, confirmed }], eject: false }, {}, broker()),
       (error: unknown) => {
         assert.ok(isAtlasError(error, code), `${String(error)} (${(error as { code?: string }).code})`);
         return true;
@@ -192,13 +189,13 @@ test('a wrong token is refused and the real helper still gets in', { skip }, asy
     assert.equal(connected, false);
     // the real helper, with the token from the file, still gets in and runs what it is sent
     const { spawn } = await import('node:child_process');
-    const child = spawn(process.execPath, [helperEntry, ...channel.args], { stdio: 'ignore' });
+    const child = spawn(fake.brokerLauncher, [helperEntry, ...channel.args], { stdio: 'ignore' });
     const { socket } = await channel.connected;
     const answer = await new Promise<string>((resolve) => {
       let text = '';
       socket.on('data', (d) => (text += d.toString()));
       socket.on('close', () => resolve(text));
-      socket.write(`${JSON.stringify({ type: 'run', job: 'no-such-job', options: {} })}\n`);
+      socket.write(`${JSON.stringify({ type: 'run', job: 'no-such-job', options: {}, env: {} })}\n`);
     });
     assert.match(answer, /"type":"error".*INVALID_ARGUMENT.*no-such-job/);
     assert.equal(await new Promise((r) => child.once('exit', r)), 0);
@@ -233,7 +230,7 @@ test(
             if (p.stage === 'writing') controller.abort();
           },
         },
-        { mode: 'direct', entry: helperEntry, onConnected: (p) => (pid = p) },
+        { ...broker(), onConnected: (p) => (pid = p) },
       ),
       (error: unknown) => isAtlasError(error, 'CANCELLED'),
     );
@@ -249,13 +246,14 @@ test('the helper exits when the app goes away mid-job', { skip }, async () => {
   const big = join(dir, 'big.img');
   const channel = await createHelperChannel();
   const { spawn } = await import('node:child_process');
-  const child = spawn(process.execPath, [helperEntry, ...channel.args], { stdio: 'ignore' });
+  const child = spawn(fake.brokerLauncher, [helperEntry, ...channel.args], { stdio: 'ignore' });
   try {
     const { socket } = await channel.connected;
     socket.write(
       `${JSON.stringify({
         type: 'run',
         job: 'flash',
+        env: {},
         options: {
           source: big,
           targets: [{ device, confirmed: { size: CARD_BYTES, serial: 'SD-1234' } }],

@@ -14,6 +14,7 @@ import { rejectsWith, sha256sum } from '../support/assert';
 import { attachLoop, type LoopDevice } from '../support/loop';
 import { makeArmbianImage } from '../support/armbian';
 import { run, scratchDir, shell, tryRun } from '../support/sh';
+import { localCardAccess } from '../../main/engine/drives/index';
 
 const CLI = join(__dirname, '..', '..', 'main', 'cli', 'run.js');
 
@@ -61,7 +62,7 @@ describe('restoring folders made by partclone + pigz', () => {
   test('our restore of a shell-made folder gives the source back, fsck clean', async () => {
     const target = join(dir, 'restored.img');
     run('truncate', ['-s', '256M', target]);
-    const result = await restoreJob({ folder, target, grow: false });
+    const result = await restoreJob({ folder, target, grow: false, access: localCardAccess() });
     assert.equal(result.manifestChecked, false);
     assert.equal(tryRun('cmp', [source, target]).status, 0);
     const t = attachLoop(target);
@@ -88,7 +89,11 @@ describe('restoring folders made by partclone + pigz', () => {
       writeFileSync(join(f, 'sdc2-root.partclone.gz'), gz.subarray(0, 40));
     });
     const t = freshTarget('t-trunc.img');
-    await rejectsWith(restoreJob({ folder: bad, target: t.path }), 'TRUNCATED', /sdc2-root\.partclone\.gz/);
+    await rejectsWith(
+      restoreJob({ folder: bad, target: t.path, access: localCardAccess() }),
+      'TRUNCATED',
+      /sdc2-root\.partclone\.gz/,
+    );
     assert.equal(sha256sum(t.path), t.hash);
   });
 
@@ -103,7 +108,11 @@ describe('restoring folders made by partclone + pigz', () => {
     });
     await rejectsWith(verifyCloneFolder(bad), 'CHECKSUM_MISMATCH', /sdc2-root.*block \d+/);
     const t = freshTarget('t-flip.img');
-    await rejectsWith(restoreJob({ folder: bad, target: t.path }), 'CHECKSUM_MISMATCH', /block \d+/);
+    await rejectsWith(
+      restoreJob({ folder: bad, target: t.path, access: localCardAccess() }),
+      'CHECKSUM_MISMATCH',
+      /block \d+/,
+    );
   });
 
   test('wrong magic, a bad header CRC and a bad bitmap CRC are refused before writing', async () => {
@@ -122,7 +131,11 @@ describe('restoring folders made by partclone + pigz', () => {
         shell(`pigz -c '${raw}' > '${f}/sdc1-boot.partclone.gz'`);
       });
       const t = freshTarget(`t-${name}.img`);
-      await rejectsWith(restoreJob({ folder: bad, target: t.path }), code, /sdc1-boot\.partclone\.gz/);
+      await rejectsWith(
+        restoreJob({ folder: bad, target: t.path, access: localCardAccess() }),
+        code,
+        /sdc1-boot\.partclone\.gz/,
+      );
       assert.equal(sha256sum(t.path), t.hash, `${name}: the target was written`);
     }
   });
@@ -133,7 +146,11 @@ describe('restoring folders made by partclone + pigz', () => {
       writeFileSync(join(f, 'partition-table.dump'), text.replace('start=', 'strat='));
     });
     const t = freshTarget('t-dump.img');
-    await rejectsWith(restoreJob({ folder: bad, target: t.path }), 'MALFORMED_DUMP', /line \d+/);
+    await rejectsWith(
+      restoreJob({ folder: bad, target: t.path, access: localCardAccess() }),
+      'MALFORMED_DUMP',
+      /line \d+/,
+    );
     assert.equal(sha256sum(t.path), t.hash);
   });
 

@@ -24,6 +24,7 @@ import {
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { cloneJob } from '../../main/engine/jobs/clone';
+import { localCardAccess } from '../../main/engine/drives/index';
 import { insertJob } from '../../main/engine/jobs/insert';
 import { verifyCloneFolder } from '../../main/engine/jobs/verify';
 import { restoreJob } from '../../main/engine/jobs/restore';
@@ -89,7 +90,7 @@ describe('vault sync and verify', () => {
     mkdirSync(vault);
     const base = join(dir, 'Armbian_26.2.1_Rpi4b_trixie_current_6.18.9_minimal.img');
     makeArmbianImage(base, { imgMib: 192, extraMib: 16 });
-    await cloneJob({ source: base, outDir: build, tag: 'v1-0-VAULT' });
+    await cloneJob({ source: base, outDir: build, tag: 'v1-0-VAULT', access: localCardAccess() });
     // a clone folder as the seed's shell commands make it: no atlas-manifest.json
     mkdirSync(join(build, SHELL_CLONE));
     for (const name of readdirSync(join(build, CLONE))) {
@@ -228,7 +229,12 @@ describe('vault sync and verify', () => {
     const target = join(dir, 'restored-from-mac-vault.img');
     const card = readdirSync(dir).find((n) => n.startsWith('Armbian_'))!;
     run('truncate', ['-s', String(statSync(join(dir, card)).size), target]);
-    const restored = await restoreJob({ folder: join(vault, CLONE), target, grow: false });
+    const restored = await restoreJob({
+      folder: join(vault, CLONE),
+      target,
+      grow: false,
+      access: localCardAccess(),
+    });
     assert.equal(restored.manifestChecked, true);
     assert.deepEqual(
       restored.partitions.map((p) => p.file),

@@ -15,6 +15,11 @@ export interface FakeCard {
   tran?: string;
   serial?: string | null;
   model?: string;
+  /**
+   * the serial the root broker sees (an lsblk run by a process started with --token-file=): a card swapped
+   * between the person confirming it and the broker opening it
+   */
+  brokerSerial?: string;
   /** pretend a partition of it is mounted at / (the system disk) */
   holdsRoot?: boolean;
   readOnly?: boolean;
@@ -31,6 +36,12 @@ export interface FakeLsblk {
   deviceFor(loop: string): string;
   /** rewrite the presentation of the cards */
   set(cards: FakeCard[]): void;
+  /**
+   * An executable to start the root broker with (the helper's launch `execPath`): it runs Node in a mount
+   * namespace of its own where the fake is bind-mounted over /usr/bin/lsblk, since the broker looks for its
+   * tools in root's folders only. Nothing outside that namespace changes.
+   */
+  brokerLauncher: string;
 }
 
 export function installFakeLsblk(dir: string, cards: FakeCard[]): FakeLsblk {
@@ -68,6 +79,9 @@ try { out = execFileSync(${JSON.stringify(realLsblk)}, args, { encoding: 'utf8',
 catch (e) { process.stderr.write(e.stderr || String(e)); process.exit(e.status || 1); }
 if (!args.includes('--json')) { process.stdout.write(out); process.exit(0); }
 const cards = JSON.parse(readFileSync(${JSON.stringify(configPath)}, 'utf8'));
+let parent = '';
+try { parent = readFileSync('/proc/' + process.ppid + '/cmdline', 'utf8'); } catch {}
+const inBroker = parent.includes('--token-file=');
 const data = JSON.parse(out);
 for (const node of data.blockdevices || []) {
   const card = cards.find((c) => [node.name, node.kname, node.path].includes(c.loop) || [node.name, node.kname, node.path].includes(c.loop.replace('/dev/', '')));
@@ -76,7 +90,7 @@ for (const node of data.blockdevices || []) {
   node.name = card.as; node.kname = card.as; node.path = card.as;
   node.rm = removable; node.hotplug = removable; node.tran = card.tran || 'usb';
   node.type = 'disk'; node.subsystems = 'block:scsi:usb:pci';
-  node.serial = card.serial === undefined ? 'ATLAS-TEST-0001' : card.serial;
+  node.serial = inBroker && card.brokerSerial !== undefined ? card.brokerSerial : card.serial === undefined ? 'ATLAS-TEST-0001' : card.serial;
   node.model = card.model || 'Test SD Reader'; node.vendor = 'Atlas';
   node.ro = Boolean(card.readOnly);
   if (card.holdsRoot) {
@@ -88,5 +102,19 @@ process.stdout.write(JSON.stringify(data));
   const lsblkPath = join(binDir, 'lsblk');
   writeFileSync(lsblkPath, script);
   chmodSync(lsblkPath, 0o755);
-  return { binDir, path: `${binDir}:${process.env.PATH ?? ''}`, script: lsblkPath, deviceFor, set };
+  const brokerLauncher = join(binDir, 'broker-node');
+  const q = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+  writeFileSync(
+    brokerLauncher,
+    `#!/bin/sh\nexec unshare -m -- /bin/sh -c 'mount --bind "$0" /usr/bin/lsblk && exec "$@"' ${q(lsblkPath)} ${q(process.execPath)} "$@"\n`,
+  );
+  chmodSync(brokerLauncher, 0o755);
+  return {
+    binDir,
+    path: `${binDir}:${process.env.PATH ?? ''}`,
+    script: lsblkPath,
+    deviceFor,
+    set,
+    brokerLauncher,
+  };
 }

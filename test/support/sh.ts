@@ -46,3 +46,9 @@ export function scratchDir(prefix = 'atlas-test-'): { dir: string; cleanup: () =
   const dir = mkdtempSync(join(tmpdir(), prefix));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
+
+/** An unprivileged user for tests of the privilege boundary (created, without a home, when missing). */
+export function testUser(name = 'atlas-priv-test'): { name: string; uid: number; gid: number } {
+  if (spawnSync('id', ['-u', name]).status !== 0) run('useradd', ['-M', '-s', '/usr/sbin/nologin', name]);
+  return { name, uid: Number(run('id', ['-u', name]).trim()), gid: Number(run('id', ['-g', name]).trim()) };
+}

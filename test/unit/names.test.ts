@@ -13,6 +13,7 @@ import { goldenImageName, isValidTag, parseGoldenNumber } from '../../main/share
 import { checkGoldenNumber, checkTag } from '../../main/engine/names';
 import { insertJob } from '../../main/engine/jobs/insert';
 import { cloneJob } from '../../main/engine/jobs/clone';
+import { localCardAccess } from '../../main/engine/drives/index';
 import { isAtlasError } from '../../main/engine/errors';
 import { createHandlers } from '../../main/app/handlers';
 import { main } from '../../main/cli/index';
@@ -76,13 +77,16 @@ test('engine: checkTag, and insert refuses a bad tag before reading anything', a
 test('engine: clone refuses a bad tag before it looks at the source', async () => {
   for (const tag of GOOD_TAGS) {
     await assert.rejects(
-      cloneJob({ source: missing, outDir: dir, tag }),
+      cloneJob({ source: missing, outDir: dir, tag, access: localCardAccess() }),
       (e) => isAtlasError(e) && e.code !== 'INVALID_ARGUMENT',
       tag,
     );
   }
   for (const tag of BAD_TAGS) {
-    await assert.rejects(cloneJob({ source: missing, outDir: dir, tag }), refusesTag(tag));
+    await assert.rejects(
+      cloneJob({ source: missing, outDir: dir, tag, access: localCardAccess() }),
+      refusesTag(tag),
+    );
   }
 });
 

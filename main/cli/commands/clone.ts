@@ -1,8 +1,11 @@
-import { cloneJob } from '../../engine/jobs/clone';
+import { resolve } from 'node:path';
+import { cloneJob, type CloneResult } from '../../engine/jobs/clone';
+import { localCardAccess } from '../../engine/drives/index';
+import { runInHelper } from '../../helper/launch';
 import { AtlasError } from '../../engine/errors';
 import { formatBytes } from '../../engine/format';
 import { flag, stringOption, type CliCommand } from '../command';
-import { describeSource } from '../describe';
+import { cardAt, confirmedOf } from '../describe';
 
 export const cloneCommand: CliCommand = {
   name: 'clone',
@@ -18,6 +21,10 @@ export const cloneCommand: CliCommand = {
     '  --tag TAG     names the clone, e.g. v8-1-0-FEATURE (required)',
     "  --unmount     unmount the source's mounted partitions instead of refusing",
     '  --level N     gzip level 1-9 (default 6, as pigz)',
+    '',
+    'A card is read by the same administrator helper as in the app (started with pkexec or the macOS password',
+    'dialog, or directly under sudo), which refuses the system disk and the disk holding Atlas Imager; the',
+    'folder is written as you (under sudo: as the person who typed it). An image file needs no administrator.',
   ].join('\n'),
   options: {
     tag: { type: 'string' },
@@ -35,11 +42,26 @@ export const cloneCommand: CliCommand = {
     if (!Number.isInteger(level) || level < 1 || level > 9) {
       throw new AtlasError('INVALID_ARGUMENT', '--level takes a whole number from 1 to 9.');
     }
-    const sourceInfo = await describeSource(source);
-    const result = await cloneJob(
-      { source, outDir, tag, unmount: flag(args, 'unmount'), level, ...(sourceInfo ? { sourceInfo } : {}) },
-      { signal, onProgress: ui.progress },
-    );
+    const control = { signal, onProgress: ui.progress };
+    const card = await cardAt(source);
+    const result = card
+      ? await runInHelper<CloneResult>(
+          'clone',
+          {
+            source: card.device,
+            confirmed: confirmedOf(card),
+            outDir: resolve(outDir),
+            tag,
+            unmount: flag(args, 'unmount'),
+            level,
+          },
+          control,
+          { name: 'Atlas Imager' },
+        )
+      : await cloneJob(
+          { source, outDir, tag, level, access: localCardAccess({ unmount: flag(args, 'unmount') }) },
+          control,
+        );
     const m = result.manifest;
     ui.result({ folder: result.folder, manifest: m }, [
       `Cloned ${source} to ${result.folder}`,

@@ -2,7 +2,8 @@ import { AtlasError } from '../../engine/errors';
 import { formatBytes, formatDuration } from '../../engine/format';
 import { openImageSource } from '../../engine/compress/source';
 import { assertTarget, findDrive, listDrives, type Drive } from '../../engine/drives/index';
-import { flashJob, type FlashOptions, type FlashResult } from '../../engine/jobs/flash';
+import { resolve } from 'node:path';
+import type { FlashOptions, FlashResult } from '../../engine/jobs/flash';
 import { runInHelper } from '../../helper/launch';
 import { flag, type CliCommand } from '../command';
 import { describe } from './drives';
@@ -21,7 +22,8 @@ export const flashCommand: CliCommand = {
     '  --no-verify  skip the read-back (a bad card or reader then goes unnoticed)',
     '  --no-eject   leave the cards attached at the end',
     '  --yes        do not ask (required without a terminal)',
-    'Not root: the writing runs in a helper started with pkexec (Linux) or the macOS password dialog.',
+    'The cards are checked and opened by an administrator helper (pkexec on Linux, the macOS password dialog;',
+    'directly under sudo); the image is read as you.',
   ].join('\n'),
   options: {
     'used-only': { type: 'boolean', default: false },
@@ -72,7 +74,7 @@ export const flashCommand: CliCommand = {
       `Everything on ${chosen.map((d) => `${d.device} (${d.description}, ${formatBytes(d.size ?? 0)})`).join(', ')} will be erased.`,
       flag(args, 'yes'),
     );
-    const options: FlashOptions = {
+    const options: Omit<FlashOptions, 'access'> = {
       source: image,
       targets: chosen.map((d) => ({
         device: d.device,
@@ -80,14 +82,13 @@ export const flashCommand: CliCommand = {
       })),
       verify,
       eject: !flag(args, 'no-eject'),
-      revalidate: true,
       ...(usedBlocksOnly ? { usedBlocksOnly } : {}),
     };
     const control = { signal, onProgress: ui.progress };
-    const result =
-      process.getuid?.() === 0
-        ? await flashJob(options, control)
-        : await runInHelper<FlashResult>('flash', options, control, { name: 'Atlas Imager' });
+    // through the broker also as root: the rules are checked again right before each card is opened
+    const result = await runInHelper<FlashResult>('flash', { ...options, source: resolve(image) }, control, {
+      name: 'Atlas Imager',
+    });
     ui.result({ ...result }, [
       ...result.targets.map((t) =>
         t.ok

@@ -1,8 +1,11 @@
-import { restoreJob } from '../../engine/jobs/restore';
+import { resolve } from 'node:path';
+import { restoreJob, type RestoreResult } from '../../engine/jobs/restore';
+import { assertTarget, localCardAccess } from '../../engine/drives/index';
+import { runInHelper } from '../../helper/launch';
 import { AtlasError } from '../../engine/errors';
 import { formatBytes } from '../../engine/format';
 import { flag, stringOption, type CliCommand } from '../command';
-import { describeTarget } from '../describe';
+import { cardAt, confirmedOf, describeTarget } from '../describe';
 
 export const restoreCommand: CliCommand = {
   name: 'restore',
@@ -17,10 +20,15 @@ export const restoreCommand: CliCommand = {
     'filesystem at first boot).',
     '',
     '  --no-grow          keep the partition sizes of the clone',
-    "  --unmount          unmount the target's mounted partitions instead of refusing",
+    "  --unmount          unmount the image file's mounted partitions instead of refusing (a card's are",
+    '                     always unmounted once you confirm, as in the app)',
     '  --image-size N     size in bytes of a new image-file target (default: just what the clone needs);',
     '                     an existing image file keeps its size, like a card',
     '  --yes              do not ask for confirmation (required without a terminal)',
+    '',
+    'A card is written by the same administrator helper as in the app (started with pkexec or the macOS',
+    'password dialog, or directly under sudo), with the same rules: whole, removable, not the system disk, and',
+    'still the card you confirmed. The clone folder is read as you. An image file needs no administrator.',
   ].join('\n'),
   options: {
     'no-grow': { type: 'boolean', default: false },
@@ -38,20 +46,32 @@ export const restoreCommand: CliCommand = {
     if (imageSize !== undefined && (!Number.isSafeInteger(imageSize) || imageSize <= 0)) {
       throw new AtlasError('INVALID_ARGUMENT', '--image-size takes a size in bytes.');
     }
+    const card = await cardAt(target);
+    // the rules first, so nothing is asked about a disk that will not be written
+    if (card) for (const w of assertTarget(card)) ui.warn(w.message);
     await ui.confirm(
-      `Everything on ${await describeTarget(target)} will be replaced by ${folder}.`,
+      `Everything on ${await describeTarget(target, card)} will be replaced by ${folder}.`,
       flag(args, 'yes'),
     );
-    const result = await restoreJob(
-      {
-        folder,
-        target,
-        grow: !flag(args, 'no-grow'),
-        unmount: flag(args, 'unmount'),
-        ...(imageSize !== undefined ? { imageSize } : {}),
-      },
-      { signal, onProgress: ui.progress },
-    );
+    const control = { signal, onProgress: ui.progress };
+    const grow = !flag(args, 'no-grow');
+    const result = card
+      ? await runInHelper<RestoreResult>(
+          'restore',
+          { folder: resolve(folder), target: card.device, confirmed: confirmedOf(card), grow },
+          control,
+          { name: 'Atlas Imager' },
+        )
+      : await restoreJob(
+          {
+            folder,
+            target,
+            grow,
+            access: localCardAccess({ unmount: flag(args, 'unmount') }),
+            ...(imageSize !== undefined ? { imageSize } : {}),
+          },
+          control,
+        );
     ui.result({ ...result }, [
       `Restored ${folder} to ${target}${result.manifestChecked ? ' (manifest hashes checked)' : ''}`,
       ...result.partitions.map(

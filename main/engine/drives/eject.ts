@@ -18,9 +18,17 @@ export async function unmountDrive(drive: Pick<Drive, 'device'>): Promise<void> 
   await unmountAll(drive.device, { role: 'target' });
 }
 
-/** Ejects the card so it can be pulled out. Returns false (not an error) when the OS has no way to. */
-export async function ejectDrive(device: string): Promise<boolean> {
-  const [cmd, args] = process.platform === 'darwin' ? ['diskutil', ['eject', device]] : ['eject', [device]];
+/**
+ * Ejects the card so it can be pulled out. Returns false (not an error) when the OS has no way to. `tool`
+ * says which program runs for a tool's name (the root broker's trusted resolver; null: not available).
+ */
+export async function ejectDrive(
+  device: string,
+  tool: (name: string) => string | null = (name) => name,
+): Promise<boolean> {
+  const [name, args] = process.platform === 'darwin' ? ['diskutil', ['eject', device]] : ['eject', [device]];
+  const cmd = tool(name);
+  if (cmd === null) return false;
   try {
     await execFileAsync(cmd, args);
     return true;

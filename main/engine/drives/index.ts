@@ -13,3 +13,4 @@ export {
 } from './rules';
 export { watchDrives, type DriveWatcher } from './watch';
 export { unmountDrive, ejectDrive } from './eject';
+export { localCardAccess, resizeExt4, resizerAvailable, type CardAccess, type CardOpen } from './access';

@@ -3,17 +3,18 @@
  * (partition tables, used-block maps, clone, flash) goes through here, so device quirks live in one place.
  */
 import { constants, promises as fsp } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
 import { execFile } from 'node:child_process';
 import { basename } from 'node:path';
 import { promisify } from 'node:util';
 import { AtlasError, toAtlasError } from '../errors';
+import type { FileHandle } from 'node:fs/promises';
+import type { DeviceHandle } from './fd-handle';
 
 const execFileAsync = promisify(execFile);
 
 export interface BlockFile {
   readonly path: string;
-  readonly handle: FileHandle;
+  readonly handle: DeviceHandle;
   /** Size in bytes: st_size for files, the device capacity for block devices. */
   readonly size: number;
   readonly isBlockDevice: boolean;
@@ -63,7 +64,12 @@ export async function openBlockFile(path: string, options: OpenOptions = {}): Pr
   }
 }
 
-function makeBlockFile(path: string, handle: FileHandle, size: number, isBlockDevice: boolean): BlockFile {
+export function makeBlockFile(
+  path: string,
+  handle: DeviceHandle,
+  size: number,
+  isBlockDevice: boolean,
+): BlockFile {
   return {
     path,
     handle,
@@ -87,7 +93,7 @@ function makeBlockFile(path: string, handle: FileHandle, size: number, isBlockDe
  * devices, signals). Returns the bytes read.
  */
 export async function readFullyAt(
-  handle: FileHandle,
+  handle: DeviceHandle,
   buffer: Uint8Array,
   position: number,
   length: number,
@@ -103,7 +109,7 @@ export async function readFullyAt(
 
 /** Writes all `length` bytes; a write that takes nothing (a full disk, a card gone) throws `onStall(offset)`. */
 export async function writeFullyAt(
-  handle: FileHandle,
+  handle: DeviceHandle,
   buffer: Uint8Array,
   position: number,
   length: number,

@@ -9,19 +9,19 @@
  * file on tmpfs) we fall back to buffered I/O and drop the device's cache before reading back.
  */
 import { constants, promises as fsp, readSync } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
 import { execFile } from 'node:child_process';
 import { basename } from 'node:path';
 import { promisify } from 'node:util';
 import { AtlasError, throwIfCancelled, toAtlasError } from '../errors';
-import { blockDeviceSize, readFullyAt, writeFullyAt } from './block-file';
+import { blockDeviceSize, makeBlockFile, readFullyAt, writeFullyAt, type BlockFile } from './block-file';
+import { FdHandle, type DeviceHandle } from './fd-handle';
 
 const execFileAsync = promisify(execFile);
 const PROBE = 4096;
 
 export interface DirectDevice {
   readonly path: string;
-  readonly handle: FileHandle;
+  readonly handle: DeviceHandle;
   /** true when opened with O_DIRECT: buffers must come from alignedBuffer() */
   readonly direct: boolean;
   readonly size: number;
@@ -45,7 +45,7 @@ export async function openDirect(
   let flags = options.write ? constants.O_RDWR : constants.O_RDONLY;
   if (options.exclusive && isBlockDevice) flags |= constants.O_EXCL;
   const wantDirect = options.direct !== false && typeof constants.O_DIRECT === 'number';
-  let handle: FileHandle | null = null;
+  let handle: DeviceHandle | null = null;
   let direct = false;
   try {
     if (wantDirect) {
@@ -77,7 +77,8 @@ export async function openDirect(
   }
 }
 
-async function logicalSectorSize(path: string): Promise<number> {
+/** The logical sector size of a block device (sysfs; 512 where unknown). */
+export async function logicalSectorSize(path: string): Promise<number> {
   if (process.platform !== 'linux') return 512;
   try {
     const real = await fsp.realpath(path);
@@ -277,4 +278,20 @@ export async function* readAhead(
   } finally {
     await Promise.allSettled(pending.splice(0));
   }
+}
+
+/**
+ * A device already open on `fd` (inherited from the root broker, see main/helper/): its size and logical
+ * sector size come from the drive listing the broker checked, not from a device node the person cannot read.
+ */
+export function deviceFromFd(
+  fd: number,
+  facts: { path: string; size: number; sectorSize: number; direct: boolean; isBlockDevice: boolean },
+): DirectDevice {
+  return { ...facts, handle: new FdHandle(fd) };
+}
+
+/** The same device through the BlockFile interface (partition tables, clone's reads, restore's writes). */
+export function blockFileOf(device: DirectDevice): BlockFile {
+  return makeBlockFile(device.path, device.handle, device.size, device.isBlockDevice);
 }

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { AtlasError, throwIfCancelled } from '../errors';
 import { type JobControl, ProgressMeter } from '../progress';
-import { openBlockFile, type BlockFile } from '../io/block-file';
+import type { BlockFile } from '../io/block-file';
+import { blockFileOf } from '../io/direct';
 import { createSha256Stream, Sha256 } from '../io/hash';
 import { syncDir, syncFile } from '../io/durable';
 import { formatSfdiskDump, partitionDevicePath, readPartitionTable } from '../partition';
@@ -31,7 +32,7 @@ import {
   type ManifestPartition,
 } from '../library/clone-folder';
 import { renderRestoreScript } from '../library/restore-script';
-import { assertNotMounted } from '../drives/mounts';
+import type { CardAccess } from '../drives/index';
 
 export interface CloneOptions {
   /** a whole card (/dev/sdc, /dev/disk4) or a disk image file */
@@ -39,8 +40,8 @@ export interface CloneOptions {
   /** the build folder; the clone goes to <outDir>/golden-clone-TAG */
   outDir: string;
   tag: string;
-  /** unmount the source's mounted partitions instead of refusing */
-  unmount?: boolean;
+  /** how the source is opened: the broker's for a card (see drives/access.ts), localCardAccess for a file */
+  access: CardAccess;
   /** what the drive list knows of the source, recorded in the manifest */
   sourceInfo?: { model?: string; serial?: string };
   /** gzip level (pigz's default is 6) */
@@ -71,9 +72,7 @@ export async function cloneJob(options: CloneOptions, control: JobControl = {}):
       `${folder} already exists. Choose another tag, or move the old clone away.`,
     );
   }
-  await assertNotMounted(options.source, { unmount: options.unmount ?? false });
-
-  const source = await openBlockFile(options.source);
+  const source = blockFileOf(await options.access.open(options.source, { write: false, direct: false }));
   try {
     const table = await readPartitionTable(source);
     const plan = await planPartitions(source, table.partitions, table.sectorSize);

@@ -10,8 +10,9 @@
  * where the filesystem allows it: the image goes straight into the write buffers, without a page-cache copy
  * competing for the CPU with the hashing and without pushing the user's working set out of memory.
  *
- * A target that fails is dropped and reported; the others go on. The job never prompts; the caller (CLI,
- * helper) confirms first and passes `revalidate` so the target rules are checked again right before opening.
+ * A target that fails is dropped and reported; the others go on. The job never prompts; the caller confirms
+ * first, and the cards are opened and ejected through `access` (the root broker's checks the target rules again
+ * right before opening, see main/helper/).
  */
 import { realpath } from 'node:fs/promises';
 import { planUsedBlocks, type UsedBlocksPlan } from './flash-plan';
@@ -32,15 +33,7 @@ import {
   type Block,
   type DirectDevice,
 } from '../io/direct';
-import {
-  listDrives,
-  findDrive,
-  revalidateTarget,
-  unmountDrive,
-  ejectDrive,
-  type ConfirmedDrive,
-  type Drive,
-} from '../drives/index';
+import type { CardAccess, ConfirmedDrive } from '../drives/index';
 
 export const FLASH_BLOCK = 4 * 1024 * 1024;
 /** The head of the card written last: MBR/GPT and the boot code before the first partition. */
@@ -62,22 +55,19 @@ const DECODE_AHEAD = 4;
 
 export interface FlashTargetSpec {
   device: string;
-  /** What the user confirmed; required with `revalidate`. */
+  /** What the user confirmed (the broker refuses a card that no longer matches). */
   confirmed?: ConfirmedDrive;
 }
 
 export interface FlashOptions {
   source: string;
   targets: FlashTargetSpec[];
+  /** how the cards are opened and ejected: the root broker's in the app and the CLI (see drives/access.ts) */
+  access: CardAccess;
   /** Read every card back and compare (default true). */
   verify?: boolean;
   /** Eject the cards at the end (default true). */
   eject?: boolean;
-  /**
-   * Re-list the drives and apply the target rules plus the confirmed size/serial right before opening each
-   * target. The helper and the CLI always set it; tests on bare loop devices leave it off.
-   */
-  revalidate?: boolean;
   /** Use the xz/pigz/zstd binaries when present (default true). */
   useTools?: boolean;
   /**
@@ -134,6 +124,7 @@ interface Target {
 }
 
 export async function flashJob(options: FlashOptions, control: JobControl = {}): Promise<FlashResult> {
+  const { access } = options;
   const { signal } = control;
   if (options.targets.length === 0) throw new AtlasError('INVALID_ARGUMENT', 'No target to flash.');
   const devices = options.targets.map((t) => t.device);
@@ -172,7 +163,7 @@ export async function flashJob(options: FlashOptions, control: JobControl = {}):
   }
   const hasher = new BlockHasher();
   try {
-    await Promise.all(targets.map((t) => prepareTarget(t, source, options)));
+    await Promise.all(targets.map((t) => prepareTarget(t, source, options, access)));
     throwIfCancelled(signal);
     if (!targets.some((t) => t.live)) throw firstError(targets);
 
@@ -198,7 +189,7 @@ export async function flashJob(options: FlashOptions, control: JobControl = {}):
   if (options.eject !== false) {
     for (const t of targets.filter((x) => x.live)) {
       try {
-        t.ejected = await ejectDrive(t.spec.device);
+        t.ejected = await access.eject(t.spec.device);
       } catch (error) {
         t.warnings.push(toAtlasError(error).message);
       }
@@ -269,37 +260,26 @@ function fail(t: Target, error: unknown, doing: string, at?: number): void {
   t.error = e;
 }
 
-async function prepareTarget(t: Target, source: ImageSource, options: FlashOptions): Promise<void> {
+async function prepareTarget(
+  t: Target,
+  source: ImageSource,
+  options: FlashOptions,
+  access: CardAccess,
+): Promise<void> {
   const device = t.spec.device;
   try {
-    const [targetReal, sourceReal] = await Promise.all([realpath(device), realpath(source.path)]);
+    // a path the person cannot resolve (a card the broker opened for them) is compared as given
+    const [targetReal, sourceReal] = await Promise.all([
+      realpath(device).catch(() => device),
+      realpath(source.path),
+    ]);
     if (targetReal === sourceReal) {
       throw new AtlasError('SOURCE_IS_TARGET', `${device} is the image being flashed.`, { device });
     }
     const need = source.size;
-    let drive: Drive | undefined;
-    if (options.revalidate) {
-      if (!t.spec.confirmed) {
-        throw new AtlasError(
-          'INVALID_ARGUMENT',
-          `No confirmed size for ${device}: confirm the target first.`,
-        );
-      }
-      drive = await revalidateTarget(device, t.spec.confirmed, {
-        imageSize: need,
-        sourcePath: source.path,
-      });
-      await unmountDrive(drive);
-    } else {
-      // a bare device (a test's loop device): unmount what the drive list knows; O_EXCL catches the rest
-      drive = findDrive(await listDrives().catch(() => []), device);
-      if (drive) await unmountDrive(drive);
-    }
-    // macOS: the raw node /dev/rdiskN bypasses the buffer cache and is many times faster than /dev/diskN.
-    // The descriptor stays open from the first write to the end of the read-back, so macOS cannot remount
-    // the card in between (Etcher #4422).
-    const path = process.platform === 'darwin' && drive ? drive.raw : device;
-    t.dev = await openDirect(path, { write: true, exclusive: true, direct: options.directIO !== false });
+    // the descriptor stays open from the first write to the end of the read-back, so macOS cannot remount
+    // the card in between (Etcher #4422)
+    t.dev = await access.open(device, { write: true, direct: options.directIO !== false });
     if (need !== null && need > t.dev.size) {
       throw new AtlasError(
         'TARGET_TOO_SMALL',

@@ -7,21 +7,18 @@
  */
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { AtlasError, throwIfCancelled } from '../errors';
 import { type JobControl, ProgressMeter } from '../progress';
-import { openBlockFile, type BlockFile } from '../io/block-file';
+import type { BlockFile } from '../io/block-file';
+import { blockFileOf } from '../io/direct';
 import { openMaybeGzipped } from '../compress/gunzip';
 import { openPartcloneStream, type PartcloneHeader } from '../partclone';
 import { applyPartitionTable, growLastPartition, parseSfdiskDump } from '../partition';
 import type { PartitionEntry, PartitionTable } from '../partition/types';
-import { assertNotMounted } from '../drives/mounts';
+import type { CardAccess } from '../drives/index';
 import { DUMP_FILE, listPartitionImages, type FolderImage } from '../library/clone-folder';
 import { checkCloneManifest, inFile } from './verify';
 import { ensureFirstBootResize } from '../library/first-boot-resize';
-
-const execFileAsync = promisify(execFile);
 
 export interface RestoreOptions {
   /** a golden-clone-TAG folder */
@@ -32,8 +29,8 @@ export interface RestoreOptions {
   grow?: boolean;
   /** size for a new image-file target, in bytes (default: the clone's own disk size) */
   imageSize?: number;
-  /** unmount the target's mounted partitions instead of refusing */
-  unmount?: boolean;
+  /** how the target is opened and grown (the broker's in the app and the CLI; see drives/access.ts) */
+  access: CardAccess;
 }
 
 export type GrowOutcome =
@@ -72,13 +69,11 @@ export async function restoreJob(options: RestoreOptions, control: JobControl = 
   throwIfCancelled(signal);
 
   await prepareImageTarget(options, table);
-  await assertNotMounted(options.target, { unmount: options.unmount ?? false, role: 'target' });
-  const target = await openBlockFile(options.target, { write: true, exclusive: true });
+  const target = blockFileOf(await options.access.open(options.target, { write: true, direct: false }));
   try {
     const targetSectors = Math.floor(target.size / table.sectorSize);
     const last = lastPartition(table);
     const lastIsExt = planned.find((p) => p.entry.number === last.number)?.header.fsName === 'EXTFS';
-    const canResize = grow && lastIsExt && (await resizerAvailable());
     // the clone's own layout must fit; growing then only extends the last partition to the card's end
     checkFits(table, planned, target, table.sectorSize);
     const finalTable = grow && lastIsExt ? growLastPartition(table, targetSectors) : table;
@@ -99,12 +94,11 @@ export async function restoreJob(options: RestoreOptions, control: JobControl = 
     if (grow && lastIsExt) {
       const grownRoot = lastPartition(finalTable);
       const rootOffset = grownRoot.start * table.sectorSize;
-      await target.close();
-      if (canResize) {
-        await resizeExt4(options.target, rootOffset, grownRoot.size * table.sectorSize, control);
+      const rootSize = grownRoot.size * table.sectorSize;
+      if (await options.access.growExt4(options.target, rootOffset, rootSize, control)) {
         outcome = 'resized';
         growMessage = 'Root was grown to fill the card (resize2fs).';
-      } else if (await ensureFirstBootResize(options.target, rootOffset)) {
+      } else if (await ensureFirstBootResize(target.handle.fd, rootOffset, options.target)) {
         outcome = 'at-first-boot';
         growMessage =
           'The root partition fills the card; resize2fs is not available here, so Armbian grows the filesystem at first boot (armbian-resize-filesystem is enabled).';
@@ -174,7 +168,14 @@ async function readHeaders(
  * like a card: its size is what there is.
  */
 async function prepareImageTarget(options: RestoreOptions, table: PartitionTable): Promise<void> {
-  const st = await fsp.stat(options.target).catch(() => null);
+  let st;
+  try {
+    st = await fsp.stat(options.target);
+  } catch (error) {
+    // only a missing target is created; one the person may not look at is the broker's card (or refused on open)
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') st = null;
+    else return;
+  }
   if (st) {
     if (!st.isBlockDevice() && !st.isFile()) {
       throw new AtlasError('INVALID_ARGUMENT', `${options.target} is neither a disk nor an image file.`);
@@ -252,59 +253,5 @@ async function restorePartition(
     inFile(p.image.file)(error);
   } finally {
     await reader.close();
-  }
-}
-
-/**
- * resize2fs is Linux's (e2fsprogs) and wants the partition as a block device. A loop device over the partition's
- * byte range serves cards and image files alike, without waiting for the kernel to re-read the card's table;
- * setting it up needs root (which the helper that writes cards has).
- */
-async function resizerAvailable(): Promise<boolean> {
-  if (process.platform !== 'linux' || process.getuid?.() !== 0) return false;
-  return execFileAsync('sh', ['-c', 'command -v resize2fs && command -v e2fsck && command -v losetup']).then(
-    () => true,
-    () => false,
-  );
-}
-
-async function resizeExt4(
-  targetPath: string,
-  offset: number,
-  size: number,
-  control: JobControl,
-): Promise<void> {
-  const meter = new ProgressMeter('growing root', null, control.onProgress);
-  let loop: string | null = null;
-  try {
-    const { stdout } = await execFileAsync('losetup', [
-      '-f',
-      '--show',
-      '-o',
-      String(offset),
-      '--sizelimit',
-      String(size),
-      targetPath,
-    ]);
-    loop = stdout.trim();
-    const device = loop;
-    // e2fsck first: resize2fs insists on a freshly checked filesystem. Exit codes 0 and 1 mean clean / fixed.
-    await execFileAsync('e2fsck', ['-f', '-p', device]).catch((error: { code?: number; stderr?: string }) => {
-      if (error.code !== 1) {
-        throw new AtlasError(
-          'FS_NOT_CLEAN',
-          `e2fsck found problems on the restored root (${device}): ${error.stderr ?? ''}`.trim(),
-        );
-      }
-    });
-    await execFileAsync('resize2fs', [device]).catch((error: { stderr?: string }) => {
-      throw new AtlasError(
-        'IO_ERROR',
-        `resize2fs could not grow the restored root (${device}): ${error.stderr ?? ''}`.trim(),
-      );
-    });
-  } finally {
-    if (loop) await execFileAsync('losetup', ['-d', loop]).catch(() => undefined);
-    meter.finish();
   }
 }

@@ -10,9 +10,12 @@ const UNIT_PATHS = [`/usr/lib/systemd/system/${UNIT}`, `/lib/systemd/system/${UN
 const WANTS_LINK = `/etc/systemd/system/basic.target.wants/${UNIT}`;
 const OPT_OUT = '/root/.no_rootfs_resize';
 
-/** Enables armbian-resize-filesystem in the ext4 at `offset`; false when the image has no such unit. */
-export async function ensureFirstBootResize(image: string, offset: number): Promise<boolean> {
-  return withExt4(image, { offset, write: true }, async (ext4) => {
+/**
+ * Enables armbian-resize-filesystem in the ext4 at `offset` of the card open on `fd` (restore's own descriptor:
+ * the card may be one only the broker could open); false when the image has no such unit.
+ */
+export async function ensureFirstBootResize(fd: number, offset: number, name = 'the card'): Promise<boolean> {
+  return withExt4(name, { offset, write: true, fd }, async (ext4) => {
     let unit: string | undefined;
     for (const path of UNIT_PATHS) if (await ext4.exists(path)) unit = unit ?? path;
     if (!unit) return false;

@@ -37,6 +37,11 @@ export interface Ext4OpenOptions {
    * the injection together, while the read-back runs.
    */
   sync?: boolean;
+  /**
+   * Work on this open descriptor of the image instead of opening the path (which then only names it in
+   * messages): a card the root broker opened, which the person cannot open by path. It is not closed.
+   */
+  fd?: number;
   /** aborting ends the worker at once; a file being written is then left half-done (write to a *.partial) */
   signal?: AbortSignal;
 }
@@ -109,6 +114,7 @@ export async function openExt4(
   const capture = options.capture === true;
   const init: WorkerInit = {
     path: imagePath,
+    ...(options.fd !== undefined ? { fd: options.fd } : {}),
     offset,
     write: options.write === true && !capture,
     sync: options.sync !== false,

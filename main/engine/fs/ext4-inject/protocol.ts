@@ -41,6 +41,8 @@ export type Ext4Result = Uint8Array | string | string[] | Ext4Stat | boolean | n
 
 export interface WorkerInit {
   path: string;
+  /** an open descriptor of the image to use instead of opening `path` (left open on close; see Ext4OpenOptions) */
+  fd?: number;
   /** byte offset of the filesystem inside the file */
   offset: number;
   write: boolean;

@@ -5,7 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { promises as fsp } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
+import { FdHandle, type DeviceHandle } from '../../io/fd-handle';
 import { posix } from 'node:path';
 import * as ext2fs from 'ext2fs';
 import { readFullyAt, writeFullyAt } from '../../io/block-file';
@@ -50,7 +50,7 @@ class HandleDisk implements ext2fs.Ext2Disk {
   readonly overlay: Array<{ position: number; data: Buffer }> = [];
 
   constructor(
-    private readonly handle: FileHandle,
+    private readonly handle: DeviceHandle,
     private readonly writable: boolean,
   ) {}
 
@@ -241,9 +241,13 @@ async function apply(fs: Fs, op: Ext4Op): Promise<Ext4Result> {
 }
 
 async function main(): Promise<void> {
-  let handle: FileHandle;
+  let handle: DeviceHandle;
   try {
-    handle = await fsp.open(init.path, init.write ? 'r+' : 'r');
+    // a descriptor passed in belongs to the caller (worker threads share the process's descriptors)
+    handle =
+      init.fd !== undefined
+        ? new FdHandle(init.fd, { owned: false })
+        : await fsp.open(init.path, init.write ? 'r+' : 'r');
   } catch (error) {
     post({ type: 'failed', error: failure(error, 'OPEN') });
     return;
