@@ -47,6 +47,10 @@ export class ProgressMeter {
     this.emit(true);
   }
 
+  get bytesTotal(): number | null {
+    return this.total;
+  }
+
   get bytesDone(): number {
     return this.done;
   }

@@ -3,6 +3,7 @@ import { AtlasError } from '../engine/errors';
 import { flashJob, type FlashOptions } from '../engine/jobs/flash';
 import { cloneJob } from '../engine/jobs/clone';
 import { restoreJob } from '../engine/jobs/restore';
+import { checkCard } from '../engine/jobs/check-card';
 import type { ConfirmedDrive } from '../engine/drives/index';
 import { registerHelperJob } from './registry';
 
@@ -46,6 +47,20 @@ registerHelperJob('restore', {
   cards: (o) => [{ device: o.target, confirmed: o.confirmed, role: 'target', direct: false, unmount: true }],
   run: (o, access, control) =>
     restoreJob({ folder: o.folder, target: o.target, grow: o.grow, access }, control),
+});
+
+registerHelperJob('check-card', {
+  check: checkCheckCardOptions,
+  // written (a few KiB of markers, put back afterwards), so it is a target: the target rules apply in full
+  cards: (o) => [{ device: o.device, confirmed: o.confirmed, role: 'target', direct: true, unmount: true }],
+  run: async (o, access, control) => {
+    const dev = await access.open(o.device, { write: true, direct: true });
+    try {
+      return await checkCard(dev, control);
+    } finally {
+      await dev.handle.close().catch(() => undefined);
+    }
+  },
 });
 
 const malformed = (job: string, what: string): never => {
@@ -136,4 +151,15 @@ export function checkFlashOptions(raw: unknown): Omit<FlashOptions, 'access'> {
     useTools: o.useTools !== false,
     usedBlocksOnly: o.usedBlocksOnly === true,
   };
+}
+
+export interface HelperCheckCardOptions {
+  device: string;
+  confirmed: ConfirmedDrive;
+}
+
+export function checkCheckCardOptions(raw: unknown): HelperCheckCardOptions {
+  const o = options('check-card', raw);
+  const device = checkPath('check-card', o.device, 'the card');
+  return { device, confirmed: checkConfirmed('check-card', o.confirmed, device) };
 }

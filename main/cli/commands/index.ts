@@ -1,5 +1,6 @@
 /** Every CLI command, in the order `atlas --help` lists them. Add a command here and in its own file. */
 import type { CliCommand } from '../command';
+import { checkCardCommand } from './check-card';
 import { cloneCommand } from './clone';
 import { drivesCommand } from './drives';
 import { flashCommand } from './flash';
@@ -17,6 +18,7 @@ export const COMMANDS: CliCommand[] = [
   restoreCommand,
   flashCommand,
   drivesCommand,
+  checkCardCommand,
   verifyCommand,
   infoCommand,
   libraryCommand,

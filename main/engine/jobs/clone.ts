@@ -8,7 +8,8 @@
 import { createWriteStream, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { AtlasError, throwIfCancelled } from '../errors';
+import { AtlasError, throwIfCancelled, toAtlasError } from '../errors';
+import { formatBytes } from '../format';
 import { type JobControl, ProgressMeter } from '../progress';
 import type { BlockFile } from '../io/block-file';
 import { blockFileOf } from '../io/direct';
@@ -206,7 +207,20 @@ async function clonePartition(
     p.map,
     async (first, count, into) => {
       const length = count * blockSize;
-      const got = await source.read(into, p.offset + first * blockSize, length);
+      const at = p.offset + first * blockSize;
+      const got = await source.read(into, at, length).catch((error: unknown) => {
+        // the card, the byte and how far the clone got: a faulty card or reader is the person's next question
+        const e = toAtlasError(
+          error,
+          `Reading ${source.path} at byte ${at} (partition ${p.entry.number}, ${formatBytes(bytesRead)} of it read)`,
+        );
+        throw new AtlasError(
+          e.code,
+          e.message,
+          { ...e.details, device: source.path, offset: at },
+          { cause: error },
+        );
+      });
       if (got < length) {
         throw new AtlasError('TRUNCATED', `${source.path} ended while reading partition ${p.entry.number}.`);
       }

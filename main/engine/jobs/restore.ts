@@ -7,7 +7,8 @@
  */
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import { AtlasError, throwIfCancelled } from '../errors';
+import { AtlasError, throwIfCancelled, toAtlasError } from '../errors';
+import { formatBytes } from '../format';
 import { type JobControl, ProgressMeter } from '../progress';
 import type { BlockFile } from '../io/block-file';
 import { blockFileOf } from '../io/direct';
@@ -19,6 +20,12 @@ import type { CardAccess } from '../drives/index';
 import { DUMP_FILE, listPartitionImages, type FolderImage } from '../library/clone-folder';
 import { checkCloneManifest, inFile } from './verify';
 import { ensureFirstBootResize } from '../library/first-boot-resize';
+
+/** Restore flushes the card this often (see CardWrites). */
+const FLUSH_EVERY = 64 * 1024 * 1024;
+
+/** An error of the card being written (not of the clone's file being read). */
+class CardError extends AtlasError {}
 
 export interface RestoreOptions {
   /** a golden-clone-TAG folder */
@@ -81,10 +88,11 @@ export async function restoreJob(options: RestoreOptions, control: JobControl = 
     await applyPartitionTable(target, finalTable);
     const total = planned.reduce((sum, p) => sum + p.usedBlocks * p.header.blockSize, 0);
     const meter = new ProgressMeter('restoring', total, control.onProgress);
+    const writes = new CardWrites(target, meter);
     for (const p of planned) {
-      await restorePartition(options.folder, p, target, p.entry.start * table.sectorSize, meter, signal);
+      await restorePartition(options.folder, p, writes, p.entry.start * table.sectorSize, meter, signal);
     }
-    await target.handle.sync();
+    await writes.flush();
     meter.finish();
 
     let outcome: GrowOutcome = 'none';
@@ -232,7 +240,7 @@ function checkFits(
 async function restorePartition(
   folder: string,
   p: PlannedImage,
-  target: BlockFile,
+  writes: CardWrites,
   offset: number,
   meter: ProgressMeter,
   signal: AbortSignal | undefined,
@@ -246,12 +254,60 @@ async function restorePartition(
     const { blockSize } = reader.header;
     for await (const run of reader.runs()) {
       throwIfCancelled(signal);
-      await target.write(run.data, offset + run.firstBlock * blockSize, run.count * blockSize);
+      await writes.write(run.data, offset + run.firstBlock * blockSize, run.count * blockSize);
       meter.add(run.count * blockSize);
     }
   } catch (error) {
+    if (error instanceof CardError) throw error;
     inFile(p.image.file)(error);
   } finally {
     await reader.close();
+  }
+}
+
+/**
+ * The card's writes. They go through the page cache (restore's runs are not sector-aligned), so a card that
+ * refuses them says so at the next flush: flushing every FLUSH_EVERY bytes keeps little in memory and tells
+ * where the card gave up to within that window, with how far the restore had got.
+ */
+class CardWrites {
+  private from = Infinity;
+  private to = 0;
+  private pending = 0;
+
+  constructor(
+    private readonly target: BlockFile,
+    private readonly meter: ProgressMeter,
+  ) {}
+
+  async write(data: Uint8Array, at: number, length: number): Promise<void> {
+    await this.target.write(data, at, length).catch((error: unknown) => {
+      throw this.error(error, `at byte ${at}`, at);
+    });
+    this.from = Math.min(this.from, at);
+    this.to = Math.max(this.to, at + length);
+    this.pending += length;
+    if (this.pending >= FLUSH_EVERY) await this.flush();
+  }
+
+  /** Everything written so far onto the card (not only into its cache). */
+  async flush(): Promise<void> {
+    await this.target.handle.sync().catch((error: unknown) => {
+      throw this.error(error, `between byte ${this.from} and ${this.to}`, this.from);
+    });
+    this.from = Infinity;
+    this.to = 0;
+    this.pending = 0;
+  }
+
+  private error(error: unknown, where: string, at: number): CardError {
+    const restored = `${formatBytes(this.meter.bytesDone)} of ${formatBytes(this.meter.bytesTotal ?? 0)} restored`;
+    const e = toAtlasError(error, `Writing ${this.target.path} ${where} (${restored})`);
+    return new CardError(
+      e.code,
+      e.message,
+      { ...e.details, device: this.target.path, offset: at },
+      { cause: error },
+    );
   }
 }
