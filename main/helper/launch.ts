@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as sudo from '@vscode/sudo-prompt';
 import { AtlasError } from '../engine/errors';
+import { unpackedPath } from '../engine/resources';
 import type { JobControl, Progress } from '../engine/progress';
 import { SOCKET_NAME, TOKEN_NAME } from './identity';
 import {
@@ -213,8 +214,9 @@ function driveJob<R>(socket: Socket, job: string, options: unknown, control: Job
   });
 }
 
+/** In the package, the copy root can read outside app.asar (see resources.ts); the worker sits beside it. */
 function defaultEntry(): string {
-  return join(__dirname, 'main.js');
+  return unpackedPath(join(__dirname, 'main.js'));
 }
 
 function quote(arg: string): string {

@@ -154,7 +154,10 @@ function runWorker(
         settle(new AtlasError(m.error.code, m.error.message, m.error.details));
       } else {
         const { id, type: _type, ...step } = m;
-        runRootStep(step, opened, { onProgress: (progress) => send(socket, { type: 'progress', progress }) })
+        // settled both ways into a reply; a worker gone meanwhile is noticed by its 'close'
+        void runRootStep(step, opened, {
+          onProgress: (progress) => send(socket, { type: 'progress', progress }),
+        })
           .then(
             (value) => ({ type: 'root-done' as const, id, value }),
             (error: unknown) => ({

@@ -33,6 +33,7 @@ const CHANNELS: Record<RequestChannel, true> = {
   'image:inspect': true,
   'library:list': true,
   'clone:inspect': true,
+  'log:list': true,
   'flash:start': true,
   'insert:prepare-base': true,
   'insert:start': true,
