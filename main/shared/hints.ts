@@ -39,6 +39,8 @@ export const HINTS: Readonly<Record<string, string>> = {
   SOURCE_IS_TARGET: 'Copy the source to another disk first, or choose another card.',
   VERIFY_MISMATCH:
     'The card did not read back as written. Do not use it: try another card, or another reader.',
+  FAKE_CAPACITY:
+    'Throw this card away: it holds less than its label says and loses what is written past that. Use a card from a seller you trust.',
   // the vault
   CONFLICT: 'Rename or remove one of the two, then sync again; or sync only the other items.',
   VAULT_UNAVAILABLE: 'Plug in the vault’s disk, or choose the vault folder again in the Library.',
