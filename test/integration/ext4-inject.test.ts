@@ -11,6 +11,7 @@ import { applyCapturedWrites, captureExt4Writes, openExt4, withExt4 } from '../.
 import { isAtlasError } from '../../main/engine/errors';
 import { run, scratchDir, tryRun } from '../support/sh';
 import { fixtureOffsets, makeArmbianImage } from '../support/armbian';
+import { e2fsckClean as e2fsckCleanAt } from '../support/assert';
 
 const ROOT = fixtureOffsets().root;
 let dir: string;
@@ -20,10 +21,7 @@ let base: string;
 const sha = (path: string): string => createHash('sha256').update(readFileSync(path)).digest('hex');
 const debugfs = (img: string, request: string): string =>
   run('debugfs', ['-R', request, `${img}?offset=${ROOT}`]);
-function e2fsckClean(img: string): void {
-  const r = tryRun('e2fsck', ['-fn', `${img}?offset=${ROOT}`]);
-  assert.equal(r.status, 0, `e2fsck -fn failed:\n${r.stdout}${r.stderr}`);
-}
+const e2fsckClean = (img: string): void => e2fsckCleanAt(img, ROOT);
 
 before(() => {
   ({ dir, cleanup } = scratchDir('atlas-ext4-'));

@@ -28,8 +28,9 @@ import {
   type ManifestFile,
 } from '../../main/engine/jobs/insert';
 import { isAtlasError, type AtlasErrorCode } from '../../main/engine/errors';
-import { run, scratchDir, shell, tryRun } from '../support/sh';
+import { run, scratchDir, shell } from '../support/sh';
 import { fixtureOffsets, makeArmbianImage } from '../support/armbian';
+import { e2fsckClean as e2fsckCleanAt } from '../support/assert';
 
 const BASE_NAME = 'Armbian_26.2.1_Rpi4b_trixie_current_6.18.9_minimal.img';
 const NOW = new Date('2026-03-01T12:00:00Z');
@@ -99,10 +100,7 @@ function region(img: string, offset: number, length: number): string {
   );
 }
 
-function e2fsckClean(img: string): void {
-  const r = tryRun('e2fsck', ['-fn', `${img}?offset=${ROOT}`]);
-  assert.equal(r.status, 0, `e2fsck -fn failed:\n${r.stdout}${r.stderr}`);
-}
+const e2fsckClean = (img: string): void => e2fsckCleanAt(img, ROOT);
 
 /** The injected files as debugfs reads them: the oracle for "the same result". */
 function injected(img: string): Record<string, string> {

@@ -16,7 +16,7 @@ import {
 import { join, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import { createHash } from 'node:crypto';
-import { isAtlasError, type AtlasError } from '../../main/engine/errors';
+import type { AtlasError } from '../../main/engine/errors';
 import {
   openImageSource,
   sourceProgress,
@@ -24,6 +24,7 @@ import {
 } from '../../main/engine/compress/source';
 import { createSha256Stream, sha256File, sha256Readable } from '../../main/engine/io/hash';
 import { attachLoop } from '../support/loop';
+import { rejection } from '../support/assert';
 import { isRoot, run, scratchDir, shell } from '../support/sh';
 
 const fixture = resolve(process.cwd(), 'test/fixtures/make-armbian-image.sh');
@@ -216,16 +217,6 @@ test('zip entry name and zip with a single non-.img file among others', async ()
   const notes = await openImageSource(join(dir, 'notes.zip'));
   assert.equal(notes.entryName, 'base.img');
 });
-
-async function rejection(promise: Promise<unknown>): Promise<AtlasError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(isAtlasError(error), `expected an AtlasError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail('expected a rejection');
-}
 
 test('a zip with two images names both', async () => {
   const error = await rejection(openImageSource(join(dir, 'two.zip')));
