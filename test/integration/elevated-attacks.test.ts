@@ -17,75 +17,38 @@ import {
 } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
-import { attachLoop, type LoopDevice } from '../support/loop';
-import { installFakeLsblk, type FakeLsblk } from '../support/fake-lsblk';
-import { run, scratchDir, shell } from '../support/sh';
+import { run } from '../support/sh';
 import {
+  appAsUser,
   mounted,
-  openUp,
-  requireElevationRig,
+  personWithCard,
   runAsUser,
-  runScriptAsUser,
   STRANGER,
   userIds,
-  type UserIds,
+  type PersonWithCard,
 } from '../support/elevated';
-import type { AppAsUserInput, AppAsUserOutput, AppJob } from '../support/app-as-user';
+import type { AppAsUserOutput, AppJob } from '../support/app-as-user';
 
-const IMG_MIB = 128;
-const CARD_MIB = 160;
-const driver = join(__dirname, '../support/app-as-user.js');
-
-let user: UserIds;
+let f: PersonWithCard;
 let dir = '';
-let cleanup = (): void => undefined;
 let home = '';
 let image = '';
-let loop: LoopDevice | null = null;
-let fake: FakeLsblk;
 let card = '';
 
 before(() => {
-  user = requireElevationRig();
-  ({ dir, cleanup } = scratchDir('atlas-attacks-'));
-  openUp(dir);
-  home = join(dir, 'home');
-  mkdirSync(home);
-  image = join(home, 'golden.img');
-  shell(`IMG_MIB=${IMG_MIB} FAT_MIB=64 EXTRA_MIB=16 bash test/fixtures/make-armbian-image.sh ${image}`);
-  shell(`xz -T0 -1 -k ${image}`);
-  for (const p of [home, image, `${image}.xz`]) chownSync(p, user.uid, user.gid);
-  shell(`truncate -s ${CARD_MIB}M ${join(dir, 'card.bin')}`);
-  loop = attachLoop(join(dir, 'card.bin'), { partitions: false });
-  fake = installFakeLsblk(dir, [{ loop: loop.device, serial: 'ATTACK-01' }]);
-  card = fake.deviceFor(loop.device);
+  f = personWithCard('atlas-attacks-', 'ATTACK-01', { xz: true });
+  ({ dir, home, image, card } = f);
 });
 
-after(() => {
-  loop?.detach();
-  cleanup();
-});
+after(() => f.cleanup());
 
-function asUser(job: AppJob, options: { path?: string } = {}) {
-  const configDir = join(dir, 'config');
-  mkdirSync(configDir, { recursive: true });
-  chownSync(configDir, user.uid, user.gid);
-  const input: AppAsUserInput = { configDir, homeDir: home, run: job };
-  return {
-    input,
-    result: runScriptAsUser(driver, [JSON.stringify(input)], {
-      lsblk: fake.script,
-      ...(options.path ? { path: options.path } : {}),
-    }).then((r) => {
-      const line = r.stdout.split('\n').find((l) => l.startsWith('OUTCOME '));
-      assert.ok(line, `no outcome (exit ${r.status}): ${r.stderr}${r.stdout}`);
-      return JSON.parse(line.slice('OUTCOME '.length)) as AppAsUserOutput;
-    }),
-  };
+/** The job started as the person; `result` resolves with what the app reported. */
+function asUser(job: AppJob, options: { path?: string } = {}): { result: Promise<AppAsUserOutput> } {
+  return { result: appAsUser(f, job, options) };
 }
 
 const cardHead = (): string =>
-  run('sh', ['-c', `head -c 1048576 ${loop!.device} | sha256sum`]).split(' ')[0]!;
+  run('sh', ['-c', `head -c 1048576 ${f.loop.device} | sha256sum`]).split(' ')[0]!;
 
 const errorOf = (out: AppAsUserOutput): { code: string; message: string } | null =>
   out.outcome && !out.outcome.ok ? (out.outcome.error as { code: string; message: string }) : null;
@@ -97,7 +60,7 @@ test("a fake xz first in the person's PATH runs as the person, never as root", a
   mkdirSync(marks);
   const realXz = run('sh', ['-c', 'command -v xz']).trim();
   writeFileSync(join(bin, 'xz'), `#!/bin/sh\nid -u > ${marks}/$$\nexec ${realXz} "$@"\n`, { mode: 0o755 });
-  for (const p of [bin, join(bin, 'xz'), marks]) chownSync(p, user.uid, user.gid);
+  for (const p of [bin, join(bin, 'xz'), marks]) chownSync(p, f.user.uid, f.user.gid);
   const out = await asUser(
     { job: 'flash', image: `${image}.xz`, cards: [card] },
     { path: `${bin}:/usr/local/bin:/usr/bin:/bin` },
@@ -105,8 +68,8 @@ test("a fake xz first in the person's PATH runs as the person, never as root", a
   assert.ok(out.outcome?.ok, JSON.stringify(out));
   const uids = readdirSync(marks).map((f) => readFileSync(join(marks, f), 'utf8').trim());
   assert.ok(uids.length > 0, 'the fake xz was used (it is first in PATH)');
-  assert.deepEqual([...new Set(uids)], [String(user.uid)]);
-  run('cmp', ['-n', String(IMG_MIB * 1024 * 1024), image, loop!.device]);
+  assert.deepEqual([...new Set(uids)], [String(f.user.uid)]);
+  run('cmp', ['-n', String(f.imageBytes), image, f.loop.device]);
 });
 
 test('a source image that is a symlink to /etc/shadow is refused, not read', async () => {
@@ -124,7 +87,7 @@ test('a source image that is a symlink to /etc/shadow is refused, not read', asy
 test('the clone folder swapped for a symlink to a root-owned folder mid-job: root writes nothing there', async () => {
   const build = join(home, 'build');
   mkdirSync(build);
-  chownSync(build, user.uid, user.gid);
+  chownSync(build, f.user.uid, f.user.gid);
   const rootOwned = join(dir, 'root-owned');
   mkdirSync(rootOwned, { mode: 0o755 });
   const job = asUser({ job: 'clone', card, tag: 'SWAP', outDir: build });
@@ -167,7 +130,7 @@ test("a stranger's channel: the broker elevated by someone else refuses it", asy
         `--socket=${socket}`,
         `--token-file=${join(channel, 'token')}`,
       ],
-      { lsblk: fake.script },
+      { lsblk: f.fake.script },
     );
     assert.equal(r.status, 1, r.stderr);
     assert.match(r.stderr, /refuses this channel: PKEXEC_UID/);

@@ -1,57 +1,32 @@
 /**
- * The path a person takes, end to end: the app's handlers and production wiring run as an unprivileged user,
- * the helper is elevated through the real pkexec and polkit (scripts/elevation-rig.sh), in the packaged app's
- * shape (the executable is Electron, which is Node only under ELECTRON_RUN_AS_NODE=1). Cards are loop devices
- * that the fake lsblk, bind-mounted over /usr/bin/lsblk in the run's own mount namespace, presents as USB cards
- * to the user's side and to root's helper alike.
+ * The path a person takes, end to end: the app's handlers and production wiring (and the CLI) run as an
+ * unprivileged user, the helper is elevated through the real pkexec and polkit (scripts/elevation-rig.sh), in
+ * the packaged app's shape (the executable is Electron, which is Node only under ELECTRON_RUN_AS_NODE=1). Cards
+ * are loop devices that the fake lsblk, bind-mounted over /usr/bin/lsblk in the run's own mount namespace,
+ * presents as USB cards to the user's side and to root's helper alike.
  */
 import test, { after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { chownSync, lstatSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { lstatSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { attachLoop, type LoopDevice } from '../support/loop';
-import { installFakeLsblk, type FakeLsblk } from '../support/fake-lsblk';
-import { run, scratchDir, shell } from '../support/sh';
+import { attachLoop } from '../support/loop';
+import { run, shell } from '../support/sh';
 import {
-  openUp,
-  requireElevationRig,
-  runScriptAsUser,
+  appAsUser,
+  mounted,
+  personWithCard,
+  runAsUser,
   STRANGER,
-  userIds,
-  type UserIds,
+  type PersonWithCard,
 } from '../support/elevated';
-import type { AppAsUserInput, AppAsUserOutput, AppJob } from '../support/app-as-user';
 
-const IMG_MIB = 128;
-const CARD_MIB = 160;
-const driver = join(__dirname, '../support/app-as-user.js');
-
-let user: UserIds;
-let dir = '';
-let cleanup = (): void => undefined;
-let home = '';
-let image = '';
+let f: PersonWithCard;
 let electron = '';
-let loop: LoopDevice | null = null;
-let fake: FakeLsblk;
-let card = '';
 
 before(() => {
-  user = requireElevationRig();
-  ({ dir, cleanup } = scratchDir('atlas-elevated-'));
-  openUp(dir);
-  // the person's own folder: the image, the build folder, the app's config
-  home = join(dir, 'home');
-  mkdirSync(home);
-  image = join(home, 'golden.img');
-  shell(`IMG_MIB=${IMG_MIB} FAT_MIB=64 EXTRA_MIB=16 bash test/fixtures/make-armbian-image.sh ${image}`);
-  for (const p of [home, image]) chownSync(p, user.uid, user.gid);
-  shell(`truncate -s ${CARD_MIB}M ${join(dir, 'card.bin')}`);
-  loop = attachLoop(join(dir, 'card.bin'), { partitions: false });
-  fake = installFakeLsblk(dir, [{ loop: loop.device, serial: 'ELEV-0001' }]);
-  card = fake.deviceFor(loop.device);
+  f = personWithCard('atlas-elevated-', 'ELEV-0001');
   // Electron's binary: the app itself unless ELECTRON_RUN_AS_NODE=1 is in its environment
-  electron = join(dir, 'electron');
+  electron = join(f.dir, 'electron');
   writeFileSync(
     electron,
     `#!/bin/sh\nif [ "$ELECTRON_RUN_AS_NODE" != 1 ]; then echo "electron stand-in: started as the app, not as Node" >&2; exit 99; fi\nexec ${process.execPath} "$@"\n`,
@@ -59,30 +34,10 @@ before(() => {
   );
 });
 
-after(() => {
-  loop?.detach();
-  cleanup();
-});
-
-async function asUser(job: AppJob, who = user.name): Promise<AppAsUserOutput> {
-  const ids = userIds(who);
-  const configDir = join(dir, `config-${who}`);
-  mkdirSync(configDir, { recursive: true });
-  chownSync(configDir, ids.uid, ids.gid);
-  const input: AppAsUserInput = {
-    configDir,
-    homeDir: home,
-    electron,
-    run: job,
-  };
-  const r = await runScriptAsUser(driver, [JSON.stringify(input)], { user: who, lsblk: fake.script });
-  const line = r.stdout.split('\n').find((l) => l.startsWith('OUTCOME '));
-  assert.ok(line, `no outcome (exit ${r.status}): ${r.stderr}${r.stdout}`);
-  return JSON.parse(line.slice('OUTCOME '.length)) as AppAsUserOutput;
-}
+after(() => f.cleanup());
 
 function cardHead(): string {
-  return run('sh', ['-c', `head -c 1048576 ${loop!.device} | sha256sum`]).split(' ')[0]!;
+  return run('sh', ['-c', `head -c 1048576 ${f.loop.device} | sha256sum`]).split(' ')[0]!;
 }
 
 /** Every file and folder under `path` (itself included) with its owner. */
@@ -93,31 +48,32 @@ function owners(path: string): Array<{ path: string; uid: number }> {
 }
 
 test('flash as an unprivileged user: elevated through pkexec, written and verified', async () => {
-  const out = await asUser({ job: 'flash', image, cards: [card] });
+  const out = await appAsUser(f, { job: 'flash', image: f.image, cards: [f.card] }, { electron });
   assert.notEqual(out.uid, 0, 'the app side runs unprivileged');
   assert.ok(out.outcome?.ok, JSON.stringify(out));
   assert.ok(out.stages.includes('verifying'), `stages: ${out.stages.join(', ')}`);
-  run('cmp', ['-n', String(IMG_MIB * 1024 * 1024), image, loop!.device]);
+  run('cmp', ['-n', String(f.imageBytes), f.image, f.loop.device]);
 });
 
 test('clone from a card as an unprivileged user: every file of the clone is theirs', async () => {
-  const out = await asUser({ job: 'clone', card, tag: 'ELEV', outDir: home });
+  const out = await appAsUser(f, { job: 'clone', card: f.card, tag: 'ELEV', outDir: f.home }, { electron });
   assert.ok(out.outcome?.ok, JSON.stringify(out));
-  const folder = join(home, 'golden-clone-ELEV');
-  const notTheirs = owners(folder).filter((o) => o.uid !== user.uid);
+  const folder = join(f.home, 'golden-clone-ELEV');
+  const notTheirs = owners(folder).filter((o) => o.uid !== f.user.uid);
   assert.deepEqual(notTheirs, [], 'files not owned by the person');
   assert.deepEqual(
-    readdirSync(home).filter((n) => n.endsWith('.partial')),
+    readdirSync(f.home).filter((n) => n.endsWith('.partial')),
     [],
     'no .partial left behind',
   );
 });
 
 test('restore onto a card as an unprivileged user: fsck clean', async () => {
-  shell(`dd if=/dev/zero of=${loop!.device} bs=1M count=8 oflag=direct status=none`);
-  const out = await asUser({ job: 'restore', folder: join(home, 'golden-clone-ELEV'), card });
+  shell(`dd if=/dev/zero of=${f.loop.device} bs=1M count=8 oflag=direct status=none`);
+  const folder = join(f.home, 'golden-clone-ELEV');
+  const out = await appAsUser(f, { job: 'restore', folder, card: f.card }, { electron });
   assert.ok(out.outcome?.ok, JSON.stringify(out));
-  const view = attachLoop(join(dir, 'card.bin'));
+  const view = attachLoop(join(f.dir, 'card.bin'));
   try {
     run('fsck.vfat', ['-n', view.partition(1)]);
     run('e2fsck', ['-fn', view.partition(2)]);
@@ -126,9 +82,31 @@ test('restore onto a card as an unprivileged user: fsck clean', async () => {
   }
 });
 
+test('the CLI as an unprivileged user: atlas flash elevates through pkexec like the app', async () => {
+  shell(`dd if=/dev/zero of=${f.loop.device} bs=1M count=8 oflag=direct status=none`);
+  const cli = mounted(join(__dirname, '../../main/cli/run.js'));
+  const r = await runAsUser([process.execPath, cli, 'flash', f.image, f.card, '--yes', '--json'], {
+    lsblk: f.fake.script,
+  });
+  const lines = r.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { type: string; code?: string });
+  assert.equal(r.status, 0, `${r.stderr}${r.stdout}`);
+  assert.ok(
+    lines.some((l) => l.type === 'result'),
+    r.stdout,
+  );
+  run('cmp', ['-n', String(f.imageBytes), f.image, f.loop.device]);
+});
+
 test('a user whom polkit refuses gets a clear refusal, and the card is untouched', async () => {
   const before = cardHead();
-  const out = await asUser({ job: 'flash', image, cards: [card] }, STRANGER);
+  const out = await appAsUser(
+    f,
+    { job: 'flash', image: f.image, cards: [f.card] },
+    { who: STRANGER, electron },
+  );
   assert.equal(out.outcome?.ok, false, JSON.stringify(out));
   const error = out.outcome && !out.outcome.ok ? out.outcome.error : null;
   assert.equal(error?.code, 'PERMISSION_DENIED', JSON.stringify(error));

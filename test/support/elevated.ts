@@ -8,9 +8,12 @@
  * checkout lives. Nothing outside the namespace changes.
  */
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, realpathSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, realpathSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { run, tryRun } from './sh';
+import type { AppAsUserInput, AppAsUserOutput, AppJob } from './app-as-user';
+import { installFakeLsblk, type FakeLsblk } from './fake-lsblk';
+import { attachLoop, type LoopDevice } from './loop';
+import { run, scratchDir, shell, tryRun } from './sh';
 
 /** The rig's user whom polkit lets through without a password, and the one it always refuses. */
 export const TEST_USER = 'atlas-tester';
@@ -146,4 +149,83 @@ export function runScriptAsUser(
   options: AsUserOptions = {},
 ): Promise<AsUserResult> {
   return runAsUser([process.execPath, mounted(script), ...args], options);
+}
+
+/** A person with an Armbian-like image in their own folder, and a card (a loop device the fake lsblk presents). */
+export interface PersonWithCard {
+  user: UserIds;
+  /** the scratch folder (open to everyone) */
+  dir: string;
+  /** the person's own folder, holding `image` */
+  home: string;
+  image: string;
+  imageBytes: number;
+  loop: LoopDevice;
+  fake: FakeLsblk;
+  /** the card as the drive list names it */
+  card: string;
+  cleanup(): void;
+}
+
+export function personWithCard(
+  prefix: string,
+  serial: string,
+  options: { imgMib?: number; cardMib?: number; xz?: boolean } = {},
+): PersonWithCard {
+  const user = requireElevationRig();
+  const { dir, cleanup } = scratchDir(prefix);
+  openUp(dir);
+  const home = join(dir, 'home');
+  mkdirSync(home);
+  const imgMib = options.imgMib ?? 128;
+  const image = join(home, 'golden.img');
+  shell(`IMG_MIB=${imgMib} FAT_MIB=64 EXTRA_MIB=16 bash test/fixtures/make-armbian-image.sh ${image}`);
+  if (options.xz) shell(`xz -T0 -1 -k ${image}`);
+  for (const p of [home, image, ...(options.xz ? [`${image}.xz`] : [])]) chownSync(p, user.uid, user.gid);
+  shell(`truncate -s ${options.cardMib ?? 160}M ${join(dir, 'card.bin')}`);
+  const loop = attachLoop(join(dir, 'card.bin'), { partitions: false });
+  const fake = installFakeLsblk(dir, [{ loop: loop.device, serial }]);
+  return {
+    user,
+    dir,
+    home,
+    image,
+    imageBytes: imgMib * 1024 * 1024,
+    loop,
+    fake,
+    card: fake.deviceFor(loop.device),
+    cleanup: () => {
+      loop.detach();
+      cleanup();
+    },
+  };
+}
+
+/**
+ * Runs one job through the app's handlers and production wiring as `who` (app-as-user.ts), with the card's fake
+ * lsblk bind-mounted for them and for root's helper; resolves with what the app reported.
+ */
+export async function appAsUser(
+  fixture: PersonWithCard,
+  job: AppJob,
+  options: { who?: string; electron?: string; path?: string } = {},
+): Promise<AppAsUserOutput> {
+  const who = userIds(options.who ?? fixture.user.name);
+  const configDir = join(fixture.dir, `config-${who.name}`);
+  mkdirSync(configDir, { recursive: true });
+  chownSync(configDir, who.uid, who.gid);
+  const input: AppAsUserInput = {
+    configDir,
+    homeDir: fixture.home,
+    ...(options.electron ? { electron: options.electron } : {}),
+    run: job,
+  };
+  const r = await runScriptAsUser(join(__dirname, 'app-as-user.js'), [JSON.stringify(input)], {
+    user: who.name,
+    lsblk: fixture.fake.script,
+    ...(options.path ? { path: options.path } : {}),
+  });
+  const line = r.stdout.split('\n').find((l) => l.startsWith('OUTCOME '));
+  if (!line) throw new Error(`no outcome (exit ${r.status}): ${r.stderr}${r.stdout}`);
+  return JSON.parse(line.slice('OUTCOME '.length)) as AppAsUserOutput;
 }
