@@ -25,7 +25,8 @@ export async function inspectClone(folder: string): Promise<CloneInfo> {
     name,
     tag: manifest?.tag ?? CLONE_FOLDER_PATTERN.exec(name)?.[1] ?? null,
     neededBytes,
-    sourceBytes: manifest?.source.size ?? null,
+    // a manifest that lists no source (hand-made or damaged) still says what the card needs, from the dump
+    sourceBytes: manifest?.source?.size ?? null,
     hasManifest: manifest !== null,
   };
 }

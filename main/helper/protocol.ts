@@ -10,6 +10,7 @@
 import type { Socket } from 'node:net';
 import { AtlasError, type AtlasErrorCode } from '../engine/errors';
 import type { Progress } from '../engine/progress';
+import { STAGE_LABELS } from '../shared/stages';
 
 export interface SerializedError {
   code: AtlasErrorCode;
@@ -90,11 +91,14 @@ function fits(value: Record<string, unknown>, shape: Shape): boolean {
   return true;
 }
 
-const PROGRESS: Shape = { stage: 'string', bytesDone: 'number', rate: 'number' };
+const PROGRESS: Shape = { bytesDone: 'number', rate: 'number' };
 const ERROR: Shape = { code: 'string', message: 'string', details: 'object' };
 
+/** A progress report: its stage one the app knows (the contract's JobStage, labelled in shared/stages). */
 function isProgress(v: unknown): boolean {
-  return isObject(v) && fits(v, PROGRESS);
+  return (
+    isObject(v) && fits(v, PROGRESS) && typeof v.stage === 'string' && Object.hasOwn(STAGE_LABELS, v.stage)
+  );
 }
 
 function isError(v: unknown): boolean {

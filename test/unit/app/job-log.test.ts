@@ -80,8 +80,14 @@ test('a flash, a failed restore and a cancelled flash each leave one line, newes
     );
     const folder = join(t.dir, 'golden-clone-FIELD');
     mkdirSync(folder);
-    writeFileSync(join(folder, 'atlas-manifest.json'), '{"format":"atlas-clone"}');
-    const manifestSha = createHash('sha256').update('{"format":"atlas-clone"}').digest('hex');
+    const manifestText = '{"format":"atlas-clone","phase":1,"files":[]}';
+    writeFileSync(join(folder, 'atlas-manifest.json'), manifestText);
+    // the restore request is checked against the clone's layout before the job starts
+    writeFileSync(
+      join(folder, 'partition-table.dump'),
+      'label: dos\nunit: sectors\n\n/dev/sdc1 : start=8192, size=131072, type=c\n',
+    );
+    const manifestSha = createHash('sha256').update(manifestText).digest('hex');
 
     await t.start('flash:start', { image, targets: [snapshotOf(t.sd)], verify: true });
     await t.start('restore:start', { folder, target: snapshotOf(t.sd), grow: false });
