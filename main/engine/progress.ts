@@ -24,7 +24,7 @@ export type ProgressListener = (progress: Progress) => void;
 
 /** What every job receives besides its options. */
 export interface JobControl {
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   onProgress?: ProgressListener;
 }
 

@@ -51,11 +51,11 @@ export interface TargetReason {
 
 export interface TargetContext {
   /** Bytes the image needs on the card (the uncompressed size), when known. */
-  imageSize?: number | null;
+  imageSize?: number | null | undefined;
   /** The image or clone folder to be written: a drive with it under a mountpoint is refused. */
-  sourcePath?: string | null;
+  sourcePath?: string | null | undefined;
   /** what the person calls it (the image's file name, the clone folder's name), for messages */
-  sourceName?: string | null;
+  sourceName?: string | null | undefined;
 }
 
 /** 'write': a flash or restore target; 'read': a clone source. */

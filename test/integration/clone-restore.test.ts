@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { cloneJob } from '../../main/engine/jobs/clone';
 import { restoreJob } from '../../main/engine/jobs/restore';
 import { verifyCloneFolder } from '../../main/engine/jobs/verify';
-import { rejectsWith, sha256sum } from '../support/assert';
+import { rejectsWith, sha256sum, flipBits } from '../support/assert';
 import { attachLoop, type LoopDevice } from '../support/loop';
 import { makeArmbianImage } from '../support/armbian';
 import { run, scratchDir, shell, tryRun } from '../support/sh';
@@ -223,7 +223,7 @@ describe('clone and restore', () => {
     for (const f of readdirSync(folder)) copyFileSync(join(folder, f), join(bad, f));
     const gz = readdirSync(bad).find((f) => f.includes('root'))!;
     const bytes = readFileSync(join(bad, gz));
-    bytes[Math.floor(bytes.length / 2)] ^= 0xff;
+    flipBits(bytes, Math.floor(bytes.length / 2));
     writeFileSync(join(bad, gz), bytes);
     const target = join(dir, 'untouched.img');
     run('truncate', ['-s', '256M', target]);

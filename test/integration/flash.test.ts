@@ -275,12 +275,10 @@ test(
     const e2 = tryRun('e2fsck', ['-fn', ours.partition(2)]);
     assert.equal(e2.status, 0, e2.stdout + e2.stderr);
     // FAT by mtools (no vfat in every kernel), ext4 mounted read-only
-    const [bootOurs, bootTheirs, rootOurs, rootTheirs] = [
-      'boot-ours',
-      'boot-theirs',
-      'root-ours',
-      'root-theirs',
-    ].map((m) => join(dir, m));
+    const bootOurs = join(dir, 'boot-ours');
+    const bootTheirs = join(dir, 'boot-theirs');
+    const rootOurs = join(dir, 'root-ours');
+    const rootTheirs = join(dir, 'root-theirs');
     shell(`mkdir -p ${bootOurs} ${bootTheirs} ${rootOurs} ${rootTheirs}`);
     shell(
       `mcopy -s -i ${ours.partition(1)} '::*' ${bootOurs}/ && mcopy -s -i ${theirs.partition(1)} '::*' ${bootTheirs}/`,

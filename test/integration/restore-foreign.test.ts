@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { restoreJob } from '../../main/engine/jobs/restore';
 import { verifyCloneFolder } from '../../main/engine/jobs/verify';
-import { rejectsWith, sha256sum } from '../support/assert';
+import { rejectsWith, sha256sum, flipBits } from '../support/assert';
 import { attachLoop, type LoopDevice } from '../support/loop';
 import { makeArmbianImage } from '../support/armbian';
 import { run, scratchDir, shell, tryRun } from '../support/sh';
@@ -102,7 +102,7 @@ describe('restoring folders made by partclone + pigz', () => {
       const raw = join(dir, 'flip.pc');
       shell(`pigz -dc '${f}/sdc2-root.partclone.gz' > '${raw}'`);
       const bytes = readFileSync(raw);
-      bytes[bytes.length - 5000] ^= 0x01; // inside the last data group
+      flipBits(bytes, bytes.length - 5000, 0x01); // inside the last data group
       writeFileSync(raw, bytes);
       shell(`pigz -c '${raw}' > '${f}/sdc2-root.partclone.gz'`);
     });
@@ -126,7 +126,7 @@ describe('restoring folders made by partclone + pigz', () => {
         const raw = join(dir, `${name}.pc`);
         shell(`pigz -dc '${f}/sdc1-boot.partclone.gz' > '${raw}'`);
         const bytes = readFileSync(raw);
-        bytes[offset] ^= 0x40;
+        flipBits(bytes, offset, 0x40);
         writeFileSync(raw, bytes);
         shell(`pigz -c '${raw}' > '${f}/sdc1-boot.partclone.gz'`);
       });

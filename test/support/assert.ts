@@ -34,3 +34,9 @@ export function e2fsckClean(img: string, offset = 0): void {
   const r = tryRun('e2fsck', ['-fn', offset ? `${img}?offset=${offset}` : img]);
   assert.equal(r.status, 0, `e2fsck -fn failed:\n${r.stdout}${r.stderr}`);
 }
+
+/** Flips the bits of `mask` in the byte at `at` (damage a test puts into an image or an archive). */
+export function flipBits(bytes: Uint8Array, at: number, mask = 0xff): void {
+  if (at < 0 || at >= bytes.length) throw new Error(`byte ${at} is outside the ${bytes.length} bytes`);
+  bytes[at] = bytes[at]! ^ mask;
+}

@@ -80,7 +80,7 @@ export interface OpenedImage {
 /** Opens a file for streaming, gunzipping it on the fly when it starts with the gzip magic (1f 8b). */
 export async function openMaybeGzipped(
   path: string,
-  options: { signal?: AbortSignal } = {},
+  options: { signal?: AbortSignal | undefined } = {},
 ): Promise<OpenedImage> {
   let head: Buffer;
   let fileSize: number;

@@ -17,7 +17,7 @@ export interface ParallelGzipOptions {
   workers?: number;
   /** input bytes per gzip member, default 4 MiB */
   memberBytes?: number;
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 type WorkerReply = { seq: number; data: Uint8Array; error?: undefined } | { seq: number; error: string };

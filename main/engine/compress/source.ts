@@ -52,7 +52,7 @@ export interface ImageSource {
   readonly entryName?: string;
   readonly decoder: SourceDecoder;
   /** A fresh stream of the uncompressed image each call. Errors are AtlasErrors (CORRUPT_ARCHIVE, CANCELLED…). */
-  createReadStream(options?: { signal?: AbortSignal }): SourceReadable;
+  createReadStream(options?: { signal?: AbortSignal | undefined }): SourceReadable;
   /**
    * The uncompressed image in whole blocks of the pool's buffer size, block k in pool[k % pool.length], with
    * the reuse rule of io/direct readBlocks (`ahead` blocks prepared while the caller holds one). A decoder tool
@@ -62,7 +62,7 @@ export interface ImageSource {
    */
   readBlocks(
     pool: readonly Buffer[],
-    options?: { ahead?: number; signal?: AbortSignal | undefined },
+    options?: { ahead?: number; signal?: AbortSignal | undefined | undefined },
   ): AsyncGenerator<Block>;
 }
 
@@ -76,7 +76,7 @@ export interface OpenImageSourceOptions {
   zstdDecoder?: 'zstd' | 'zstd-napi';
   /** For a .zip holding several files: which entry to use. */
   entryName?: string;
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 const READ_CHUNK = 1024 * 1024;
@@ -315,7 +315,7 @@ class SourceStream extends Transform implements SourceReadable {
 
 /** What makeSource needs to know of one opened image. */
 interface SourceParts {
-  base: Base & { signal?: AbortSignal };
+  base: Base & { signal?: AbortSignal | undefined };
   format: SourceFormat;
   decoder: SourceDecoder;
   /** the exact uncompressed size, when the container records it */
@@ -329,7 +329,7 @@ interface SourceParts {
   /** whole blocks by a faster way than the stream; `fallback` is the stream's way, for when it cannot start */
   blocks?: (
     pool: readonly Buffer[],
-    options: { ahead?: number; signal?: AbortSignal | undefined },
+    options: { ahead?: number; signal?: AbortSignal | undefined | undefined },
     fallback: () => AsyncGenerator<Block>,
   ) => AsyncGenerator<Block>;
 }
@@ -553,7 +553,7 @@ async function* toolBlocks(
   base: Base,
   format: SourceFormat,
   pool: readonly Buffer[],
-  options: { ahead?: number; signal?: AbortSignal | undefined },
+  options: { ahead?: number; signal?: AbortSignal | undefined | undefined },
   fallback: () => AsyncGenerator<Block>,
 ): AsyncGenerator<Block> {
   const { signal } = options;

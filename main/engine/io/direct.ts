@@ -210,7 +210,7 @@ export function readBlocks(
     end: number;
     start?: number;
     ahead?: number;
-    signal?: AbortSignal | undefined;
+    signal?: AbortSignal | undefined | undefined;
     /** only these blocks (indices of buffer-sized blocks from `start`, ascending): the others are skipped */
     only?: readonly number[];
   },
@@ -245,7 +245,7 @@ export async function* readAhead(
   options: {
     count: number;
     ahead?: number;
-    signal?: AbortSignal | undefined;
+    signal?: AbortSignal | undefined | undefined;
     position: (k: number) => number;
     want: (k: number) => number;
     read: (k: number, buffer: Buffer) => Promise<number>;

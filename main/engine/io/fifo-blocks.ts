@@ -37,7 +37,7 @@ export interface FifoBlocks {
    */
   blocks(
     pool: readonly Buffer[],
-    options?: { ahead?: number; signal?: AbortSignal | undefined },
+    options?: { ahead?: number; signal?: AbortSignal | undefined | undefined },
   ): AsyncGenerator<Block>;
   /** Ends the worker and removes the FIFO. Safe to call twice. */
   close(): Promise<void>;

@@ -136,7 +136,7 @@ export async function sha256FileWithSize(
  */
 export async function sha256FromDisk(
   path: string,
-  options: { signal?: AbortSignal | undefined; onBytes?: (bytes: number) => void } = {},
+  options: { signal?: AbortSignal | undefined | undefined; onBytes?: (bytes: number) => void } = {},
 ): Promise<HashResult & { fromDisk: boolean }> {
   throwIfCancelled(options.signal);
   const file = await openDirect(path, { write: false });

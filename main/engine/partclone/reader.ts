@@ -29,7 +29,7 @@ export interface PartcloneRun {
 }
 
 export interface PartcloneReaderOptions {
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   /** Largest run handed out (default 8 MiB). */
   maxRunBytes?: number;
   /** Check the data checksums (default true). Without it XXH images can be read too. */
@@ -384,7 +384,7 @@ export interface PartcloneInfo {
 /** Header and bitmap facts of a partclone file, gzipped or not (detected by the 1f 8b magic). */
 export async function readPartcloneInfo(
   path: string,
-  options: { signal?: AbortSignal } = {},
+  options: { signal?: AbortSignal | undefined } = {},
 ): Promise<PartcloneInfo> {
   const opened = await openMaybeGzipped(path, options);
   const reader = await openPartcloneStream(opened.stream, { verify: false, ...options });
@@ -413,7 +413,7 @@ export interface PartcloneVerifyResult {
  */
 export async function verifyPartcloneStream(
   source: Readable | AsyncIterable<Uint8Array>,
-  options: { signal?: AbortSignal; onBytes?: (imageBytes: number) => void } = {},
+  options: { signal?: AbortSignal | undefined; onBytes?: (imageBytes: number) => void } = {},
 ): Promise<PartcloneVerifyResult> {
   const reader = await openPartcloneStream(source, options.signal ? { signal: options.signal } : {});
   let bytes = reader.dataOffset;

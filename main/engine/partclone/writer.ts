@@ -15,7 +15,7 @@ import { ChecksumMode, V2_HEADER_SIZE, defaultBlocksPerChecksum, encodeV2Header 
 export type ReadBlocks = (firstBlock: number, count: number, into: Buffer) => Promise<void>;
 
 export interface PartcloneWriterOptions {
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   /** Largest single read of the source (default 8 MiB). */
   readChunkBytes?: number;
   /** Free gaps up to this size between used runs are read through rather than split into two reads (256 KiB). */

@@ -33,7 +33,7 @@ export interface ApplyOptions {
   geometry?: Geometry;
   /** Ask the kernel to re-read the table after writing a block device (default true). */
   reread?: boolean;
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 /** Writes `table` to `target`; returns the table as written (for GPT, with first/last LBA of the target). */

@@ -263,7 +263,7 @@ function parseNamedFields(line: string, lineNo: number): RawPartition {
 /** '', '-' and '+' leave the value to sfdisk's default; a suffixed size is "relative" (its end gets aligned). */
 function setStartOrSize(raw: RawPartition, key: 'start' | 'size', token: string, lineNo: number): void {
   if (token === '' || token === '-' || token === '+') {
-    raw[key] = undefined;
+    delete raw[key];
     return;
   }
   const { value, suffixed } = parseSize(token, lineNo, key);

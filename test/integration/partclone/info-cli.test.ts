@@ -7,6 +7,7 @@ import { PassThrough } from 'node:stream';
 import { main } from '../../../main/cli/index';
 import { makePartcloneSamples, type PartcloneSample } from '../../support/partclone-samples';
 import { scratchDir, shell, tryRun } from '../../support/sh';
+import { flipBits } from '../../support/assert';
 
 let scratch: ReturnType<typeof scratchDir>;
 let samples: PartcloneSample[];
@@ -55,7 +56,7 @@ test('atlas info prints what partclone.info prints, for .pc and .pc.gz', async (
 test('atlas info fails with one sentence on damaged images', async () => {
   const s = samples[0]!;
   const bytes = Buffer.from(readFileSync(s.pc));
-  bytes[bytes.length - 5000] ^= 0x40; // inside the last data group
+  flipBits(bytes, bytes.length - 5000, 0x40); // inside the last data group
   const bad = join(scratch.dir, 'bad.pc');
   writeFileSync(bad, bytes);
   const plain = await atlas('info', bad);

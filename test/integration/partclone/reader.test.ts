@@ -26,6 +26,7 @@ import { openMaybeGzipped } from '../../../main/engine/compress/gunzip';
 import { usedRuns } from '../../../main/engine/fs/bitmap';
 import { makePartcloneSamples, partcloneClone, type PartcloneSample } from '../../support/partclone-samples';
 import { run, scratchDir, shell, tryRun } from '../../support/sh';
+import { flipBits } from '../../support/assert';
 
 let scratch: ReturnType<typeof scratchDir>;
 let samples: PartcloneSample[];
@@ -164,7 +165,7 @@ test('verify agrees with partclone.chkimg on good and damaged files', async () =
   const bad = damaged(s.pc, 'flip.pc', (b, reader) => {
     // byte 700 of the 2500th stored block
     const at = reader.dataOffset + 2500 * 1024 + Math.floor(2500 / 1024) * 4 + 700;
-    b[at] ^= 0x55;
+    flipBits(b, at, 0x55);
   });
   assert.notEqual(tryRun('partclone.chkimg', ['-s', bad, '-L', `${bad}.chk.log`]).status, 0);
   await assert.rejects(verifyPartcloneStream(createReadStream(bad)), code('CHECKSUM_MISMATCH'));
@@ -202,7 +203,7 @@ test('a flipped byte in a data block names the first block of its checksum group
   const index = 3 * K + 17; // a block inside the 4th group
   const groupStart = good.dataOffset + 3 * K * (1024 + 0) + 3 * 4;
   const bad = damaged(s.pc, 'flip2.pc', (b) => {
-    b[groupStart + 17 * 1024 + 5] ^= 1;
+    flipBits(b, groupStart + 17 * 1024 + 5, 1);
   });
   const reader = await openPartcloneStream(createReadStream(bad));
   let before = 0;
@@ -228,10 +229,10 @@ test('bad heads: wrong magic, header CRC, endianness, version, bitmap CRC', asyn
   const s = sample('fat32');
   const cases: Array<[string, (b: Buffer) => void, string]> = [
     ['magic', (b) => (b[3] = 0x41), 'BAD_MAGIC'],
-    ['hcrc', (b) => (b[60] ^= 1), 'BAD_HEADER'],
+    ['hcrc', (b) => flipBits(b, 60, 1), 'BAD_HEADER'],
     ['endian', (b) => b.writeUInt16LE(0xdec0, 34), 'BAD_HEADER'],
     ['version', (b) => b.write('0003', 30, 'latin1'), 'BAD_HEADER'],
-    ['bcrc', (b) => (b[110 + 300] ^= 0x10), 'BAD_BITMAP'],
+    ['bcrc', (b) => flipBits(b, 110 + 300, 0x10), 'BAD_BITMAP'],
   ];
   for (const [name, edit, expected] of cases) {
     const bad = damaged(s.pc, `${name}.pc`, edit);
@@ -331,7 +332,7 @@ test('v1 image: partclone accepts our encoding of it and the reader restores it'
   const T = reader.header.totalBlocks;
   const firstData = 4160 + T + 8;
   const bad = Buffer.from(bytes);
-  bad[firstData + 5 * (1024 + 4)] ^= 0xff; // first byte of the 6th stored block
+  flipBits(bad, firstData + 5 * (1024 + 4)); // first byte of the 6th stored block
   const badPath = join(scratch.dir, 'v1.bad.pc');
   writeFileSync(badPath, bad);
   assert.notEqual(tryRun('partclone.chkimg', ['-s', badPath, '-L', `${badPath}.log`]).status, 0);

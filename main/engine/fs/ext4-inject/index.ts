@@ -43,7 +43,7 @@ export interface Ext4OpenOptions {
    */
   fd?: number;
   /** aborting ends the worker at once; a file being written is then left half-done (write to a *.partial) */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 export interface Ext4Session {

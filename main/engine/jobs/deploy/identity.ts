@@ -28,7 +28,7 @@ export interface RearmOptions {
   hostname: string;
   /** work on this open descriptor of the card (the helper's) instead of opening `image` */
   fd?: number;
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 const FIRSTRUN_UNITS = [

@@ -124,7 +124,7 @@ export interface InspectOptions {
   destinations?: InsertDestinations;
   /** boards accepted; default ['rpi4b'] */
   boards?: string[];
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 export interface ArmbianInspection extends ArmbianBase {

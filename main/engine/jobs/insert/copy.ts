@@ -124,7 +124,7 @@ async function writeSparse(
   stream: AsyncIterable<Buffer>,
   out: FileHandle,
   meter: ProgressMeter,
-  signal?: AbortSignal,
+  signal?: AbortSignal | undefined,
 ): Promise<Written> {
   const hash = createHash('sha256');
   let position = 0;
@@ -156,7 +156,7 @@ export async function copyInProcess(
   out: FileHandle,
   size: number,
   detail: string,
-  control: { signal?: AbortSignal | undefined; onProgress?: ProgressListener | undefined },
+  control: { signal?: AbortSignal | undefined | undefined; onProgress?: ProgressListener | undefined },
 ): Promise<Written> {
   const meter = new ProgressMeter('copying', size, control.onProgress, { detail });
   const stream = createReadStream(from, {
@@ -173,7 +173,7 @@ export async function decompressInto(
   source: ImageSource,
   out: FileHandle,
   detail: string,
-  control: { signal?: AbortSignal | undefined; onProgress?: ProgressListener | undefined },
+  control: { signal?: AbortSignal | undefined | undefined; onProgress?: ProgressListener | undefined },
 ): Promise<Written> {
   const { signal, onProgress } = control;
   const meter = new ProgressMeter('decompressing', source.size ?? source.estimate, onProgress, { detail });

@@ -100,7 +100,7 @@ export async function readBack(
   image: string,
   rootOffset: number,
   plan: InjectionPlan,
-  signal?: AbortSignal,
+  signal?: AbortSignal | undefined,
 ): Promise<void> {
   const { files, links } = plan;
   const checks: Ext4Op[] = [
