@@ -11,6 +11,7 @@ import type * as drivelist from 'drivelist';
 import {
   cardReaderSerials,
   darwinFacts,
+  SerialCache,
   darwinMounts,
   parseDiskutilInfo,
   parseDiskutilList,
@@ -272,4 +273,30 @@ test('mounts of a disk: its own volumes, and those of the APFS container it hold
     'the ISC container on disk0s1',
   );
   assert.deepEqual(await darwinMounts('/Users/me/card.img', run), []);
+});
+
+test('darwinFacts with a serial cache: the serial tools run again only when the disks change or the entry ages', async () => {
+  let now = 0;
+  const cache = new SerialCache(10_000, () => now);
+  const mac = recordedMac();
+  const serialCalls = (): number => mac.calls.filter((c) => /^(system_profiler|ioreg) /.test(c)).length;
+  assert.equal((await darwinFacts(mac.run, cache)).get('/dev/disk4')!.serial, '0x9a3c0f21');
+  assert.equal(serialCalls(), 2);
+  now = 5_000;
+  assert.equal(
+    (await darwinFacts(mac.run, cache)).get('/dev/disk4')!.serial,
+    '0x9a3c0f21',
+    'served from the cache',
+  );
+  assert.equal(serialCalls(), 2, 'the same disks: no system_profiler, no ioreg');
+  now = 11_000;
+  await darwinFacts(mac.run, cache);
+  assert.equal(serialCalls(), 4, 'an entry older than its time is read again');
+  // the card taken out: another layout, so the serials are read again at once
+  const gone = recordedMac({
+    'diskutil list -plist': () => fixture('diskutil-list.plist').replace(/disk4/g, 'disk9'),
+    'diskutil info -plist disk9': () => fixture('diskutil-info-disk4.plist').replace(/disk4/g, 'disk9'),
+  });
+  await darwinFacts(gone.run, cache);
+  assert.equal(gone.calls.filter((c) => /^(system_profiler|ioreg) /.test(c)).length, 2);
 });

@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import * as drivelist from 'drivelist';
 import { toAtlasError } from '../errors';
 import { LARGE_DRIVE_BYTES } from '../../shared/names';
-import { darwinFacts } from '../platform/darwin';
+import { darwinFacts, SerialCache } from '../platform/darwin';
 
 const execFileAsync = promisify(execFile);
 
@@ -97,6 +97,9 @@ export interface DriveContext {
   sourceReal: string | null;
 }
 
+/** The Mac's card serials between polls of this process's drive list (see SerialCache). */
+const darwinSerials = new SerialCache();
+
 export async function listDrives(options: ListOptions = {}): Promise<Drive[]> {
   let raw: drivelist.Drive[];
   let facts: Map<string, DriveFacts>;
@@ -106,7 +109,7 @@ export async function listDrives(options: ListOptions = {}): Promise<Drive[]> {
       process.platform === 'linux'
         ? await lsblkFacts()
         : process.platform === 'darwin'
-          ? await darwinFacts()
+          ? await darwinFacts(undefined, darwinSerials)
           : new Map<string, DriveFacts>();
   } catch (error) {
     throw toAtlasError(error, 'Cannot list drives');

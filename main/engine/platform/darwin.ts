@@ -218,11 +218,38 @@ const runCommand: CommandRunner = async (cmd, args) =>
   (await execFileAsync(cmd, args, { maxBuffer: 64 * 1024 * 1024 })).stdout;
 
 /**
+ * The serials of the last listing, kept while the disks stay the same (same identifiers, sizes and media names)
+ * and for at most `ttlMs`: the drive list polls every second, and system_profiler takes most of a second of CPU
+ * each time. A card swapped for a look-alike within that time keeps the old serial in the app's list; the root
+ * broker, a fresh process, reads it anew before it opens the card and refuses one that is not the card confirmed.
+ */
+export class SerialCache {
+  private entry: { key: string; at: number; serials: Map<string, string> } | null = null;
+
+  constructor(
+    private readonly ttlMs = 10_000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  get(key: string): Map<string, string> | undefined {
+    const e = this.entry;
+    return e && e.key === key && this.now() - e.at < this.ttlMs ? e.serials : undefined;
+  }
+
+  set(key: string, serials: Map<string, string>): void {
+    this.entry = { key, at: this.now(), serials };
+  }
+}
+
+/**
  * Runs diskutil (and, when a card or USB disk is present, system_profiler or ioreg for the serial) and combines
  * their answers per whole disk. A serial that cannot be read is left out (the card is then matched by its size);
  * diskutil failing is an error of the caller's listing.
  */
-export async function darwinFacts(run: CommandRunner = runCommand): Promise<Map<string, DarwinDriveFacts>> {
+export async function darwinFacts(
+  run: CommandRunner = runCommand,
+  cache?: SerialCache,
+): Promise<Map<string, DarwinDriveFacts>> {
   const layout = parseDiskutilList(await run('diskutil', ['list', '-plist']));
   // an APFS container (synthesized) is known from the list: described by its first physical store's disk
   const physical = layout.filter((disk) => disk.apfsPhysicalStores.length === 0);
@@ -238,14 +265,21 @@ export async function darwinFacts(run: CommandRunner = runCommand): Promise<Map<
     ),
   );
   const infos = [...described.values()];
-  const serials = new Map<string, string>();
-  if (infos.some((i) => i.bus === 'SD')) {
-    const json = await run('system_profiler', ['-json', 'SPCardReaderDataType']).catch(() => null);
-    if (json) for (const [disk, serial] of safe(() => cardReaderSerials(json))) serials.set(disk, serial);
-  }
-  if (infos.some((i) => i.bus === 'USB')) {
-    const xml = await run('ioreg', ['-a', '-r', '-c', 'IOUSBHostDevice', '-l']).catch(() => null);
-    if (xml) for (const [disk, serial] of safe(() => usbSerials(xml))) serials.set(disk, serial);
+  const key = JSON.stringify(
+    layout.map((d) => [d.identifier, d.size, described.get(d.identifier)?.mediaName]),
+  );
+  let serials = cache?.get(key);
+  if (!serials) {
+    serials = new Map<string, string>();
+    if (infos.some((i) => i.bus === 'SD')) {
+      const json = await run('system_profiler', ['-json', 'SPCardReaderDataType']).catch(() => null);
+      if (json) for (const [disk, serial] of safe(() => cardReaderSerials(json))) serials.set(disk, serial);
+    }
+    if (infos.some((i) => i.bus === 'USB')) {
+      const xml = await run('ioreg', ['-a', '-r', '-c', 'IOUSBHostDevice', '-l']).catch(() => null);
+      if (xml) for (const [disk, serial] of safe(() => usbSerials(xml))) serials.set(disk, serial);
+    }
+    cache?.set(key, serials);
   }
 
   const facts = new Map<string, DarwinDriveFacts>();
