@@ -212,7 +212,7 @@ describe('clone and restore', () => {
     await rejectsWith(
       restoreJob({ folder, target, access: localCardAccess() }),
       'TARGET_TOO_SMALL',
-      /too small|at least/,
+      /holds 128(\.0)? MiB; this clone needs \d+(\.\d+)? [MG]iB\. Use a larger card\./,
     );
     assert.equal(sha256sum(target), before);
   });

@@ -433,7 +433,7 @@ test('refuses an existing output unless --force, which replaces it', async () =>
   const key = readFileSync(join(out, SECRETS_KEY_FILE), 'utf8');
   await assert.rejects(
     insertJob(options(out)),
-    (e) => isAtlasError(e, 'ALREADY_EXISTS') && /--force/.test(e.message),
+    (e) => isAtlasError(e, 'ALREADY_EXISTS') && /replace the existing image/.test(e.message),
   );
   assert.equal(sha(rawResult.output), before);
   const secrets = writeInput('secrets2.conf', 'OTHER=1\n', 0o600);

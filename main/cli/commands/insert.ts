@@ -1,5 +1,5 @@
 import { insertJob } from '../../engine/jobs/insert';
-import { AtlasError } from '../../engine/errors';
+import { AtlasError, isAtlasError } from '../../engine/errors';
 import { formatBytes, formatDuration } from '../../engine/format';
 import { GOLDEN_NUMBER_MAX, parseGoldenNumber } from '../../shared/names';
 import { flag, stringOption, type CliCommand } from '../command';
@@ -74,7 +74,13 @@ export const insertCommand: CliCommand = {
     const result = await insertJob(
       { ...options, ...(out ? { outDir: out } : {}), ...(profile ? { profile } : {}) },
       { signal, onProgress: ui.progress },
-    );
+    ).catch((error: unknown) => {
+      // the engine speaks for the app; on the command line, replacing is a flag
+      if (isAtlasError(error, 'ALREADY_EXISTS')) {
+        throw new AtlasError(error.code, `${error.message} (--force replaces it.)`, error.details);
+      }
+      throw error;
+    });
     for (const warning of result.warnings) ui.warn(warning);
     const b = result.base;
     const m = result.manifest;

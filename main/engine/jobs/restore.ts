@@ -20,6 +20,7 @@ import type { CardAccess } from '../drives/index';
 import { DUMP_FILE, listPartitionImages, type FolderImage } from '../library/clone-folder';
 import { checkCloneManifest, inFile } from './verify';
 import { ensureFirstBootResize } from '../library/first-boot-resize';
+import { tableExtentBytes } from '../library/clone-needs';
 
 /** Restore flushes the card this often (see CardWrites). */
 const FLUSH_EVERY = 64 * 1024 * 1024;
@@ -163,7 +164,7 @@ async function readHeaders(
     if (fsBytes > entry.size * table.sectorSize) {
       throw new AtlasError(
         'INVALID_ARGUMENT',
-        `${image.file} holds a ${fsBytes}-byte filesystem, larger than partition ${entry.number} (${entry.size * table.sectorSize} bytes).`,
+        `${image.file} holds a ${formatBytes(fsBytes)} filesystem, larger than partition ${entry.number} (${formatBytes(entry.size * table.sectorSize)}).`,
       );
     }
     planned.push({ image, entry, header: reader.header, usedBlocks: reader.usedBlocks });
@@ -190,18 +191,13 @@ async function prepareImageTarget(options: RestoreOptions, table: PartitionTable
     }
     return;
   }
-  const last = lastPartition(table);
-  const needed = (last.start + last.size) * table.sectorSize + gptBackupBytes(table);
+  const needed = tableExtentBytes(table);
   const handle = await fsp.open(options.target, 'wx', 0o644);
   try {
     await handle.truncate(options.imageSize ?? needed);
   } finally {
     await handle.close();
   }
-}
-
-function gptBackupBytes(table: PartitionTable): number {
-  return table.label === 'gpt' ? 33 * table.sectorSize : 0;
 }
 
 function lastPartition(table: PartitionTable): PartitionEntry {
@@ -216,11 +212,11 @@ function checkFits(
   target: BlockFile,
   sectorSize: number,
 ): void {
-  const end = Math.max(...table.partitions.map((p) => p.start + p.size)) * sectorSize + gptBackupBytes(table);
+  const end = tableExtentBytes(table);
   if (end > target.size) {
     throw new AtlasError(
       'TARGET_TOO_SMALL',
-      `${target.path} is ${target.size} bytes; this clone needs at least ${end}. Use a larger card.`,
+      `${target.path} holds ${formatBytes(target.size)}; this clone needs ${formatBytes(end)}. Use a larger card.`,
       { needed: end, available: target.size },
     );
   }
@@ -230,7 +226,7 @@ function checkFits(
     if (fsBytes > entry.size * sectorSize) {
       throw new AtlasError(
         'TARGET_TOO_SMALL',
-        `${target.path} is too small for partition ${entry.number} (${p.image.file} needs ${fsBytes} bytes). Use a larger card.`,
+        `${target.path} is too small for partition ${entry.number} (${p.image.file} needs ${formatBytes(fsBytes)}). Use a larger card.`,
         { needed: fsBytes },
       );
     }

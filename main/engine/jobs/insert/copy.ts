@@ -31,7 +31,7 @@ export async function claimPartial(path: string, force: boolean): Promise<FileHa
     if (!force) {
       throw new AtlasError(
         'ALREADY_EXISTS',
-        `${path} exists: another insert is writing it, or an earlier one was interrupted. Delete it (or pass --force) and try again.`,
+        `${path} exists: another insert is writing it, or an earlier one was interrupted. Delete it, or replace the existing image, and try again.`,
       );
     }
     await fsp.rm(path, { force: true });
@@ -207,7 +207,7 @@ export async function checkRoomForCopy(outDir: string, baseStat: Stats): Promise
     throw new AtlasError(
       'TARGET_TOO_SMALL',
       `Not enough space in ${outDir} for the golden image: it needs about ${formatBytes(need)}, ` +
-        `${formatBytes(free)} is free. Free some space or choose another output folder (--out).`,
+        `${formatBytes(free)} is free. Free some space or choose another output folder.`,
       { outDir, need, free },
     );
   }

@@ -101,7 +101,7 @@ export async function checkInputs(options: InsertInputs, signal?: AbortSignal): 
     if (exists && !options.force) {
       throw new AtlasError(
         'ALREADY_EXISTS',
-        `${path} already exists. Choose another version or tag, or pass --force to replace it.`,
+        `${path} already exists. Choose another version or tag, or replace the existing image.`,
         { path },
       );
     }

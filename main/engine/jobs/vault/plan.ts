@@ -65,7 +65,7 @@ export async function planSync(
     const list = conflicts.map((c) => `${c.name} (${c.reason})`).join('; ');
     throw new AtlasError(
       'CONFLICT',
-      `The vault already holds ${conflicts.length === 1 ? 'an artifact' : 'artifacts'} of the same name with other content: ${list}. Nothing was copied and nothing in the vault was changed; rename or remove one side, or sync the others with --item.`,
+      `The vault already holds ${conflicts.length === 1 ? 'an artifact' : 'artifacts'} of the same name with other content: ${list}. Nothing was copied and nothing in the vault was changed; rename or remove one side, or sync only the others.`,
       { conflicts },
     );
   }
