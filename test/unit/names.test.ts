@@ -20,6 +20,7 @@ import { main } from '../../main/cli/index';
 import { parseVersionOption } from '../../main/cli/commands/insert';
 import type { Drive, Reply } from '../../main/contract';
 import { scratchDir } from '../support/sh';
+import { card as driveFixture } from '../support/drives';
 import { BAD_TAGS, GOOD_TAGS } from '../support/tag-cases';
 
 const { dir, cleanup } = scratchDir('atlas-names-');
@@ -91,19 +92,7 @@ test('engine: clone refuses a bad tag before it looks at the source', async () =
 });
 
 test('handlers: insert:start and clone:start', async () => {
-  const card: Drive = {
-    device: '/dev/sdx',
-    description: 'Generic SD Reader',
-    size: 32e9,
-    bus: 'USB',
-    serial: 'SER123',
-    mountpoints: [],
-    removable: true,
-    system: false,
-    virtual: false,
-    readOnly: false,
-    large: false,
-  };
+  const card: Drive = driveFixture({ size: 32e9 });
   const started: string[] = [];
   const app = createHandlers({
     version: '0.0.0-test',

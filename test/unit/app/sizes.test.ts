@@ -10,24 +10,12 @@ import { join } from 'node:path';
 import { createHandlers, type DeviceJobRunner } from '../../../main/app/handlers';
 import type { Drive, ImageInfo, Reply } from '../../../main/contract';
 import { run, scratchDir, shell } from '../../support/sh';
+import { card as driveFixture } from '../../support/drives';
 
 const MIB = 1024 * 1024;
 
-function card(size: number): Drive {
-  return {
-    device: '/dev/sdx',
-    description: 'SanDisk Ultra',
-    size,
-    bus: 'USB',
-    serial: 'SER1',
-    mountpoints: [],
-    removable: true,
-    system: false,
-    virtual: false,
-    readOnly: false,
-    large: false,
-  };
-}
+/** A card of `size` bytes, as the app lists it. */
+const card = (size: number): Drive => driveFixture({ description: 'SanDisk Ultra', size, serial: 'SER1' });
 
 function setup(drives: Drive[]) {
   const { dir, cleanup } = scratchDir('atlas-sizes-');
