@@ -157,6 +157,20 @@ export interface JobProgress {
   rate: number;
   etaSeconds: number | null;
   detail?: string;
+  /** a job on several cards (flash, restore): where each card is, one bar per card */
+  cards?: CardProgress[];
+}
+
+/** One card of a device job as it goes. */
+export interface CardProgress {
+  device: string;
+  /** what this card is doing now; `done` and `failed` are final for the job */
+  state: 'writing' | 'verifying' | 'finishing' | 'done' | 'failed';
+  /** bytes of this card's current state (written, or read back) */
+  bytesDone: number;
+  bytesTotal: number | null;
+  /** why it failed (state `failed`) */
+  error?: ErrorDTO;
 }
 
 export interface FlashTargetResult {

@@ -2,9 +2,9 @@
  * Progress reporting shared by every job: a job takes a JobControl and reports through a ProgressMeter,
  * which computes rate and ETA and throttles callbacks so that a fast loop does not flood the UI.
  */
-import type { JobStage } from '../contract';
+import type { CardProgress, JobStage } from '../contract';
 
-export type { JobStage };
+export type { CardProgress, JobStage };
 
 export interface Progress {
   /** What is happening now: one of the contract's stages, each of which the app labels. */
@@ -18,6 +18,8 @@ export interface Progress {
   etaSeconds: number | null;
   /** A short human line for the stage (a file or partition name), never secret content. */
   detail?: string;
+  /** a job on several cards: each card's own state (see the contract's CardProgress) */
+  cards?: CardProgress[];
 }
 
 export type ProgressListener = (progress: Progress) => void;
@@ -35,6 +37,7 @@ export class ProgressMeter {
   private lastEmit = 0;
   private readonly samples: Array<{ t: number; bytes: number }> = [];
   private detail: string | undefined;
+  private cards: CardProgress[] | undefined;
 
   constructor(
     private readonly stage: JobStage,
@@ -59,6 +62,15 @@ export class ProgressMeter {
   setDetail(detail: string): void {
     this.detail = detail;
     this.emit(true);
+  }
+
+  /**
+   * Each card's state on a multi-card job (the array is copied). A change of state is sent at once; byte counts
+   * ride on the next throttled report.
+   */
+  setCards(cards: CardProgress[], stateChanged = false): void {
+    this.cards = cards.map((c) => ({ ...c }));
+    if (stateChanged) this.emit(true);
   }
 
   add(bytes: number): void {
@@ -91,6 +103,7 @@ export class ProgressMeter {
       rate,
       etaSeconds,
       ...(this.detail ? { detail: this.detail } : {}),
+      ...(this.cards ? { cards: this.cards.map((c) => ({ ...c })) } : {}),
     };
   }
 

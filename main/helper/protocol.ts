@@ -10,7 +10,7 @@
 import type { Socket } from 'node:net';
 import { AtlasError, type AtlasErrorCode } from '../engine/errors';
 import type { Progress } from '../engine/progress';
-import { STAGE_LABELS } from '../shared/stages';
+import { CARD_STATE_LABELS, STAGE_LABELS } from '../shared/stages';
 
 export interface SerializedError {
   code: AtlasErrorCode;
@@ -97,7 +97,20 @@ const ERROR: Shape = { code: 'string', message: 'string', details: 'object' };
 /** A progress report: its stage one the app knows (the contract's JobStage, labelled in shared/stages). */
 function isProgress(v: unknown): boolean {
   return (
-    isObject(v) && fits(v, PROGRESS) && typeof v.stage === 'string' && Object.hasOwn(STAGE_LABELS, v.stage)
+    isObject(v) &&
+    fits(v, PROGRESS) &&
+    typeof v.stage === 'string' &&
+    Object.hasOwn(STAGE_LABELS, v.stage) &&
+    (v.cards === undefined || (Array.isArray(v.cards) && v.cards.every(isCardProgress)))
+  );
+}
+
+function isCardProgress(v: unknown): boolean {
+  return (
+    isObject(v) &&
+    fits(v, { device: 'string', bytesDone: 'number' }) &&
+    typeof v.state === 'string' &&
+    Object.hasOwn(CARD_STATE_LABELS, v.state)
   );
 }
 

@@ -2,7 +2,7 @@
  * What the app calls each stage a job reports (the contract's JobStage): the progress panel and the CLI's
  * progress line show these. Typed as a Record so a stage added to the contract without a label does not build.
  */
-import type { JobStage } from '../contract';
+import type { CardProgress, JobStage } from '../contract';
 
 export const STAGE_LABELS: Record<JobStage, string> = {
   checking: 'Checking the base image',
@@ -24,3 +24,12 @@ export const STAGE_LABELS: Record<JobStage, string> = {
 export function stageLabel(stage: JobStage): string {
   return STAGE_LABELS[stage];
 }
+
+/** What the app says of one card of a multi-card job (the contract's CardProgress state), beside its bar. */
+export const CARD_STATE_LABELS: Record<CardProgress['state'], string> = {
+  writing: 'Writing',
+  verifying: 'Reading back',
+  finishing: 'Finishing',
+  done: 'Done',
+  failed: 'Failed',
+};

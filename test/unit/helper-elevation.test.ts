@@ -99,6 +99,13 @@ test('both ends accept only well-formed messages: null, garbage and unknown type
   );
   assert.equal(parseHelperMessage({ type: 'hello', token: 'x' }), null);
   assert.equal(parseHelperMessage({ type: 'progress', progress: null }), null);
+  // per-card progress: each card a device, a byte count and a state the app labels
+  const progress = { stage: 'writing', bytesDone: 1, bytesTotal: 2, rate: 1, etaSeconds: 1 };
+  const card = { device: '/dev/sdb', state: 'verifying', bytesDone: 1, bytesTotal: 2 };
+  assert.notEqual(parseHelperMessage({ type: 'progress', progress: { ...progress, cards: [card] } }), null);
+  for (const cards of [card, [{ ...card, state: 'exploding' }], [{ ...card, device: 1 }], [null]]) {
+    assert.equal(parseHelperMessage({ type: 'progress', progress: { ...progress, cards } }), null);
+  }
   assert.equal(parseHelperMessage({ type: 'error', error: { code: 'X' } }), null);
   assert.equal(parseWorkerMessage({ type: 'root', id: 1, step: 'format', path: '/dev/sdb' }), null);
   assert.equal(
