@@ -21,11 +21,11 @@ import {
   onLines,
   parseAppMessage,
   parseWorkerMessage,
+  replyFor,
   send,
   serializeError,
   type AppMessage,
   type BrokerMessage,
-  type HelperMessage,
   type InheritedCard,
   type UserEnv,
 } from './protocol';
@@ -72,16 +72,10 @@ async function main(): Promise<void> {
       worker?.send({ type: 'cancel' } satisfies BrokerMessage);
     } else if (message.type === 'run' && running === null) {
       running = (async () => {
-        let reply: HelperMessage;
-        try {
-          const result = await runJob(message, channel, controller.signal, socket, (w) => (worker = w));
-          reply = { type: 'result', result };
-        } catch (error) {
-          const e = controller.signal.aborted
-            ? new AtlasError('CANCELLED', 'The operation was cancelled.')
-            : toAtlasError(error);
-          reply = { type: 'error', error: serializeError(e) };
-        }
+        const reply = await replyFor(
+          () => runJob(message, channel, controller.signal, socket, (w) => (worker = w)),
+          controller.signal,
+        );
         send(socket, reply);
         socket.end();
       })();

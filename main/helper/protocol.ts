@@ -8,7 +8,7 @@
  * plus the root-only steps the worker asks for (WorkerMessage / BrokerMessage).
  */
 import type { Socket } from 'node:net';
-import { AtlasError, type AtlasErrorCode } from '../engine/errors';
+import { AtlasError, toAtlasError, type AtlasErrorCode } from '../engine/errors';
 import type { Progress } from '../engine/progress';
 import { CARD_STATE_LABELS, STAGE_LABELS } from '../shared/stages';
 
@@ -233,4 +233,22 @@ export function serializeError(error: AtlasError): SerializedError {
 
 export function deserializeError(error: SerializedError): AtlasError {
   return new AtlasError(error.code, error.message, error.details ?? {});
+}
+
+/**
+ * How a job ended, as the one reply both the worker and the broker send: its result, or its error (CANCELLED
+ * when the job was cancelled, whatever the job threw on the way out).
+ */
+export async function replyFor(
+  job: () => Promise<unknown>,
+  signal: AbortSignal,
+): Promise<{ type: 'result'; result: unknown } | { type: 'error'; error: SerializedError }> {
+  try {
+    return { type: 'result', result: await job() };
+  } catch (error) {
+    const e = signal.aborted
+      ? new AtlasError('CANCELLED', 'The operation was cancelled.')
+      : toAtlasError(error);
+    return { type: 'error', error: serializeError(e) };
+  }
 }

@@ -5,13 +5,13 @@
  * The root-only steps (eject, growing root) go back to the broker over the IPC channel, for the cards of this
  * job only.
  */
-import { AtlasError, toAtlasError } from '../engine/errors';
+import { AtlasError } from '../engine/errors';
 import { deviceFromFd } from '../engine/io/direct';
 import type { CardAccess } from '../engine/drives/index';
 import { getHelperJob } from './registry';
 import {
   deserializeError,
-  serializeError,
+  replyFor,
   type BrokerMessage,
   type InheritedCard,
   type RootStep,
@@ -57,11 +57,10 @@ function inheritedAccess(cards: readonly InheritedCard[]): CardAccess {
 }
 
 async function run(message: Extract<BrokerMessage, { type: 'run' }>): Promise<void> {
-  let reply: WorkerMessage;
-  try {
+  const reply = await replyFor(() => {
     const job = getHelperJob(message.job);
     const options = job.check(message.options);
-    const result = await job.run(
+    return job.run(
       options,
       inheritedAccess(message.cards),
       {
@@ -70,13 +69,7 @@ async function run(message: Extract<BrokerMessage, { type: 'run' }>): Promise<vo
       },
       message.cards,
     );
-    reply = { type: 'result', result };
-  } catch (error) {
-    const e = controller.signal.aborted
-      ? new AtlasError('CANCELLED', 'The operation was cancelled.')
-      : toAtlasError(error);
-    reply = { type: 'error', error: serializeError(e) };
-  }
+  }, controller.signal);
   await post(reply);
   process.exit(0);
 }
