@@ -55,7 +55,8 @@ export async function openCard(request: CardRequest): Promise<OpenedCard> {
   const write = request.role === 'target';
   const { handle, direct } = await openExpected(path, rdev, { write, direct: request.direct });
   try {
-    const sectorSize = await logicalSectorSize(path);
+    // the listing's (drivelist, diskutil on macOS): a raw node's fstat says nothing about its sectors
+    const sectorSize = drive.blockSize ?? (await logicalSectorSize(path));
     return {
       request,
       drive,
