@@ -216,11 +216,13 @@ async function ejectCard(card: OpenedCard): Promise<boolean> {
   const path = process.platform === 'darwin' ? card.drive.raw : card.facts.path;
   await card.handle.close().catch(() => undefined);
   if ((await deviceNumber(path).catch(() => null)) !== card.rdev) return false;
-  return ejectDrive(process.platform === 'darwin' ? card.drive.device : card.facts.path, (name) => {
-    try {
-      return trustedTool(name);
-    } catch {
-      return null;
-    }
+  return ejectDrive(process.platform === 'darwin' ? card.drive.device : card.facts.path, {
+    tool: (name) => {
+      try {
+        return trustedTool(name);
+      } catch {
+        return null;
+      }
+    },
   });
 }
