@@ -3,6 +3,7 @@
  * commands/index.ts; argument parsing is node:util parseArgs, so every command reads the same way.
  */
 import type { ParseArgsConfig } from 'node:util';
+import { AtlasError } from '../engine/errors';
 import type { CliUI } from './ui';
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
@@ -35,4 +36,19 @@ export function stringOption(args: ParsedArgs, name: string): string | undefined
 
 export function flag(args: ParsedArgs, name: string): boolean {
   return args.values[name] === true;
+}
+
+/**
+ * The job's result, or its refusal with `codes` completed by what a flag of this command does about it: the
+ * engine's messages are the app's and name no flags.
+ */
+export async function withFlagHint<T>(job: Promise<T>, codes: readonly string[], hint: string): Promise<T> {
+  try {
+    return await job;
+  } catch (error) {
+    if (error instanceof AtlasError && codes.includes(error.code)) {
+      throw new AtlasError(error.code, `${error.message} (${hint})`, error.details, { cause: error });
+    }
+    throw error;
+  }
 }

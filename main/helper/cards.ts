@@ -55,7 +55,8 @@ export async function openCard(request: CardRequest): Promise<OpenedCard> {
   const write = request.role === 'target';
   const { handle, direct } = await openExpected(path, rdev, { write, direct: request.direct });
   try {
-    const sectorSize = await logicalSectorSize(path);
+    // the listing's (drivelist, diskutil on macOS): a raw node's fstat says nothing about its sectors
+    const sectorSize = drive.blockSize ?? (await logicalSectorSize(path));
     return {
       request,
       drive,
@@ -215,11 +216,13 @@ async function ejectCard(card: OpenedCard): Promise<boolean> {
   const path = process.platform === 'darwin' ? card.drive.raw : card.facts.path;
   await card.handle.close().catch(() => undefined);
   if ((await deviceNumber(path).catch(() => null)) !== card.rdev) return false;
-  return ejectDrive(process.platform === 'darwin' ? card.drive.device : card.facts.path, (name) => {
-    try {
-      return trustedTool(name);
-    } catch {
-      return null;
-    }
+  return ejectDrive(process.platform === 'darwin' ? card.drive.device : card.facts.path, {
+    tool: (name) => {
+      try {
+        return trustedTool(name);
+      } catch {
+        return null;
+      }
+    },
   });
 }

@@ -245,7 +245,7 @@ describe('clone and restore', () => {
       await rejectsWith(
         cloneJob({ source: loop.device, outDir: dir, tag: 'mounted', access: localCardAccess() }),
         'SOURCE_MOUNTED',
-        /--unmount/,
+        /Unmount them first\.$/,
       );
       assert.ok(!readdirSync(dir).some((f) => f.includes('mounted')));
       // asked to, the clone unmounts it first and proceeds

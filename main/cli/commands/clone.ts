@@ -4,7 +4,7 @@ import { localCardAccess } from '../../engine/drives/index';
 import { runInHelper } from '../../helper/launch';
 import { AtlasError } from '../../engine/errors';
 import { formatBytes } from '../../engine/format';
-import { flag, stringOption, type CliCommand } from '../command';
+import { flag, stringOption, withFlagHint, type CliCommand } from '../command';
 import { cardAt, confirmedOf } from '../describe';
 
 export const cloneCommand: CliCommand = {
@@ -44,8 +44,8 @@ export const cloneCommand: CliCommand = {
     }
     const control = { signal, onProgress: ui.progress };
     const card = await cardAt(source);
-    const result = card
-      ? await runInHelper<CloneResult>(
+    const job = card
+      ? runInHelper<CloneResult>(
           'clone',
           {
             source: card.device,
@@ -58,10 +58,11 @@ export const cloneCommand: CliCommand = {
           control,
           { name: 'Atlas Imager' },
         )
-      : await cloneJob(
+      : cloneJob(
           { source, outDir, tag, level, access: localCardAccess({ unmount: flag(args, 'unmount') }) },
           control,
         );
+    const result = await withFlagHint(job, ['SOURCE_MOUNTED'], '--unmount unmounts them.');
     const m = result.manifest;
     ui.result({ folder: result.folder, manifest: m }, [
       `Cloned ${source} to ${result.folder}`,

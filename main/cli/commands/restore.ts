@@ -4,7 +4,7 @@ import { assertTarget, localCardAccess } from '../../engine/drives/index';
 import { runInHelper } from '../../helper/launch';
 import { AtlasError } from '../../engine/errors';
 import { formatBytes } from '../../engine/format';
-import { flag, stringOption, type CliCommand } from '../command';
+import { flag, stringOption, withFlagHint, type CliCommand } from '../command';
 import { cardAt, confirmedOf, describeTarget } from '../describe';
 
 export const restoreCommand: CliCommand = {
@@ -62,15 +62,19 @@ export const restoreCommand: CliCommand = {
           control,
           { name: 'Atlas Imager' },
         )
-      : await restoreJob(
-          {
-            folder,
-            target,
-            grow,
-            access: localCardAccess({ unmount: flag(args, 'unmount') }),
-            ...(imageSize !== undefined ? { imageSize } : {}),
-          },
-          control,
+      : await withFlagHint(
+          restoreJob(
+            {
+              folder,
+              target,
+              grow,
+              access: localCardAccess({ unmount: flag(args, 'unmount') }),
+              ...(imageSize !== undefined ? { imageSize } : {}),
+            },
+            control,
+          ),
+          ['TARGET_MOUNTED'],
+          '--unmount unmounts them.',
         );
     ui.result({ ...result }, [
       `Restored ${folder} to ${target}${result.manifestChecked ? ' (manifest hashes checked)' : ''}`,

@@ -48,11 +48,9 @@ export async function assertNotMounted(
     return;
   }
   const list = mounts.map((m) => `${m.device} on ${m.mountpoint}`).join(', ');
-  throw new AtlasError(
-    mountedCode(role),
-    `${path} has mounted partitions (${list}). Unmount them first, or pass --unmount.`,
-    { mounts },
-  );
+  throw new AtlasError(mountedCode(role), `${path} has mounted partitions (${list}). Unmount them first.`, {
+    mounts,
+  });
 }
 
 /** Unmounts every mounted partition of a disk (macOS: the whole disk at once). */

@@ -192,16 +192,22 @@ export interface Block {
   position: number;
 }
 
-/** What O_DIRECT lengths are rounded up to: the device's sector, or a page for a file (any filesystem's). */
-function directUnit(device: DirectDevice): number {
-  return device.isBlockDevice ? device.sectorSize : 4096;
+/**
+ * What every read and write of `device` is a whole multiple of, in offset and length: a card's logical sector
+ * (what a raw node insists on: macOS /dev/rdiskN fails anything else with EINVAL, as O_DIRECT does on Linux);
+ * a page for a file opened O_DIRECT (any filesystem's); 1 for a plain file. A card is held to its sector even
+ * where Linux's buffered node would take any length, so the Linux tests run the path macOS needs.
+ */
+export function ioUnit(device: Pick<DirectDevice, 'isBlockDevice' | 'direct' | 'sectorSize'>): number {
+  if (device.isBlockDevice) return device.sectorSize;
+  return device.direct ? 4096 : 1;
 }
 
 /**
  * Reads [start, end) of a device or file in blocks of the pool's buffer size, block k into pool[k % length],
  * with `ahead` reads in flight so the disk never waits on the consumer (the reuse rule is readAhead's). A
  * block shorter than asked (the end of a device that was removed, a file that shrank) is the last one
- * yielded. O_DIRECT asks whole sectors: the last block is asked rounded up and comes back at its true length.
+ * yielded. Reads are whole units (ioUnit): the last block is asked rounded up and comes back at its true length.
  */
 export function readBlocks(
   device: DirectDevice,
@@ -220,14 +226,17 @@ export function readBlocks(
   // the k-th block handed out starts here
   const at = (k: number): number => start + (only ? only[k]! : k) * blockSize;
   const want = (k: number): number => Math.min(blockSize, end - at(k));
-  const unit = directUnit(device);
+  const unit = ioUnit(device);
+  if (start % unit !== 0 || blockSize % unit !== 0) {
+    throw new AtlasError('INTERNAL', `Reads of ${device.path} must be whole ${unit}-byte sectors.`);
+  }
   return readAhead(pool, {
     ...options,
     count: only ? only.length : Math.ceil(Math.max(0, end - start) / blockSize),
     position: at,
     want,
     read: (k, buffer) => {
-      const ask = device.direct ? Math.min(blockSize, Math.ceil(want(k) / unit) * unit) : want(k);
+      const ask = Math.min(blockSize, Math.ceil(want(k) / unit) * unit);
       return readFully(device, buffer, ask, at(k)).then((got) => Math.min(got, want(k)));
     },
   });
@@ -291,7 +300,44 @@ export function deviceFromFd(
   return { ...facts, handle: new FdHandle(fd) };
 }
 
-/** The same device through the BlockFile interface (partition tables, clone's reads, restore's writes). */
+/**
+ * The same device through the BlockFile interface (partition tables, clone's reads, restore's writes), at any
+ * offset and length: what is not whole units (ioUnit) goes through a bounce buffer of whole units, a write
+ * reading the partial units at its ends first. Whole-unit calls on a buffered device go straight through.
+ */
 export function blockFileOf(device: DirectDevice): BlockFile {
-  return makeBlockFile(device.path, device.handle, device.size, device.isBlockDevice);
+  const file = makeBlockFile(device.path, device.handle, device.size, device.isBlockDevice);
+  const unit = ioUnit(device);
+  if (unit === 1) return file;
+  // O_DIRECT also wants the buffer's address aligned, which a caller's buffer may not be: always bounced
+  const straight = (position: number, length: number): boolean =>
+    !device.direct && position % unit === 0 && length % unit === 0;
+  const span = (position: number, length: number) => {
+    const start = Math.floor(position / unit) * unit;
+    const end = Math.ceil((position + length) / unit) * unit;
+    const bounce = device.direct ? alignedBuffer(end - start, [device]) : Buffer.alloc(end - start);
+    return { start, end, bounce };
+  };
+  return {
+    ...file,
+    async read(buffer, position, length = buffer.byteLength) {
+      if (straight(position, length)) return file.read(buffer, position, length);
+      const { start, end, bounce } = span(position, length);
+      const got = await readFullyAt(device.handle, bounce, start, end - start);
+      const n = Math.max(0, Math.min(length, start + got - position));
+      buffer.set(bounce.subarray(position - start, position - start + n));
+      return n;
+    },
+    async write(buffer, position, length = buffer.byteLength) {
+      if (straight(position, length)) return file.write(buffer, position, length);
+      const { start, end, bounce } = span(position, length);
+      // the units the write covers only in part keep what the device holds around it
+      if (position !== start) await readFullyAt(device.handle, bounce, start, unit);
+      if (position + length !== end && end - unit >= start + (position !== start ? unit : 0)) {
+        await readFullyAt(device.handle, bounce.subarray(end - start - unit), end - unit, unit);
+      }
+      bounce.set(buffer.subarray(0, length), position - start);
+      await file.write(bounce, start, end - start);
+    },
+  };
 }

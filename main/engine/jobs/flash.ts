@@ -26,6 +26,7 @@ import { openImageSource, type ImageSource } from '../compress/source';
 import {
   alignedBuffer,
   dropDeviceCache,
+  ioUnit,
   openDirect,
   readBlocks,
   readFully,
@@ -297,8 +298,9 @@ async function prepareTarget(
 }
 
 /**
- * Writes `buffer[from, to)` at `base + from`. `from` is sector-aligned; an unaligned end on an O_DIRECT device
- * is written as a whole sector after reading what the card holds there (read-modify-write).
+ * Writes `buffer[from, to)` at `base + from`. `from` is sector-aligned; an end off a sector (the tail of an image
+ * whose size is not whole sectors) is written as a whole sector after reading what the card holds there
+ * (read-modify-write): a card takes whole sectors only (ioUnit), on every platform.
  */
 async function writeRange(t: Target, buffer: Buffer, from: number, to: number, base: number): Promise<void> {
   const dev = t.dev!;
@@ -309,11 +311,11 @@ async function writeRange(t: Target, buffer: Buffer, from: number, to: number, b
       deviceSize: dev.size,
     });
   }
-  if (!dev.direct || (to - from) % dev.sectorSize === 0) {
+  const s = ioUnit(dev);
+  if ((to - from) % s === 0) {
     if (to > from) await writeFully(dev, buffer.subarray(from), to - from, base + from);
     return;
   }
-  const s = dev.sectorSize;
   const alignedTo = from + Math.floor((to - from) / s) * s;
   if (alignedTo > from) await writeFully(dev, buffer.subarray(from), alignedTo - from, base + from);
   const sector = alignedBuffer(s, [dev]);
@@ -592,7 +594,8 @@ async function readBackAt(
   if (at >= total) return null;
   const length = Math.min(FLASH_BLOCK, total - at);
   const buffer = alignedBuffer(FLASH_BLOCK, [dev], { shared: true });
-  if ((await readFully(dev, buffer, length, at)) < length) return null;
+  const unit = ioUnit(dev);
+  if ((await readFully(dev, buffer, Math.ceil(length / unit) * unit, at)) < length) return null;
   return hasher.hashSegments(buffer, length, HASH_SEGMENT);
 }
 
