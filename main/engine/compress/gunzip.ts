@@ -1,73 +1,14 @@
 /**
- * Streaming gunzip for the archives we read (`.partclone.gz` from us or from `pigz`). Node's zlib already
- * continues across concatenated gzip members (what pigz and our parallel writer produce) and ignores zero
- * padding after the last member; this module adds errors a person can act on.
+ * Opening the archives we read (`.partclone.gz` from us or from `pigz`, or a plain image): gzip files are
+ * inflated in parallel where their members allow it (gunzip-parallel.ts), serially otherwise.
  */
 import { createReadStream, promises as fsp } from 'node:fs';
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
-import { createGunzip as zlibGunzip, type Gunzip } from 'node:zlib';
-import { AtlasError, toAtlasError } from '../errors';
+import type { Readable } from 'node:stream';
+import { toAtlasError } from '../errors';
+import { isGzipMagic } from './gunzip-stream';
+import { createParallelGunzip } from './gunzip-parallel';
 
-export function isGzipMagic(head: Uint8Array): boolean {
-  return head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b;
-}
-
-function gunzipError(error: unknown, name: string): AtlasError {
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  if (code === 'Z_BUF_ERROR') {
-    return new AtlasError(
-      'TRUNCATED',
-      `${name} is truncated: the gzip data ends early (unexpected end of file).`,
-      {},
-      { cause: error },
-    );
-  }
-  if (code === 'Z_DATA_ERROR' || code === 'Z_STREAM_ERROR' || code === 'Z_NEED_DICT') {
-    const what = (error as Error).message;
-    return new AtlasError(
-      'CORRUPT_ARCHIVE',
-      `${name} is not valid gzip data (${what}).`,
-      {},
-      { cause: error },
-    );
-  }
-  return toAtlasError(error, name);
-}
-
-/**
- * A gunzip Transform for single- or multi-member gzip; its errors are AtlasErrors (TRUNCATED for a cut-off
- * file, CORRUPT_ARCHIVE for damaged data). `name` says which file in the messages.
- */
-export function createGunzip(name = 'The gzip file'): Transform {
-  const inner: Gunzip = zlibGunzip({ chunkSize: 256 * 1024 });
-  // A thin wrapper rather than a patched zlib stream, so the error mapping cannot be bypassed.
-  const outer = new Transform({
-    readableHighWaterMark: 1024 * 1024,
-    transform(chunk: Buffer, _encoding, callback: TransformCallback) {
-      if (inner.write(chunk)) callback();
-      else inner.once('drain', () => callback());
-    },
-    flush(callback) {
-      inner.once('end', () => callback());
-      inner.end();
-    },
-    destroy(error, callback) {
-      inner.destroy();
-      callback(error);
-    },
-  });
-  inner.on('data', (data: Buffer) => {
-    if (!outer.push(data)) inner.pause();
-  });
-  // Transform's readable side calls _read when it wants more; resume the inner stream then.
-  const read = outer._read.bind(outer);
-  outer._read = (size: number) => {
-    inner.resume();
-    read(size);
-  };
-  inner.on('error', (error) => outer.destroy(gunzipError(error, name)));
-  return outer;
-}
+export { createGunzip, isGzipMagic } from './gunzip-stream';
 
 export interface OpenedImage {
   /** the decompressed bytes */
@@ -77,7 +18,10 @@ export interface OpenedImage {
   fileSize: number;
 }
 
-/** Opens a file for streaming, gunzipping it on the fly when it starts with the gzip magic (1f 8b). */
+/**
+ * Opens a file for streaming, gunzipping it on the fly (in parallel where it can) when it starts with the gzip
+ * magic (1f 8b). Destroy the stream to stop early: that also stops its worker threads.
+ */
 export async function openMaybeGzipped(
   path: string,
   options: { signal?: AbortSignal | undefined } = {},
@@ -96,14 +40,13 @@ export async function openMaybeGzipped(
   } catch (error) {
     throw toAtlasError(error, `Cannot open ${path}`);
   }
+  if (isGzipMagic(head)) {
+    const stream = createParallelGunzip(path, options.signal ? { signal: options.signal } : {});
+    return { stream, compressed: true, fileSize };
+  }
   const file = createReadStream(path, {
     highWaterMark: 1024 * 1024,
     ...(options.signal ? { signal: options.signal } : {}),
   });
-  if (!isGzipMagic(head)) return { stream: file, compressed: false, fileSize };
-  const gunzip = createGunzip(path);
-  file.on('error', (error) => gunzip.destroy(toAtlasError(error, `Cannot read ${path}`)));
-  gunzip.on('close', () => file.destroy());
-  file.pipe(gunzip);
-  return { stream: gunzip, compressed: true, fileSize };
+  return { stream: file, compressed: false, fileSize };
 }

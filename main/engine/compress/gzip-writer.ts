@@ -80,7 +80,10 @@ class ParallelGzip extends Duplex {
   }
 
   override _read(): void {
-    this.release();
+    // Not from inside read(): there the bytes it is about to return still count as unread, so the gate would
+    // stay shut, and read() asks again only after a push, which needs the writer released (a stall, and with
+    // idle workers unref'd nothing keeps the process alive: it exited mid-clone).
+    process.nextTick(() => this.release());
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {

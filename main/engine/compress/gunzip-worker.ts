@@ -1,0 +1,138 @@
+/**
+ * Worker thread of the parallel gunzip (gunzip-parallel.ts): inflates one region of a gzip file per message.
+ * A region must be whole gzip members, end to end: each member's deflate data is inflated to its end, then its
+ * CRC-32 and ISIZE trailer must match what came out, and the next member (or the region's end) must follow
+ * right after. Anything else is reported, never guessed around: `short` when the region ends inside a member
+ * (it was cut at a false header: the caller joins it with the next region), `bad` when the data is wrong,
+ * `large` past the output cap. Loaded from the compiled file next to gunzip-parallel.js.
+ */
+import { parentPort } from 'node:worker_threads';
+import { crc32, inflateRawSync } from 'node:zlib';
+
+export interface InflateJob {
+  id: number;
+  data: Uint8Array;
+  /** the region runs to the end of the file: zero padding after its last member is allowed (as gzip does) */
+  last: boolean;
+  /** most output bytes the region may give */
+  maxOutput: number;
+}
+
+export type InflateReply =
+  | { id: number; ok: true; data: Uint8Array }
+  | { id: number; ok: false; reason: 'short' | 'bad' | 'large'; message: string };
+
+class RegionError extends Error {
+  constructor(
+    readonly reason: 'short' | 'bad' | 'large',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const FEXTRA = 4;
+const FNAME = 8;
+const FCOMMENT = 16;
+const FHCRC = 2;
+
+/** Length of the gzip member header at `at` (RFC 1952 §2.3). */
+function headerLength(d: Buffer, at: number): number {
+  if (d.length - at < 10) throw new RegionError('short', 'the data ends inside a gzip header');
+  if (d[at] !== 0x1f || d[at + 1] !== 0x8b || d[at + 2] !== 8) {
+    throw new RegionError('bad', `no gzip header at byte ${at} of the region`);
+  }
+  const flags = d[at + 3]!;
+  if (flags & 0xe0) throw new RegionError('bad', 'reserved gzip header flags are set');
+  let p = at + 10;
+  if (flags & FEXTRA) {
+    if (p + 2 > d.length) throw new RegionError('short', 'the data ends inside a gzip header');
+    p += 2 + d.readUInt16LE(p);
+  }
+  for (const flag of [FNAME, FCOMMENT]) {
+    if (flags & flag) {
+      const nul = d.indexOf(0, p);
+      if (nul < 0) throw new RegionError('short', 'the data ends inside a gzip header');
+      p = nul + 1;
+    }
+  }
+  if (flags & FHCRC) {
+    if (p + 2 > d.length) throw new RegionError('short', 'the data ends inside a gzip header');
+    if (d.readUInt16LE(p) !== (crc32(d.subarray(at, p)) & 0xffff)) {
+      throw new RegionError('bad', 'gzip header CRC mismatch');
+    }
+    p += 2;
+  }
+  if (p > d.length) throw new RegionError('short', 'the data ends inside a gzip header');
+  return p - at;
+}
+
+function allZero(d: Buffer, from: number): boolean {
+  for (let i = from; i < d.length; i++) if (d[i] !== 0) return false;
+  return true;
+}
+
+/** Inflates every member of the region, checking each trailer; throws RegionError. */
+export function inflateRegion(d: Buffer, last: boolean, maxOutput: number): Buffer {
+  const out: Buffer[] = [];
+  let total = 0;
+  let at = 0;
+  // The region's last 4 bytes are its last member's ISIZE: for the usual one-member region, an output buffer of
+  // exactly that size is filled without a copy (and handed back without one).
+  const hint = Math.min(maxOutput, Math.max(64 * 1024, d.length >= 4 ? d.readUInt32LE(d.length - 4) : 0));
+  do {
+    const body = at + headerLength(d, at);
+    let inflated: { buffer: Buffer; engine: { bytesWritten: number } };
+    try {
+      inflated = inflateRawSync(d.subarray(body), {
+        info: true,
+        chunkSize: hint,
+        maxOutputLength: Math.max(1, maxOutput - total),
+      }) as unknown as typeof inflated;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'Z_BUF_ERROR') throw new RegionError('short', 'the data ends inside a gzip member');
+      if (code === 'ERR_BUFFER_TOO_LARGE') throw new RegionError('large', 'the region inflates past its cap');
+      throw new RegionError('bad', (error as Error).message);
+    }
+    const end = body + inflated.engine.bytesWritten;
+    if (end + 8 > d.length) throw new RegionError('short', 'the data ends inside a gzip trailer');
+    const data = inflated.buffer;
+    if (d.readUInt32LE(end) !== crc32(data)) throw new RegionError('bad', 'incorrect data check (CRC-32)');
+    if (d.readUInt32LE(end + 4) !== data.length % 2 ** 32) {
+      throw new RegionError('bad', 'incorrect length check (ISIZE)');
+    }
+    out.push(data);
+    total += data.length;
+    at = end + 8;
+  } while (at < d.length && !(last && allZero(d, at)));
+  return out.length === 1 ? out[0]! : Buffer.concat(out, total);
+}
+
+/** The buffer itself when it owns its whole ArrayBuffer (so it can be transferred), else a copy that does. */
+function owned(b: Buffer): Uint8Array {
+  if (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength) return b;
+  return new Uint8Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+}
+
+parentPort?.on('message', (job: InflateJob) => {
+  let reply: InflateReply;
+  try {
+    const data = owned(
+      inflateRegion(
+        Buffer.from(job.data.buffer, job.data.byteOffset, job.data.byteLength),
+        job.last,
+        job.maxOutput,
+      ),
+    );
+    reply = { id: job.id, ok: true, data };
+    parentPort!.postMessage(reply, [data.buffer as ArrayBuffer]);
+    return;
+  } catch (error) {
+    reply =
+      error instanceof RegionError
+        ? { id: job.id, ok: false, reason: error.reason, message: error.message }
+        : { id: job.id, ok: false, reason: 'bad', message: (error as Error).message };
+  }
+  parentPort!.postMessage(reply);
+});
