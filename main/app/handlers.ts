@@ -32,7 +32,7 @@ import { checkTag } from '../engine/names';
 import { driveReasons, type DriveUse, type TargetContext } from '../shared/targets';
 import { assertReasons } from '../engine/drives/rules';
 import { JobRegistry, cancelledError, type ActiveJob } from './jobs';
-import { jobLogEntry, type DeviceJobEnd } from './job-log';
+import { completeJobValue, jobLogEntry, type DeviceJobEnd } from './job-log';
 import { appendJobLog, readJobLog } from '../engine/library/job-log';
 import { listLibrary } from './library';
 import { inspectImage } from './image';
@@ -212,7 +212,7 @@ export function createHandlers(deps: HandlerDeps): AppHandlers {
           .then((entry) => appendJobLog(deps.configDir, entry))
           .catch(() => undefined); // a log that cannot be written never fails the job it records
       try {
-        const value = await runner(kind, request, control);
+        const value = await completeJobValue(kind, request, await runner(kind, request, control));
         await log(
           control.signal?.aborted
             ? { result: 'cancelled', error: cancelledError() }
