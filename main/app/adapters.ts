@@ -100,6 +100,8 @@ export function toCloneResult(r: EngineCloneResult): CloneResult {
       filesystem: p.filesystem,
       usedBytes: p.usedBlocks * p.blockSize,
     })),
+    ...(m.lineage?.parent ? { parent: m.lineage.parent.image } : {}),
+    ...(m.lineage?.allowedUnbooted ? { unbooted: true } : {}),
   };
 }
 
@@ -118,6 +120,9 @@ export function toLibraryEntry(a: Artifact & { location: LibraryLocation }): Lib
     created: a.created,
     size: a.size,
     hasManifest: a.hasManifest,
+    ...(a.parent ? { parent: a.parent } : {}),
+    ...(a.unbooted ? { unbooted: true } : {}),
+    ...(a.clones ? { clones: a.clones } : {}),
   };
 }
 

@@ -52,7 +52,7 @@ export interface DeviceJobRequests {
     verify: boolean;
     usedBlocksOnly: boolean;
   };
-  clone: { source: Drive; confirmed: DriveSnapshot; tag: string; outDir: string };
+  clone: { source: Drive; confirmed: DriveSnapshot; tag: string; outDir: string; allowUnbooted: boolean };
   restore: { folder: string; target: Drive; confirmed: DriveSnapshot; grow: boolean };
 }
 
@@ -361,9 +361,10 @@ export function createHandlers(deps: HandlerDeps): AppHandlers {
       return startFileJob('insert', r);
     },
     'clone:start': async (request) => {
-      const o = v.onlyKeys(v.object(request), ['source', 'tag', 'outDir']);
+      const o = v.onlyKeys(v.object(request), ['source', 'tag', 'outDir', 'allowUnbooted']);
       const confirmed = v.snapshot(o.source, 'The source card');
       const t = tag(o.tag);
+      const allowUnbooted = v.optionalBoolean(o.allowUnbooted, 'Clone anyway') ?? false;
       const outDir =
         o.outDir === undefined ? (await settings.get()).buildFolder : v.path(o.outDir, 'The output folder');
       const source = await resolveDrive(confirmed, 'read');
@@ -379,7 +380,7 @@ export function createHandlers(deps: HandlerDeps): AppHandlers {
           `${target} already exists. Choose another tag, or move the old clone away.`,
         );
       }
-      return startDeviceJob('clone', [source.device], { source, confirmed, tag: t, outDir });
+      return startDeviceJob('clone', [source.device], { source, confirmed, tag: t, outDir, allowUnbooted });
     },
     'restore:start': async (request) => {
       const o = v.onlyKeys(v.object(request), ['folder', 'target', 'grow']);

@@ -51,6 +51,7 @@ export const helperDeviceJobs: DeviceJobRunner = deviceJobRunner({
         confirmed: confirmedOf(r.confirmed),
         outDir: r.outDir,
         tag: r.tag,
+        allowUnbooted: r.allowUnbooted,
       },
       control,
       { name: 'Atlas Imager' },

@@ -60,6 +60,8 @@ export interface CloneRequest {
   tag: string;
   /** defaults to the build folder */
   outDir?: string;
+  /** the Phase rule's override, for a safety net: clone a card whose first boot has not run (refused otherwise) */
+  allowUnbooted?: boolean;
 }
 
 export interface RestoreRequest {

@@ -229,6 +229,10 @@ export interface CloneResult {
   created: string;
   totalBytes: number;
   partitions: ClonePartitionDTO[];
+  /** the golden image (file name) the card descends from; absent: no golden-release, lineage unknown */
+  parent?: string;
+  /** cloned with the Phase rule overridden: the card's first boot had not run (a safety net) */
+  unbooted?: boolean;
 }
 
 export interface RestoreResult {
@@ -356,6 +360,12 @@ export interface LibraryEntry {
   size: number;
   /** whether an atlas manifest sits with it (clones the shell made have none) */
   hasManifest: boolean;
+  /** a clone: the golden image (file name) it descends from, when its manifest records it */
+  parent?: string;
+  /** a clone made with the Phase rule overridden: its card had never booted */
+  unbooted?: boolean;
+  /** a golden image: the clone folders listed that descend from it */
+  clones?: string[];
 }
 
 export interface LibraryListing {

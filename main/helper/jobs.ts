@@ -36,6 +36,7 @@ registerHelperJob('clone', {
         access,
         sourceInfo: { model: card.description, ...(card.serial ? { serial: card.serial } : {}) },
         ...(o.level !== undefined ? { level: o.level } : {}),
+        allowUnbooted: o.allowUnbooted,
       },
       control,
     );
@@ -94,6 +95,8 @@ export interface HelperCloneOptions {
   tag: string;
   unmount: boolean;
   level?: number;
+  /** the Phase rule's override (engine/jobs/clone.ts) */
+  allowUnbooted: boolean;
 }
 
 export function checkCloneOptions(raw: unknown): HelperCloneOptions {
@@ -105,6 +108,8 @@ export function checkCloneOptions(raw: unknown): HelperCloneOptions {
     !(Number.isInteger(o.level) && (o.level as number) >= 1 && (o.level as number) <= 9)
   )
     malformed('clone', 'the gzip level is not 1-9');
+  if (o.allowUnbooted !== undefined && typeof o.allowUnbooted !== 'boolean')
+    malformed('clone', 'allowUnbooted is not true or false');
   return {
     source,
     confirmed: checkConfirmed('clone', o.confirmed, source),
@@ -112,6 +117,7 @@ export function checkCloneOptions(raw: unknown): HelperCloneOptions {
     tag: o.tag as string,
     unmount: o.unmount !== false,
     ...(o.level !== undefined ? { level: o.level as number } : {}),
+    allowUnbooted: o.allowUnbooted === true,
   };
 }
 

@@ -198,6 +198,7 @@ export const fileDeviceJobs: DeviceJobRunner = async (kind, request, control) =>
         source: r.source.device,
         outDir: r.outDir,
         tag: r.tag,
+        allowUnbooted: r.allowUnbooted,
         access: localCardAccess(),
         sourceInfo: { model: r.source.description, ...(r.source.serial ? { serial: r.source.serial } : {}) },
       },

@@ -102,6 +102,8 @@ export interface ExtInfo {
   /** raw s_state: 1 = cleanly unmounted, 2 = errors detected */
   state: number;
   mountCount: number;
+  /** s_mtime (with s_mtime_hi): when the kernel last mounted it read-write, seconds since 1970; 0 = never */
+  lastMountTime: number;
   /** signed; -1 or 0 = no limit */
   maxMountCount: number;
   featureCompat: number;
@@ -174,6 +176,7 @@ export function parseExtSuperblock(sb: Uint8Array): ExtInfo | null {
     lastMounted: cString(sb.subarray(136, 200)),
     state: v.getUint16(58, true),
     mountCount: v.getUint16(52, true),
+    lastMountTime: u32(44) + sb[0x275]! * 2 ** 32,
     maxMountCount: v.getInt16(54, true),
     featureCompat,
     featureIncompat,

@@ -33,6 +33,7 @@ import {
   type ManifestPartition,
 } from '../library/clone-folder';
 import { renderRestoreScript } from '../library/restore-script';
+import { applyPhaseRule, readRootFacts, type CloneLineage } from '../library/lineage';
 import type { CardAccess } from '../drives/index';
 
 export interface CloneOptions {
@@ -47,6 +48,11 @@ export interface CloneOptions {
   sourceInfo?: { model?: string; serial?: string };
   /** gzip level (pigz's default is 6) */
   level?: number;
+  /**
+   * The Phase rule's override, for a safety net: clone a card whose Atlas first boot has not run (a golden image
+   * flashed and never booted), which is refused otherwise. The manifest records that it was used.
+   */
+  allowUnbooted?: boolean;
 }
 
 export interface CloneResult {
@@ -77,6 +83,7 @@ export async function cloneJob(options: CloneOptions, control: JobControl = {}):
   try {
     const table = await readPartitionTable(source);
     const plan = await planPartitions(source, table.partitions, table.sectorSize);
+    const lineage = await checkLineage(source, plan, options.allowUnbooted === true, signal);
     throwIfCancelled(signal);
 
     await fsp.rm(partial, { recursive: true, force: true });
@@ -134,6 +141,7 @@ export async function cloneJob(options: CloneOptions, control: JobControl = {}):
         tool: { name: 'atlas-imager', version: VERSION },
         source: { path: options.source, size: source.size, ...options.sourceInfo },
         partitionTable: { label: table.label, id: table.id, partitions: table.partitions.length },
+        lineage,
         partitions,
         files,
       };
@@ -190,6 +198,18 @@ async function planPartitions(
     });
   }
   return plan;
+}
+
+/** The Phase rule (library/lineage.ts) on the root partition, before anything is written. */
+async function checkLineage(
+  source: BlockFile,
+  plan: PlannedPartition[],
+  allowUnbooted: boolean,
+  signal: AbortSignal | undefined,
+): Promise<CloneLineage> {
+  const root = plan.find((p) => p.role === 'root');
+  const facts = root ? await readRootFacts(source, root.offset, signal) : null;
+  return applyPhaseRule(source.path, facts?.release ?? null, facts?.fingerprint ?? null, allowUnbooted);
 }
 
 /** partclone image → parallel gzip → file, hashing the compressed bytes on their way to disk. */

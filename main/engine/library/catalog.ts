@@ -17,6 +17,7 @@ import { AtlasError, toAtlasError } from '../errors';
 import { CLONE_FOLDER_PATTERN, GOLDEN_IMAGE_PATTERN } from '../../shared/names';
 import { MANIFEST_FILE } from './clone-folder';
 import { isHiddenName, visibleEntries } from './hidden-files';
+import { linkClones, parentOfManifest } from './lineage';
 
 /** The vault-side checksum file of a clone folder (`sha256sum -c SHA256SUMS` inside the folder). */
 export const CLONE_CHECKSUM_FILE = 'SHA256SUMS';
@@ -56,6 +57,12 @@ export interface Artifact {
   checksumFile: string | null;
   /** every regular file of the artifact (image + sidecar + checksums, or the folder's files), sorted by name */
   files: ArtifactFile[];
+  /** Phase 1: the golden image (file name) the clone descends from, as its manifest records; absent: unknown */
+  parent?: string;
+  /** Phase 1: cloned with the Phase rule overridden (its first boot had not run) */
+  unbooted?: boolean;
+  /** Phase 0: the clone folders listed beside it that descend from it, by name */
+  clones?: string[];
 }
 
 export interface Catalog {
@@ -104,6 +111,7 @@ export async function listArtifacts(folder: string): Promise<Catalog> {
     if (artifact) artifacts.push(artifact);
   }
   artifacts.sort((a, b) => b.created.localeCompare(a.created) || a.name.localeCompare(b.name));
+  linkClones(artifacts);
   return { folder, artifacts, partials };
 }
 
@@ -164,6 +172,7 @@ export async function describeArtifact(
     }
     const hasManifestFile = files.some((f) => f.name === MANIFEST_FILE);
     const manifest = hasManifestFile ? await readJson(join(path, MANIFEST_FILE)) : null;
+    const lineage = parentOfManifest(manifest);
     return {
       kind: 'clone-folder',
       phase: 1,
@@ -177,6 +186,7 @@ export async function describeArtifact(
       manifestFile: manifest ? MANIFEST_FILE : null,
       checksumFile: files.some((f) => f.name === CLONE_CHECKSUM_FILE) ? CLONE_CHECKSUM_FILE : null,
       files,
+      ...lineage,
     };
   }
   return null;
@@ -218,6 +228,7 @@ export async function listLibrary<L extends string>(
     }
   }
   listing.entries.sort((a, b) => b.created.localeCompare(a.created) || a.name.localeCompare(b.name));
+  linkClones(listing.entries);
   return listing;
 }
 

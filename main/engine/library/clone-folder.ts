@@ -13,6 +13,7 @@ import { AtlasError } from '../errors';
 import { checkTag } from '../names';
 import { cloneFolderName as folderNameOf } from '../../shared/names';
 import { visibleEntries } from './hidden-files';
+import type { CloneLineage } from './lineage';
 
 export const DUMP_FILE = 'partition-table.dump';
 export const MANIFEST_FILE = 'atlas-manifest.json';
@@ -58,6 +59,8 @@ export interface CloneManifest {
   tool: { name: 'atlas-imager'; version: string };
   source: { path: string; size: number; model?: string; serial?: string };
   partitionTable: { label: string; id: string; partitions: number };
+  /** the Phase 0 release the card descends from and whether its first boot had run (absent before Atlas 0.x) */
+  lineage?: CloneLineage;
   partitions: ManifestPartition[];
   /** every other file of the folder with its size and sha256 */
   files: ManifestFile[];

@@ -115,6 +115,8 @@ export interface ArmbianBase {
   table: PartitionTable;
   boot: BasePartition;
   root: BasePartition;
+  /** the root superblock's mount count and last mount time, which golden-release records (library/lineage.ts) */
+  rootMounts: { mountCount: number; lastMountTime: number };
 }
 
 export interface InspectOptions {
@@ -210,6 +212,7 @@ export async function inspectArmbianImage(
   let table: PartitionTable;
   let boot: BasePartition;
   let root: BasePartition;
+  let rootMounts: ArmbianBase['rootMounts'];
   try {
     try {
       table = await readPartitionTable(file);
@@ -242,6 +245,7 @@ export async function inspectArmbianImage(
     if (ext.type !== 'ext4') throw notArmbian(name, `partition 2 is ${ext.type}, not ext4`);
     boot = toBasePartition(p1, ss, fat.label, fat.uuid);
     root = toBasePartition(p2, ss, ext.label, ext.uuid);
+    rootMounts = { mountCount: ext.mountCount, lastMountTime: ext.lastMountTime };
   } finally {
     await file.close();
   }
@@ -281,6 +285,7 @@ export async function inspectArmbianImage(
       table,
       boot,
       root,
+      rootMounts,
       atlasMarkers,
     };
   });

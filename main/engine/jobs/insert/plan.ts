@@ -7,6 +7,7 @@ import { basename, posix } from 'node:path';
 import { AtlasError } from '../../errors';
 import { withExt4, type Ext4Op } from '../../fs/ext4-inject';
 import { VERSION } from '../../version';
+import { goldenReleaseText, RELEASE_KEYS as K } from '../../library/lineage';
 import type { ArmbianInspection } from './armbian';
 import type { CheckedInputs } from './inputs';
 
@@ -44,16 +45,19 @@ export function planInjection(inputs: CheckedInputs, base: ArmbianInspection, no
   const dest = inputs.destinations;
   const created = now.toISOString().replace(/\.\d{3}Z$/, 'Z');
   const releaseData = goldenReleaseText({
-    ATLAS_PHASE: '0',
-    GOLDEN_NAME: inputs.name,
-    GOLDEN_VERSION: String(inputs.version),
-    GOLDEN_PATCH: String(inputs.patch),
-    GOLDEN_TAG: inputs.tag,
+    [K.phase]: '0',
+    [K.name]: inputs.name,
+    [K.version]: String(inputs.version),
+    [K.patch]: String(inputs.patch),
+    [K.tag]: inputs.tag,
     // the base's hash is in the manifest only: the files go in without waiting for it
-    BASE_IMAGE: inputs.baseName,
-    ARMBIAN_VERSION: base.version,
-    CREATED: created,
-    ATLAS_IMAGER_VERSION: VERSION,
+    [K.baseImage]: inputs.baseName,
+    [K.armbianVersion]: base.version,
+    [K.created]: created,
+    [K.imagerVersion]: VERSION,
+    // the root's mount fingerprint, which libext2fs's writes leave as it is: Clone's Phase rule compares it
+    [K.mountCount]: String(base.rootMounts.mountCount),
+    [K.lastMount]: String(base.rootMounts.lastMountTime),
   });
   const files: PlannedFile[] = [
     {
@@ -133,15 +137,4 @@ export async function readBack(
     const st = results[at + 1] as { type: string } | null;
     if (results[at] !== l.target || st?.type !== 'symlink') throw mismatch(l.destination);
   });
-}
-
-function shellQuote(value: string): string {
-  return /^[A-Za-z0-9._:+@/-]*$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
-}
-
-/** /etc/atlas/golden-release: shell assignments later phases source. */
-function goldenReleaseText(fields: Record<string, string>): Buffer {
-  const lines = ['# Written by Atlas Imager at Phase 0 (Insert). Later phases read it; do not edit.'];
-  for (const [key, value] of Object.entries(fields)) lines.push(`${key}=${shellQuote(value)}`);
-  return Buffer.from(`${lines.join('\n')}\n`, 'utf8');
 }
