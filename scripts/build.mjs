@@ -5,6 +5,7 @@ import { cpSync, mkdirSync, rmSync, chmodSync, symlinkSync, readFileSync, writeF
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { build } from 'esbuild';
+import { buildNative } from './build-native.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 // ATLAS_OUT lets several builds coexist (one per developer task); the app and the CLI use out/.
@@ -67,6 +68,8 @@ writeFileSync(
     policy.contentSecurityPolicy({ meta: true }),
   ),
 );
+// the engine's Node-API addon (main/engine/io/cache.ts), beside it in out/native
+buildNative(out);
 // templates the engine reads at run time travel with the build (and so into the packaged app)
 cpSync(`${root}resources`, `${out}/resources`, { recursive: true });
 // the version beside the engine that reports it (main/engine/version.ts): package.json is not packed beside it

@@ -5,9 +5,11 @@
  *
  * For every card: the drives are listed again and the rules applied (a target: the target rules; a clone
  * source: never the system disk or the disk holding the app), plus the size and serial the person confirmed;
- * the device number is taken from the node; its partitions are unmounted; it is opened (O_EXCL, O_DIRECT where
- * the job wants it, /dev/rdiskN on macOS); and the opened descriptor must be that same device number, or
- * nothing is read or written.
+ * the device number is taken from the node; its partitions are unmounted; it is opened (O_DIRECT where the job
+ * wants it, /dev/rdiskN on macOS); and the opened descriptor must be that same device number, or nothing is
+ * read or written. Exclusivity: on Linux O_EXCL (EBUSY while anything holds the card); macOS ignores O_EXCL
+ * without O_CREAT, so there the whole disk is unmounted (`diskutil unmountDisk`) right before opening and the
+ * job keeps the descriptor open from its first write to its last read-back, then ejects it (drives/eject.ts).
  */
 import { constants, promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
@@ -143,7 +145,9 @@ export async function openExpected(
   rdev: number,
   how: { write: boolean; direct: boolean },
 ): Promise<{ handle: FileHandle; direct: boolean }> {
-  const flags = (how.write ? constants.O_RDWR : constants.O_RDONLY) | constants.O_EXCL;
+  // O_EXCL means something on a Linux block device only (see the top of this file for macOS)
+  const exclusive = process.platform === 'linux' ? constants.O_EXCL : 0;
+  const flags = (how.write ? constants.O_RDWR : constants.O_RDONLY) | exclusive;
   const wantDirect = how.direct && typeof constants.O_DIRECT === 'number';
   let handle: FileHandle | null = null;
   let direct = false;

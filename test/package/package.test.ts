@@ -100,6 +100,7 @@ test('the package holds the app and none of the tests, maps, build leftovers or 
   for (const native of ['drivelist/build/Release/drivelist.node', 'zstd-napi/build/Release/binding.node']) {
     assert.ok(real.has(`node_modules/${native}`), `${native} is not beside the archive`);
   }
+  assert.ok(real.has('out/native/atlas_io.node'), 'the engine addon is not beside the archive');
   const asarBytes = statSync(app.asar).size;
   const unpackedBytes = unpacked.reduce((sum, p) => sum + statSync(join(app.unpacked, p)).size, 0);
   console.log(

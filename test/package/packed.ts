@@ -39,7 +39,8 @@ export function buildPackage(scratch: string): PackedApp {
     copyFileSync(join(ROOT, file), join(project, file));
   symlinkSync(join(ROOT, 'node_modules'), join(project, 'node_modules'), 'dir');
   symlinkSync(join(ROOT, 'resources'), join(project, 'resources'), 'dir');
-  for (const part of ['main', 'preload', 'renderer', 'resources']) {
+  symlinkSync(join(ROOT, 'scripts'), join(project, 'scripts'), 'dir');
+  for (const part of ['main', 'preload', 'renderer', 'resources', 'native']) {
     cpSync(join(OUT, part), join(project, 'out', part), { recursive: true });
   }
   const standin = join(scratch, 'electron-dist');

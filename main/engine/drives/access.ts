@@ -18,7 +18,7 @@ const execFileAsync = promisify(execFile);
 export interface CardOpen {
   /** open for writing (flash and restore targets); a clone source is only read */
   write: boolean;
-  /** O_DIRECT where it applies (flash); clone and restore do unaligned I/O */
+  /** O_DIRECT where it applies (Linux); every device read and write is whole sectors either way (io/direct ioUnit) */
   direct: boolean;
 }
 
@@ -36,7 +36,7 @@ export interface CardAccess {
 
 /**
  * The card opened here by path: its mounted partitions refused (or unmounted with `unmount`), O_EXCL when
- * writing. No target rules: callers that take a device from a person go through the broker instead.
+ * writing on Linux. No target rules: callers that take a device from a person go through the broker instead.
  */
 export function localCardAccess(options: { unmount?: boolean } = {}): CardAccess {
   return {

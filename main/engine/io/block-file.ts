@@ -29,8 +29,9 @@ export interface OpenOptions {
   /** Create the file (regular files only). */
   create?: boolean;
   /**
-   * Exclusive open. On Linux O_EXCL on a block device fails with EBUSY when a partition is mounted,
-   * which is exactly the guard we want before writing a card.
+   * Exclusive open. On Linux O_EXCL on a block device fails with EBUSY when a partition is mounted, which is
+   * exactly the guard we want before writing a card. macOS ignores O_EXCL without O_CREAT (no exclusivity at
+   * all): cards are opened by the broker there, after `diskutil unmountDisk`, never through this option.
    */
   exclusive?: boolean;
 }
@@ -41,7 +42,7 @@ export async function openBlockFile(path: string, options: OpenOptions = {}): Pr
   let handle: FileHandle;
   try {
     const st = await fsp.stat(path).catch(() => null);
-    if (options.exclusive && st?.isBlockDevice()) flags |= constants.O_EXCL;
+    if (options.exclusive && st?.isBlockDevice() && process.platform === 'linux') flags |= constants.O_EXCL;
     handle = await fsp.open(path, flags, 0o644);
   } catch (error) {
     const sys = error as NodeJS.ErrnoException;

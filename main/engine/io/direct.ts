@@ -9,14 +9,12 @@
  * file on tmpfs) we fall back to buffered I/O and drop the device's cache before reading back.
  */
 import { constants, promises as fsp, readSync } from 'node:fs';
-import { execFile } from 'node:child_process';
 import { basename } from 'node:path';
-import { promisify } from 'node:util';
 import { AtlasError, throwIfCancelled, toAtlasError } from '../errors';
 import { blockDeviceSize, makeBlockFile, readFullyAt, writeFullyAt, type BlockFile } from './block-file';
+import { uncached } from './cache';
 import { FdHandle, type DeviceHandle } from './fd-handle';
 
-const execFileAsync = promisify(execFile);
 const PROBE = 4096;
 
 export interface DirectDevice {
@@ -31,8 +29,10 @@ export interface DirectDevice {
 }
 
 /**
- * Opens a device (or image file) for writing and reading back. `exclusive` adds O_EXCL on block devices,
- * which fails with EBUSY while a partition is mounted or another program holds the device exclusively.
+ * Opens a device (or image file) for writing and reading back. `exclusive` adds O_EXCL on a Linux block device,
+ * which fails with EBUSY while a partition is mounted or another program holds the device exclusively. macOS
+ * ignores O_EXCL without O_CREAT: there the disk is unmounted whole (`diskutil unmountDisk`) before it is
+ * opened, and the job keeps the descriptor open from its first write to its last read-back.
  */
 export async function openDirect(
   path: string,
@@ -43,7 +43,7 @@ export async function openDirect(
   });
   const isBlockDevice = st.isBlockDevice();
   let flags = options.write ? constants.O_RDWR : constants.O_RDONLY;
-  if (options.exclusive && isBlockDevice) flags |= constants.O_EXCL;
+  if (options.exclusive && isBlockDevice && process.platform === 'linux') flags |= constants.O_EXCL;
   const wantDirect = options.direct !== false && typeof constants.O_DIRECT === 'number';
   let handle: DeviceHandle | null = null;
   let direct = false;
@@ -142,20 +142,18 @@ function probe(device: DirectDevice, buffer: Buffer, offset: number): boolean {
 }
 
 /**
- * Makes the next reads of a buffered (non-O_DIRECT) device come from the medium: BLKFLSBUF through
- * `blockdev --flushbufs`. Measured on a loop device it costs a few ms, far less than a read pass.
+ * Makes the next reads of a device opened without O_DIRECT come from the medium, through its descriptor (so a
+ * card the broker opened for the person works too): F_NOCACHE on macOS (where /dev/rdiskN is uncached anyway,
+ * this covers a buffered node), the clean cached pages dropped on Linux (see io/cache.ts). Call it after the
+ * writes are synced: dirty pages are not dropped.
  */
 export async function dropDeviceCache(device: DirectDevice): Promise<void> {
-  if (device.direct || !device.isBlockDevice || process.platform !== 'linux') return;
-  try {
-    await execFileAsync('blockdev', ['--flushbufs', device.path]);
-  } catch (error) {
-    throw new AtlasError(
-      'IO_ERROR',
-      `Cannot drop the cache of ${device.path} before verifying.`,
-      {},
-      { cause: error },
-    );
+  if (device.direct) return;
+  const applied = await uncached(device.handle, device);
+  if (applied === 'cached' && device.isBlockDevice) {
+    throw new AtlasError('IO_ERROR', `Cannot read ${device.path} back past the cache to verify it.`, {
+      device: device.path,
+    });
   }
 }
 

@@ -7,6 +7,7 @@ import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { AtlasError, throwIfCancelled, toAtlasError } from '../errors';
 import { ProgressMeter, type JobControl, type JobStage } from '../progress';
 import { promises as fsp } from 'node:fs';
+import { readsMedium, uncached } from './cache';
 import { alignedBuffer, openDirect, readBlocks, type DirectDevice } from './direct';
 
 /** Reads of this size keep the disk busy and the per-call overhead negligible. */
@@ -127,12 +128,12 @@ export async function sha256FileWithSize(
 
 /**
  * sha256 of a file as its disk holds it, not as the page cache does: the check that a copy just written (and still
- * cached) really reached the medium. `fromDisk` says whether that could be guaranteed:
+ * cached) really reached the medium. `fromDisk` says whether that could be guaranteed (io/cache.ts):
  *  - Linux: O_DIRECT, for every size (readBlocks asks whole pages and the last read stops at the end of the file);
- *    false only on a filesystem without O_DIRECT (ramfs, tmpfs before Linux 6.6, some FUSE).
- *  - macOS: false. Its equivalent, fcntl(F_NOCACHE), has no Node API, and even with it XNU serves pages still
- *    resident in the cache (the ones the copy just wrote), so it must also be set on the writing descriptor: a
- *    small native addon, not built yet (docs/mac-checklist.md). The bytes are still read and compared.
+ *    without it (ramfs, tmpfs before Linux 6.6, some FUSE) the clean cached pages are dropped first, which a
+ *    filesystem without a disk ignores: false.
+ *  - macOS: fcntl(F_NOCACHE) on this descriptor. XNU still serves pages resident from the write, so the writer must
+ *    have set it too (the vault's copy does, cache.ts uncachedWriter); false when the addon is missing.
  */
 export async function sha256FromDisk(
   path: string,
@@ -140,12 +141,16 @@ export async function sha256FromDisk(
 ): Promise<HashResult & { fromDisk: boolean }> {
   throwIfCancelled(options.signal);
   const file = await openDirect(path, { write: false });
+  const plan = await uncached(file.handle, file).catch(async (error: unknown) => {
+    await file.handle.close();
+    throw error;
+  });
   let done = 0;
   const result = await hashOpened(file, file.size, options.signal, (position) => {
     options.onBytes?.(position - done);
     done = position;
   });
-  return { ...result, fromDisk: file.direct };
+  return { ...result, fromDisk: readsMedium(plan) };
 }
 
 /** Hashes [0, total) of an opened file, one buffer hashed while the other is read, and closes it. */

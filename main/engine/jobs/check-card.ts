@@ -18,7 +18,8 @@
 import { randomBytes } from 'node:crypto';
 import { AtlasError, throwIfCancelled, toAtlasError } from '../errors';
 import { ProgressMeter, type JobControl } from '../progress';
-import { alignedBuffer, readFully, writeFully, type DirectDevice } from '../io/direct';
+import { fullSync } from '../io/cache';
+import { alignedBuffer, dropDeviceCache, readFully, writeFully, type DirectDevice } from '../io/direct';
 
 const MIB = 1024 * 1024;
 /** Evenly spaced probes besides the powers of two. */
@@ -125,7 +126,8 @@ export async function checkCard(dev: DirectDevice, control: JobControl = {}): Pr
         return writeFully(dev, buffer, length, at);
       });
     }
-    await dev.handle.sync();
+    await fullSync(dev.handle);
+    await dropDeviceCache(dev);
     for (const at of offsets) {
       await io('Reading back', at, async () => {
         await readFully(dev, buffer, length, at);
@@ -194,7 +196,8 @@ async function restore(
     await writeFully(dev, buffer, length, offsets[i]!);
     meter.add(length);
   }
-  await dev.handle.sync();
+  await fullSync(dev.handle);
+  await dropDeviceCache(dev);
   // on a wrapping card the high probes share their place with a low one: the low one's bytes are what is there
   for (let i = 0; i < originals.length; i++) {
     await readFully(dev, buffer, length, offsets[i]!);

@@ -19,6 +19,7 @@ import { planUsedBlocks, type UsedBlocksPlan } from './flash-plan';
 import { existsSync } from 'node:fs';
 import { AtlasError, isAtlasError, throwIfCancelled, toAtlasError } from '../errors';
 import { BlockHasher } from '../io/hash-pool';
+import { fullSync } from '../io/cache';
 import { formatBytes } from '../format';
 import { fakeCapacityError, wrapPeriod } from './fake-capacity';
 import { ProgressMeter, type CardProgress, type JobControl } from '../progress';
@@ -517,7 +518,8 @@ async function writeBlocks(
         return;
       }
       try {
-        await t.dev!.handle.sync();
+        // F_FULLFSYNC on macOS where the node takes it; the eject that ends the job flushes the reader too
+        await fullSync(t.dev!.handle);
       } catch (error) {
         fail(t, error, 'Flushing');
       }

@@ -18,6 +18,7 @@ import { syncDir } from '../../io/durable';
 import { readFullyAt, writeFullyAt } from '../../io/block-file';
 import { readAhead } from '../../io/direct';
 import { Sha256, sha256FromDisk } from '../../io/hash';
+import { fullSync, uncachedWriter } from '../../io/cache';
 import type { ProgressMeter } from '../../progress';
 import {
   CLONE_CHECKSUM_FILE,
@@ -40,7 +41,7 @@ export interface VaultSyncFile {
   sha256?: string;
   /** what the read-back was compared with: the source's manifest or checksum file, or the hash taken while copying */
   reference?: ChecksumReference;
-  /** the read-back bypassed the page cache (false on macOS, see io/hash sha256FromDisk) */
+  /** the read-back bypassed the page cache (O_DIRECT, or F_NOCACHE on macOS; see io/hash sha256FromDisk) */
   readFromDisk?: boolean;
 }
 
@@ -219,7 +220,7 @@ async function copyFile(
       try {
         await handle.chmod(mode);
         await handle.utimes(st.atime, st.mtime);
-        await handle.sync();
+        await fullSync(handle);
       } finally {
         await handle.close();
       }
@@ -231,6 +232,8 @@ async function copyFile(
   let output: FileHandle | null = null;
   try {
     output = await fsp.open(dest, 'wx', mode & 0o777);
+    // the read-back that follows must find the medium, not the pages written here (macOS: F_NOCACHE)
+    await uncachedWriter(output);
     const size = (await input.stat()).size;
     const hasher = new Sha256();
     const position = (k: number): number => k * COPY_CHUNK;
@@ -266,7 +269,7 @@ async function copyFile(
     }
     await output.chmod(mode);
     await output.utimes(st.atime, st.mtime);
-    await output.sync();
+    await fullSync(output);
     return { sha256: hasher.digest(), method: 'copy' };
   } catch (error) {
     throwIfCancelled(signal);
@@ -282,7 +285,7 @@ async function writeDurably(path: string, text: string): Promise<void> {
   const handle = await fsp.open(path, 'wx', 0o644);
   try {
     await handle.writeFile(text);
-    await handle.sync();
+    await fullSync(handle);
   } finally {
     await handle.close();
   }

@@ -1,0 +1,127 @@
+/*
+ * The two descriptor controls the engine needs and Node has no API for (main/engine/io/cache.ts says when each
+ * is used). Plain C against Node-API, so one build runs in Node and in Electron alike; each call runs on libuv's
+ * thread pool (a full sync can take a second) and returns a promise.
+ *
+ *   nocache(fd)  macOS: fcntl(F_NOCACHE, 1), this descriptor's reads and writes bypass the unified buffer cache.
+ *                Linux: posix_fadvise(POSIX_FADV_DONTNEED), the clean cached pages of the file are dropped, so
+ *                the next reads come from the medium (O_DIRECT is how the engine reads uncached where it can).
+ *   fullsync(fd) macOS: fcntl(F_FULLFSYNC), the data reach the medium, not just the drive's write cache (fsync
+ *                stops there on macOS). Linux: fsync, which already asks the device to flush its cache.
+ *
+ * A failure rejects with an Error whose code is the errno's name (EBADF, ENOTTY, ...).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <node_api.h>
+
+enum op { OP_NOCACHE, OP_FULLSYNC };
+
+struct work {
+  napi_async_work work;
+  napi_deferred deferred;
+  int fd;
+  enum op op;
+  int error;
+};
+
+static int do_nocache(int fd) {
+#ifdef __APPLE__
+  return fcntl(fd, F_NOCACHE, 1) == -1 ? errno : 0;
+#else
+  return posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+#endif
+}
+
+static int do_fullsync(int fd) {
+#ifdef __APPLE__
+  return fcntl(fd, F_FULLFSYNC) == -1 ? errno : 0;
+#else
+  return fsync(fd) == -1 ? errno : 0;
+#endif
+}
+
+static void execute(napi_env env, void *data) {
+  (void)env;
+  struct work *w = data;
+  w->error = w->op == OP_NOCACHE ? do_nocache(w->fd) : do_fullsync(w->fd);
+}
+
+static const char *errno_name(int e) {
+  switch (e) {
+    case EBADF: return "EBADF";
+    case EINVAL: return "EINVAL";
+    case ENOTTY: return "ENOTTY";
+    case ENOTSUP: return "ENOTSUP";
+    case ESPIPE: return "ESPIPE";
+    case EIO: return "EIO";
+    case EINTR: return "EINTR";
+    case ENODEV: return "ENODEV";
+    case ENXIO: return "ENXIO";
+    default: return "EUNKNOWN";
+  }
+}
+
+static void complete(napi_env env, napi_status status, void *data) {
+  struct work *w = data;
+  napi_value result;
+  if (status == napi_ok && w->error == 0) {
+    napi_get_undefined(env, &result);
+    napi_resolve_deferred(env, w->deferred, result);
+  } else {
+    int e = status == napi_ok ? w->error : ECANCELED;
+    char text[160];
+    snprintf(text, sizeof text, "%s: %s, %s", errno_name(e), strerror(e),
+             w->op == OP_NOCACHE ? "nocache" : "fullsync");
+    napi_value code, message;
+    napi_create_string_utf8(env, errno_name(e), NAPI_AUTO_LENGTH, &code);
+    napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &message);
+    napi_create_error(env, code, message, &result);
+    napi_reject_deferred(env, w->deferred, result);
+  }
+  napi_delete_async_work(env, w->work);
+  free(w);
+}
+
+static napi_value start(napi_env env, napi_callback_info info, enum op op) {
+  size_t argc = 1;
+  napi_value argv[1], promise, name;
+  int32_t fd = -1;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
+      napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) {
+    napi_throw_type_error(env, NULL, "a file descriptor is required");
+    return NULL;
+  }
+  struct work *w = calloc(1, sizeof *w);
+  if (!w) {
+    napi_throw_error(env, NULL, "out of memory");
+    return NULL;
+  }
+  w->fd = fd;
+  w->op = op;
+  napi_create_promise(env, &w->deferred, &promise);
+  napi_create_string_utf8(env, op == OP_NOCACHE ? "atlas_io.nocache" : "atlas_io.fullsync", NAPI_AUTO_LENGTH,
+                          &name);
+  napi_create_async_work(env, NULL, name, execute, complete, w, &w->work);
+  napi_queue_async_work(env, w->work);
+  return promise;
+}
+
+static napi_value nocache(napi_env env, napi_callback_info info) { return start(env, info, OP_NOCACHE); }
+static napi_value fullsync(napi_env env, napi_callback_info info) { return start(env, info, OP_FULLSYNC); }
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"nocache", NULL, nocache, NULL, NULL, NULL, napi_default, NULL},
+      {"fullsync", NULL, fullsync, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, 2, props);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

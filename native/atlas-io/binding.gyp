@@ -1,0 +1,10 @@
+{
+  "targets": [
+    {
+      "target_name": "atlas_io",
+      "sources": ["atlas_io.c"],
+      "cflags": ["-Wall", "-Wextra", "-O2"],
+      "xcode_settings": { "MACOSX_DEPLOYMENT_TARGET": "11.0", "OTHER_CFLAGS": ["-Wall", "-Wextra"] }
+    }
+  ]
+}
