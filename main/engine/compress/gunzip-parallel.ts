@@ -4,7 +4,7 @@
  * `pigz -dc` cannot do.
  *
  * The file is read ahead and cut into regions at every place that looks like a member header (`1f 8b 08`
- * with plausible flags, XFL and OS bytes). Such a place may be a false one inside deflate data, so nothing is
+ * with plausible flags, XFL and OS bytes); each worker reads its region itself. Such a place may be a false one inside deflate data, so nothing is
  * trusted until proven: a worker inflates a region member by member to each member's end and checks its
  * CRC-32 and ISIZE trailer, and a region counts only when its members end exactly where the next region
  * starts, and it starts where the one before ended. A region cut short by a false header is joined with the
@@ -43,8 +43,6 @@ export interface ParallelGunzipOptions {
 interface Region {
   start: number;
   end: number;
-  /** its compressed bytes; dropped once inflated */
-  pieces: Buffer[];
   /** it runs to the end of the file */
   last: boolean;
   /** the job inflating it now (0: not posted) */
@@ -85,6 +83,7 @@ class ParallelGunzip extends Readable {
   /** the region being read (null once the file is read to its end) */
   private building: Region | null = newRegion(0);
   private readPos = 0;
+  private scanBuffer: Buffer | null = null;
   private reading = false;
   /** the building region outgrew the window: the file is read serially from its start */
   private overflow = false;
@@ -199,7 +198,6 @@ class ParallelGunzip extends Readable {
     if (!next) return this.building && !this.overflow ? 'wait' : 'serial';
     if (next.end - region.start > this.window) return 'serial';
     // the next region started at the false header; its own job's reply lands on a region no longer ahead
-    region.pieces.push(...next.pieces);
     region.end = next.end;
     region.last = next.last;
     region.job = 0;
@@ -213,7 +211,9 @@ class ParallelGunzip extends Readable {
     this.reading = true;
     try {
       const n = Math.min(this.readBytes, this.fileSize - this.readPos);
-      const chunk = Buffer.allocUnsafe(n);
+      // only scanned here, so one buffer serves every read
+      this.scanBuffer ??= Buffer.allocUnsafeSlow(this.readBytes);
+      const chunk = this.scanBuffer;
       const { bytesRead } = await handle.read(chunk, 0, n, this.readPos);
       if (this.handle !== handle) return; // the parallel path was stopped meanwhile
       // a file that shrank while read ends here; the members decide whether it is whole
@@ -235,16 +235,12 @@ class ParallelGunzip extends Readable {
     // the last bytes of a chunk are looked at again with the next read, so a header across two reads is seen
     const owned = atEnd ? chunk.length : chunk.length - (HEADER_PROBE - 1);
     let building = this.building;
-    let cut = 0;
     for (let i = chunk.indexOf(0x1f); i >= 0 && i < owned; i = chunk.indexOf(0x1f, i + 1)) {
       if (this.readPos + i === building.start || !looksLikeMember(chunk, i)) continue;
-      building.pieces.push(chunk.subarray(cut, i));
       building.end = this.readPos + i;
       this.ahead.push(building);
       building = newRegion(this.readPos + i);
-      cut = i;
     }
-    building.pieces.push(chunk.subarray(cut, owned));
     building.end = this.readPos + owned;
     this.readPos += owned;
     if (atEnd) {
@@ -253,30 +249,28 @@ class ParallelGunzip extends Readable {
       this.building = null;
     } else {
       this.building = building;
-      if (building.end - building.start > this.window) {
-        this.overflow = true;
-        building.pieces = [];
-      }
+      if (building.end - building.start > this.window) this.overflow = true;
     }
   }
 
   private post(region: Region): boolean {
     const slot = this.freeSlot();
     if (!slot) return false;
-    // one exact copy, handed over: a view would clone the whole buffer it sits in
-    const data = Buffer.allocUnsafeSlow(region.end - region.start);
-    let at = 0;
-    for (const piece of region.pieces) {
-      data.set(piece, at);
-      at += piece.length;
-    }
     const id = this.nextJob++;
     region.job = id;
     this.jobs.set(id, { region, slot });
     slot.jobs++;
     slot.worker.ref(); // keep the process alive while a region is being inflated
-    const job: InflateJob = { id, data, last: region.last, maxOutput: this.maxOutput };
-    slot.worker.postMessage(job, [data.buffer as ArrayBuffer]);
+    // the worker reads the region itself (from the page cache, just read here): the copy is off this thread
+    const job: InflateJob = {
+      id,
+      fd: this.handle!.fd,
+      start: region.start,
+      length: region.end - region.start,
+      last: region.last,
+      maxOutput: this.maxOutput,
+    };
+    slot.worker.postMessage(job);
     return true;
   }
 
@@ -313,7 +307,6 @@ class ParallelGunzip extends Readable {
     this.jobs.delete(reply.id);
     if (!job || job.region.job !== reply.id) return this.pump();
     job.region.reply = reply;
-    if (reply.ok) job.region.pieces = [];
     this.pump();
   }
 
@@ -347,7 +340,7 @@ class ParallelGunzip extends Readable {
 }
 
 function newRegion(start: number): Region {
-  return { start, end: start, pieces: [], last: false, job: 0 };
+  return { start, end: start, last: false, job: 0 };
 }
 
 /**

@@ -1,17 +1,23 @@
 /**
- * Worker thread of the parallel gunzip (gunzip-parallel.ts): inflates one region of a gzip file per message.
+ * Worker thread of the parallel gunzip (gunzip-parallel.ts): reads and inflates one region of a gzip file per
+ * message.
  * A region must be whole gzip members, end to end: each member's deflate data is inflated to its end, then its
  * CRC-32 and ISIZE trailer must match what came out, and the next member (or the region's end) must follow
  * right after. Anything else is reported, never guessed around: `short` when the region ends inside a member
  * (it was cut at a false header: the caller joins it with the next region), `bad` when the data is wrong,
  * `large` past the output cap. Loaded from the compiled file next to gunzip-parallel.js.
  */
+import { readSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { crc32, inflateRawSync } from 'node:zlib';
 
 export interface InflateJob {
   id: number;
-  data: Uint8Array;
+  /** the file, open in the thread that posts the job (descriptors are the process's) */
+  fd: number;
+  /** the region: its first byte in the file and its length */
+  start: number;
+  length: number;
   /** the region runs to the end of the file: zero padding after its last member is allowed (as gzip does) */
   last: boolean;
   /** most output bytes the region may give */
@@ -115,16 +121,21 @@ function owned(b: Buffer): Uint8Array {
   return new Uint8Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
 }
 
+function readRegion(job: InflateJob): Buffer {
+  const d = Buffer.allocUnsafeSlow(job.length);
+  let got = 0;
+  while (got < job.length) {
+    const n = readSync(job.fd, d, got, job.length - got, job.start + got);
+    if (n === 0) throw new RegionError('short', 'the file ends inside the region');
+    got += n;
+  }
+  return d;
+}
+
 parentPort?.on('message', (job: InflateJob) => {
   let reply: InflateReply;
   try {
-    const data = owned(
-      inflateRegion(
-        Buffer.from(job.data.buffer, job.data.byteOffset, job.data.byteLength),
-        job.last,
-        job.maxOutput,
-      ),
-    );
+    const data = owned(inflateRegion(readRegion(job), job.last, job.maxOutput));
     reply = { id: job.id, ok: true, data };
     parentPort!.postMessage(reply, [data.buffer as ArrayBuffer]);
     return;

@@ -188,3 +188,26 @@ test('a worker that dies mid-stream fails the stream with an error instead of ha
     (e: Error & { code?: string }) => e.code === 'INTERNAL' && /gzip worker/.test(e.message),
   );
 });
+
+test('a slow reader of whole-member chunks gets every byte (the writer is released after each read)', () => {
+  // Level 0 makes each member larger than the readable buffer; a reader slower than the workers then finds
+  // them idle. The writer once stayed shut there and the process, with nothing left to wait for, exited.
+  const script = join(scratch.dir, 'slow-reader.js');
+  const modulePath = require.resolve('../../../main/engine/compress/gzip-writer');
+  writeFileSync(
+    script,
+    `const { createParallelGzip } = require(${JSON.stringify(modulePath)});
+     const { Readable } = require('node:stream');
+     const { pipeline } = require('node:stream/promises');
+     const { randomBytes } = require('node:crypto');
+     const { gunzipSync } = require('node:zlib');
+     const input = Array.from({ length: 24 }, () => randomBytes(1 << 20));
+     const out = [];
+     pipeline(Readable.from(input), createParallelGzip({ level: 0, workers: 2 }), async (s) => {
+       for await (const c of s) { out.push(c); await new Promise((r) => setTimeout(r, 30)); }
+     }).then(() => console.log(gunzipSync(Buffer.concat(out)).equals(Buffer.concat(input)) ? 'ok' : 'differs'));`,
+  );
+  const child = spawnSync(process.execPath, [script], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(child.status, 0, child.stderr);
+  assert.equal(child.stdout.trim(), 'ok');
+});
