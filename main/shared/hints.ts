@@ -52,7 +52,8 @@ export const HINTS: Readonly<Record<string, string>> = {
   // product rules
   NOT_ARMBIAN_BASE:
     'Insert needs a base Armbian image for the Raspberry Pi 4B, not a golden image or a clone.',
-  PHASE_RULE: 'Insert creates Phase 0. Clone creates Phase 1. Never cross these.',
+  PHASE_RULE:
+    'Insert creates Phase 0 from the base Armbian image; Clone creates Phase 1 from a device that has booted. Never cross these.',
   CANCELLED: 'A card that was being written is incomplete: write it again before using it.',
   INTERNAL:
     'This is a fault in Atlas Imager. Try again; if it happens again, report the message and the code.',

@@ -16,6 +16,8 @@ import { listArtifacts, listLibrary } from '../../main/engine/library/catalog';
 import { readCloneManifest } from '../../main/engine/library/clone-folder';
 import { toCloneResult, toLibraryEntry } from '../../main/app/adapters';
 import { isAtlasError } from '../../main/engine/errors';
+import { main } from '../../main/cli/index';
+import { PassThrough } from 'node:stream';
 import { attachLoop, type LoopDevice } from '../support/loop';
 import { makeArmbianImage } from '../support/armbian';
 import { sha256sum } from '../support/assert';
@@ -212,5 +214,30 @@ describe('the Phase rule for Clone, and lineage', () => {
     const vaultClone = entries.find((e) => e.location === 'vault');
     assert.equal(vaultClone?.parent, GOLDEN);
     assert.ok(!existsSync(join(build, 'golden-clone-UNBOOTED')));
+  });
+
+  test('CLI: the refusal names --allow-unbooted; with it the clone is made and says so', async () => {
+    const atlas = async (args: string[]): Promise<{ code: number; out: string }> => {
+      let out = '';
+      const sink = (): PassThrough => {
+        const stream = new PassThrough();
+        stream.on('data', (chunk: Buffer) => (out += chunk.toString()));
+        return stream;
+      };
+      const code = await main(args, { stdout: sink(), stderr: sink(), stdin: new PassThrough() });
+      return { code, out };
+    };
+    const refused = await atlas(['clone', golden.output, build, '--tag', 'CLI']);
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.out, /flash it, let it boot, then clone.*--allow-unbooted/s);
+    assert.ok(!existsSync(join(build, 'golden-clone-CLI')));
+    const made = await atlas(['clone', golden.output, build, '--tag', 'CLI', '--allow-unbooted']);
+    assert.equal(made.code, 0, made.out);
+    assert.match(
+      made.out,
+      new RegExp(`Descends from ${GOLDEN} \\(never booted: cloned anyway, as a safety net\\)`),
+    );
+    const lineage = (await readCloneManifest(join(build, 'golden-clone-CLI')))?.lineage;
+    assert.equal(lineage?.allowedUnbooted, true);
   });
 });

@@ -33,7 +33,7 @@ import {
   type ManifestPartition,
 } from '../library/clone-folder';
 import { renderRestoreScript } from '../library/restore-script';
-import { applyPhaseRule, readRootFacts, type CloneLineage } from '../library/lineage';
+import { applyPhaseRule, readRootFacts, type RootFacts } from '../library/lineage';
 import type { CardAccess } from '../drives/index';
 
 export interface CloneOptions {
@@ -82,8 +82,23 @@ export async function cloneJob(options: CloneOptions, control: JobControl = {}):
   const source = blockFileOf(await options.access.open(options.source, { write: false, direct: false }));
   try {
     const table = await readPartitionTable(source);
-    const plan = await planPartitions(source, table.partitions, table.sectorSize);
-    const lineage = await checkLineage(source, plan, options.allowUnbooted === true, signal);
+    // the lineage's read (a libext2fs worker on the source's descriptor) runs beside the used-block maps
+    const facts = readLineageFacts(source, table.partitions, table.sectorSize, signal);
+    facts.catch(() => undefined); // awaited below; a failure meanwhile is not an unhandled rejection
+    let plan: PlannedPartition[];
+    try {
+      plan = await planPartitions(source, table.partitions, table.sectorSize);
+    } catch (error) {
+      await facts.catch(() => undefined); // the worker reads the source's descriptor: let it finish first
+      throw error;
+    }
+    const found = await facts;
+    const lineage = applyPhaseRule(
+      source.path,
+      found?.release ?? null,
+      found?.fingerprint ?? null,
+      options.allowUnbooted === true,
+    );
     throwIfCancelled(signal);
 
     await fsp.rm(partial, { recursive: true, force: true });
@@ -200,16 +215,21 @@ async function planPartitions(
   return plan;
 }
 
-/** The Phase rule (library/lineage.ts) on the root partition, before anything is written. */
-async function checkLineage(
+/**
+ * What the Phase rule (library/lineage.ts) reads: golden-release and the superblock of the root, the first ext
+ * partition (the one planPartitions names "root"); null when there is none.
+ */
+async function readLineageFacts(
   source: BlockFile,
-  plan: PlannedPartition[],
-  allowUnbooted: boolean,
+  entries: PartitionEntry[],
+  sectorSize: number,
   signal: AbortSignal | undefined,
-): Promise<CloneLineage> {
-  const root = plan.find((p) => p.role === 'root');
-  const facts = root ? await readRootFacts(source, root.offset, signal) : null;
-  return applyPhaseRule(source.path, facts?.release ?? null, facts?.fingerprint ?? null, allowUnbooted);
+): Promise<RootFacts | null> {
+  for (const entry of entries) {
+    const offset = entry.start * sectorSize;
+    if ((await detectFilesystem(source, offset)) === 'ext') return readRootFacts(source, offset, signal);
+  }
+  return null;
 }
 
 /** partclone image → parallel gzip → file, hashing the compressed bytes on their way to disk. */

@@ -8,10 +8,43 @@ import { PathField } from '../components/PathField';
 import { ErrorNotice } from '../components/ErrorNotice';
 import { ProgressPanel } from '../components/ProgressPanel';
 import { cloneFolderName, formatBytes, isValidTag, TAG_RULE } from '../format';
-import type { CloneResult } from '../../../main/contract';
+import type { CloneResult, Drive } from '../../../main/contract';
 import { againLabel } from '../components/againLabel';
 import { useRestore } from '../stores/restore';
 import { useNav } from '../stores/nav';
+import { Checkbox } from '../components/Checkbox';
+
+/** The Phase rule refused a card that never booted: the safety net's override, asked for explicitly. */
+function PhaseOverride({ source }: { source: Drive | null }) {
+  const c = useClone();
+  return (
+    <section className="card" data-testid="clone-override">
+      <Checkbox
+        checked={c.allowUnbooted}
+        onChange={c.setAllowUnbooted}
+        testId="clone-allow-unbooted"
+        describedBy="clone-allow-unbooted-hint"
+      >
+        Clone anyway (safety net)
+      </Checkbox>
+      <p id="clone-allow-unbooted-hint" className="muted">
+        Keeps a copy of this card as it is. The clone is marked as never booted: it is not a provisioned Phase
+        1 image to deploy.
+      </p>
+      <div className="actions actions-start">
+        <button
+          type="button"
+          className="button"
+          disabled={!c.allowUnbooted || !source}
+          onClick={() => source && void c.start(source)}
+          data-testid="clone-anyway"
+        >
+          Clone anyway
+        </button>
+      </div>
+    </section>
+  );
+}
 
 /** Clone's result leads on: restore it to a card, or copy it to the vault now. */
 function CloneNext({ result }: { result: CloneResult }) {
@@ -78,6 +111,7 @@ export function ClonePage() {
         ) : (
           <ErrorNotice error={job.outcome.error} title="Clone failed" testId="clone-error" />
         )}
+        {!job.outcome.ok && job.outcome.error.code === 'PHASE_RULE' && <PhaseOverride source={source} />}
         {job.outcome.ok && <CloneNext result={job.outcome.value as CloneResult} />}
         <div className="actions">
           <button
@@ -176,6 +210,11 @@ function CloneDone({ result }: { result: CloneResult }) {
       </p>
       <p className="muted">
         Tag {result.tag} · {formatBytes(result.totalBytes)} · {new Date(result.created).toLocaleString()}
+      </p>
+      <p className="muted" data-testid="clone-lineage">
+        {result.parent
+          ? `From ${result.parent}${result.unbooted ? ', never booted: kept as a safety net' : ''}`
+          : 'Lineage unknown: this card was not made by Insert.'}
       </p>
       <table className="table">
         <thead>

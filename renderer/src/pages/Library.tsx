@@ -138,6 +138,7 @@ function Row({ entry }: { entry: LibraryEntry }) {
       <td>
         <strong>{entry.name}</strong>
         {!entry.hasManifest && <span className="muted"> (no manifest)</span>}
+        <Lineage entry={entry} />
       </td>
       <td>
         <span className={`phase phase-${entry.phase}`}>Phase {entry.phase}</span>
@@ -170,4 +171,18 @@ function Row({ entry }: { entry: LibraryEntry }) {
       </td>
     </tr>
   );
+}
+
+/** One line of lineage: the golden image a clone descends from, or a golden image's clones. */
+function Lineage({ entry }: { entry: LibraryEntry }) {
+  const text = entry.parent
+    ? `from ${entry.parent}${entry.unbooted ? ' · never booted, kept as a safety net' : ''}`
+    : entry.clones?.length
+      ? `cloned as ${entry.clones.join(', ')}`
+      : null;
+  return text ? (
+    <div className="muted" data-testid={`library-lineage-${entry.name}`}>
+      {text}
+    </div>
+  ) : null;
 }

@@ -11,6 +11,9 @@ interface CloneState {
   outDir: string | null;
   jobId: string | null;
   startError: ErrorDTO | null;
+  /** the Phase rule's override: clone a card that never booted, as a safety net (asked after a refusal) */
+  allowUnbooted: boolean;
+  setAllowUnbooted(allow: boolean): void;
   /** the vault copy of the clone just made */
   archiveJobId: string | null;
   archiveError: ErrorDTO | null;
@@ -30,6 +33,8 @@ export const useClone = create<CloneState>()((set, get) => ({
   outDir: null,
   jobId: null,
   startError: null,
+  allowUnbooted: false,
+  setAllowUnbooted: (allowUnbooted) => set({ allowUnbooted }),
   archiveJobId: null,
   archiveError: null,
   async archive(folderName) {
@@ -40,17 +45,18 @@ export const useClone = create<CloneState>()((set, get) => ({
       set({ archiveError: toErrorDTO(error) });
     }
   },
-  choose: (source) => set({ source }),
+  choose: (source) => set({ source, allowUnbooted: false }),
   setTag: (tag) => set({ tag }),
   setOutDir: (outDir) => set({ outDir }),
   async start(drive) {
-    const { tag, outDir } = get();
+    const { tag, outDir, allowUnbooted } = get();
     set({ startError: null });
     try {
       const jobId = await startJob('clone:start', {
         source: { device: drive.device, size: drive.size, serial: drive.serial },
         tag,
         ...(outDir ? { outDir } : {}),
+        ...(allowUnbooted ? { allowUnbooted } : {}),
       });
       set({ jobId });
     } catch (error) {
@@ -61,5 +67,6 @@ export const useClone = create<CloneState>()((set, get) => ({
     const { source, jobId } = get();
     if (!jobId && source && !drives.some((d) => d.device === source)) set({ source: null });
   },
-  reset: () => set({ jobId: null, startError: null, archiveJobId: null, archiveError: null }),
+  reset: () =>
+    set({ jobId: null, startError: null, archiveJobId: null, archiveError: null, allowUnbooted: false }),
 }));
