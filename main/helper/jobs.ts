@@ -126,6 +126,7 @@ export interface HelperRestoreOptions {
   targets: Array<{ device: string; confirmed: ConfirmedDrive; hostname?: string }>;
   intent: RestoreIntent;
   grow: boolean;
+  eject: boolean;
 }
 
 export function checkRestoreOptions(raw: unknown): HelperRestoreOptions {
@@ -154,7 +155,7 @@ export function checkRestoreOptions(raw: unknown): HelperRestoreOptions {
   });
   if (new Set(targets.map((t) => t.device)).size !== targets.length)
     malformed('restore', 'a target is listed twice');
-  return { folder, targets, intent, grow: o.grow !== false };
+  return { folder, targets, intent, grow: o.grow !== false, eject: o.eject !== false };
 }
 
 /** The flash options as the helper accepts them: plain data, every target confirmed, no test hooks. */

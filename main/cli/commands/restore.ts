@@ -22,7 +22,7 @@ export const restoreCommand: CliCommand = {
   summary:
     'Restore a golden-clone folder onto one or several cards: roll a device back (exact) or deploy new devices',
   usage: [
-    'Usage: atlas restore <clone-folder> <card...> [--exact | --deploy --hostname PATTERN] [--no-grow]',
+    'Usage: atlas restore <clone-folder> <card...> [--exact | --deploy --hostname PATTERN] [--no-grow] [--no-eject]',
     '                     [--unmount] [--image-size BYTES] [--yes] [--json]',
     '',
     `Writes the partition table and every partition of <clone-folder> onto each card (up to ${MAX_RESTORE_TARGETS}) from one`,
@@ -36,6 +36,7 @@ export const restoreCommand: CliCommand = {
     '  --hostname P       the hostnames of a deploy: {n} counts the cards from 1, {n:03} pads it, {serial} is',
     '                     the card serial, e.g. atlas-{n:03}',
     '  --no-grow          keep the partition sizes of the clone',
+    '  --no-eject         leave the cards attached at the end',
     "  --unmount          unmount the image file's mounted partitions instead of refusing (a card's are",
     '                     always unmounted once you confirm, as in the app)',
     '  --image-size N     size in bytes of a new image-file target (default: just what the clone needs)',
@@ -52,6 +53,7 @@ export const restoreCommand: CliCommand = {
     deploy: { type: 'boolean', default: false },
     hostname: { type: 'string' },
     'no-grow': { type: 'boolean', default: false },
+    'no-eject': { type: 'boolean', default: false },
     unmount: { type: 'boolean', default: false },
     'image-size': { type: 'string' },
     yes: { type: 'boolean', short: 'y', default: false },
@@ -110,6 +112,7 @@ export const restoreCommand: CliCommand = {
     );
     const control = { signal, onProgress: ui.progress };
     const grow = !flag(args, 'no-grow');
+    const eject = !flag(args, 'no-eject');
     const targets: RestoreTargetSpec[] = paths.map((p, i) => ({
       device: drives[i]?.device ?? p,
       ...(drives[i] ? { confirmed: confirmedOf(drives[i]!) } : {}),
@@ -119,7 +122,7 @@ export const restoreCommand: CliCommand = {
       cards.length > 0
         ? await runInHelper<RestoreResult>(
             'restore',
-            { folder: resolve(folder), targets, intent, grow },
+            { folder: resolve(folder), targets, intent, grow, eject },
             control,
             { name: 'Atlas Imager' },
           )
@@ -129,6 +132,7 @@ export const restoreCommand: CliCommand = {
               targets,
               intent,
               grow,
+              eject,
               access: localCardAccess({ unmount: flag(args, 'unmount') }),
               ...(imageSize !== undefined ? { imageSize } : {}),
             },
