@@ -106,7 +106,8 @@ export function toCloneResult(r: EngineCloneResult): CloneResult {
 }
 
 export function toRestoreResult(folder: string, r: EngineRestoreResult): RestoreResult {
-  return { folder, target: r.target, grown: r.grow === 'resized', growNote: r.growMessage };
+  const card = r.targets[0]!;
+  return { folder, target: card.device, grown: card.grow === 'resized', growNote: card.growMessage };
 }
 
 export function toLibraryEntry(a: Artifact & { location: LibraryLocation }): LibraryEntry {

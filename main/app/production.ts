@@ -61,7 +61,12 @@ export const helperDeviceJobs: DeviceJobRunner = deviceJobRunner({
   restore: async (r, control) => {
     const result = await runInHelper<EngineRestoreResult>(
       'restore',
-      { folder: r.folder, target: r.target.device, confirmed: confirmedOf(r.confirmed), grow: r.grow },
+      {
+        folder: r.folder,
+        targets: [{ device: r.target.device, confirmed: confirmedOf(r.confirmed) }],
+        intent: 'exact',
+        grow: r.grow,
+      },
       control,
       { name: 'Atlas Imager' },
     );

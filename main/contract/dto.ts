@@ -339,6 +339,20 @@ export interface JobLogEntry {
   error: AtlasErrorCode | null;
 }
 
+/** One card of a restore as the build folder's deployment record keeps it (deployments.jsonl, one line per card). */
+export interface DeploymentRecord {
+  time: string; // ISO, when the card finished
+  clone: string; // the clone folder's name
+  cloneTag: string | null;
+  manifestSha256: string | null;
+  intent: 'exact' | 'deploy';
+  card: { device: string; model: string; serial: string | null; size: number | null };
+  hostname: string | null;
+  verified: boolean;
+  ok: boolean;
+  error: AtlasErrorCode | null;
+}
+
 export interface Settings {
   /** where Insert writes golden images and Clone writes clone folders */
   buildFolder: string;

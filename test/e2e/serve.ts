@@ -210,7 +210,13 @@ export const fileDeviceJobs: DeviceJobRunner = async (kind, request, control) =>
   return toRestoreResult(
     r.folder,
     await restoreJob(
-      { folder: r.folder, target: r.target.device, grow: r.grow, access: localCardAccess() },
+      {
+        folder: r.folder,
+        targets: [{ device: r.target.device }],
+        intent: 'exact',
+        grow: r.grow,
+        access: localCardAccess(),
+      },
       control,
     ),
   ) as never;

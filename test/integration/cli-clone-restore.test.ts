@@ -112,7 +112,7 @@ test('atlas restore onto a card: written through the broker, root grown', { skip
   fake.set(cards());
   const r = atlas('restore', folder, fake.deviceFor(target!.device), '--yes');
   assert.equal(r.status, 0, r.error);
-  assert.equal((r.result as { grow: string }).grow, 'resized');
+  assert.equal((r.result as { targets: Array<{ grow: string }> }).targets[0]!.grow, 'resized');
   const view = attachLoop(join(dir, 'blank.img'));
   try {
     run('e2fsck', ['-fn', view.partition(2)]);

@@ -235,7 +235,15 @@ describe('clone and restore of raw cards', { skip }, () => {
   test('restore writes a raw card in whole sectors; its filesystems check clean', async () => {
     const target = card(192);
     const restoreLog = newRawCardLog();
-    await restoreJob({ folder, target: target.device, grow: false, access: rawCardAccess(restoreLog) });
+    const result = await restoreJob({
+      folder,
+      targets: [{ device: target.device }],
+      intent: 'exact',
+      grow: false,
+      eject: false,
+      access: rawCardAccess(restoreLog),
+    });
+    assert.equal(result.ok, true, JSON.stringify(result.targets[0]?.error));
     assert.deepEqual(restoreLog.refused, []);
     const table = run('sfdisk', ['-d', target.device]);
     const start = Number(/start=\s*(\d+).*type=83/.exec(table)?.[1]);

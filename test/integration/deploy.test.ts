@@ -1,0 +1,205 @@
+/**
+ * `atlas restore` of one clone onto four cards as a deploy, through the root broker as a script runs it: each card
+ * a device of its own and otherwise the clone, and one line per card in the build folder's deployment record.
+ * The oracle for "otherwise the clone": an exact restore of the same clone onto an image file of the card's size,
+ * compared block by block (nothing outside the root filesystem differs, and only a few blocks inside it) and file
+ * by file (both roots mounted read-only and `diff -r`: only the identity files the card's result lists differ).
+ * The cards are loop devices presented as USB cards by the fake lsblk; nothing here touches a disk of the machine.
+ */
+import test, { after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { restoreJob, type RestoreResult } from '../../main/engine/jobs/restore';
+import { localCardAccess } from '../../main/engine/drives/index';
+import { DEPLOYMENTS_FILE, readDeployments } from '../../main/engine/library/deployments';
+import { MANIFEST_FILE } from '../../main/engine/library/clone-folder';
+import { attachLoop, type LoopDevice } from '../support/loop';
+import { installFakeLsblk, type FakeLsblk } from '../support/fake-lsblk';
+import {
+  bootedClone,
+  debugfsCat,
+  differingBlocks,
+  differingFiles,
+  fsckClean,
+  partitionStart,
+} from '../support/deploy-fixture';
+import { isRoot, run, scratchDir, shell } from '../support/sh';
+
+const skip = isRoot ? false : 'needs root for loop devices';
+const CARD_BYTES = 224 * 1024 * 1024;
+const CARDS = 4;
+const cli = join(__dirname, '../../main/cli/run.js');
+let dir = '';
+let cleanup = (): void => undefined;
+let folder = '';
+let loops: LoopDevice[] = [];
+let fake: FakeLsblk;
+
+const cardFile = (i: number): string => join(dir, `card${i + 1}.img`);
+
+function atlas(...args: string[]): {
+  status: number | null;
+  error?: string;
+  result?: RestoreResult;
+  stderr: string;
+} {
+  const r = spawnSync(fake.brokerLauncher, [cli, ...args, '--json'], {
+    env: { ...process.env, PATH: fake.path },
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const out = r.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  const error = out.find((l) => l.type === 'error') as { code: string } | undefined;
+  const result = out.find((l) => l.type === 'result') as RestoreResult | undefined;
+  return {
+    status: r.status,
+    stderr: r.stderr,
+    ...(error ? { error: error.code } : {}),
+    ...(result ? { result } : {}),
+  };
+}
+
+before(async () => {
+  if (!isRoot) return;
+  ({ dir, cleanup } = scratchDir('atlas-deploy-'));
+  ({ folder } = await bootedClone(dir, 'FLEET'));
+  for (let i = 0; i < CARDS; i++) {
+    run('truncate', ['-s', String(CARD_BYTES), cardFile(i)]);
+    loops.push(attachLoop(cardFile(i), { partitions: false }));
+  }
+  fake = installFakeLsblk(
+    dir,
+    loops.map((l, i) => ({ loop: l.device, serial: `FLEET-${i + 1}` })),
+  );
+});
+
+after(() => {
+  for (const l of loops) l.detach();
+  loops = [];
+  cleanup();
+});
+
+test(
+  'one deploy writes four cards: each clean, the clone but for its own identity; four lines recorded',
+  { skip },
+  async () => {
+    const devices = loops.map((l) => fake.deviceFor(l.device));
+    const r = atlas(
+      'restore',
+      folder,
+      ...devices,
+      '--hostname',
+      'atlas-{n:03}',
+      '--no-grow',
+      '--no-eject',
+      '--yes',
+    );
+    assert.equal(r.status, 0, `${r.error} ${r.stderr}`);
+    const result = r.result!;
+    assert.equal(result.intent, 'deploy', 'several cards are a deploy by default');
+    assert.equal(result.ok, true);
+    assert.deepEqual(
+      result.targets.map((t) => [t.device, t.ok, t.verified, t.hostname]),
+      devices.map((d, i) => [d, true, true, `atlas-00${i + 1}`]),
+    );
+
+    // the oracle: an exact restore of the same clone onto an image file of the card's size
+    const exact = join(dir, 'exact.img');
+    run('truncate', ['-s', String(CARD_BYTES), exact]);
+    await restoreJob({
+      folder,
+      targets: [{ device: exact }],
+      intent: 'exact',
+      grow: false,
+      access: localCardAccess(),
+    });
+    const root = partitionStart(exact, 2);
+
+    for (let i = 0; i < CARDS; i++) {
+      const card = cardFile(i);
+      const t = result.targets[i]!;
+      fsckClean(card, attachLoop);
+      assert.equal(debugfsCat(card, root, '/etc/machine-id'), '');
+      assert.equal(debugfsCat(card, root, '/etc/hostname'), `atlas-00${i + 1}`);
+      assert.match(
+        debugfsCat(card, root, '/etc/hosts'),
+        new RegExp(`^127\\.0\\.1\\.1\\tatlas-00${i + 1}$`, 'm'),
+      );
+      assert.doesNotMatch(run('debugfs', ['-R', 'ls /etc/ssh', `${card}?offset=${root}`]), /ssh_host_/);
+      assert.match(
+        debugfsCat(card, root, '/etc/default/armbian-firstrun'),
+        /^OPENSSHD_REGENERATE_HOST_KEYS=true$/m,
+      );
+
+      const blocks = differingBlocks(exact, card);
+      assert.ok(blocks.length > 0, 'the identity was re-armed on the card');
+      assert.ok(
+        blocks[0]! >= root,
+        `card ${i + 1} differs outside its root filesystem, at byte ${blocks[0]}`,
+      );
+      // the re-arm rewrites a handful of files, directories, bitmaps and inode-table blocks, never the data
+      assert.ok(blocks.length < 64, `card ${i + 1}: ${blocks.length} blocks of 4 KiB differ`);
+      const changed = t.identityChanges.map((c) => c.slice(0, c.indexOf(':')));
+      for (const path of differingFiles(exact, card, root, dir)) {
+        assert.ok(
+          changed.some((c) => path === c || path.startsWith(`${c}/`)),
+          `${path} differs on card ${i + 1} but is not among its identity changes: ${JSON.stringify(changed)}`,
+        );
+      }
+    }
+
+    const records = await readDeployments(dir);
+    assert.equal(readFileSync(join(dir, DEPLOYMENTS_FILE), 'utf8').trim().split('\n').length, CARDS);
+    const manifestSha256 = createHash('sha256')
+      .update(readFileSync(join(folder, MANIFEST_FILE)))
+      .digest('hex');
+    assert.deepEqual(
+      records
+        .map((x) => [x.card.device, x.card.serial, x.card.size, x.hostname, x.verified, x.ok, x.intent])
+        .sort(),
+      devices
+        .map((d, i) => [d, `FLEET-${i + 1}`, CARD_BYTES, `atlas-00${i + 1}`, true, true, 'deploy'])
+        .sort(),
+    );
+    for (const x of records) {
+      assert.equal(x.clone, 'golden-clone-FLEET');
+      assert.equal(x.cloneTag, 'FLEET');
+      assert.equal(x.manifestSha256, manifestSha256);
+      assert.equal(x.error, null);
+    }
+  },
+);
+
+test('an exact restore leaves a card byte-equal to real partclone restoring the same clone', { skip }, () => {
+  // the oracle starts from what the card holds now (the free space of a restore keeps the card's old data)
+  const oracle = join(dir, 'oracle.img');
+  run('cp', ['--sparse=always', cardFile(0), oracle]);
+  const device = fake.deviceFor(loops[0]!.device);
+  const r = atlas('restore', folder, device, '--no-grow', '--no-eject', '--yes');
+  assert.equal(r.status, 0, `${r.error} ${r.stderr}`);
+  assert.equal(r.result!.intent, 'exact', 'one card is an exact restore by default');
+  assert.equal(r.result!.targets[0]!.verified, true);
+  assert.deepEqual(r.result!.targets[0]!.identityChanges, []);
+
+  run('sfdisk', ['-q', '--no-reread', oracle], { input: readFileSync(join(folder, 'partition-table.dump')) });
+  const view = attachLoop(oracle);
+  try {
+    for (const [n, name, tool] of [
+      [1, 'boot', 'partclone.fat32'],
+      [2, 'root', 'partclone.ext4'],
+    ] as const) {
+      shell(
+        `pigz -dc ${folder}/*${n}-${name}.partclone.gz | ${tool} -r -s - -o ${view.partition(n)} -L ${dir}/log`,
+      );
+    }
+  } finally {
+    view.detach();
+  }
+  assert.deepEqual(differingBlocks(oracle, cardFile(0)), []);
+});
