@@ -203,3 +203,20 @@ test('an exact restore leaves a card byte-equal to real partclone restoring the 
   }
   assert.deepEqual(differingBlocks(oracle, cardFile(0)), []);
 });
+
+test('a deploy without a hostname pattern is a clear error, and nothing is written', { skip }, () => {
+  const devices = loops.slice(0, 2).map((l) => fake.deviceFor(l.device));
+  const before = join(dir, 'before.img');
+  run('cp', ['--sparse=always', cardFile(0), before]);
+  for (const args of [devices, ['--deploy', devices[0]!]]) {
+    const r = spawnSync(fake.brokerLauncher, [cli, 'restore', folder, ...args, '--yes'], {
+      env: { ...process.env, PATH: fake.path },
+      encoding: 'utf8',
+    });
+    assert.equal(r.status, 2, r.stderr); // a usage error
+    assert.match(r.stderr, /A deploy names each card: add --hostname PATTERN/);
+  }
+  const r = atlas('restore', folder, devices[0]!, devices[0]!, '--hostname', 'a-{n}', '--yes');
+  assert.equal(r.error, 'INVALID_ARGUMENT', 'the same card twice');
+  assert.deepEqual(differingBlocks(before, cardFile(0)), []);
+});
