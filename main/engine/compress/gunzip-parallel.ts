@@ -325,17 +325,23 @@ class ParallelGunzip extends Readable {
     file.pipe(gunzip);
   }
 
-  /** Stops the workers and drops what the parallel path holds; the file handle is closed. */
+  /**
+   * Stops the workers and drops what the parallel path holds. The file handle is closed only once every worker
+   * has stopped: they read through its descriptor number, which must not be reused under a read in flight.
+   */
   private stopParallel(): void {
     this.shuttingDown = true;
-    for (const slot of this.slots) void slot.worker.terminate();
+    const stopped = Promise.all(this.slots.map((slot) => slot.worker.terminate()));
     this.slots.length = 0;
     this.jobs.clear();
     this.ahead.length = 0;
     this.building = null;
     const handle = this.handle;
     this.handle = null;
-    void handle?.close().catch(() => undefined);
+    void stopped
+      .catch(() => undefined)
+      .then(() => handle?.close())
+      .catch(() => undefined);
   }
 }
 
