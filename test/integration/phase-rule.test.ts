@@ -285,5 +285,15 @@ describe('the Phase rule for Clone, and lineage', () => {
     );
     const lineage = (await readCloneManifest(join(build, 'golden-clone-CLI')))?.lineage;
     assert.equal(lineage?.allowedUnbooted, true);
+    const library = await atlas(['library', build]);
+    assert.equal(library.code, 0, library.out);
+    assert.match(
+      library.out,
+      /golden-clone-CLI\/.*\n {4}from ods-atlas-golden-v8-1-PHASE\.img \(never booted/,
+    );
+    assert.match(
+      library.out,
+      /ods-atlas-golden-v8-1-PHASE\.img .*\n {4}cloned as golden-clone-CLI, golden-clone-HELPER/,
+    );
   });
 });
