@@ -3,11 +3,12 @@
  * Armbian-like fixture, flashed and never booted, is refused and nothing is written; the override clones it and
  * says so; once booted (its root mounted read-write, as a Pi's first boot does) it is cloned with its parent
  * release recorded; a card Insert never made has an unknown lineage; the Library links each golden image to its
- * clones. The superblock values Insert records are checked against dumpe2fs.
+ * clones. The same through the elevated helper (the job reads the card on the broker's descriptor) and the CLI.
+ * The superblock values Insert records are checked against dumpe2fs.
  */
 import test, { after, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, copyFileSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cloneJob } from '../../main/engine/jobs/clone';
 import { insertJob, type InsertResult } from '../../main/engine/jobs/insert';
@@ -16,6 +17,9 @@ import { listArtifacts, listLibrary } from '../../main/engine/library/catalog';
 import { readCloneManifest } from '../../main/engine/library/clone-folder';
 import { toCloneResult, toLibraryEntry } from '../../main/app/adapters';
 import { isAtlasError } from '../../main/engine/errors';
+import { runInHelper } from '../../main/helper/launch';
+import type { CloneResult } from '../../main/engine/jobs/clone';
+import { installFakeLsblk } from '../support/fake-lsblk';
 import { main } from '../../main/cli/index';
 import { PassThrough } from 'node:stream';
 import { attachLoop, type LoopDevice } from '../support/loop';
@@ -144,6 +148,46 @@ describe('the Phase rule for Clone, and lineage', () => {
     );
   });
 
+  test('through the elevated helper, as the app runs it: refused the same way; the override reaches the job', async () => {
+    // a card of its own (the one above gets booted next), presented as a USB card by the fake lsblk
+    const file = join(dir, 'helper-card.bin');
+    copyFileSync(golden.output, file);
+    const loop = attachLoop(file, { partitions: false });
+    const savedPath = process.env.PATH;
+    try {
+      const fake = installFakeLsblk(join(dir, 'helper'), [{ loop: loop.device, serial: 'GOLD-1' }]);
+      process.env.PATH = fake.path;
+      const clone = (tag: string, allowUnbooted?: boolean) =>
+        runInHelper<CloneResult>(
+          'clone',
+          {
+            source: fake.deviceFor(loop.device),
+            confirmed: { size: statSync(file).size, serial: 'GOLD-1' },
+            outDir: build,
+            tag,
+            ...(allowUnbooted !== undefined ? { allowUnbooted } : {}),
+          },
+          {},
+          {
+            mode: 'direct',
+            entry: join(__dirname, '../../main/helper/main.js'),
+            execPath: fake.brokerLauncher,
+          },
+        );
+      await assert.rejects(
+        clone('HELPER'),
+        (e) => isAtlasError(e, 'PHASE_RULE') && e.message.includes(GOLDEN),
+      );
+      assert.ok(!existsSync(join(build, 'golden-clone-HELPER')));
+      const made = await clone('HELPER', true);
+      assert.equal(made.manifest.lineage?.allowedUnbooted, true);
+      assert.equal(made.manifest.lineage?.parent?.image, GOLDEN);
+    } finally {
+      process.env.PATH = savedPath;
+      loop.detach();
+    }
+  });
+
   test('after a boot the card is accepted, with its parent release; the override is not recorded', async () => {
     const before = dumpe2fsMounts(card.partition(2));
     bootPartition(card.partition(2));
@@ -188,6 +232,7 @@ describe('the Phase rule for Clone, and lineage', () => {
     const catalog = await listArtifacts(build);
     const byName = new Map(catalog.artifacts.map((a) => [a.name, a]));
     assert.deepEqual(byName.get(GOLDEN)?.clones, [
+      'golden-clone-HELPER',
       'golden-clone-SAFETY',
       'golden-clone-v8-1-0-BOOTED',
       'golden-clone-v8-1-0-BOOTED2',
@@ -207,6 +252,7 @@ describe('the Phase rule for Clone, and lineage', () => {
     const entries = listing.entries.map(toLibraryEntry);
     const goldenEntry = entries.find((e) => e.name === GOLDEN);
     assert.deepEqual(goldenEntry?.clones, [
+      'golden-clone-HELPER',
       'golden-clone-SAFETY',
       'golden-clone-v8-1-0-BOOTED',
       'golden-clone-v8-1-0-BOOTED2',
@@ -239,5 +285,15 @@ describe('the Phase rule for Clone, and lineage', () => {
     );
     const lineage = (await readCloneManifest(join(build, 'golden-clone-CLI')))?.lineage;
     assert.equal(lineage?.allowedUnbooted, true);
+    const library = await atlas(['library', build]);
+    assert.equal(library.code, 0, library.out);
+    assert.match(
+      library.out,
+      /golden-clone-CLI\/.*\n {4}from ods-atlas-golden-v8-1-PHASE\.img \(never booted/,
+    );
+    assert.match(
+      library.out,
+      /ods-atlas-golden-v8-1-PHASE\.img .*\n {4}cloned as golden-clone-CLI, golden-clone-HELPER/,
+    );
   });
 });

@@ -12,7 +12,8 @@ export const libraryCommand: CliCommand = {
     '',
     'Lists Phase 0 golden images (ods-atlas-golden-vN-P-TAG.img and their sidecar manifests) and Phase 1 clone',
     'folders (golden-clone-TAG/), newest first, with phase, tag, date, size and whether a manifest or checksum file',
-    'goes with them. Unfinished copies (*.partial) are listed apart. Without folders: the build folder and the vault',
+    'goes with them, and the lineage: the golden image a clone descends from, the clones of a golden image.',
+    'Unfinished copies (*.partial) are listed apart. Without folders: the build folder and the vault',
     "from the app's settings (defaults ~/atlas-build and /Volumes/NVME_VAULT/golden-atlas-img/).",
   ].join('\n'),
   options: {},
@@ -43,6 +44,8 @@ export const libraryCommand: CliCommand = {
         lines.push(
           `  phase ${e.phase}  ${e.name}${e.kind === 'clone-folder' ? '/' : ''}  tag ${e.tag ?? '-'}  ${e.created.slice(0, 16).replace('T', ' ')}  ${formatBytes(e.size)}  ${e.files.length} files  ${checks.join(', ')}`,
         );
+        if (e.parent) lines.push(`    from ${e.parent}${e.unbooted ? ' (never booted: a safety net)' : ''}`);
+        if (e.clones) lines.push(`    cloned as ${e.clones.join(', ')}`);
       }
       for (const p of listing.partials.filter((x) => x.location === location)) {
         lines.push(`  unfinished: ${p.name} (an interrupted copy; the next vault sync replaces it)`);
