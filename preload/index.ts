@@ -27,6 +27,7 @@ const REQUESTS: Record<RequestChannel, true> = {
   'vault:verify': true,
   'job:cancel': true,
   'log:list': true,
+  'shell:show-item': true,
 };
 const EVENTS: Record<EventChannel, true> = {
   'job:progress': true,

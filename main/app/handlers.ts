@@ -106,6 +106,8 @@ export interface HandlerDeps {
   fileJobs?: FileJobRunners;
   /** the running jobs and their progress changed (dock and taskbar progress) */
   onActivity?(jobs: ActiveJob[]): void;
+  /** opens the file manager on a path (selected in its folder); absent: no file manager here */
+  showItemInFolder?(path: string): void;
   /** hashes a base image into the build folder's cache ahead of an insert; absent: no hashing ahead */
   prehashBase?(base: string, buildFolder: string, signal: AbortSignal): Promise<unknown>;
 }
@@ -276,6 +278,21 @@ export function createHandlers(deps: HandlerDeps): AppHandlers {
     'library:list': async (request) => {
       empty(request);
       return listLibrary(await settings.get());
+    },
+    'shell:show-item': async (request) => {
+      const o = v.onlyKeys(v.object(request), ['path']);
+      const path = v.path(o.path, 'The item');
+      if (!deps.showItemInFolder) throw notAvailable('Show in folder');
+      // only what the Library lists: the renderer cannot have the file manager open anything else
+      const { entries } = await listLibrary(await settings.get());
+      if (!entries.some((e) => e.path === path)) {
+        throw new AtlasError(
+          'NOT_FOUND',
+          `${basename(path)} is not in the Library (the build folder or the vault). Refresh the list.`,
+        );
+      }
+      deps.showItemInFolder(path);
+      return {};
     },
     'clone:inspect': async (request) => {
       const o = v.onlyKeys(v.object(request), ['folder']);

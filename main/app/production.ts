@@ -28,7 +28,7 @@ import {
 
 export type WindowBoundDeps = Pick<
   HandlerDeps,
-  'configDir' | 'homeDir' | 'emit' | 'dialogs' | 'onActivity' | 'version' | 'platform'
+  'configDir' | 'homeDir' | 'emit' | 'dialogs' | 'showItemInFolder' | 'onActivity' | 'version' | 'platform'
 >;
 
 /** Device jobs go to the helper (one elevated process per job). Only the jobs the helper registers run. */

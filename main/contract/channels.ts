@@ -120,6 +120,8 @@ export interface RequestChannels {
   'job:cancel': { request: { jobId: string }; response: { cancelled: boolean } };
   /** the operator's job log, newest first (the last 200 device jobs) */
   'log:list': { request: Empty; response: JobLogEntry[] };
+  /** shows a Library artifact (an image or a clone folder) in the system's file manager */
+  'shell:show-item': { request: { path: string }; response: Empty };
 }
 
 export type RequestChannel = keyof RequestChannels;

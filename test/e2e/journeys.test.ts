@@ -210,34 +210,70 @@ test('hot-plug while confirming: a pulled card leaves the dialog, cannot be conf
   );
 });
 
-test('library rows lead on: a golden image to Flash, each button named for its row', async () => {
+test('library: one row per artifact with where it lives; Flash, Verify and Show in folder named for their row', async () => {
   await withApp(
     (dir) => {
-      mkdirSync(join(dir, 'atlas-build'));
-      writeFileSync(join(dir, 'atlas-build', 'ods-atlas-golden-v8-1-FIELD.img'), Buffer.alloc(MIB, 5));
+      for (const folder of ['atlas-build', 'vault']) {
+        mkdirSync(join(dir, folder));
+        writeFileSync(join(dir, folder, 'ods-atlas-golden-v8-1-FIELD.img'), Buffer.alloc(MIB, 5));
+      }
+      writeFileSync(join(dir, 'atlas-build', 'ods-atlas-golden-v8-2-NEW.img'), Buffer.alloc(MIB, 6));
       return {};
     },
-    async ({ page, dir }) => {
+    async ({ server, page, dir }) => {
       await page.getByTestId('nav-library').click();
-      const use = page.getByTestId('library-use-ods-atlas-golden-v8-1-FIELD.img');
-      await use.waitFor();
+      // the vault is the settings' folder: point it at this test's
+      server.queueDialog(join(dir, 'vault'));
+      await page.getByTestId('settings-vault-choose').click();
+      const field = 'ods-atlas-golden-v8-1-FIELD.img';
+      await page
+        .getByTestId(`library-where-${field}`)
+        .filter({ hasText: 'Build folder and vault' })
+        .waitFor();
+      assert.equal(await page.getByTestId(`library-row-${field}`).count(), 1, 'one row for both copies');
       assert.equal(
-        await use.getAttribute('aria-label'),
-        'Flash ods-atlas-golden-v8-1-FIELD.img (build folder)',
+        await page.getByTestId('library-where-ods-atlas-golden-v8-2-NEW.img').textContent(),
+        'Build folder',
       );
-      assert.equal(
-        await page
-          .getByRole('button', { name: 'Verify ods-atlas-golden-v8-1-FIELD.img (build folder)' })
-          .count(),
-        1,
-        'Verify is named for its row',
+      const use = page.getByTestId(`library-use-${field}`);
+      assert.equal(await use.getAttribute('aria-label'), `Flash ${field}`);
+      for (const name of [`Verify ${field} (the build folder copy)`, `Show ${field} in its folder`]) {
+        assert.equal(await page.getByRole('button', { name }).count(), 1, `"${name}" is named for its row`);
+      }
+      // every button on the page has a name of its own (the Choose… buttons name their field)
+      const names = await page
+        .getByRole('button')
+        .evaluateAll((buttons) =>
+          buttons.map((b) => b.getAttribute('aria-label') ?? b.textContent ?? '').filter(Boolean),
+        );
+      assert.deepEqual(
+        names.filter((n, i) => names.indexOf(n) !== i),
+        [],
+        'no two buttons share a name',
       );
+      assert.ok(names.includes('Change Build folder') && names.includes('Change Vault (permanent archive)'));
+      // nothing is uppercased: file names keep their case
+      const upper = await page.locator('body *').evaluateAll((all) => {
+        // runs in the page (DOM types are not in this Node project's lib)
+        const view = globalThis as unknown as { getComputedStyle(e: unknown): { textTransform: string } };
+        return all.filter((el) => view.getComputedStyle(el).textTransform === 'uppercase').length;
+      });
+      assert.equal(upper, 0, 'no text-transform: uppercase');
       await shot(page, 'library-rows');
+
+      await page.getByTestId(`library-show-${field}`).click();
+      for (let i = 0; i < 100 && server.shownItems.length === 0; i++) await page.waitForTimeout(20);
+      assert.deepEqual(
+        server.shownItems,
+        [join(dir, 'atlas-build', field)],
+        'the build folder copy is shown',
+      );
+
       await use.click();
       await page.getByTestId('page-flash').waitFor();
       assert.equal(
         await page.getByTestId('flash-image-value').getAttribute('title'),
-        join(dir, 'atlas-build', 'ods-atlas-golden-v8-1-FIELD.img'),
+        join(dir, 'atlas-build', field),
       );
     },
   );

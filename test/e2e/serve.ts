@@ -29,6 +29,7 @@ import type { Drive, FilePurpose, FolderPurpose } from '../../main/contract';
 import { shimScript } from './shim';
 import { contentSecurityPolicy, contentTypeOf, withPolicy } from '../../main/shared/renderer-policy';
 import { localCardAccess } from '../../main/engine/drives/index';
+import { card, SYSTEM_DISK } from '../support/drives';
 
 // the app's policy, but the page talks to this server over a WebSocket
 const CSP = contentSecurityPolicy({ connectSelf: true });
@@ -56,6 +57,8 @@ export interface TestServer {
   app: AppHandlers;
   /** replaces the fake drive list and tells the pages, as a hot-plug would */
   setDrives(drives: Drive[]): void;
+  /** the paths the app asked the file manager to show, in order */
+  shownItems: string[];
   /** the next file or folder dialog returns this path (null: the user cancelled) */
   queueDialog(answer: string | null): void;
   close(): Promise<void>;
@@ -66,6 +69,7 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
   let notify: ((drives: Drive[]) => void) | null = null;
   const answers: Array<string | null> = [];
   const sockets = new Set<WebSocket>();
+  const shownItems: string[] = [];
   const answer = async (purpose: FilePurpose | FolderPurpose): Promise<string | null> =>
     answers.length > 0 ? answers.shift()! : (options.defaultDialogAnswers?.[purpose] ?? null);
 
@@ -84,6 +88,7 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
       for (const socket of sockets) socket.send(text);
     },
     dialogs: { openFile: answer, openFolder: answer },
+    showItemInFolder: (path) => shownItems.push(path),
     ...(options.runDeviceJob ? { runDeviceJob: options.runDeviceJob } : {}),
     ...(options.fileJobs ? { fileJobs: options.fileJobs } : {}),
     ...(options.prehashBase ? { prehashBase: options.prehashBase } : {}),
@@ -152,6 +157,7 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
     url,
     shim,
     app,
+    shownItems,
     setDrives(next) {
       drives = next;
       notify?.(next);
@@ -215,37 +221,18 @@ export const fileDeviceJobs: DeviceJobRunner = async (kind, request, control) =>
   ) as never;
 };
 
-/** A fake card: an image file standing in for /dev/sdX. */
+/** A fake card: an image file standing in for /dev/sdX (the contract's card, 64 MiB, its serial from the name). */
 export function fakeCard(path: string, overrides: Partial<Drive> = {}): Drive {
-  return {
+  return card({
     device: path,
     description: 'Generic STORAGE DEVICE',
     size: 64 * 1024 * 1024,
-    bus: 'USB',
     serial: `SN-${path.split('/').pop()}`,
-    mountpoints: [],
-    removable: true,
-    system: false,
-    virtual: false,
-    readOnly: false,
-    large: false,
     ...overrides,
-  };
+  });
 }
 
-export const SYSTEM_DISK: Drive = {
-  device: '/dev/vda',
-  description: 'Virtio Block Device',
-  size: 100e9,
-  bus: 'VIRTIO',
-  serial: null,
-  mountpoints: ['/'],
-  removable: false,
-  system: true,
-  virtual: false,
-  readOnly: false,
-  large: false,
-};
+export { SYSTEM_DISK };
 
 async function demo(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'atlas-web-'));

@@ -43,6 +43,7 @@ const CHANNELS: Record<RequestChannel, true> = {
   'vault:sync': true,
   'vault:verify': true,
   'job:cancel': true,
+  'shell:show-item': true,
 };
 
 type Reply = { ok: true; value: unknown } | { ok: false; error: { code: string; message: string } };

@@ -70,7 +70,14 @@ export function PathField(props: Props) {
           </span>
         )}
       </div>
-      <button type="button" className="button" onClick={() => void choose()} data-testid={`${testId}-choose`}>
+      <button
+        type="button"
+        className="button"
+        onClick={() => void choose()}
+        // each field's button has its own name for a screen reader: "Choose Image to write"
+        aria-label={`${value ? 'Change' : 'Choose'} ${label}`}
+        data-testid={`${testId}-choose`}
+      >
         {value ? 'Change…' : 'Choose…'}
       </button>
       {error && <ErrorNotice error={error} title="The dialog could not open" testId={`${testId}-error`} />}

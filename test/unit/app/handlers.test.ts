@@ -335,6 +335,33 @@ test('the library lists golden images and clone folders from the build folder an
   }
 });
 
+test('show in folder opens the file manager on a Library artifact only', async () => {
+  const shown: string[] = [];
+  const t = setup({ showItemInFolder: (path) => shown.push(path) });
+  try {
+    const build = join(t.dir, 'build');
+    mkdirSync(build);
+    const image = join(build, 'ods-atlas-golden-v8-1-FIELD.img');
+    writeFileSync(image, Buffer.alloc(512));
+    await t.call('settings:set', { buildFolder: build, vaultFolder: join(t.dir, 'vault') });
+    assert.deepEqual(await t.call('shell:show-item', { path: image }), { ok: true, value: {} });
+    // a file beside it that the Library does not list, and a path outside the Library, are refused
+    writeFileSync(join(build, 'notes.txt'), 'x');
+    assert.equal(errorCode(await t.call('shell:show-item', { path: join(build, 'notes.txt') })), 'NOT_FOUND');
+    assert.equal(errorCode(await t.call('shell:show-item', { path: '/etc/passwd' })), 'NOT_FOUND');
+    assert.equal(errorCode(await t.call('shell:show-item', { path: 'relative.img' })), 'INVALID_ARGUMENT');
+    assert.deepEqual(shown, [image]);
+  } finally {
+    t.cleanup();
+  }
+  const none = setup();
+  try {
+    assert.equal(errorCode(await none.call('shell:show-item', { path: none.image })), 'UNSUPPORTED');
+  } finally {
+    none.cleanup();
+  }
+});
+
 test('drive changes from the watcher become drives:changed events until disposed', async () => {
   let push: ((d: Drive[]) => void) | null = null;
   let stopped = false;
