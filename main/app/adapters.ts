@@ -7,19 +7,23 @@ import type { FlashResult as EngineFlashResult } from '../engine/jobs/flash';
 import type { InsertResult as EngineInsertResult } from '../engine/jobs/insert';
 import type { VerifyResult as EngineVerifyResult } from '../engine/jobs/verify';
 import type { CloneResult as EngineCloneResult } from '../engine/jobs/clone';
-import type { RestoreResult as EngineRestoreResult } from '../engine/jobs/restore';
+import type { GrowOutcome, RestoreResult as EngineRestoreResult } from '../engine/jobs/restore';
+import type { CheckCardResult as EngineCheckCardResult } from '../engine/jobs/check-card';
 import type { Artifact } from '../engine/library/catalog';
 import type {
   VaultSyncResult as EngineVaultSyncResult,
   VaultVerifyResult as EngineVaultVerifyResult,
 } from '../engine/jobs/vault';
 import type {
+  AtlasErrorCode,
+  CheckCardResult,
   CloneResult,
   Drive,
   LibraryEntry,
   LibraryLocation,
   FlashResult,
   InsertResult,
+  RestoreIntent,
   RestoreResult,
   VerifyResult,
   VaultSyncResult,
@@ -98,8 +102,78 @@ export function toCloneResult(r: EngineCloneResult): CloneResult {
   };
 }
 
-export function toRestoreResult(folder: string, r: EngineRestoreResult): RestoreResult {
-  return { folder, target: r.target, grown: r.grow === 'resized', growNote: r.growMessage };
+/** One card of the engine's multi-card restore, as the deploy seam has it (the fields the app shows). */
+export interface EngineRestoreCard {
+  device: string;
+  ok: boolean;
+  verified: boolean;
+  grow: GrowOutcome;
+  growMessage: string;
+  hostname: string | null;
+  identityChanges: string[];
+  error?: { code: AtlasErrorCode; message: string } | undefined;
+}
+
+export interface EngineRestoreOutcome {
+  folder: string;
+  intent: RestoreIntent;
+  ok: boolean;
+  targets: EngineRestoreCard[];
+}
+
+export function toRestoreResult(r: EngineRestoreOutcome): RestoreResult {
+  return {
+    folder: r.folder,
+    intent: r.intent,
+    ok: r.ok,
+    targets: r.targets.map((t) => ({
+      device: t.device,
+      ok: t.ok,
+      verified: t.verified,
+      grown: t.grow === 'resized',
+      ...(t.growMessage ? { growNote: t.growMessage } : {}),
+      hostname: t.hostname,
+      identityChanges: t.identityChanges,
+      ...(t.error ? { error: { code: t.error.code, message: t.error.message } } : {}),
+    })),
+  };
+}
+
+/**
+ * Until the engine's multi-card restore lands (branch deploy-engine): today's one-card restore as a one-card
+ * outcome. It does not read the card back, so `verified` stays false.
+ */
+export function singleCardRestoreOutcome(folder: string, r: EngineRestoreResult): EngineRestoreOutcome {
+  return {
+    folder,
+    intent: 'exact',
+    ok: true,
+    targets: [
+      {
+        device: r.target,
+        ok: true,
+        verified: false,
+        grow: r.grow,
+        growMessage: r.growMessage,
+        hostname: null,
+        identityChanges: [],
+      },
+    ],
+  };
+}
+
+export function toCheckCardResult(r: EngineCheckCardResult): CheckCardResult {
+  return {
+    device: r.device,
+    claimedBytes: r.claimedBytes,
+    verdict: r.verdict,
+    realBytesAtMost: r.realBytesAtMost,
+    realBytesAtLeast: r.realBytesAtLeast,
+    wrapsAt: r.wrapsAt,
+    probes: r.probes,
+    restored: r.restored,
+    seconds: r.seconds,
+  };
 }
 
 export function toLibraryEntry(a: Artifact & { location: LibraryLocation }): LibraryEntry {

@@ -141,5 +141,6 @@ function toJobProgress(p: Progress): JobProgress {
     rate: p.rate,
     etaSeconds: p.etaSeconds,
     ...(p.detail ? { detail: p.detail } : {}),
+    ...(p.cards ? { cards: p.cards } : {}),
   };
 }

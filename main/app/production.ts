@@ -11,11 +11,14 @@ import { vaultSyncJob, vaultVerifyJob } from '../engine/jobs/vault';
 import type { FlashResult as EngineFlashResult } from '../engine/jobs/flash';
 import type { CloneResult as EngineCloneResult } from '../engine/jobs/clone';
 import type { RestoreResult as EngineRestoreResult } from '../engine/jobs/restore';
+import type { CheckCardResult as EngineCheckCardResult } from '../engine/jobs/check-card';
 import { runInHelper } from '../helper/launch';
 import { AtlasError } from '../engine/errors';
 import type { DeviceJobRequests, DeviceJobRunner, FileJobRunners, HandlerDeps } from './handlers';
 import { deviceJobRunner, notAvailable } from './handlers';
 import {
+  singleCardRestoreOutcome,
+  toCheckCardResult,
   toCloneResult,
   toDrive,
   toFlashResult,
@@ -58,13 +61,27 @@ export const helperDeviceJobs: DeviceJobRunner = deviceJobRunner({
     return toCloneResult(result);
   },
   restore: async (r, control) => {
+    // the helper's restore takes one card as an exact copy until the multi-card deploy lands (deploy-engine)
+    const confirmed = r.confirmed[0];
+    if (r.intent !== 'exact' || r.confirmed.length !== 1 || !confirmed) {
+      throw notAvailable('Deploying, or restoring onto several cards at once,');
+    }
     const result = await runInHelper<EngineRestoreResult>(
       'restore',
-      { folder: r.folder, target: r.target.device, confirmed: confirmedOf(r.confirmed), grow: r.grow },
+      { folder: r.folder, target: confirmed.device, confirmed: confirmedOf(confirmed), grow: r.grow },
       control,
       { name: 'Atlas Imager' },
     );
-    return toRestoreResult(r.folder, result);
+    return toRestoreResult(singleCardRestoreOutcome(r.folder, result));
+  },
+  'check-card': async (r, control) => {
+    const result = await runInHelper<EngineCheckCardResult>(
+      'check-card',
+      { device: r.target.device, confirmed: confirmedOf(r.confirmed) },
+      control,
+      { name: 'Atlas Imager' },
+    );
+    return toCheckCardResult(result);
   },
 });
 

@@ -18,9 +18,15 @@ import {
   type DeviceJobRequests,
   type DeviceJobRunner,
   type HandlerDeps,
+  notAvailable,
 } from '../../main/app/handlers';
 import { flashJob } from '../../main/engine/jobs/flash';
-import { toCloneResult, toFlashResult, toRestoreResult } from '../../main/app/adapters';
+import {
+  singleCardRestoreOutcome,
+  toCloneResult,
+  toFlashResult,
+  toRestoreResult,
+} from '../../main/app/adapters';
 import { cloneJob } from '../../main/engine/jobs/clone';
 import { restoreJob } from '../../main/engine/jobs/restore';
 import { inProcessFileJobs } from '../../main/app/production';
@@ -203,14 +209,18 @@ export const fileDeviceJobs: DeviceJobRunner = async (kind, request, control) =>
     );
     return toCloneResult(result) as never;
   }
+  if (kind === 'check-card') throw notAvailable('Check this card on a file');
   const r = request as DeviceJobRequests['restore'];
-  return toRestoreResult(
-    r.folder,
-    await restoreJob(
-      { folder: r.folder, target: r.target.device, grow: r.grow, access: localCardAccess() },
-      control,
-    ),
-  ) as never;
+  // the engine's restore takes one card as an exact copy until the multi-card deploy lands (deploy-engine)
+  const target = r.targets[0];
+  if (r.intent !== 'exact' || r.targets.length !== 1 || !target) {
+    throw notAvailable('Deploying, or restoring onto several cards at once,');
+  }
+  const result = await restoreJob(
+    { folder: r.folder, target: target.device, grow: r.grow, access: localCardAccess() },
+    control,
+  );
+  return toRestoreResult(singleCardRestoreOutcome(r.folder, result)) as never;
 };
 
 /** A fake card: an image file standing in for /dev/sdX. */
