@@ -7,7 +7,7 @@ import type { FlashResult as EngineFlashResult } from '../engine/jobs/flash';
 import type { InsertResult as EngineInsertResult } from '../engine/jobs/insert';
 import type { VerifyResult as EngineVerifyResult } from '../engine/jobs/verify';
 import type { CloneResult as EngineCloneResult } from '../engine/jobs/clone';
-import type { GrowOutcome, RestoreResult as EngineRestoreResult } from '../engine/jobs/restore';
+import type { RestoreResult as EngineRestoreResult } from '../engine/jobs/restore';
 import type { CheckCardResult as EngineCheckCardResult } from '../engine/jobs/check-card';
 import type { Artifact } from '../engine/library/catalog';
 import type {
@@ -15,7 +15,6 @@ import type {
   VaultVerifyResult as EngineVaultVerifyResult,
 } from '../engine/jobs/vault';
 import type {
-  AtlasErrorCode,
   CheckCardResult,
   CloneResult,
   Drive,
@@ -23,7 +22,6 @@ import type {
   LibraryLocation,
   FlashResult,
   InsertResult,
-  RestoreIntent,
   RestoreResult,
   VerifyResult,
   VaultSyncResult,
@@ -102,26 +100,7 @@ export function toCloneResult(r: EngineCloneResult): CloneResult {
   };
 }
 
-/** One card of the engine's multi-card restore, as the deploy seam has it (the fields the app shows). */
-export interface EngineRestoreCard {
-  device: string;
-  ok: boolean;
-  verified: boolean;
-  grow: GrowOutcome;
-  growMessage: string;
-  hostname: string | null;
-  identityChanges: string[];
-  error?: { code: AtlasErrorCode; message: string } | undefined;
-}
-
-export interface EngineRestoreOutcome {
-  folder: string;
-  intent: RestoreIntent;
-  ok: boolean;
-  targets: EngineRestoreCard[];
-}
-
-export function toRestoreResult(r: EngineRestoreOutcome): RestoreResult {
+export function toRestoreResult(r: EngineRestoreResult): RestoreResult {
   return {
     folder: r.folder,
     intent: r.intent,
@@ -136,29 +115,6 @@ export function toRestoreResult(r: EngineRestoreOutcome): RestoreResult {
       identityChanges: t.identityChanges,
       ...(t.error ? { error: { code: t.error.code, message: t.error.message } } : {}),
     })),
-  };
-}
-
-/**
- * Until the engine's multi-card restore lands (branch deploy-engine): today's one-card restore as a one-card
- * outcome. It does not read the card back, so `verified` stays false.
- */
-export function singleCardRestoreOutcome(folder: string, r: EngineRestoreResult): EngineRestoreOutcome {
-  return {
-    folder,
-    intent: 'exact',
-    ok: true,
-    targets: [
-      {
-        device: r.target,
-        ok: true,
-        verified: false,
-        grow: r.grow,
-        growMessage: r.growMessage,
-        hostname: null,
-        identityChanges: [],
-      },
-    ],
   };
 }
 

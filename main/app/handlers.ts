@@ -425,6 +425,7 @@ export function createHandlers(deps: HandlerDeps): AppHandlers {
           const records = deploymentRecords(
             { ...value, cloneTag: clone.tag, manifestSha256: await cloneManifestSha256(folder) },
             targets.map((d) => ({ device: d.device, model: d.description, serial: d.serial, size: d.size })),
+            new Date(),
           );
           await appendDeployments((await settings.get()).buildFolder, records);
         },

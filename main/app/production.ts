@@ -17,7 +17,6 @@ import { AtlasError } from '../engine/errors';
 import type { DeviceJobRequests, DeviceJobRunner, FileJobRunners, HandlerDeps } from './handlers';
 import { deviceJobRunner, notAvailable } from './handlers';
 import {
-  singleCardRestoreOutcome,
   toCheckCardResult,
   toCloneResult,
   toDrive,
@@ -61,18 +60,18 @@ export const helperDeviceJobs: DeviceJobRunner = deviceJobRunner({
     return toCloneResult(result);
   },
   restore: async (r, control) => {
-    // the helper's restore takes one card as an exact copy until the multi-card deploy lands (deploy-engine)
-    const confirmed = r.confirmed[0];
-    if (r.intent !== 'exact' || r.confirmed.length !== 1 || !confirmed) {
-      throw notAvailable('Deploying, or restoring onto several cards at once,');
-    }
+    const targets = r.confirmed.map((c, i) => ({
+      device: c.device,
+      confirmed: confirmedOf(c),
+      ...(r.hostnames ? { hostname: r.hostnames[i]! } : {}),
+    }));
     const result = await runInHelper<EngineRestoreResult>(
       'restore',
-      { folder: r.folder, target: confirmed.device, confirmed: confirmedOf(confirmed), grow: r.grow },
+      { folder: r.folder, targets, intent: r.intent, grow: r.grow },
       control,
       { name: 'Atlas Imager' },
     );
-    return toRestoreResult(singleCardRestoreOutcome(r.folder, result));
+    return toRestoreResult(result);
   },
   'check-card': async (r, control) => {
     const result = await runInHelper<EngineCheckCardResult>(

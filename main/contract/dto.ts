@@ -253,23 +253,6 @@ export interface RestoreResult {
   targets: RestoreCardResult[];
 }
 
-/** One card of a deploy, as the build folder's deployment record keeps it (one JSON line each). */
-export interface DeploymentRecord {
-  /** ISO, when the card finished */
-  time: string;
-  /** the clone folder's name */
-  clone: string;
-  cloneTag: string | null;
-  /** sha256 of the clone folder's manifest file (null: none) */
-  manifestSha256: string | null;
-  intent: 'exact' | 'deploy';
-  card: { device: string; model: string; serial: string | null; size: number | null };
-  hostname: string | null;
-  verified: boolean;
-  ok: boolean;
-  error: AtlasErrorCode | null;
-}
-
 /** Check this card: whether it holds what it claims (a fake card wraps writes past its real size). */
 export interface CheckCardResult {
   device: string;
@@ -381,6 +364,20 @@ export interface JobLogEntry {
   output?: string;
   result: 'succeeded' | 'failed' | 'cancelled';
   /** why it failed */
+  error: AtlasErrorCode | null;
+}
+
+/** One card of a restore as the build folder's deployment record keeps it (deployments.jsonl, one line per card). */
+export interface DeploymentRecord {
+  time: string; // ISO, when the card finished
+  clone: string; // the clone folder's name
+  cloneTag: string | null;
+  manifestSha256: string | null;
+  intent: 'exact' | 'deploy';
+  card: { device: string; model: string; serial: string | null; size: number | null };
+  hostname: string | null;
+  verified: boolean;
+  ok: boolean;
   error: AtlasErrorCode | null;
 }
 

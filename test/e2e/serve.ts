@@ -18,17 +18,12 @@ import {
   type DeviceJobRequests,
   type DeviceJobRunner,
   type HandlerDeps,
-  notAvailable,
 } from '../../main/app/handlers';
 import { flashJob } from '../../main/engine/jobs/flash';
-import {
-  singleCardRestoreOutcome,
-  toCloneResult,
-  toFlashResult,
-  toRestoreResult,
-} from '../../main/app/adapters';
+import { toCheckCardResult, toCloneResult, toFlashResult, toRestoreResult } from '../../main/app/adapters';
 import { cloneJob } from '../../main/engine/jobs/clone';
 import { restoreJob } from '../../main/engine/jobs/restore';
+import { checkCard } from '../../main/engine/jobs/check-card';
 import { inProcessFileJobs } from '../../main/app/production';
 import { prehashBase } from '../../main/engine/jobs/insert';
 import type { Drive, FilePurpose, FolderPurpose } from '../../main/contract';
@@ -209,18 +204,31 @@ export const fileDeviceJobs: DeviceJobRunner = async (kind, request, control) =>
     );
     return toCloneResult(result) as never;
   }
-  if (kind === 'check-card') throw notAvailable('Check this card on a file');
-  const r = request as DeviceJobRequests['restore'];
-  // the engine's restore takes one card as an exact copy until the multi-card deploy lands (deploy-engine)
-  const target = r.targets[0];
-  if (r.intent !== 'exact' || r.targets.length !== 1 || !target) {
-    throw notAvailable('Deploying, or restoring onto several cards at once,');
+  if (kind === 'check-card') {
+    const r = request as DeviceJobRequests['check-card'];
+    const dev = await localCardAccess().open(r.target.device, { write: true, direct: true });
+    try {
+      return toCheckCardResult(await checkCard(dev, control)) as never;
+    } finally {
+      await dev.handle.close();
+    }
   }
+  const r = request as DeviceJobRequests['restore'];
   const result = await restoreJob(
-    { folder: r.folder, target: target.device, grow: r.grow, access: localCardAccess() },
+    {
+      folder: r.folder,
+      targets: r.targets.map((t, i) => ({
+        device: t.device,
+        ...(r.hostnames ? { hostname: r.hostnames[i]! } : {}),
+      })),
+      intent: r.intent,
+      grow: r.grow,
+      eject: false,
+      access: localCardAccess(),
+    },
     control,
   );
-  return toRestoreResult(singleCardRestoreOutcome(r.folder, result)) as never;
+  return toRestoreResult(result) as never;
 };
 
 /** A fake card: an image file standing in for /dev/sdX. */
