@@ -22,6 +22,8 @@ const REQUESTS: Record<RequestChannel, true> = {
   'insert:start': true,
   'clone:start': true,
   'restore:start': true,
+  'deploy:list': true,
+  'card:check': true,
   'verify:start': true,
   'vault:sync': true,
   'vault:verify': true,

@@ -6,6 +6,7 @@
 import type {
   AppInfo,
   CloneInfo,
+  DeploymentRecord,
   Drive,
   DriveSnapshot,
   ImageInfo,
@@ -14,6 +15,7 @@ import type {
   JobOutcome,
   JobProgress,
   LibraryListing,
+  RestoreIntent,
   Settings,
 } from './dto';
 
@@ -64,9 +66,18 @@ export interface CloneRequest {
 
 export interface RestoreRequest {
   folder: string;
-  target: DriveSnapshot;
-  /** grow the root partition and its filesystem to fill the card */
+  /** 1 to 16 cards, as the person confirmed them, in the order they chose them (deploy numbers them so) */
+  targets: DriveSnapshot[];
+  /** exact: roll back this device; deploy: new devices, each card's identity re-armed after it verified */
+  intent: RestoreIntent;
+  /** deploy only: each card's hostname, e.g. 'atlas-{n:03}' (main/shared/hostnames.ts) */
+  hostnamePattern?: string;
+  /** grow the root partition and its filesystem to fill each card */
   grow: boolean;
+}
+
+export interface CardCheckRequest {
+  target: DriveSnapshot;
 }
 
 export interface VerifyRequest {
@@ -114,6 +125,10 @@ export interface RequestChannels {
   'insert:start': { request: InsertRequest; response: JobStarted };
   'clone:start': { request: CloneRequest; response: JobStarted };
   'restore:start': { request: RestoreRequest; response: JobStarted };
+  /** the build folder's deployment record (each deployed card), newest first */
+  'deploy:list': { request: Empty; response: DeploymentRecord[] };
+  /** check a card holds what it claims (fake capacity): a device job of kind 'check-card' */
+  'card:check': { request: CardCheckRequest; response: JobStarted };
   'verify:start': { request: VerifyRequest; response: JobStarted };
   'vault:sync': { request: VaultSyncRequest; response: JobStarted };
   'vault:verify': { request: VaultVerifyRequest; response: JobStarted };

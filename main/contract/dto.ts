@@ -121,7 +121,8 @@ export interface CloneInfo {
   hasManifest: boolean;
 }
 
-export type JobKind = 'flash' | 'insert' | 'clone' | 'restore' | 'verify' | 'vault-sync' | 'vault-verify';
+export type JobKind =
+  'flash' | 'insert' | 'clone' | 'restore' | 'verify' | 'vault-sync' | 'vault-verify' | 'check-card';
 
 /**
  * Every stage a job reports progress under (the engine's ProgressMeters are typed by it); the renderer has a
@@ -231,13 +232,50 @@ export interface CloneResult {
   partitions: ClonePartitionDTO[];
 }
 
-export interface RestoreResult {
-  folder: string;
-  target: string;
+/** exact: roll back this device (a byte copy of the clone); deploy: new devices, each card's identity re-armed. */
+export type RestoreIntent = 'exact' | 'deploy';
+
+/** One card of a restore as it ended; the other cards go on when one fails. */
+export interface RestoreCardResult {
+  device: string;
+  ok: boolean;
+  verified: boolean;
   /** whether the root partition and its filesystem were grown to fill the card */
   grown: boolean;
   /** how root will grow when it could not be done now (e.g. at first boot) */
   growNote?: string;
+  /** deploy: the hostname this card was given */
+  hostname: string | null;
+  /** deploy: each identity change made on the card (empty for exact) */
+  identityChanges: string[];
+  /** why this card failed */
+  error?: ErrorDTO;
+}
+
+export interface RestoreResult {
+  folder: string;
+  intent: RestoreIntent;
+  /** every card ok */
+  ok: boolean;
+  targets: RestoreCardResult[];
+}
+
+/** Check this card: whether it holds what it claims (a fake card wraps writes past its real size). */
+export interface CheckCardResult {
+  device: string;
+  claimedBytes: number;
+  verdict: 'genuine' | 'fake';
+  /** the most the card can really hold, null when genuine */
+  realBytesAtMost: number | null;
+  /** the highest place below that which held its marker */
+  realBytesAtLeast: number | null;
+  /** writes past this many bytes land at the start again (null: not seen) */
+  wrapsAt: number | null;
+  /** how many places were checked */
+  probes: number;
+  /** the card's own bytes were put back and read back equal */
+  restored: boolean;
+  seconds: number;
 }
 
 /** A verify that finds a fault fails the job (with the fault as its error): a result is a clean folder. */
@@ -295,6 +333,7 @@ export interface JobValues {
   verify: VerifyResult;
   'vault-sync': VaultSyncResult;
   'vault-verify': VaultVerifyResult;
+  'check-card': CheckCardResult;
 }
 
 /** How one job of kind K ended. */
@@ -310,7 +349,7 @@ export interface JobLogCard {
   model: string;
   serial: string | null;
   size: number | null;
-  /** flash only: whether this card was written (and verified, when asked); null when the job failed as a whole */
+  /** flash and restore: whether this card was written (and verified); null when the job failed as a whole */
   ok?: boolean | null;
 }
 
@@ -332,6 +371,20 @@ export interface JobLogEntry {
   output?: string;
   result: 'succeeded' | 'failed' | 'cancelled';
   /** why it failed */
+  error: AtlasErrorCode | null;
+}
+
+/** One card of a restore as the build folder's deployment record keeps it (deployments.jsonl, one line per card). */
+export interface DeploymentRecord {
+  time: string; // ISO, when the card finished
+  clone: string; // the clone folder's name
+  cloneTag: string | null;
+  manifestSha256: string | null;
+  intent: 'exact' | 'deploy';
+  card: { device: string; model: string; serial: string | null; size: number | null };
+  hostname: string | null;
+  verified: boolean;
+  ok: boolean;
   error: AtlasErrorCode | null;
 }
 

@@ -2,7 +2,7 @@
 import { AtlasError } from '../engine/errors';
 import { flashJob, type FlashOptions } from '../engine/jobs/flash';
 import { cloneJob } from '../engine/jobs/clone';
-import { restoreJob } from '../engine/jobs/restore';
+import { MAX_RESTORE_TARGETS, restoreJob, type RestoreIntent } from '../engine/jobs/restore';
 import { checkCard } from '../engine/jobs/check-card';
 import type { ConfirmedDrive } from '../engine/drives/index';
 import { registerHelperJob } from './registry';
@@ -44,9 +44,15 @@ registerHelperJob('clone', {
 
 registerHelperJob('restore', {
   check: checkRestoreOptions,
-  cards: (o) => [{ device: o.target, confirmed: o.confirmed, role: 'target', direct: false, unmount: true }],
-  run: (o, access, control) =>
-    restoreJob({ folder: o.folder, target: o.target, grow: o.grow, access }, control),
+  cards: (o) =>
+    o.targets.map((t) => ({
+      device: t.device,
+      confirmed: t.confirmed,
+      role: 'target' as const,
+      direct: true,
+      unmount: true,
+    })),
+  run: (o, access, control) => restoreJob({ ...o, access }, control),
 });
 
 registerHelperJob('check-card', {
@@ -117,20 +123,38 @@ export function checkCloneOptions(raw: unknown): HelperCloneOptions {
 
 export interface HelperRestoreOptions {
   folder: string;
-  target: string;
-  confirmed: ConfirmedDrive;
+  targets: Array<{ device: string; confirmed: ConfirmedDrive; hostname?: string }>;
+  intent: RestoreIntent;
   grow: boolean;
 }
 
 export function checkRestoreOptions(raw: unknown): HelperRestoreOptions {
   const o = options('restore', raw);
-  const target = checkPath('restore', o.target, 'the target');
-  return {
-    folder: checkPath('restore', o.folder, 'the clone folder'),
-    target,
-    confirmed: checkConfirmed('restore', o.confirmed, target),
-    grow: o.grow !== false,
-  };
+  const folder = checkPath('restore', o.folder, 'the clone folder');
+  if (o.intent !== 'exact' && o.intent !== 'deploy')
+    malformed('restore', 'the intent is neither exact nor deploy');
+  const intent = o.intent as RestoreIntent;
+  if (!Array.isArray(o.targets) || o.targets.length === 0) malformed('restore', 'no targets');
+  const list = o.targets as unknown[];
+  if (list.length > MAX_RESTORE_TARGETS) malformed('restore', `more than ${MAX_RESTORE_TARGETS} targets`);
+  const targets = list.map((raw) => {
+    const t = raw as { device?: unknown; confirmed?: unknown; hostname?: unknown } | null;
+    if (!t || typeof t !== 'object') malformed('restore', 'a target is not an object');
+    const device = checkPath('restore', t!.device, 'a target');
+    const hostname = t!.hostname;
+    if (intent === 'deploy' && typeof hostname !== 'string')
+      malformed('restore', `${device} has no hostname`);
+    if (intent === 'exact' && hostname !== undefined)
+      malformed('restore', `${device} has a hostname on an exact restore`);
+    return {
+      device,
+      confirmed: checkConfirmed('restore', t!.confirmed, device),
+      ...(typeof hostname === 'string' ? { hostname } : {}),
+    };
+  });
+  if (new Set(targets.map((t) => t.device)).size !== targets.length)
+    malformed('restore', 'a target is listed twice');
+  return { folder, targets, intent, grow: o.grow !== false };
 }
 
 /** The flash options as the helper accepts them: plain data, every target confirmed, no test hooks. */

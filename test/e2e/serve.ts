@@ -20,9 +20,10 @@ import {
   type HandlerDeps,
 } from '../../main/app/handlers';
 import { flashJob } from '../../main/engine/jobs/flash';
-import { toCloneResult, toFlashResult, toRestoreResult } from '../../main/app/adapters';
+import { toCheckCardResult, toCloneResult, toFlashResult, toRestoreResult } from '../../main/app/adapters';
 import { cloneJob } from '../../main/engine/jobs/clone';
 import { restoreJob } from '../../main/engine/jobs/restore';
+import { checkCard } from '../../main/engine/jobs/check-card';
 import { inProcessFileJobs } from '../../main/app/production';
 import { prehashBase } from '../../main/engine/jobs/insert';
 import type { Drive, FilePurpose, FolderPurpose } from '../../main/contract';
@@ -211,14 +212,31 @@ export const fileDeviceJobs: DeviceJobRunner = async (kind, request, control) =>
     );
     return toCloneResult(result) as never;
   }
+  if (kind === 'check-card') {
+    const r = request as DeviceJobRequests['check-card'];
+    const dev = await localCardAccess().open(r.target.device, { write: true, direct: true });
+    try {
+      return toCheckCardResult(await checkCard(dev, control)) as never;
+    } finally {
+      await dev.handle.close();
+    }
+  }
   const r = request as DeviceJobRequests['restore'];
-  return toRestoreResult(
-    r.folder,
-    await restoreJob(
-      { folder: r.folder, target: r.target.device, grow: r.grow, access: localCardAccess() },
-      control,
-    ),
-  ) as never;
+  const result = await restoreJob(
+    {
+      folder: r.folder,
+      targets: r.targets.map((t, i) => ({
+        device: t.device,
+        ...(r.hostnames ? { hostname: r.hostnames[i]! } : {}),
+      })),
+      intent: r.intent,
+      grow: r.grow,
+      eject: false,
+      access: localCardAccess(),
+    },
+    control,
+  );
+  return toRestoreResult(result) as never;
 };
 
 /** A fake card: an image file standing in for /dev/sdX (the contract's card, 64 MiB, its serial from the name). */

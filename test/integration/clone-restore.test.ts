@@ -119,7 +119,13 @@ describe('clone and restore', () => {
   test('our restore onto an image file of the same size gives the source back', async () => {
     const target = join(dir, 'restored-same.img');
     run('truncate', ['-s', '256M', target]);
-    const result = await restoreJob({ folder, target, grow: false, access: localCardAccess() });
+    const result = await restoreJob({
+      folder,
+      targets: [{ device: target }],
+      intent: 'exact',
+      grow: false,
+      access: localCardAccess(),
+    });
     assert.equal(result.manifestChecked, true);
     assert.equal(tryRun('cmp', [source, target]).status, 0);
   });
@@ -129,8 +135,8 @@ describe('clone and restore', () => {
     run('truncate', ['-s', '512M', target]);
     // a worker's access: the broker said growing is not possible (no resize2fs in root's folders)
     const access = { ...localCardAccess(), growExt4: async () => false };
-    const result = await restoreJob({ folder, target, access });
-    assert.equal(result.grow, 'at-first-boot', result.growMessage);
+    const result = await restoreJob({ folder, targets: [{ device: target }], intent: 'exact', access });
+    assert.equal(result.targets[0]!.grow, 'at-first-boot', result.targets[0]!.growMessage);
     const t = attachLoop(target);
     try {
       run('e2fsck', ['-fn', t.partition(2)]);
@@ -146,8 +152,13 @@ describe('clone and restore', () => {
     run('truncate', ['-s', '512M', target]);
     const t = attachLoop(target, { partitions: false });
     try {
-      const result = await restoreJob({ folder, target: t.device, access: localCardAccess() });
-      assert.equal(result.grow, 'resized', result.growMessage);
+      const result = await restoreJob({
+        folder,
+        targets: [{ device: t.device }],
+        intent: 'exact',
+        access: localCardAccess(),
+      });
+      assert.equal(result.targets[0]!.grow, 'resized', result.targets[0]!.growMessage);
       const dump = run('sfdisk', ['--dump', t.device]);
       const last = /p2 : start=\s*(\d+), size=\s*(\d+)/.exec(dump);
       assert.ok(last, dump);
@@ -210,7 +221,7 @@ describe('clone and restore', () => {
     shell(`head -c 1048576 /dev/urandom | dd of='${target}' conv=notrunc status=none`);
     const before = sha256sum(target);
     await rejectsWith(
-      restoreJob({ folder, target, access: localCardAccess() }),
+      restoreJob({ folder, targets: [{ device: target }], intent: 'exact', access: localCardAccess() }),
       'TARGET_TOO_SMALL',
       /holds 128(\.0)? MiB; this clone needs \d+(\.\d+)? [MG]iB\. Use a larger card\./,
     );
@@ -229,7 +240,7 @@ describe('clone and restore', () => {
     run('truncate', ['-s', '256M', target]);
     const before = sha256sum(target);
     await rejectsWith(
-      restoreJob({ folder: bad, target, access: localCardAccess() }),
+      restoreJob({ folder: bad, targets: [{ device: target }], intent: 'exact', access: localCardAccess() }),
       'MANIFEST_MISMATCH',
       new RegExp(gz),
     );

@@ -57,7 +57,13 @@ test('restore onto a card that fails to write: card, byte and progress named', a
   const card = await makeFaultCard(join(dir, 'dst'), 192 * MIB, { eioWriteFrom: 100 * MIB });
   try {
     await assert.rejects(
-      restoreJob({ folder, target: card.loop.device, grow: false, access: localCardAccess() }),
+      restoreJob({
+        folder,
+        targets: [{ device: card.loop.device }],
+        intent: 'exact',
+        grow: false,
+        access: localCardAccess(),
+      }),
       (e: AtlasError) => {
         assert.equal(e.code, 'IO_ERROR', e.message);
         // written through the page cache: the card refuses at the next flush, within 64 MiB of the bad place

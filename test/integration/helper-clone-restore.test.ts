@@ -64,8 +64,8 @@ const restoreInHelper = (serial: string) =>
     'restore',
     {
       folder,
-      target: fake.deviceFor(target!.device),
-      confirmed: { size: TARGET_BYTES, serial },
+      targets: [{ device: fake.deviceFor(target!.device), confirmed: { size: TARGET_BYTES, serial } }],
+      intent: 'exact',
       grow: true,
     },
     {},
@@ -157,7 +157,7 @@ test('the helper refuses to restore onto a card that is not removable', { skip }
 
 test('restore through the helper onto a bigger card: fsck clean, root grown', { skip }, async () => {
   const result = await restoreInHelper('DST-2');
-  assert.equal(result.grow, 'resized', result.growMessage);
+  assert.equal(result.targets[0]!.grow, 'resized', result.targets[0]!.growMessage);
   const view = attachLoop(join(dir, 'blank.img'));
   try {
     run('fsck.vfat', ['-n', view.partition(1)]);

@@ -62,7 +62,13 @@ describe('restoring folders made by partclone + pigz', () => {
   test('our restore of a shell-made folder gives the source back, fsck clean', async () => {
     const target = join(dir, 'restored.img');
     run('truncate', ['-s', '256M', target]);
-    const result = await restoreJob({ folder, target, grow: false, access: localCardAccess() });
+    const result = await restoreJob({
+      folder,
+      targets: [{ device: target }],
+      intent: 'exact',
+      grow: false,
+      access: localCardAccess(),
+    });
     assert.equal(result.manifestChecked, false);
     assert.equal(tryRun('cmp', [source, target]).status, 0);
     const t = attachLoop(target);
@@ -90,7 +96,7 @@ describe('restoring folders made by partclone + pigz', () => {
     });
     const t = freshTarget('t-trunc.img');
     await rejectsWith(
-      restoreJob({ folder: bad, target: t.path, access: localCardAccess() }),
+      restoreJob({ folder: bad, targets: [{ device: t.path }], intent: 'exact', access: localCardAccess() }),
       'TRUNCATED',
       /sdc2-root\.partclone\.gz/,
     );
@@ -109,7 +115,7 @@ describe('restoring folders made by partclone + pigz', () => {
     await rejectsWith(verifyCloneFolder(bad), 'CHECKSUM_MISMATCH', /sdc2-root.*block \d+/);
     const t = freshTarget('t-flip.img');
     await rejectsWith(
-      restoreJob({ folder: bad, target: t.path, access: localCardAccess() }),
+      restoreJob({ folder: bad, targets: [{ device: t.path }], intent: 'exact', access: localCardAccess() }),
       'CHECKSUM_MISMATCH',
       /block \d+/,
     );
@@ -132,7 +138,12 @@ describe('restoring folders made by partclone + pigz', () => {
       });
       const t = freshTarget(`t-${name}.img`);
       await rejectsWith(
-        restoreJob({ folder: bad, target: t.path, access: localCardAccess() }),
+        restoreJob({
+          folder: bad,
+          targets: [{ device: t.path }],
+          intent: 'exact',
+          access: localCardAccess(),
+        }),
         code,
         /sdc1-boot\.partclone\.gz/,
       );
@@ -147,7 +158,7 @@ describe('restoring folders made by partclone + pigz', () => {
     });
     const t = freshTarget('t-dump.img');
     await rejectsWith(
-      restoreJob({ folder: bad, target: t.path, access: localCardAccess() }),
+      restoreJob({ folder: bad, targets: [{ device: t.path }], intent: 'exact', access: localCardAccess() }),
       'MALFORMED_DUMP',
       /line \d+/,
     );

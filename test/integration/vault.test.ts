@@ -231,7 +231,8 @@ describe('vault sync and verify', () => {
     run('truncate', ['-s', String(statSync(join(dir, card)).size), target]);
     const restored = await restoreJob({
       folder: join(vault, CLONE),
-      target,
+      targets: [{ device: target }],
+      intent: 'exact',
       grow: false,
       access: localCardAccess(),
     });

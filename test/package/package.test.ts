@@ -265,15 +265,15 @@ test('the flows, run from the packed files', { skip }, async (t) => {
         'restore',
         {
           folder,
-          target: fake.deviceFor(b.device),
-          confirmed: { size: CARD_B, serial: 'PKG-B' },
+          targets: [{ device: fake.deviceFor(b.device), confirmed: { size: CARD_B, serial: 'PKG-B' } }],
+          intent: 'exact',
           grow: true,
         },
         {},
         helper,
       );
       ranPackedHelper();
-      assert.equal(result.grow, 'resized', result.growMessage);
+      assert.equal(result.targets[0]!.grow, 'resized', result.targets[0]!.growMessage);
       const view = attachLoop(join(dir, 'b.bin'));
       try {
         run('fsck.vfat', ['-n', view.partition(1)]);

@@ -1,83 +1,190 @@
-import { resolve } from 'node:path';
-import { restoreJob, type RestoreResult } from '../../engine/jobs/restore';
-import { assertTarget, localCardAccess } from '../../engine/drives/index';
+import { promises as fsp } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import {
+  MAX_RESTORE_TARGETS,
+  restoreJob,
+  type RestoreIntent,
+  type RestoreResult,
+  type RestoreTargetSpec,
+} from '../../engine/jobs/restore';
+import { assertTarget, localCardAccess, type Drive } from '../../engine/drives/index';
 import { runInHelper } from '../../helper/launch';
 import { AtlasError } from '../../engine/errors';
 import { formatBytes } from '../../engine/format';
+import { appendDeployments, deploymentRecords, type DeployedCard } from '../../engine/library/deployments';
+import { readLibraryFolders } from '../../engine/library/locations';
+import { hostnamesFor } from '../../shared/hostnames';
 import { flag, stringOption, type CliCommand } from '../command';
 import { cardAt, confirmedOf, describeTarget } from '../describe';
 
 export const restoreCommand: CliCommand = {
   name: 'restore',
   summary:
-    'Restore a golden-clone folder (ours, or made by partclone + pigz) onto a card; grows root to fill it',
+    'Restore a golden-clone folder onto one or several cards: roll a device back (exact) or deploy new devices',
   usage: [
-    'Usage: atlas restore <clone-folder> <target> [--no-grow] [--unmount] [--image-size BYTES] [--yes] [--json]',
+    'Usage: atlas restore <clone-folder> <card...> [--exact | --deploy --hostname PATTERN] [--no-grow]',
+    '                     [--unmount] [--image-size BYTES] [--yes] [--json]',
     '',
-    'Writes the partition table and every partition of <clone-folder> to <target>, a whole card (/dev/sdc) or a',
-    'disk image file (created when missing). Hashes and headers are checked before anything is written.',
-    'The last partition and its ext4 then grow to fill the card (resize2fs on Linux; on macOS Armbian grows the',
-    'filesystem at first boot).',
+    `Writes the partition table and every partition of <clone-folder> onto each card (up to ${MAX_RESTORE_TARGETS}) from one`,
+    'read of the folder, reads every card back, then grows root to fill each card. Hashes and headers are',
+    'checked before anything is written. A card that fails is reported and the others go on.',
+    'A card is a whole card (/dev/sdc) or a disk image file (created when missing).',
     '',
+    '  --exact            roll back this device: an exact copy of the clone (the default for one card)',
+    '  --deploy           new devices (the default for several cards): each card gets an empty machine ID,',
+    '                     new SSH host keys at first boot and its own hostname',
+    '  --hostname P       the hostnames of a deploy: {n} counts the cards from 1, {n:03} pads it, {serial} is',
+    '                     the card serial, e.g. atlas-{n:03}',
     '  --no-grow          keep the partition sizes of the clone',
     "  --unmount          unmount the image file's mounted partitions instead of refusing (a card's are",
     '                     always unmounted once you confirm, as in the app)',
-    '  --image-size N     size in bytes of a new image-file target (default: just what the clone needs);',
-    '                     an existing image file keeps its size, like a card',
+    '  --image-size N     size in bytes of a new image-file target (default: just what the clone needs)',
     '  --yes              do not ask for confirmation (required without a terminal)',
     '',
-    'A card is written by the same administrator helper as in the app (started with pkexec or the macOS',
+    'Each card is recorded in deployments.jsonl in the build folder (the folder holding the clone, or the',
+    "app's build folder when the clone is in the vault).",
+    'Cards are written by the same administrator helper as in the app (started with pkexec or the macOS',
     'password dialog, or directly under sudo), with the same rules: whole, removable, not the system disk, and',
-    'still the card you confirmed. The clone folder is read as you. An image file needs no administrator.',
+    'still the card you confirmed. The clone folder is read as you. Image files need no administrator.',
   ].join('\n'),
   options: {
+    exact: { type: 'boolean', default: false },
+    deploy: { type: 'boolean', default: false },
+    hostname: { type: 'string' },
     'no-grow': { type: 'boolean', default: false },
     unmount: { type: 'boolean', default: false },
     'image-size': { type: 'string' },
     yes: { type: 'boolean', short: 'y', default: false },
   },
   async run(args, ui, signal) {
-    const [folder, target] = args.positionals;
-    if (!folder || !target || args.positionals.length > 2) {
-      throw new AtlasError('INVALID_ARGUMENT', 'restore takes a clone folder and a target.');
+    const [folder, ...paths] = args.positionals;
+    if (!folder || paths.length === 0) {
+      throw new AtlasError('INVALID_ARGUMENT', 'restore takes a clone folder and at least one card.');
+    }
+    const intent = intentOf(args.values.exact === true, args.values.deploy === true, paths.length);
+    const pattern = stringOption(args, 'hostname');
+    if (intent === 'deploy' && pattern === undefined) {
+      throw new AtlasError(
+        'INVALID_ARGUMENT',
+        'A deploy names each card: add --hostname PATTERN (e.g. --hostname atlas-{n:03}), or --exact for exact copies.',
+      );
+    }
+    if (intent === 'exact' && pattern !== undefined) {
+      throw new AtlasError(
+        'INVALID_ARGUMENT',
+        '--hostname names the cards of a deploy; an exact restore keeps the clone’s.',
+      );
     }
     const sizeText = stringOption(args, 'image-size');
     const imageSize = sizeText === undefined ? undefined : Number(sizeText);
     if (imageSize !== undefined && (!Number.isSafeInteger(imageSize) || imageSize <= 0)) {
       throw new AtlasError('INVALID_ARGUMENT', '--image-size takes a size in bytes.');
     }
-    const card = await cardAt(target);
+    const drives: Array<Drive | null> = [];
+    for (const p of paths) drives.push(await cardAt(p));
+    const cards = drives.filter((d): d is Drive => d !== null);
+    if (cards.length > 0 && cards.length < paths.length) {
+      throw new AtlasError('INVALID_ARGUMENT', 'Restore onto cards or onto image files, not both at once.');
+    }
+    let hostnames: string[] | null = null;
+    if (intent === 'deploy') {
+      try {
+        hostnames = hostnamesFor(
+          pattern!,
+          drives.map((d) => d?.serial ?? null),
+        );
+      } catch (error) {
+        throw new AtlasError('INVALID_ARGUMENT', (error as Error).message);
+      }
+    }
     // the rules first, so nothing is asked about a disk that will not be written
-    if (card) for (const w of assertTarget(card)) ui.warn(w.message);
+    for (const card of cards) for (const w of assertTarget(card)) ui.warn(w.message);
+    const described = await Promise.all(paths.map((p, i) => describeTarget(p, drives[i] ?? null)));
+    for (const [i, d] of described.entries()) {
+      ui.info(`Card ${i + 1}: ${d}${hostnames ? ` → hostname ${hostnames[i]}` : ''}`);
+    }
     await ui.confirm(
-      `Everything on ${await describeTarget(target, card)} will be replaced by ${folder}.`,
+      `Everything on ${described.join(', ')} will be replaced by ${folder}` +
+        (intent === 'deploy' ? ', each made a device of its own.' : ' (exact copies).'),
       flag(args, 'yes'),
     );
     const control = { signal, onProgress: ui.progress };
     const grow = !flag(args, 'no-grow');
-    const result = card
-      ? await runInHelper<RestoreResult>(
-          'restore',
-          { folder: resolve(folder), target: card.device, confirmed: confirmedOf(card), grow },
-          control,
-          { name: 'Atlas Imager' },
-        )
-      : await restoreJob(
-          {
-            folder,
-            target,
-            grow,
-            access: localCardAccess({ unmount: flag(args, 'unmount') }),
-            ...(imageSize !== undefined ? { imageSize } : {}),
-          },
-          control,
-        );
+    const targets: RestoreTargetSpec[] = paths.map((p, i) => ({
+      device: drives[i]?.device ?? p,
+      ...(drives[i] ? { confirmed: confirmedOf(drives[i]!) } : {}),
+      ...(hostnames ? { hostname: hostnames[i]! } : {}),
+    }));
+    const result =
+      cards.length > 0
+        ? await runInHelper<RestoreResult>(
+            'restore',
+            { folder: resolve(folder), targets, intent, grow },
+            control,
+            { name: 'Atlas Imager' },
+          )
+        : await restoreJob(
+            {
+              folder,
+              targets,
+              intent,
+              grow,
+              access: localCardAccess({ unmount: flag(args, 'unmount') }),
+              ...(imageSize !== undefined ? { imageSize } : {}),
+            },
+            control,
+          );
+    const deployed = await Promise.all(
+      paths.map((p, i) => deployedCard(targets[i]!.device, p, drives[i] ?? null)),
+    );
+    const records = deploymentRecords(result, deployed, new Date());
+    const recordFolder = await buildFolderFor(folder);
+    await appendDeployments(recordFolder, records).catch((error: unknown) =>
+      ui.warn(`The deployment record could not be written to ${recordFolder}: ${(error as Error).message}`),
+    );
     ui.result({ ...result }, [
-      `Restored ${folder} to ${target}${result.manifestChecked ? ' (manifest hashes checked)' : ''}`,
+      `${intent === 'deploy' ? 'Deployed' : 'Restored'} ${folder}${result.manifestChecked ? ' (manifest hashes checked)' : ''}`,
       ...result.partitions.map(
         (p) => `  partition ${p.number} from ${p.file}: ${formatBytes(p.usedBlocks * p.blockSize)}`,
       ),
-      `  ${result.growMessage}`,
+      ...result.targets.flatMap((t) =>
+        t.ok
+          ? [
+              `${t.device}: restored${t.verified ? ' and verified' : ' (not verified)'}${t.hostname ? `, hostname ${t.hostname}` : ''}${t.ejected ? ', ejected' : ''}`,
+              `  ${t.growMessage}`,
+              ...t.identityChanges.map((c) => `  ${c}`),
+            ]
+          : [`${t.device}: FAILED: ${t.error?.message ?? 'unknown error'}`],
+      ),
     ]);
+    if (!result.ok) {
+      const failed = result.targets.filter((t) => !t.ok);
+      throw new AtlasError('IO_ERROR', `${failed.length} of ${result.targets.length} cards failed.`, {
+        failed,
+      });
+    }
   },
 };
+
+/** One card: an exact copy unless asked; several: a deploy unless asked. */
+function intentOf(exact: boolean, deploy: boolean, count: number): RestoreIntent {
+  if (exact && deploy) throw new AtlasError('INVALID_ARGUMENT', 'Choose --exact or --deploy, not both.');
+  if (exact) return 'exact';
+  if (deploy) return 'deploy';
+  return count > 1 ? 'deploy' : 'exact';
+}
+
+async function deployedCard(device: string, path: string, drive: Drive | null): Promise<DeployedCard> {
+  if (drive) return { device, model: drive.description, serial: drive.serial ?? null, size: drive.size };
+  const st = await fsp.stat(path).catch(() => null);
+  return { device, model: 'image file', serial: null, size: st?.size ?? null };
+}
+
+/** Where the record goes: the folder holding the clone, unless that is the vault (an archive, not a workbench). */
+async function buildFolderFor(folder: string): Promise<string> {
+  const parent = dirname(resolve(folder));
+  const { buildFolder, vaultFolder } = await readLibraryFolders();
+  const same = async (a: string, b: string): Promise<boolean> =>
+    (await fsp.realpath(a).catch(() => resolve(a))) === (await fsp.realpath(b).catch(() => resolve(b)));
+  return (await same(parent, vaultFolder)) ? buildFolder : parent;
+}

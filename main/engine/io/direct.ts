@@ -193,7 +193,7 @@ export interface Block {
 }
 
 /** What O_DIRECT lengths are rounded up to: the device's sector, or a page for a file (any filesystem's). */
-function directUnit(device: DirectDevice): number {
+export function directUnit(device: DirectDevice): number {
   return device.isBlockDevice ? device.sectorSize : 4096;
 }
 

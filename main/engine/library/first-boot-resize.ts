@@ -14,8 +14,15 @@ const OPT_OUT = '/root/.no_rootfs_resize';
  * Enables armbian-resize-filesystem in the ext4 at `offset` of the card open on `fd` (restore's own descriptor:
  * the card may be one only the broker could open); false when the image has no such unit.
  */
-export async function ensureFirstBootResize(fd: number, offset: number, name = 'the card'): Promise<boolean> {
-  return withExt4(name, { offset, write: true, fd }, async (ext4) => {
+export async function ensureFirstBootResize(
+  fd: number,
+  offset: number,
+  name = 'the card',
+  /** `fd` is O_DIRECT: I/O in whole aligned units of this many bytes */
+  directUnit?: number,
+): Promise<boolean> {
+  const session = { offset, write: true, fd, ...(directUnit !== undefined ? { directUnit } : {}) };
+  return withExt4(name, session, async (ext4) => {
     let unit: string | undefined;
     for (const path of UNIT_PATHS) if (await ext4.exists(path)) unit = unit ?? path;
     if (!unit) return false;

@@ -192,13 +192,16 @@ function RestoreDone({ result }: { result: RestoreResult }) {
   return (
     <section className="card result result-ok" data-testid="restore-done" role="status">
       <h2>Card restored</h2>
-      <p>
-        {result.folder.split('/').pop()} → {result.target}
-      </p>
-      <p>
-        {result.growNote ??
-          (result.grown ? 'Root was grown to fill the card.' : 'Root kept its original size.')}
-      </p>
+      {result.targets.map((t) => (
+        <div key={t.device}>
+          <p>
+            {result.folder.split('/').pop()} → {t.device}
+          </p>
+          <p>
+            {t.growNote ?? (t.grown ? 'Root was grown to fill the card.' : 'Root kept its original size.')}
+          </p>
+        </div>
+      ))}
     </section>
   );
 }

@@ -80,7 +80,8 @@ export const useRestore = create<RestoreState>()((set, get) => ({
     try {
       const jobId = await startJob('restore:start', {
         folder,
-        target: { device: confirmed.device, size: confirmed.size, serial: confirmed.serial },
+        targets: [{ device: confirmed.device, size: confirmed.size, serial: confirmed.serial }],
+        intent: 'exact',
         grow,
       });
       set({ jobId });

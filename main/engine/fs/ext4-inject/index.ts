@@ -42,6 +42,11 @@ export interface Ext4OpenOptions {
    * messages): a card the root broker opened, which the person cannot open by path. It is not closed.
    */
   fd?: number;
+  /**
+   * `fd` was opened with O_DIRECT (a card restore writes uncached): its I/O must be whole units of this many
+   * bytes at aligned offsets (see io/aligned-handle.ts)
+   */
+  directUnit?: number;
   /** aborting ends the worker at once; a file being written is then left half-done (write to a *.partial) */
   signal?: AbortSignal | undefined;
 }
@@ -115,6 +120,7 @@ export async function openExt4(
   const init: WorkerInit = {
     path: imagePath,
     ...(options.fd !== undefined ? { fd: options.fd } : {}),
+    ...(options.directUnit !== undefined ? { directUnit: options.directUnit } : {}),
     offset,
     write: options.write === true && !capture,
     sync: options.sync !== false,

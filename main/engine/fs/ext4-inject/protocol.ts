@@ -43,6 +43,8 @@ export interface WorkerInit {
   path: string;
   /** an open descriptor of the image to use instead of opening `path` (left open on close; see Ext4OpenOptions) */
   fd?: number;
+  /** `fd` is O_DIRECT: whole aligned units of this many bytes (see Ext4OpenOptions) */
+  directUnit?: number;
   /** byte offset of the filesystem inside the file */
   offset: number;
   write: boolean;

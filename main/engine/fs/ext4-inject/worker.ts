@@ -6,6 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { promises as fsp } from 'node:fs';
 import { FdHandle, type DeviceHandle } from '../../io/fd-handle';
+import { AlignedHandle } from '../../io/aligned-handle';
 import { posix } from 'node:path';
 import * as ext2fs from 'ext2fs';
 import { readFullyAt, writeFullyAt } from '../../io/block-file';
@@ -248,6 +249,7 @@ async function main(): Promise<void> {
       init.fd !== undefined
         ? new FdHandle(init.fd, { owned: false })
         : await fsp.open(init.path, init.write ? 'r+' : 'r');
+    if (init.directUnit !== undefined) handle = new AlignedHandle(handle, init.directUnit);
   } catch (error) {
     post({ type: 'failed', error: failure(error, 'OPEN') });
     return;

@@ -28,6 +28,8 @@ export interface RearmOptions {
   hostname: string;
   /** work on this open descriptor of the card (the helper's) instead of opening `image` */
   fd?: number;
+  /** `fd` is O_DIRECT: I/O in whole aligned units of this many bytes */
+  directUnit?: number;
   signal?: AbortSignal | undefined;
 }
 
@@ -65,6 +67,7 @@ export async function rearmIdentity(
     offset: rootOffset,
     write: true,
     ...(options.fd !== undefined ? { fd: options.fd } : {}),
+    ...(options.directUnit !== undefined ? { directUnit: options.directUnit } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
   };
   return withExt4(image, session, async (ext4) => {

@@ -1,0 +1,125 @@
+/**
+ * The read-back: every card read from the medium (O_DIRECT, or the device's cache dropped first) over exactly what
+ * was written to it (its partition table and the used blocks), the blocks compared against the hashes taken while
+ * writing, the table's few sectors byte for byte. A card that differs is dropped with the byte where it differs
+ * (the table) or the piece of HASH_SEGMENT bytes that holds it; the others go on.
+ */
+import { AtlasError } from '../../errors';
+import { formatBytes } from '../../format';
+import { alignedBuffer, directUnit, dropDeviceCache, readAhead, readFully } from '../../io/direct';
+import type { BlockHasher } from '../../io/hash-pool';
+import type { JobControl } from '../../progress';
+import { ProgressMeter } from '../../progress';
+import { failCard, type CardBoard, type RestoreCard } from './cards';
+import { CHUNK, HASH_SEGMENT, type WrittenExtent } from './write';
+
+/** Reads in flight ahead of the chunk being compared. */
+const VERIFY_AHEAD = 3;
+
+/** A write the partition table made on one card, kept to compare with the read-back. */
+export interface TableWrite {
+  position: number;
+  data: Buffer;
+}
+
+export async function verifyCards(
+  cards: RestoreCard[],
+  extents: WrittenExtent[],
+  tables: Map<RestoreCard, TableWrite[]>,
+  hasher: BlockHasher,
+  board: CardBoard,
+  control: JobControl,
+): Promise<void> {
+  const live = cards.filter((c) => c.live);
+  const bytes = extents.reduce((sum, e) => sum + e.length, 0);
+  const meter = new ProgressMeter('verifying', bytes * live.length, control.onProgress, {
+    detail: live.map((c) => c.spec.device).join(', '),
+  });
+  board.use(meter, bytes, 'verifying');
+  await Promise.all(
+    live.map(async (card) => {
+      try {
+        await dropDeviceCache(card.dev!);
+        await verifyTable(card, tables.get(card) ?? []);
+        await verifyExtents(card, extents, hasher, meter, board, control);
+        card.verified = true;
+      } catch (error) {
+        if (control.signal?.aborted) throw error;
+        const at = (error as AtlasError).details?.offset;
+        failCard(card, error, 'Verifying', typeof at === 'number' ? at : undefined, bytes);
+        board.report();
+      }
+    }),
+  );
+  meter.finish();
+}
+
+async function verifyTable(card: RestoreCard, writes: TableWrite[]): Promise<void> {
+  for (const w of writes) {
+    const back = Buffer.alloc(w.data.length);
+    const got = await card.file!.read(back, w.position, w.data.length);
+    const k = got < w.data.length ? got : back.findIndex((b, i) => b !== w.data[i]);
+    if (k >= 0) throw mismatch(card, w.position + k, `its partition table (byte ${w.position + k})`);
+  }
+}
+
+async function verifyExtents(
+  card: RestoreCard,
+  extents: WrittenExtent[],
+  hasher: BlockHasher,
+  meter: ProgressMeter,
+  board: CardBoard,
+  control: JobControl,
+): Promise<void> {
+  const dev = card.dev!;
+  const unit = dev.direct ? directUnit(dev) : 1;
+  // an extent read whole sectors around it; `skip` is where it starts in the buffer
+  const span = (e: WrittenExtent): { from: number; skip: number; ask: number } => {
+    const from = e.at - (e.at % unit);
+    return { from, skip: e.at - from, ask: Math.ceil((e.at + e.length) / unit) * unit - from };
+  };
+  const pool = Array.from({ length: VERIFY_AHEAD + 1 }, () =>
+    alignedBuffer(CHUNK + 2 * unit, [dev], { shared: true }),
+  );
+  const blocks = readAhead(pool, {
+    count: extents.length,
+    ahead: VERIFY_AHEAD,
+    signal: control.signal,
+    position: (k) => extents[k]!.at,
+    want: (k) => span(extents[k]!).ask,
+    read: (k, buffer) => readFully(dev, buffer, span(extents[k]!).ask, span(extents[k]!).from),
+  });
+  let k = 0;
+  for await (const { buffer, length } of blocks) {
+    const e = extents[k]!;
+    const { skip, ask } = span(e);
+    if (length < ask) {
+      throw new AtlasError(
+        'DRIVE_REMOVED',
+        `${dev.path} ended at byte ${e.at + Math.max(0, length - skip)} while verifying (${formatBytes(card.verifiedBytes)} verified). Was the card removed?`,
+        { device: dev.path, offset: e.at + Math.max(0, length - skip) },
+      );
+    }
+    const readBack = await hasher.hashSegments(buffer.subarray(skip), e.length, HASH_SEGMENT);
+    const bad = readBack.findIndex((h, i) => h !== e.hashes[i]);
+    if (bad >= 0) {
+      const at = e.at + bad * HASH_SEGMENT;
+      const piece = Math.min(HASH_SEGMENT, e.length - bad * HASH_SEGMENT);
+      throw mismatch(card, at, `the ${formatBytes(piece)} starting at byte ${at}`);
+    }
+    card.verifiedBytes += e.length;
+    card.stateBytes += e.length;
+    meter.add(e.length);
+    board.report();
+    k += 1;
+  }
+}
+
+function mismatch(card: RestoreCard, at: number, where: string): AtlasError {
+  const device = card.spec.device;
+  return new AtlasError(
+    'VERIFY_MISMATCH',
+    `Verification failed on ${device}: the card differs from the clone in ${where} (${formatBytes(card.verifiedBytes)} verified before it). The card or the reader may be faulty; try another.`,
+    { device, offset: at },
+  );
+}

@@ -1,0 +1,108 @@
+/**
+ * The deployment record: one JSON line per card a restore wrote, in the build folder (deployments.jsonl): when,
+ * from which clone (its tag and the sha256 of its manifest), onto which card, the hostname given, and whether it
+ * verified. Appended by the person's process (never root), read by the Library and `atlas library`.
+ */
+import { promises as fsp } from 'node:fs';
+import { basename, join } from 'node:path';
+import type { DeploymentRecord } from '../../contract';
+import type { RestoreResult, RestoreTargetResult } from '../jobs/restore';
+
+export type { DeploymentRecord };
+
+export const DEPLOYMENTS_FILE = 'deployments.jsonl';
+
+/** A card as the drive list described it when the restore started. */
+export interface DeployedCard {
+  device: string;
+  model: string;
+  serial: string | null;
+  size: number | null;
+}
+
+/**
+ * What a record is made of: the engine's RestoreResult, or the app's (its contract result plus the clone's tag
+ * and manifest hash); only these fields are read.
+ */
+export type DeploymentSource = Pick<RestoreResult, 'folder' | 'intent' | 'cloneTag' | 'manifestSha256'> & {
+  targets: ReadonlyArray<
+    Pick<RestoreTargetResult, 'device' | 'hostname' | 'verified' | 'ok'> & {
+      error?: { code: DeploymentRecord['error'] & string } | undefined;
+    }
+  >;
+};
+
+/** One record per card of a restore that ran (the cards as the drive list described them; `when` its end). */
+export function deploymentRecords(
+  result: DeploymentSource,
+  cards: DeployedCard[],
+  when: Date,
+): DeploymentRecord[] {
+  return result.targets.map((t) => {
+    const card = cards.find((c) => c.device === t.device) ?? {
+      device: t.device,
+      model: '',
+      serial: null,
+      size: null,
+    };
+    return {
+      time: when.toISOString(),
+      clone: basename(result.folder),
+      cloneTag: result.cloneTag,
+      manifestSha256: result.manifestSha256,
+      intent: result.intent,
+      card: { device: card.device, model: card.model, serial: card.serial, size: card.size },
+      hostname: t.hostname,
+      verified: t.verified,
+      ok: t.ok,
+      error: t.error?.code ?? null,
+    };
+  });
+}
+
+/** Appends the records as lines, in one O_APPEND write (two restores ending together do not interleave). */
+export async function appendDeployments(buildFolder: string, records: DeploymentRecord[]): Promise<void> {
+  if (records.length === 0) return;
+  await fsp.mkdir(buildFolder, { recursive: true });
+  const text = records.map((r) => `${JSON.stringify(r)}\n`).join('');
+  await fsp.appendFile(join(buildFolder, DEPLOYMENTS_FILE), text, { mode: 0o644 });
+}
+
+/** Every record of the build folder, newest first; no file is no record, a torn or invalid line is skipped. */
+export async function readDeployments(buildFolder: string): Promise<DeploymentRecord[]> {
+  let text: string;
+  try {
+    text = await fsp.readFile(join(buildFolder, DEPLOYMENTS_FILE), 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+  const records: DeploymentRecord[] = [];
+  for (const line of text.split('\n').reverse()) {
+    const record = parseRecord(line);
+    if (record) records.push(record);
+  }
+  return records;
+}
+
+function parseRecord(line: string): DeploymentRecord | null {
+  if (line.trim() === '') return null;
+  let o: Partial<DeploymentRecord> | null;
+  try {
+    o = JSON.parse(line) as Partial<DeploymentRecord> | null;
+  } catch {
+    return null;
+  }
+  const ok =
+    typeof o === 'object' &&
+    o !== null &&
+    typeof o.time === 'string' &&
+    typeof o.clone === 'string' &&
+    (o.intent === 'exact' || o.intent === 'deploy') &&
+    typeof o.card === 'object' &&
+    o.card !== null &&
+    typeof o.card.device === 'string' &&
+    typeof o.verified === 'boolean' &&
+    typeof o.ok === 'boolean';
+  return ok ? (o as DeploymentRecord) : null;
+}
