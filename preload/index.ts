@@ -19,6 +19,7 @@ const REQUESTS: Record<RequestChannel, true> = {
   'clone:inspect': true,
   'flash:start': true,
   'insert:prepare-base': true,
+  'insert:check': true,
   'insert:start': true,
   'clone:start': true,
   'restore:start': true,

@@ -40,6 +40,7 @@ import { checkRestoreRequest, restoreHostnames } from './restore-request';
 import { cloneManifestSha256 } from './job-log';
 import { listLibrary } from './library';
 import { inspectImage } from './image';
+import { checkInsertFields } from '../engine/jobs/insert/check-fields';
 import { inspectClone } from './clone-info';
 import { SettingsStore } from './settings';
 import * as v from './validate';
@@ -147,6 +148,17 @@ const FILE_JOB_NAMES: Record<FileJobKind, string> = {
   'vault-verify': 'Vault verify',
 };
 const MAX_TARGETS = 16;
+const INSERT_FIELDS = [
+  'base',
+  'firstboot',
+  'service',
+  'secrets',
+  'version',
+  'patch',
+  'tag',
+  'outDir',
+  'force',
+];
 const DEVICE_JOB_NAMES: Record<DeviceJobKind, string> = {
   flash: 'Flash to a card',
   clone: 'Clone a card',
@@ -374,18 +386,30 @@ export function createHandlers(deps: HandlerDeps): AppHandlers {
         });
       return { hashing: true };
     },
+    'insert:check': async (request) => {
+      const o = v.onlyKeys(v.object(request), INSERT_FIELDS);
+      // a field not picked yet is not checked; one picked is checked as the build will check it
+      const path = (value: unknown, what: string): string | undefined =>
+        value === undefined || value === '' ? undefined : v.path(value, what);
+      const number = (value: unknown, what: string): number | undefined =>
+        value === undefined ? undefined : v.integer(value, what, 0, GOLDEN_NUMBER_MAX);
+      const given = {
+        base: path(o.base, 'The base image'),
+        firstboot: path(o.firstboot, 'The firstboot script'),
+        service: path(o.service, 'The service unit'),
+        secrets: path(o.secrets, 'The secrets file'),
+        version: number(o.version, 'The version N'),
+        patch: number(o.patch, 'The patch P'),
+        tag: o.tag === undefined ? undefined : v.string(o.tag, 'The tag', 256),
+        outDir: path(o.outDir, 'The output folder') ?? (await settings.get()).buildFolder,
+        force: v.optionalBoolean(o.force, 'Replace'),
+      };
+      return checkInsertFields(
+        Object.fromEntries(Object.entries(given).filter(([, value]) => value !== undefined)),
+      );
+    },
     'insert:start': async (request) => {
-      const o = v.onlyKeys(v.object(request), [
-        'base',
-        'firstboot',
-        'service',
-        'secrets',
-        'version',
-        'patch',
-        'tag',
-        'outDir',
-        'force',
-      ]);
+      const o = v.onlyKeys(v.object(request), INSERT_FIELDS);
       const s = await settings.get();
       const r: FileJobRequests['insert'] = {
         base: await existing(v.path(o.base, 'The base image'), 'The base image', 'file'),

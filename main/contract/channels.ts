@@ -10,6 +10,7 @@ import type {
   Drive,
   DriveSnapshot,
   ImageInfo,
+  InsertFieldProblem,
   JobKind,
   JobLogEntry,
   JobOutcome,
@@ -122,6 +123,11 @@ export interface RequestChannels {
    * cache), so the insert need not wait for it. `hashing` false when this build cannot.
    */
   'insert:prepare-base': { request: { base: string }; response: { hashing: boolean } };
+  /**
+   * Insert's inputs as picked so far (any may be missing), checked as the build would check them, every problem
+   * at once; nothing is written
+   */
+  'insert:check': { request: Partial<InsertRequest>; response: InsertFieldProblem[] };
   'insert:start': { request: InsertRequest; response: JobStarted };
   'clone:start': { request: CloneRequest; response: JobStarted };
   'restore:start': { request: RestoreRequest; response: JobStarted };

@@ -197,6 +197,18 @@ export interface FlashResult {
   usedBlocksOnly?: { bytesWritten: number; imageBytes: number };
 }
 
+/** An Insert input the app checks as it is picked (`output`: the golden image's name in the build folder). */
+export type InsertField = 'base' | 'firstboot' | 'service' | 'secrets' | 'output';
+
+export interface InsertFieldProblem {
+  field: InsertField;
+  /** an error stops the build; a warning is for the person to weigh (a secrets file others can read) */
+  severity: 'error' | 'warning';
+  /** the error's code; null for a warning */
+  code: AtlasErrorCode | null;
+  message: string;
+}
+
 export interface InjectedFileDTO {
   destination: string;
   mode: string;

@@ -36,6 +36,7 @@ const CHANNELS: Record<RequestChannel, true> = {
   'log:list': true,
   'flash:start': true,
   'insert:prepare-base': true,
+  'insert:check': true,
   'insert:start': true,
   'clone:start': true,
   'restore:start': true,

@@ -362,6 +362,50 @@ test('show in folder opens the file manager on a Library artifact only', async (
   }
 });
 
+test('insert:check checks what is picked so far, every problem at once, and writes nothing', async () => {
+  const t = setup();
+  try {
+    const script = join(t.dir, 'atlas_firstboot.sh');
+    writeFileSync(script, 'no shebang\n');
+    const build = join(t.dir, 'home', 'atlas-build');
+    mkdirSync(build, { recursive: true });
+    writeFileSync(join(build, 'ods-atlas-golden-v8-1-FIELD.img'), 'x');
+    assert.deepEqual(
+      await t.call('insert:check', {}),
+      { ok: true, value: [] },
+      'nothing picked, nothing wrong',
+    );
+    const reply = (await t.call('insert:check', {
+      base: t.image,
+      firstboot: script,
+      version: 8,
+      patch: 1,
+      tag: 'FIELD',
+    })) as Reply<Array<{ field: string; code: string | null; severity: string }>>;
+    assert.ok(reply.ok);
+    assert.deepEqual(
+      reply.value.map((p) => [p.field, p.code, p.severity]),
+      [
+        ['base', 'NOT_ARMBIAN_BASE', 'error'],
+        ['firstboot', 'INVALID_ARGUMENT', 'error'],
+        ['output', 'ALREADY_EXISTS', 'error'],
+      ],
+    );
+    // replacing: the clash is no problem
+    const replacing = (await t.call('insert:check', {
+      version: 8,
+      patch: 1,
+      tag: 'FIELD',
+      force: true,
+    })) as Reply<unknown[]>;
+    assert.deepEqual(replacing, { ok: true, value: [] });
+    assert.equal(errorCode(await t.call('insert:check', { base: 'relative.img' })), 'INVALID_ARGUMENT');
+    assert.equal(errorCode(await t.call('insert:check', { colour: 'red' })), 'INVALID_ARGUMENT');
+  } finally {
+    t.cleanup();
+  }
+});
+
 test('drive changes from the watcher become drives:changed events until disposed', async () => {
   let push: ((d: Drive[]) => void) | null = null;
   let stopped = false;
