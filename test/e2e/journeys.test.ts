@@ -259,6 +259,16 @@ test('library: one row per artifact with where it lives; Flash, Verify and Show 
         return all.filter((el) => view.getComputedStyle(el).textTransform === 'uppercase').length;
       });
       assert.equal(upper, 0, 'no text-transform: uppercase');
+      // Sync waits for a preview, and says so where a keyboard reaches it
+      const sync = page.getByTestId('vault-sync');
+      assert.equal(await sync.getAttribute('aria-disabled'), 'true');
+      assert.equal(await sync.getAttribute('aria-describedby'), 'vault-sync-reason');
+      assert.equal(
+        await page.getByTestId('vault-sync-reason').textContent(),
+        'Preview first: Sync copies what the preview lists.',
+      );
+      await sync.focus();
+      assert.equal(await page.locator(':focus').getAttribute('data-testid'), 'vault-sync');
       await shot(page, 'library-rows');
 
       await page.getByTestId(`library-show-${field}`).click();
