@@ -50,11 +50,16 @@ export function toFlashResult(r: EngineFlashResult): FlashResult {
     image: r.source,
     bytesWritten: r.usedBlocksOnly?.bytesWritten ?? r.imageSize,
     verified: r.verified,
+    writeSeconds: r.writeSeconds,
+    seconds: r.writeSeconds + r.verifySeconds,
+    // the app adds it from the checksum file (job-log.ts): the job never reads more than the image
+    sha256: null,
     ...(r.usedBlocksOnly ? { usedBlocksOnly: r.usedBlocksOnly } : {}),
     targets: r.targets.map((t) => ({
       device: t.device,
       ok: t.ok,
       verified: t.verified,
+      ejected: t.ejected,
       ...(t.error ? { error: { code: t.error.code, message: t.error.message } } : {}),
     })),
   };

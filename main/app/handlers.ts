@@ -32,7 +32,7 @@ import { checkTag } from '../engine/names';
 import { driveReasons, type DriveUse, type TargetContext } from '../shared/targets';
 import { assertReasons } from '../engine/drives/rules';
 import { JobRegistry, cancelledError, type ActiveJob } from './jobs';
-import { jobLogEntry, type DeviceJobEnd } from './job-log';
+import { completeJobValue, jobLogEntry, type DeviceJobEnd } from './job-log';
 import { appendJobLog, readJobLog } from '../engine/library/job-log';
 import { appendDeployments, deploymentRecords, readDeployments } from '../engine/library/deployments';
 import { checkRestoreRequest, restoreHostnames } from './restore-request';
@@ -236,7 +236,7 @@ export function createHandlers(deps: HandlerDeps): AppHandlers {
           .then((entry) => (entry ? appendJobLog(deps.configDir, entry) : undefined))
           .catch(() => undefined); // a log that cannot be written never fails the job it records
       try {
-        const value = await runner(kind, request, control);
+        const value = await completeJobValue(kind, request, await runner(kind, request, control));
         // a record that cannot be written never fails the cards it records (they were written and verified)
         await recorded?.(value).catch(() => undefined);
         await log(

@@ -30,7 +30,7 @@ const FACTS: {
   flash: async (r, value) => ({
     job: 'flash',
     source: r.image.path,
-    sha256: await recordedImageSha256(r.image.path),
+    sha256: value ? value.sha256 : await recordedImageSha256(r.image.path),
     cards: r.targets.map((d) => ({
       ...card(d),
       ok: value ? (value.targets.find((t) => t.device === d.device)?.ok ?? false) : null,
@@ -54,6 +54,24 @@ const FACTS: {
   }),
   'check-card': async () => null,
 };
+
+/** What the app adds to a device job's value before it goes out: the flash's image checksum, as the log reads it. */
+const COMPLETE: {
+  [K in DeviceJobKind]: (request: DeviceJobRequests[K], value: JobValues[K]) => Promise<JobValues[K]>;
+} = {
+  flash: async (r, value) => ({ ...value, sha256: await recordedImageSha256(r.image.path) }),
+  clone: async (_r, value) => value,
+  restore: async (_r, value) => value,
+  'check-card': async (_r, value) => value,
+};
+
+export function completeJobValue<K extends DeviceJobKind>(
+  kind: K,
+  request: DeviceJobRequests[K],
+  value: JobValues[K],
+): Promise<JobValues[K]> {
+  return COMPLETE[kind](request, value);
+}
 
 /**
  * The log line of a device job that ended (null: a kind not logged). Reads a checksum or manifest file; never

@@ -141,6 +141,16 @@ function toJobProgress(p: Progress): JobProgress {
     rate: p.rate,
     etaSeconds: p.etaSeconds,
     ...(p.detail ? { detail: p.detail } : {}),
-    ...(p.cards ? { cards: p.cards } : {}),
+    ...(p.cards
+      ? {
+          cards: p.cards.map((c) => ({
+            device: c.device,
+            state: c.state,
+            bytesDone: c.bytesDone,
+            bytesTotal: c.bytesTotal,
+            ...(c.error ? { error: { code: c.error.code, message: c.error.message } } : {}),
+          })),
+        }
+      : {}),
   };
 }

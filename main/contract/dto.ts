@@ -178,6 +178,8 @@ export interface FlashTargetResult {
   device: string;
   ok: boolean;
   verified: boolean;
+  /** ejected at the end: safe to pull out */
+  ejected: boolean;
   error?: ErrorDTO;
 }
 
@@ -186,6 +188,11 @@ export interface FlashResult {
   bytesWritten: number;
   verified: boolean;
   targets: FlashTargetResult[];
+  /** time spent writing, and writing plus reading back (seconds) */
+  writeSeconds: number;
+  seconds: number;
+  /** the image's sha256 as its checksum file beside it records it; null when there is none */
+  sha256: string | null;
   /** set when only the used blocks were written: how much of the image that was */
   usedBlocksOnly?: { bytesWritten: number; imageBytes: number };
 }

@@ -7,7 +7,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { fakeCard, fileDeviceJobs, SYSTEM_DISK } from './serve';
 import { openSession, SHOTS } from './browser';
@@ -17,11 +17,30 @@ import { inProcessFileJobs } from '../../main/app/production';
 import { prehashBase } from '../../main/engine/jobs/insert';
 import type { DeviceJobRunner } from '../../main/app/handlers';
 
-test('flash: an image written to two cards through the real flash job, verified, byte-equal', async () => {
+/** The device jobs, each progress report held up a little: the job is surely running while the page looks. */
+function slowed(ms: number): DeviceJobRunner {
+  return (kind, request, control) =>
+    fileDeviceJobs(kind, request, {
+      signal: control.signal,
+      onProgress: (p) => {
+        control.onProgress?.(p);
+        const until = Date.now() + ms;
+        while (Date.now() < until);
+      },
+    });
+}
+
+test('flash: an image written to two cards through the real flash job, a bar per card, verified, byte-equal', async () => {
   const { dir, cleanup } = scratchDir('atlas-e2e-flash-');
   const image = join(dir, 'ods-atlas-golden-v8-1-FIELD.img');
   const data = randomBytes(48 * 1024 * 1024);
   writeFileSync(image, data);
+  // the checksum file vault sync writes beside an image: the result quotes it
+  const sha256 = createHash('sha256').update(data).digest('hex');
+  writeFileSync(
+    join(dir, 'ods-atlas-golden-v8-1-FIELD.sha256'),
+    `${sha256}  ods-atlas-golden-v8-1-FIELD.img\n`,
+  );
   const cards = ['sdx.img', 'sdy.img'].map((name) => {
     const path = join(dir, name);
     writeFileSync(path, '');
@@ -30,7 +49,7 @@ test('flash: an image written to two cards through the real flash job, verified,
   });
   const s = await openSession(dir, {
     drives: [...cards, SYSTEM_DISK],
-    runDeviceJob: fileDeviceJobs,
+    runDeviceJob: slowed(60),
     defaultDialogAnswers: { image },
   });
   const { page } = s.app;
@@ -47,6 +66,14 @@ test('flash: an image written to two cards through the real flash job, verified,
       'the dialog names every card',
     );
     await page.getByTestId('confirm-ok').click();
+    // one bar per card, named as the person knows it (model and size), the /dev path beside it
+    const bar = page.getByTestId(`card-progress-${cards[1]!.device}`);
+    await bar.waitFor();
+    assert.match((await bar.textContent()) ?? '', /^Card sdy\.img \(67 MB\)/);
+    assert.equal(await bar.locator('.path-small').textContent(), cards[1]!.device);
+    assert.equal(await page.getByTestId('card-progress').locator('progress').count(), 2);
+    assert.match((await bar.getAttribute('data-state')) ?? '', /^(writing|finishing|verifying)$/);
+    await page.screenshot({ path: join(SHOTS, 'flash-progress-per-card.png') });
     const done = page.getByTestId('flash-done');
     await done.waitFor({ timeout: 60_000 });
     assert.match((await done.textContent()) ?? '', /Flashed and verified/);
@@ -54,11 +81,16 @@ test('flash: an image written to two cards through the real flash job, verified,
     for (const card of cards) {
       const written = readFileSync(card.device).subarray(0, data.length);
       assert.ok(written.equals(data), `${card.device} holds the image`);
-      assert.match(
-        (await page.getByTestId(`flash-target-${card.device}`).textContent()) ?? '',
-        /written and verified/,
+      const result = page.getByTestId(`flash-results-${card.device}`);
+      assert.match((await result.textContent()) ?? '', /^Card sd.\.img \(67 MB\).*Written and verified/);
+      assert.equal(
+        await page.getByTestId(`flash-results-${card.device}-safe`).textContent(),
+        'Safe to remove',
       );
     }
+    assert.equal(await page.getByTestId('flash-results-sha256').textContent(), sha256);
+    assert.match((await page.getByTestId('flash-results-speed').textContent()) ?? '', /^\d+\.\d MB\/s$/);
+    assert.match((await page.getByTestId('flash-results-time').textContent()) ?? '', /^\d+:\d\d$/);
     // the operator's job log on the Library page has the flash, with both cards
     await page.getByTestId('nav-library').click();
     const entry = page.getByTestId('job-log-entry').first();
@@ -80,19 +112,10 @@ test('flash: cancel mid-write ends the job as cancelled and says what it means f
   const card = join(dir, 'sdx.img');
   writeFileSync(card, '');
   run('truncate', ['-s', '3G', card]);
-  // a slow card: each progress report waits a little, so the job is surely running when Cancel is pressed
-  const slowFlash: DeviceJobRunner = (kind, request, control) =>
-    fileDeviceJobs(kind, request, {
-      signal: control.signal,
-      onProgress: (p) => {
-        control.onProgress?.(p);
-        const until = Date.now() + 30;
-        while (Date.now() < until);
-      },
-    });
   const s = await openSession(dir, {
     drives: [fakeCard(card, { size: 3 * 1024 ** 3 })],
-    runDeviceJob: slowFlash,
+    // a slow card: the job is surely running when Cancel is pressed
+    runDeviceJob: slowed(30),
     defaultDialogAnswers: { image },
   });
   const { page } = s.app;

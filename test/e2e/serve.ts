@@ -171,7 +171,8 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
 
 /**
  * Device jobs onto fake cards (plain files) through the real engine jobs, in process: no re-listing of the
- * machine's drives (the handlers checked the fake list), no eject, buffered I/O (tmpfs has no O_DIRECT).
+ * machine's drives (the handlers checked the fake list), an eject that only says yes, buffered I/O (tmpfs has no
+ * O_DIRECT).
  */
 export const fileDeviceJobs: DeviceJobRunner = async (kind, request, control) => {
   if (kind === 'flash') {
@@ -182,8 +183,9 @@ export const fileDeviceJobs: DeviceJobRunner = async (kind, request, control) =>
         targets: r.targets.map((t) => ({ device: t.device })),
         verify: r.verify,
         usedBlocksOnly: r.usedBlocksOnly,
-        eject: false,
-        access: localCardAccess(),
+        // a fake card is a file: nothing to eject, so the fake says it went (as a card reader would)
+        eject: true,
+        access: { ...localCardAccess(), eject: async () => true },
         directIO: false,
       },
       control,

@@ -90,6 +90,7 @@ test('two cards from one read of an .xz; a too-small third fails alone', { skip 
   const a = card(IMG_MIB + 8);
   const b = card(IMG_MIB + 32);
   const small = card(IMG_MIB - 32);
+  const reports: Progress[] = [];
   const result = await flashJob(
     {
       source: join(dir, 'golden.img.xz'),
@@ -97,7 +98,7 @@ test('two cards from one read of an .xz; a too-small third fails alone', { skip 
       eject: false,
       access: localCardAccess(),
     },
-    {},
+    { onProgress: (p: Progress) => reports.push(p) },
   );
   assert.equal(result.ok, false);
   assert.deepEqual(
@@ -113,6 +114,25 @@ test('two cards from one read of an .xz; a too-small third fails alone', { skip 
   assert.equal(head(small.loop.device, 16).toString(), 'CARDCARD\nCARDCAR');
   cmpEqual(image, a.loop.device, result.imageSize);
   cmpEqual(image, b.loop.device, result.imageSize);
+
+  // one bar per card: each card's states in order, its own bytes, and why one failed
+  const states = (device: string): string[] => {
+    const seen: string[] = [];
+    for (const p of reports) {
+      const c = p.cards?.find((x) => x.device === device);
+      if (c && seen.at(-1) !== c.state) seen.push(c.state);
+    }
+    return seen;
+  };
+  assert.deepEqual(states(a.loop.device), ['writing', 'finishing', 'verifying', 'done']);
+  assert.deepEqual(states(b.loop.device), ['writing', 'finishing', 'verifying', 'done']);
+  assert.deepEqual(states(small.loop.device), ['failed']);
+  const last = reports.at(-1)!.cards!;
+  assert.equal(last.find((c) => c.device === small.loop.device)!.error?.code, 'TARGET_TOO_SMALL');
+  const verified = last.find((c) => c.device === a.loop.device)!;
+  assert.equal(verified.bytesDone, result.imageSize, "the card's bar counts the bytes read back");
+  const lastWrite = reports.filter((p) => p.stage === 'writing').at(-1)!.cards!;
+  assert.equal(lastWrite.find((c) => c.device === b.loop.device)!.bytesDone, result.imageSize);
 });
 
 test(

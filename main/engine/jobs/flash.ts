@@ -21,7 +21,7 @@ import { AtlasError, isAtlasError, throwIfCancelled, toAtlasError } from '../err
 import { BlockHasher } from '../io/hash-pool';
 import { formatBytes } from '../format';
 import { fakeCapacityError, wrapPeriod } from './fake-capacity';
-import { ProgressMeter, type JobControl } from '../progress';
+import { ProgressMeter, type CardProgress, type JobControl } from '../progress';
 import { openImageSource, type ImageSource } from '../compress/source';
 import {
   alignedBuffer,
@@ -121,6 +121,51 @@ interface Target {
   verified: boolean;
   ejected: boolean;
   warnings: string[];
+  /** what the card is doing now, and the bytes of that state so far (its bar in the app) */
+  state: CardProgress['state'];
+  stateBytes: number;
+}
+
+/**
+ * Each card's bar in the app: sent through the meter of the pass running now (a change of state at once, the
+ * bytes with the meter's next report). A card dropped by `fail` shows as failed on the next report.
+ */
+class CardBoard {
+  private lastStates = '';
+  private meter: ProgressMeter | null = null;
+  private total: number | null = null;
+
+  constructor(private readonly targets: Target[]) {}
+
+  /** The pass now running (writing, verifying) and the bytes each card's bar counts to in it. */
+  use(meter: ProgressMeter, total: number | null): void {
+    this.meter = meter;
+    this.total = total;
+    this.report();
+  }
+
+  /** Moves the live cards to `state`; a new pass (writing, verifying) counts its bytes from zero. */
+  enter(state: CardProgress['state']): void {
+    for (const t of this.targets.filter((x) => x.live)) {
+      t.state = state;
+      if (state === 'writing' || state === 'verifying') t.stateBytes = 0;
+    }
+    this.report();
+  }
+
+  report(): void {
+    if (!this.meter) return;
+    const cards: CardProgress[] = this.targets.map((t) => ({
+      device: t.spec.device,
+      state: t.live ? t.state : 'failed',
+      bytesDone: t.stateBytes,
+      bytesTotal: this.total,
+      ...(t.error ? { error: { code: t.error.code, message: t.error.message } } : {}),
+    }));
+    const states = cards.map((c) => c.state).join();
+    this.meter.setCards(cards, states !== this.lastStates);
+    this.lastStates = states;
+  }
 }
 
 export async function flashJob(options: FlashOptions, control: JobControl = {}): Promise<FlashResult> {
@@ -143,7 +188,10 @@ export async function flashJob(options: FlashOptions, control: JobControl = {}):
     verified: false,
     ejected: false,
     warnings: [],
+    state: 'writing',
+    stateBytes: 0,
   }));
+  const board = new CardBoard(targets);
   const verify = options.verify !== false;
   let writeSeconds: number;
   let verifySeconds = 0;
@@ -168,14 +216,14 @@ export async function flashJob(options: FlashOptions, control: JobControl = {}):
     if (!targets.some((t) => t.live)) throw firstError(targets);
 
     const started = performance.now();
-    const written = await writeAll(source, targets, control, hasher, plan);
+    const written = await writeAll(source, targets, control, hasher, plan, board);
     imageSize = written.total;
     writeSeconds = (performance.now() - started) / 1000;
 
     if (verify && targets.some((t) => t.live)) {
       await options.testHooks?.beforeVerify?.(targets.filter((t) => t.live).map((t) => t.spec.device));
       const verifyStarted = performance.now();
-      await verifyAll(source, targets, written, control, hasher);
+      await verifyAll(source, targets, written, control, hasher, board);
       verifySeconds = (performance.now() - verifyStarted) / 1000;
     }
   } finally {
@@ -187,6 +235,7 @@ export async function flashJob(options: FlashOptions, control: JobControl = {}):
   throwIfCancelled(signal);
 
   if (options.eject !== false) {
+    board.enter('finishing');
     for (const t of targets.filter((x) => x.live)) {
       try {
         t.ejected = await access.eject(t.spec.device);
@@ -195,6 +244,7 @@ export async function flashJob(options: FlashOptions, control: JobControl = {}):
       }
     }
   }
+  board.enter('done');
   if (!targets.some((t) => t.live)) throw firstError(targets);
   const results = targets.map(resultOf);
   return {
@@ -339,10 +389,11 @@ async function writeAll(
   control: JobControl,
   hasher: BlockHasher,
   plan: UsedBlocksPlan | null,
+  board: CardBoard,
 ): Promise<Written> {
   const rawSource = await openRawSource(source);
   try {
-    return await writeBlocks(source, rawSource, targets, control, hasher, plan);
+    return await writeBlocks(source, rawSource, targets, control, hasher, plan, board);
   } finally {
     await rawSource?.handle.close().catch(() => undefined);
   }
@@ -355,6 +406,7 @@ async function writeBlocks(
   control: JobControl,
   hasher: BlockHasher,
   plan: UsedBlocksPlan | null,
+  board: CardBoard,
 ): Promise<Written> {
   const live = (): Target[] => targets.filter((t) => t.live);
   const devs = live().map((t) => t.dev!);
@@ -374,14 +426,11 @@ async function writeBlocks(
 
   const hashes: string[][] = []; // per block, one hash per HASH_SEGMENT
   const inFlight: Array<Promise<void>> = [];
-  const meter = new ProgressMeter(
-    'writing',
-    plan?.bytes ?? source.size ?? source.estimate,
-    control.onProgress,
-    {
-      detail: targets.map((t) => t.spec.device).join(', '),
-    },
-  );
+  const writeTotal = plan?.bytes ?? source.size ?? source.estimate;
+  const meter = new ProgressMeter('writing', writeTotal, control.onProgress, {
+    detail: targets.map((t) => t.spec.device).join(', '),
+  });
+  board.use(meter, writeTotal);
   let headLength = 0;
   let position = 0; // the end of the image handed out to targets so far
   let bytes = 0; // bytes handed out (less than `position` when only the used blocks are written)
@@ -409,6 +458,7 @@ async function writeBlocks(
       try {
         await writeRange(t, buffer, from, length, at);
         t.bytesWritten = at + length;
+        t.stateBytes += length;
       } catch (error) {
         fail(t, error, 'Writing', at + from);
       }
@@ -440,6 +490,7 @@ async function writeBlocks(
       throwIfCancelled(control.signal);
       if (hashError) throw hashError;
       if (live().length === 0) throw firstError(targets);
+      board.report();
       meter.set(bytes);
     }
     await Promise.all(inFlight.splice(0));
@@ -454,6 +505,7 @@ async function writeBlocks(
 
   // the head last, then everything to the medium
   await flushing;
+  board.enter('finishing');
   await Promise.all(
     live().map(async (t) => {
       try {
@@ -508,20 +560,24 @@ async function verifyAll(
   written: Written,
   control: JobControl,
   hasher: BlockHasher,
+  board: CardBoard,
 ): Promise<void> {
   const live = targets.filter((t) => t.live);
   const meter = new ProgressMeter('verifying', written.bytes * live.length, control.onProgress, {
     detail: live.map((t) => t.spec.device).join(', '),
   });
+  board.use(meter, written.bytes);
+  board.enter('verifying');
   await Promise.all(
     live.map(async (t) => {
       try {
         await dropDeviceCache(t.dev!);
-        await verifyTarget(source, t, written, control, meter, hasher);
+        await verifyTarget(source, t, written, control, meter, hasher, board);
         t.verified = true;
       } catch (error) {
         if (control.signal?.aborted) throw error;
         fail(t, error, 'Verifying', t.verifiedUpTo);
+        board.report();
       }
     }),
   );
@@ -535,6 +591,7 @@ async function verifyTarget(
   control: JobControl,
   meter: ProgressMeter,
   hasher: BlockHasher,
+  board: CardBoard,
 ): Promise<void> {
   const dev = t.dev!;
   // VERIFY_AHEAD reads in flight while the worker hashes the block before them
@@ -572,6 +629,8 @@ async function verifyTarget(
         { device: dev.path, offset: offset ?? at, blockOffset: at },
       );
     }
+    t.stateBytes += want;
+    board.report();
     meter.add(want);
     t.verifiedUpTo = at + want;
     i += 1;

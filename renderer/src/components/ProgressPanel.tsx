@@ -2,9 +2,22 @@ import { useAnyJob, useJobs } from '../stores/jobs';
 import { formatBytes, formatDuration, formatRate } from '../format';
 import { stageLabel } from '../../../main/shared/stages';
 import { ErrorNotice } from './ErrorNotice';
+import { CardProgressList } from './CardProgressList';
+import type { Drive } from '../../../main/contract';
 
-/** Stage, percent, MB/s and ETA of a running job, with a Cancel button. */
-export function ProgressPanel({ jobId, title }: { jobId: string; title: string }) {
+/**
+ * Stage, percent, MB/s and ETA of a running job, with a Cancel button; a device job that reports its cards
+ * gets one bar per card, named from `drives` (the cards as confirmed).
+ */
+export function ProgressPanel({
+  jobId,
+  title,
+  drives = [],
+}: {
+  jobId: string;
+  title: string;
+  drives?: readonly Drive[];
+}) {
   const job = useAnyJob(jobId);
   const cancel = useJobs((s) => s.cancel);
   const p = job?.progress ?? null;
@@ -47,7 +60,11 @@ export function ProgressPanel({ jobId, title }: { jobId: string; title: string }
           <dd data-testid="progress-eta">{p?.etaSeconds != null ? formatDuration(p.etaSeconds) : '—'}</dd>
         </div>
       </dl>
-      {p?.detail && <p className="muted">{p.detail}</p>}
+      {p?.cards ? (
+        <CardProgressList cards={p.cards} drives={drives} />
+      ) : (
+        p?.detail && <p className="muted">{p.detail}</p>
+      )}
       {job?.cancelError && (
         <ErrorNotice error={job.cancelError} title="The job could not be cancelled" testId="cancel-error" />
       )}

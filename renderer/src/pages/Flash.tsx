@@ -9,7 +9,8 @@ import { ConfirmDialog } from '../components/ConfirmDialog';
 import { ErrorNotice } from '../components/ErrorNotice';
 import { ProgressPanel } from '../components/ProgressPanel';
 import { formatBytes, formatCardSize } from '../format';
-import type { FlashResult, ImageInfo } from '../../../main/contract';
+import type { Drive, FlashResult, ImageInfo } from '../../../main/contract';
+import { CardResults } from '../components/CardResults';
 import { Checkbox } from '../components/Checkbox';
 import { againLabel } from '../components/againLabel';
 
@@ -27,7 +28,7 @@ export function FlashPage() {
     return (
       <Page>
         {job.outcome.ok ? (
-          <FlashDone result={job.outcome.value} />
+          <FlashDone result={job.outcome.value} drives={f.confirmed} />
         ) : (
           <ErrorNotice error={job.outcome.error} title="Flash failed" testId="flash-error" />
         )}
@@ -52,6 +53,7 @@ export function FlashPage() {
       <Page>
         <ProgressPanel
           jobId={f.jobId}
+          drives={f.confirmed}
           title={`Flashing ${f.image?.name ?? ''} to ${f.confirmed.length} card${f.confirmed.length === 1 ? '' : 's'}`}
         />
       </Page>
@@ -191,7 +193,7 @@ function Page({ children }: { children: React.ReactNode }) {
   );
 }
 
-function FlashDone({ result }: { result: FlashResult }) {
+function FlashDone({ result, drives }: { result: FlashResult; drives: readonly Drive[] }) {
   const failed = result.targets.filter((t) => !t.ok);
   return (
     <section
@@ -207,23 +209,17 @@ function FlashDone({ result }: { result: FlashResult }) {
           : `${result.targets.length - failed.length} of ${result.targets.length} cards flashed`}
       </h2>
       <p>
-        {result.image.split('/').pop()} — {formatBytes(result.bytesWritten)} written
+        {result.image.split('/').pop()} — {formatBytes(result.bytesWritten)} written to each card
       </p>
-      <ul className="confirm-list">
-        {result.targets.map((t) => (
-          <li key={t.device} data-testid={`flash-target-${t.device}`}>
-            <strong>{t.device}</strong>:{' '}
-            {t.ok
-              ? t.verified
-                ? 'written and verified'
-                : 'written'
-              : `failed — ${t.error?.message ?? 'unknown error'}`}
-          </li>
-        ))}
-      </ul>
-      {failed.length === 0 && (
-        <p className="muted">The card{result.targets.length > 1 ? 's are' : ' is'} safe to remove.</p>
-      )}
+      <CardResults
+        cards={result.targets}
+        drives={drives}
+        seconds={result.seconds}
+        bytesPerCard={result.bytesWritten}
+        rateSeconds={result.writeSeconds}
+        sha256={result.sha256}
+        testId="flash-results"
+      />
     </section>
   );
 }

@@ -44,7 +44,7 @@ function setup(runners: DeviceJobRunners) {
     assert.ok(reply.ok);
     return reply.value;
   };
-  return { dir, configDir, sd, start, log, app, cleanup };
+  return { dir, configDir, sd, start, log, app, finished, cleanup };
 }
 
 const unused = async (): Promise<never> => {
@@ -63,7 +63,10 @@ test('a flash, a failed restore and a cancelled flash each leave one line, newes
         image: r.image.path,
         bytesWritten: 4096,
         verified: true,
-        targets: [{ device: r.targets[0]!.device, ok: true, verified: true }],
+        targets: [{ device: r.targets[0]!.device, ok: true, verified: true, ejected: true }],
+        writeSeconds: 1,
+        seconds: 2,
+        sha256: null,
       };
     },
     clone: unused,
@@ -132,6 +135,10 @@ test('a flash, a failed restore and a cancelled flash each leave one line, newes
     assert.equal(cancelled!.result, 'cancelled');
     assert.equal(cancelled!.error, 'CANCELLED');
     assert.deepEqual(cancelled!.cards, [{ ...sdCard, ok: null }]);
+    // the result the app shows carries the same checksum as the log
+    const outcome = t.finished.find((f) => f.outcome.ok && f.outcome.kind === 'flash')!.outcome;
+    assert.ok(outcome.ok && outcome.kind === 'flash');
+    assert.equal(outcome.value.sha256, SHA);
     const lines = readFileSync(join(t.configDir, JOB_LOG_FILE), 'utf8').trim().split('\n');
     assert.equal(lines.length, 3, 'one line per job');
   } finally {
