@@ -114,6 +114,7 @@ type StartChannel =
   | 'insert:start'
   | 'clone:start'
   | 'restore:start'
+  | 'card:check'
   | 'verify:start'
   | 'vault:sync'
   | 'vault:verify';
