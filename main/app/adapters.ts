@@ -109,7 +109,11 @@ export function toRestoreResult(r: EngineRestoreResult): RestoreResult {
   return {
     folder: r.folder,
     intent: r.intent,
+    cloneTag: r.cloneTag,
+    manifestSha256: r.manifestSha256,
     ok: r.ok,
+    writeSeconds: r.writeSeconds,
+    seconds: r.writeSeconds + r.verifySeconds,
     targets: r.targets.map((t) => ({
       device: t.device,
       ok: t.ok,
@@ -118,6 +122,8 @@ export function toRestoreResult(r: EngineRestoreResult): RestoreResult {
       ...(t.growMessage ? { growNote: t.growMessage } : {}),
       hostname: t.hostname,
       identityChanges: t.identityChanges,
+      bytesWritten: t.bytesWritten,
+      ejected: t.ejected,
       ...(t.error ? { error: { code: t.error.code, message: t.error.message } } : {}),
     })),
   };

@@ -37,7 +37,6 @@ import { completeJobValue, jobLogEntry, type DeviceJobEnd } from './job-log';
 import { appendJobLog, readJobLog } from '../engine/library/job-log';
 import { appendDeployments, deploymentRecords, readDeployments } from '../engine/library/deployments';
 import { checkRestoreRequest, restoreHostnames } from './restore-request';
-import { cloneManifestSha256 } from './job-log';
 import { listLibrary } from './library';
 import { inspectImage } from './image';
 import { checkInsertFields } from '../engine/jobs/insert/check-fields';
@@ -465,7 +464,7 @@ export function createHandlers(deps: HandlerDeps): AppHandlers {
         job,
         async (value) => {
           const records = deploymentRecords(
-            { ...value, cloneTag: clone.tag, manifestSha256: await cloneManifestSha256(folder) },
+            value,
             targets.map((d) => ({ device: d.device, model: d.description, serial: d.serial, size: d.size })),
             new Date(),
           );

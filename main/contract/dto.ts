@@ -260,6 +260,9 @@ export interface RestoreCardResult {
   hostname: string | null;
   /** deploy: each identity change made on the card (empty for exact) */
   identityChanges: string[];
+  bytesWritten: number;
+  /** ejected at the end: safe to remove */
+  ejected: boolean;
   /** why this card failed */
   error?: ErrorDTO;
 }
@@ -267,9 +270,15 @@ export interface RestoreCardResult {
 export interface RestoreResult {
   folder: string;
   intent: RestoreIntent;
+  cloneTag: string | null;
+  /** sha256 of the clone folder's manifest file, which lists every file's sha256 (null: it has none) */
+  manifestSha256: string | null;
   /** every card ok */
   ok: boolean;
   targets: RestoreCardResult[];
+  /** the seconds spent writing, and writing plus reading back */
+  writeSeconds: number;
+  seconds: number;
 }
 
 /** Check this card: whether it holds what it claims (a fake card wraps writes past its real size). */

@@ -6,6 +6,7 @@ import { PathField } from '../components/PathField';
 import { ErrorNotice } from '../components/ErrorNotice';
 import { VaultPanel } from '../components/VaultPanel';
 import { JobLogPanel } from '../components/JobLogPanel';
+import { DeploymentsPanel } from '../components/DeploymentsPanel';
 import { formatBytes, formatDate } from '../format';
 import type { LibraryEntry } from '../../../main/contract';
 import { useFlash } from '../stores/flash';
@@ -96,6 +97,7 @@ export function LibraryPage() {
         )}
       </section>
       <JobLogPanel />
+      <DeploymentsPanel />
     </div>
   );
 }

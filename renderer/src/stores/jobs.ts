@@ -93,6 +93,7 @@ type StartChannel =
   | 'insert:start'
   | 'clone:start'
   | 'restore:start'
+  | 'card:check'
   | 'verify:start'
   | 'vault:sync'
   | 'vault:verify';

@@ -103,7 +103,11 @@ async function okRestore(r: DeviceJobRequests['restore']): Promise<RestoreResult
   return {
     folder: r.folder,
     intent: r.intent,
+    cloneTag: 'KIOSK',
+    manifestSha256: createHash('sha256').update(MANIFEST).digest('hex'),
     ok: true,
+    writeSeconds: 1,
+    seconds: 2,
     targets: r.targets.map((d, i) => ({
       device: d.device,
       ok: true,
@@ -111,6 +115,8 @@ async function okRestore(r: DeviceJobRequests['restore']): Promise<RestoreResult
       grown: true,
       hostname: r.hostnames?.[i] ?? null,
       identityChanges: r.intent === 'deploy' ? ['emptied /etc/machine-id'] : [],
+      bytesWritten: 8 << 20,
+      ejected: true,
     })),
   };
 }
