@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { createHandlers, type AppHandlers } from './app/handlers';
 import { productionDeps } from './app/production';
 import { electronDialogs } from './electron/dialogs';
+import { showItemInFolder } from './electron/shell';
 import { IpcBridge } from './electron/ipc';
 import { installMenu } from './electron/menu';
 import { showJobProgress } from './electron/progress';
@@ -54,6 +55,7 @@ if (!app.requestSingleInstanceLock()) {
         homeDir: homedir(),
         emit: (event, payload) => bridge.emit(event, payload),
         dialogs: electronDialogs(() => window),
+        showItemInFolder,
         onActivity: (jobs) => showJobProgress(window, jobs),
       }),
     );

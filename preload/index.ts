@@ -19,14 +19,18 @@ const REQUESTS: Record<RequestChannel, true> = {
   'clone:inspect': true,
   'flash:start': true,
   'insert:prepare-base': true,
+  'insert:check': true,
   'insert:start': true,
   'clone:start': true,
   'restore:start': true,
+  'deploy:list': true,
+  'card:check': true,
   'verify:start': true,
   'vault:sync': true,
   'vault:verify': true,
   'job:cancel': true,
   'log:list': true,
+  'shell:show-item': true,
 };
 const EVENTS: Record<EventChannel, true> = {
   'job:progress': true,

@@ -8,12 +8,14 @@ import type { InsertResult as EngineInsertResult } from '../engine/jobs/insert';
 import type { VerifyResult as EngineVerifyResult } from '../engine/jobs/verify';
 import type { CloneResult as EngineCloneResult } from '../engine/jobs/clone';
 import type { RestoreResult as EngineRestoreResult } from '../engine/jobs/restore';
+import type { CheckCardResult as EngineCheckCardResult } from '../engine/jobs/check-card';
 import type { Artifact } from '../engine/library/catalog';
 import type {
   VaultSyncResult as EngineVaultSyncResult,
   VaultVerifyResult as EngineVaultVerifyResult,
 } from '../engine/jobs/vault';
 import type {
+  CheckCardResult,
   CloneResult,
   Drive,
   LibraryEntry,
@@ -105,9 +107,42 @@ export function toCloneResult(r: EngineCloneResult): CloneResult {
   };
 }
 
-export function toRestoreResult(folder: string, r: EngineRestoreResult): RestoreResult {
-  const card = r.targets[0]!;
-  return { folder, target: card.device, grown: card.grow === 'resized', growNote: card.growMessage };
+export function toRestoreResult(r: EngineRestoreResult): RestoreResult {
+  return {
+    folder: r.folder,
+    intent: r.intent,
+    cloneTag: r.cloneTag,
+    manifestSha256: r.manifestSha256,
+    ok: r.ok,
+    writeSeconds: r.writeSeconds,
+    seconds: r.writeSeconds + r.verifySeconds,
+    targets: r.targets.map((t) => ({
+      device: t.device,
+      ok: t.ok,
+      verified: t.verified,
+      grown: t.grow === 'resized',
+      ...(t.growMessage ? { growNote: t.growMessage } : {}),
+      hostname: t.hostname,
+      identityChanges: t.identityChanges,
+      bytesWritten: t.bytesWritten,
+      ejected: t.ejected,
+      ...(t.error ? { error: { code: t.error.code, message: t.error.message } } : {}),
+    })),
+  };
+}
+
+export function toCheckCardResult(r: EngineCheckCardResult): CheckCardResult {
+  return {
+    device: r.device,
+    claimedBytes: r.claimedBytes,
+    verdict: r.verdict,
+    realBytesAtMost: r.realBytesAtMost,
+    realBytesAtLeast: r.realBytesAtLeast,
+    wrapsAt: r.wrapsAt,
+    probes: r.probes,
+    restored: r.restored,
+    seconds: r.seconds,
+  };
 }
 
 export function toLibraryEntry(a: Artifact & { location: LibraryLocation }): LibraryEntry {

@@ -25,6 +25,7 @@ import type {
   Reply,
   RequestChannel,
   ResponseOf,
+  RestoreIntent,
   VerifyRequest,
 } from '../contract';
 import { cloneFolderName, GOLDEN_NUMBER_MAX } from '../shared/names';
@@ -34,13 +35,16 @@ import { assertReasons } from '../engine/drives/rules';
 import { JobRegistry, cancelledError, type ActiveJob } from './jobs';
 import { completeJobValue, jobLogEntry, type DeviceJobEnd } from './job-log';
 import { appendJobLog, readJobLog } from '../engine/library/job-log';
+import { appendDeployments, deploymentRecords, readDeployments } from '../engine/library/deployments';
+import { checkRestoreRequest, restoreHostnames } from './restore-request';
 import { listLibrary } from './library';
 import { inspectImage } from './image';
+import { checkInsertFields } from '../engine/jobs/insert/check-fields';
 import { inspectClone } from './clone-info';
 import { SettingsStore } from './settings';
 import * as v from './validate';
 
-export type DeviceJobKind = 'flash' | 'clone' | 'restore';
+export type DeviceJobKind = 'flash' | 'clone' | 'restore' | 'check-card';
 export type FileJobKind = 'insert' | 'verify' | 'vault-sync' | 'vault-verify';
 
 /** What a device job receives: the validated request plus the live drive records the checks matched. */
@@ -53,7 +57,17 @@ export interface DeviceJobRequests {
     usedBlocksOnly: boolean;
   };
   clone: { source: Drive; confirmed: DriveSnapshot; tag: string; outDir: string; allowUnbooted: boolean };
-  restore: { folder: string; target: Drive; confirmed: DriveSnapshot; grow: boolean };
+  restore: {
+    folder: string;
+    intent: RestoreIntent;
+    /** in the order the person chose them, as `confirmed` */
+    targets: Drive[];
+    confirmed: DriveSnapshot[];
+    /** deploy: each card's hostname, in the same order; null for exact */
+    hostnames: string[] | null;
+    grow: boolean;
+  };
+  'check-card': { target: Drive; confirmed: DriveSnapshot };
 }
 
 export interface FileJobRequests {
@@ -106,6 +120,8 @@ export interface HandlerDeps {
   fileJobs?: FileJobRunners;
   /** the running jobs and their progress changed (dock and taskbar progress) */
   onActivity?(jobs: ActiveJob[]): void;
+  /** opens the file manager on a path (selected in its folder); absent: no file manager here */
+  showItemInFolder?(path: string): void;
   /** hashes a base image into the build folder's cache ahead of an insert; absent: no hashing ahead */
   prehashBase?(base: string, buildFolder: string, signal: AbortSignal): Promise<unknown>;
 }
@@ -131,6 +147,23 @@ const FILE_JOB_NAMES: Record<FileJobKind, string> = {
   'vault-verify': 'Vault verify',
 };
 const MAX_TARGETS = 16;
+const INSERT_FIELDS = [
+  'base',
+  'firstboot',
+  'service',
+  'secrets',
+  'version',
+  'patch',
+  'tag',
+  'outDir',
+  'force',
+];
+const DEVICE_JOB_NAMES: Record<DeviceJobKind, string> = {
+  flash: 'Flash to a card',
+  clone: 'Clone a card',
+  restore: 'Restore to a card',
+  'check-card': 'Check this card',
+};
 
 export function notAvailable(what: string): AtlasError {
   return new AtlasError('UNSUPPORTED', `${what} is not available yet in this build of Atlas Imager.`);
@@ -198,21 +231,28 @@ export function createHandlers(deps: HandlerDeps): AppHandlers {
     return checkTag(v.string(value, 'The tag', 256));
   }
 
+  /**
+   * Starts a device job through the runner; `recorded` runs after it succeeded and before its outcome goes out
+   * (the deployment record), as the job log does.
+   */
   function startDeviceJob<K extends DeviceJobKind>(
     kind: K,
     devices: string[],
     request: DeviceJobRequests[K],
+    recorded?: (value: JobValues[K]) => Promise<void>,
   ): JobStarted {
     const runner = deps.runDeviceJob;
-    if (!runner) throw notAvailable(`${kind[0]!.toUpperCase()}${kind.slice(1)} to a card`);
+    if (!runner) throw notAvailable(DEVICE_JOB_NAMES[kind]);
     const { jobId } = jobs.start(kind, devices, async (control) => {
       // the log line is written before the job's outcome goes out, so what the app shows next includes it
       const log = (end: DeviceJobEnd<K>): Promise<void> =>
         jobLogEntry(kind, request, end)
-          .then((entry) => appendJobLog(deps.configDir, entry))
+          .then((entry) => (entry ? appendJobLog(deps.configDir, entry) : undefined))
           .catch(() => undefined); // a log that cannot be written never fails the job it records
       try {
         const value = await completeJobValue(kind, request, await runner(kind, request, control));
+        // a record that cannot be written never fails the cards it records (they were written and verified)
+        await recorded?.(value).catch(() => undefined);
         await log(
           control.signal?.aborted
             ? { result: 'cancelled', error: cancelledError() }
@@ -277,6 +317,21 @@ export function createHandlers(deps: HandlerDeps): AppHandlers {
       empty(request);
       return listLibrary(await settings.get());
     },
+    'shell:show-item': async (request) => {
+      const o = v.onlyKeys(v.object(request), ['path']);
+      const path = v.path(o.path, 'The item');
+      if (!deps.showItemInFolder) throw notAvailable('Show in folder');
+      // only what the Library lists: the renderer cannot have the file manager open anything else
+      const { entries } = await listLibrary(await settings.get());
+      if (!entries.some((e) => e.path === path)) {
+        throw new AtlasError(
+          'NOT_FOUND',
+          `${basename(path)} is not in the Library (the build folder or the vault). Refresh the list.`,
+        );
+      }
+      deps.showItemInFolder(path);
+      return {};
+    },
     'clone:inspect': async (request) => {
       const o = v.onlyKeys(v.object(request), ['folder']);
       return inspectClone(v.path(o.folder, 'The clone folder'));
@@ -330,18 +385,30 @@ export function createHandlers(deps: HandlerDeps): AppHandlers {
         });
       return { hashing: true };
     },
+    'insert:check': async (request) => {
+      const o = v.onlyKeys(v.object(request), INSERT_FIELDS);
+      // a field not picked yet is not checked; one picked is checked as the build will check it
+      const path = (value: unknown, what: string): string | undefined =>
+        value === undefined || value === '' ? undefined : v.path(value, what);
+      const number = (value: unknown, what: string): number | undefined =>
+        value === undefined ? undefined : v.integer(value, what, 0, GOLDEN_NUMBER_MAX);
+      const given = {
+        base: path(o.base, 'The base image'),
+        firstboot: path(o.firstboot, 'The firstboot script'),
+        service: path(o.service, 'The service unit'),
+        secrets: path(o.secrets, 'The secrets file'),
+        version: number(o.version, 'The version N'),
+        patch: number(o.patch, 'The patch P'),
+        tag: o.tag === undefined ? undefined : v.string(o.tag, 'The tag', 256),
+        outDir: path(o.outDir, 'The output folder') ?? (await settings.get()).buildFolder,
+        force: v.optionalBoolean(o.force, 'Replace'),
+      };
+      return checkInsertFields(
+        Object.fromEntries(Object.entries(given).filter(([, value]) => value !== undefined)),
+      );
+    },
     'insert:start': async (request) => {
-      const o = v.onlyKeys(v.object(request), [
-        'base',
-        'firstboot',
-        'service',
-        'secrets',
-        'version',
-        'patch',
-        'tag',
-        'outDir',
-        'force',
-      ]);
+      const o = v.onlyKeys(v.object(request), INSERT_FIELDS);
       const s = await settings.get();
       const r: FileJobRequests['insert'] = {
         base: await existing(v.path(o.base, 'The base image'), 'The base image', 'file'),
@@ -383,16 +450,38 @@ export function createHandlers(deps: HandlerDeps): AppHandlers {
       return startDeviceJob('clone', [source.device], { source, confirmed, tag: t, outDir, allowUnbooted });
     },
     'restore:start': async (request) => {
-      const o = v.onlyKeys(v.object(request), ['folder', 'target', 'grow']);
-      const folder = await existing(v.path(o.folder, 'The clone folder'), 'The clone folder', 'folder');
-      const confirmed = v.snapshot(o.target, 'The target card');
-      const grow = v.boolean(o.grow, 'Grow root');
-      const target = await resolveDrive(confirmed, 'write', {
-        sourcePath: folder,
-        sourceName: basename(folder),
-        imageSize: (await inspectClone(folder)).neededBytes,
-      });
-      return startDeviceJob('restore', [target.device], { folder, target, confirmed, grow });
+      const r = checkRestoreRequest(request);
+      const folder = await existing(r.folder, 'The clone folder', 'folder');
+      const clone = await inspectClone(folder);
+      const drives = await deps.listDrives();
+      const context = { sourcePath: folder, sourceName: clone.name, imageSize: clone.neededBytes };
+      const targets: Drive[] = [];
+      for (const snap of r.confirmed) targets.push(await resolveDrive(snap, 'write', context, drives));
+      const hostnames = restoreHostnames(r.hostnamePattern, targets);
+      const job = { folder, intent: r.intent, targets, confirmed: r.confirmed, hostnames, grow: r.grow };
+      return startDeviceJob(
+        'restore',
+        targets.map((d) => d.device),
+        job,
+        async (value) => {
+          const records = deploymentRecords(
+            value,
+            targets.map((d) => ({ device: d.device, model: d.description, serial: d.serial, size: d.size })),
+            new Date(),
+          );
+          await appendDeployments((await settings.get()).buildFolder, records);
+        },
+      );
+    },
+    'deploy:list': async (request) => {
+      empty(request);
+      return readDeployments((await settings.get()).buildFolder);
+    },
+    'card:check': async (request) => {
+      const o = v.onlyKeys(v.object(request), ['target']);
+      const confirmed = v.snapshot(o.target, 'The card');
+      const target = await resolveDrive(confirmed, 'write');
+      return startDeviceJob('check-card', [target.device], { target, confirmed });
     },
     'verify:start': async (request) => {
       const o = v.onlyKeys(v.object(request), ['path']);

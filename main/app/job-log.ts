@@ -17,9 +17,15 @@ export type DeviceJobEnd<K extends DeviceJobKind> =
 
 type JobFacts = Omit<JobLogEntry, 'time' | 'result' | 'error'>;
 
-/** What each kind of job logs, from its request and (when it succeeded) its value. */
+/**
+ * What each kind of job logs, from its request and (when it succeeded) its value; null: not logged (checking a
+ * card puts back every byte it wrote, so it leaves nothing on the card to account for).
+ */
 const FACTS: {
-  [K in DeviceJobKind]: (request: DeviceJobRequests[K], value: JobValues[K] | null) => Promise<JobFacts>;
+  [K in DeviceJobKind]: (
+    request: DeviceJobRequests[K],
+    value: JobValues[K] | null,
+  ) => Promise<JobFacts | null>;
 } = {
   flash: async (r, value) => ({
     job: 'flash',
@@ -33,16 +39,20 @@ const FACTS: {
   clone: async (r, value) => ({
     job: 'clone',
     source: r.source.device,
-    sha256: value ? await fileSha256(join(value.folder, MANIFEST_FILE)) : null,
+    sha256: value ? await cloneManifestSha256(value.folder) : null,
     cards: [card(r.source)],
     ...(value ? { output: value.folder } : {}),
   }),
-  restore: async (r) => ({
+  restore: async (r, value) => ({
     job: 'restore',
     source: r.folder,
-    sha256: await fileSha256(join(r.folder, MANIFEST_FILE)),
-    cards: [card(r.target)],
+    sha256: await cloneManifestSha256(r.folder),
+    cards: r.targets.map((d) => ({
+      ...card(d),
+      ok: value ? (value.targets.find((t) => t.device === d.device)?.ok ?? false) : null,
+    })),
   }),
+  'check-card': async () => null,
 };
 
 /** What the app adds to a device job's value before it goes out: the flash's image checksum, as the log reads it. */
@@ -52,6 +62,7 @@ const COMPLETE: {
   flash: async (r, value) => ({ ...value, sha256: await recordedImageSha256(r.image.path) }),
   clone: async (_r, value) => value,
   restore: async (_r, value) => value,
+  'check-card': async (_r, value) => value,
 };
 
 export function completeJobValue<K extends DeviceJobKind>(
@@ -62,14 +73,18 @@ export function completeJobValue<K extends DeviceJobKind>(
   return COMPLETE[kind](request, value);
 }
 
-/** The log line of a device job that ended. Reads a checksum or manifest file; never fails (null hashes). */
+/**
+ * The log line of a device job that ended (null: a kind not logged). Reads a checksum or manifest file; never
+ * fails (null hashes).
+ */
 export async function jobLogEntry<K extends DeviceJobKind>(
   kind: K,
   request: DeviceJobRequests[K],
   end: DeviceJobEnd<K>,
   now: Date = new Date(),
-): Promise<JobLogEntry> {
+): Promise<JobLogEntry | null> {
   const facts = await FACTS[kind](request, end.result === 'succeeded' ? end.value : null);
+  if (!facts) return null;
   return {
     time: now.toISOString(),
     ...facts,
@@ -91,6 +106,11 @@ async function recordedImageSha256(image: string): Promise<string | null> {
     if (m && m[2] === name) return m[1]!;
   }
   return null;
+}
+
+/** The sha256 of a clone folder's manifest file (which lists every file's sha256), or null when it has none. */
+export function cloneManifestSha256(folder: string): Promise<string | null> {
+  return fileSha256(join(folder, MANIFEST_FILE));
 }
 
 /** A small file's sha256 (a manifest), or null when it cannot be read. */

@@ -11,11 +11,13 @@ import { vaultSyncJob, vaultVerifyJob } from '../engine/jobs/vault';
 import type { FlashResult as EngineFlashResult } from '../engine/jobs/flash';
 import type { CloneResult as EngineCloneResult } from '../engine/jobs/clone';
 import type { RestoreResult as EngineRestoreResult } from '../engine/jobs/restore';
+import type { CheckCardResult as EngineCheckCardResult } from '../engine/jobs/check-card';
 import { runInHelper } from '../helper/launch';
 import { AtlasError } from '../engine/errors';
 import type { DeviceJobRequests, DeviceJobRunner, FileJobRunners, HandlerDeps } from './handlers';
 import { deviceJobRunner, notAvailable } from './handlers';
 import {
+  toCheckCardResult,
   toCloneResult,
   toDrive,
   toFlashResult,
@@ -28,7 +30,7 @@ import {
 
 export type WindowBoundDeps = Pick<
   HandlerDeps,
-  'configDir' | 'homeDir' | 'emit' | 'dialogs' | 'onActivity' | 'version' | 'platform'
+  'configDir' | 'homeDir' | 'emit' | 'dialogs' | 'showItemInFolder' | 'onActivity' | 'version' | 'platform'
 >;
 
 /** Device jobs go to the helper (one elevated process per job). Only the jobs the helper registers run. */
@@ -59,18 +61,27 @@ export const helperDeviceJobs: DeviceJobRunner = deviceJobRunner({
     return toCloneResult(result);
   },
   restore: async (r, control) => {
+    const targets = r.confirmed.map((c, i) => ({
+      device: c.device,
+      confirmed: confirmedOf(c),
+      ...(r.hostnames ? { hostname: r.hostnames[i]! } : {}),
+    }));
     const result = await runInHelper<EngineRestoreResult>(
       'restore',
-      {
-        folder: r.folder,
-        targets: [{ device: r.target.device, confirmed: confirmedOf(r.confirmed) }],
-        intent: 'exact',
-        grow: r.grow,
-      },
+      { folder: r.folder, targets, intent: r.intent, grow: r.grow },
       control,
       { name: 'Atlas Imager' },
     );
-    return toRestoreResult(r.folder, result);
+    return toRestoreResult(result);
+  },
+  'check-card': async (r, control) => {
+    const result = await runInHelper<EngineCheckCardResult>(
+      'check-card',
+      { device: r.target.device, confirmed: confirmedOf(r.confirmed) },
+      control,
+      { name: 'Atlas Imager' },
+    );
+    return toCheckCardResult(result);
   },
 });
 

@@ -6,14 +6,17 @@
 import type {
   AppInfo,
   CloneInfo,
+  DeploymentRecord,
   Drive,
   DriveSnapshot,
   ImageInfo,
+  InsertFieldProblem,
   JobKind,
   JobLogEntry,
   JobOutcome,
   JobProgress,
   LibraryListing,
+  RestoreIntent,
   Settings,
 } from './dto';
 
@@ -66,9 +69,18 @@ export interface CloneRequest {
 
 export interface RestoreRequest {
   folder: string;
-  target: DriveSnapshot;
-  /** grow the root partition and its filesystem to fill the card */
+  /** 1 to 16 cards, as the person confirmed them, in the order they chose them (deploy numbers them so) */
+  targets: DriveSnapshot[];
+  /** exact: roll back this device; deploy: new devices, each card's identity re-armed after it verified */
+  intent: RestoreIntent;
+  /** deploy only: each card's hostname, e.g. 'atlas-{n:03}' (main/shared/hostnames.ts) */
+  hostnamePattern?: string;
+  /** grow the root partition and its filesystem to fill each card */
   grow: boolean;
+}
+
+export interface CardCheckRequest {
+  target: DriveSnapshot;
 }
 
 export interface VerifyRequest {
@@ -113,15 +125,26 @@ export interface RequestChannels {
    * cache), so the insert need not wait for it. `hashing` false when this build cannot.
    */
   'insert:prepare-base': { request: { base: string }; response: { hashing: boolean } };
+  /**
+   * Insert's inputs as picked so far (any may be missing), checked as the build would check them, every problem
+   * at once; nothing is written
+   */
+  'insert:check': { request: Partial<InsertRequest>; response: InsertFieldProblem[] };
   'insert:start': { request: InsertRequest; response: JobStarted };
   'clone:start': { request: CloneRequest; response: JobStarted };
   'restore:start': { request: RestoreRequest; response: JobStarted };
+  /** the build folder's deployment record (each deployed card), newest first */
+  'deploy:list': { request: Empty; response: DeploymentRecord[] };
+  /** check a card holds what it claims (fake capacity): a device job of kind 'check-card' */
+  'card:check': { request: CardCheckRequest; response: JobStarted };
   'verify:start': { request: VerifyRequest; response: JobStarted };
   'vault:sync': { request: VaultSyncRequest; response: JobStarted };
   'vault:verify': { request: VaultVerifyRequest; response: JobStarted };
   'job:cancel': { request: { jobId: string }; response: { cancelled: boolean } };
   /** the operator's job log, newest first (the last 200 device jobs) */
   'log:list': { request: Empty; response: JobLogEntry[] };
+  /** shows a Library artifact (an image or a clone folder) in the system's file manager */
+  'shell:show-item': { request: { path: string }; response: Empty };
 }
 
 export type RequestChannel = keyof RequestChannels;

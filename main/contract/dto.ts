@@ -121,7 +121,8 @@ export interface CloneInfo {
   hasManifest: boolean;
 }
 
-export type JobKind = 'flash' | 'insert' | 'clone' | 'restore' | 'verify' | 'vault-sync' | 'vault-verify';
+export type JobKind =
+  'flash' | 'insert' | 'clone' | 'restore' | 'verify' | 'vault-sync' | 'vault-verify' | 'check-card';
 
 /**
  * Every stage a job reports progress under (the engine's ProgressMeters are typed by it); the renderer has a
@@ -196,6 +197,18 @@ export interface FlashResult {
   usedBlocksOnly?: { bytesWritten: number; imageBytes: number };
 }
 
+/** An Insert input the app checks as it is picked (`output`: the golden image's name in the build folder). */
+export type InsertField = 'base' | 'firstboot' | 'service' | 'secrets' | 'output';
+
+export interface InsertFieldProblem {
+  field: InsertField;
+  /** an error stops the build; a warning is for the person to weigh (a secrets file others can read) */
+  severity: 'error' | 'warning';
+  /** the error's code; null for a warning */
+  code: AtlasErrorCode | null;
+  message: string;
+}
+
 export interface InjectedFileDTO {
   destination: string;
   mode: string;
@@ -235,13 +248,59 @@ export interface CloneResult {
   unbooted?: boolean;
 }
 
-export interface RestoreResult {
-  folder: string;
-  target: string;
+/** exact: roll back this device (a byte copy of the clone); deploy: new devices, each card's identity re-armed. */
+export type RestoreIntent = 'exact' | 'deploy';
+
+/** One card of a restore as it ended; the other cards go on when one fails. */
+export interface RestoreCardResult {
+  device: string;
+  ok: boolean;
+  verified: boolean;
   /** whether the root partition and its filesystem were grown to fill the card */
   grown: boolean;
   /** how root will grow when it could not be done now (e.g. at first boot) */
   growNote?: string;
+  /** deploy: the hostname this card was given */
+  hostname: string | null;
+  /** deploy: each identity change made on the card (empty for exact) */
+  identityChanges: string[];
+  bytesWritten: number;
+  /** ejected at the end: safe to remove */
+  ejected: boolean;
+  /** why this card failed */
+  error?: ErrorDTO;
+}
+
+export interface RestoreResult {
+  folder: string;
+  intent: RestoreIntent;
+  cloneTag: string | null;
+  /** sha256 of the clone folder's manifest file, which lists every file's sha256 (null: it has none) */
+  manifestSha256: string | null;
+  /** every card ok */
+  ok: boolean;
+  targets: RestoreCardResult[];
+  /** the seconds spent writing, and writing plus reading back */
+  writeSeconds: number;
+  seconds: number;
+}
+
+/** Check this card: whether it holds what it claims (a fake card wraps writes past its real size). */
+export interface CheckCardResult {
+  device: string;
+  claimedBytes: number;
+  verdict: 'genuine' | 'fake';
+  /** the most the card can really hold, null when genuine */
+  realBytesAtMost: number | null;
+  /** the highest place below that which held its marker */
+  realBytesAtLeast: number | null;
+  /** writes past this many bytes land at the start again (null: not seen) */
+  wrapsAt: number | null;
+  /** how many places were checked */
+  probes: number;
+  /** the card's own bytes were put back and read back equal */
+  restored: boolean;
+  seconds: number;
 }
 
 /** A verify that finds a fault fails the job (with the fault as its error): a result is a clean folder. */
@@ -299,6 +358,7 @@ export interface JobValues {
   verify: VerifyResult;
   'vault-sync': VaultSyncResult;
   'vault-verify': VaultVerifyResult;
+  'check-card': CheckCardResult;
 }
 
 /** How one job of kind K ended. */
@@ -314,7 +374,7 @@ export interface JobLogCard {
   model: string;
   serial: string | null;
   size: number | null;
-  /** flash only: whether this card was written (and verified, when asked); null when the job failed as a whole */
+  /** flash and restore: whether this card was written (and verified); null when the job failed as a whole */
   ok?: boolean | null;
 }
 

@@ -225,24 +225,30 @@ test(
       await page.getByTestId('flash-image-info').waitFor();
       await page.getByTestId('nav-insert').click();
 
-      // the same inputs again: the engine refuses to overwrite, and the page says so
+      // the same inputs again: the clash is said before Build, with the choice to replace
       await page.getByTestId('insert-again').click();
-      await page.getByTestId('insert-start').click();
-      const error = page.getByTestId('insert-error');
-      await error.waitFor({ timeout: 60_000 });
-      assert.equal(await error.getAttribute('data-code'), 'ALREADY_EXISTS');
-      assert.equal(await page.getByTestId('insert-again').textContent(), 'Try again');
+      const clash = page.getByTestId('insert-output-problem');
+      await clash.waitFor();
+      assert.match(
+        (await clash.textContent()) ?? '',
+        /already exists\. Choose another version or tag, or replace/,
+      );
+      assert.equal(await page.getByTestId('insert-start').getAttribute('aria-disabled'), 'true');
+      await page.getByTestId('insert-replace').check();
+      await clash.waitFor({ state: 'detached' });
+      assert.equal(await page.getByTestId('insert-start-reason').count(), 0, 'replacing: Build is open');
+      await page.getByTestId('insert-replace').uncheck();
+      await clash.waitFor();
 
-      // a golden image is not a base: Insert creates Phase 0 from a base image only
+      // a golden image is not a base: said on the base field as soon as it is chosen
       s.server.queueDialog(join(build, 'ods-atlas-golden-v8-1-FIELD.img'));
-      await page.getByTestId('insert-again').click();
       await page.getByTestId('insert-base-choose').click();
       await page.getByTestId('insert-tag').fill('AGAIN');
-      await page.getByTestId('insert-start').click();
-      await error.waitFor({ timeout: 60_000 });
-      const code = await error.getAttribute('data-code');
+      const refused = page.getByTestId('insert-base-problem');
+      await refused.waitFor();
       // the golden image is an Armbian image that already carries the Atlas firstboot
-      assert.equal(code, 'PHASE_RULE');
+      assert.equal(await refused.getAttribute('data-code'), 'PHASE_RULE');
+      assert.equal(await page.getByTestId('insert-base').getAttribute('aria-invalid'), 'true');
       await page.screenshot({ path: join(SHOTS, 'insert-refused.png'), fullPage: true });
       assert.deepEqual(s.app.consoleErrors, []);
     } finally {

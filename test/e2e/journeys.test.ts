@@ -6,7 +6,7 @@
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { fakeCard, SYSTEM_DISK, type TestServer } from './serve';
@@ -210,35 +210,161 @@ test('hot-plug while confirming: a pulled card leaves the dialog, cannot be conf
   );
 });
 
-test('library rows lead on: a golden image to Flash, each button named for its row', async () => {
+test('library: one row per artifact with where it lives; Flash, Verify and Show in folder named for their row', async () => {
   await withApp(
     (dir) => {
-      mkdirSync(join(dir, 'atlas-build'));
-      writeFileSync(join(dir, 'atlas-build', 'ods-atlas-golden-v8-1-FIELD.img'), Buffer.alloc(MIB, 5));
+      for (const folder of ['atlas-build', 'vault']) {
+        mkdirSync(join(dir, folder));
+        writeFileSync(join(dir, folder, 'ods-atlas-golden-v8-1-FIELD.img'), Buffer.alloc(MIB, 5));
+      }
+      writeFileSync(join(dir, 'atlas-build', 'ods-atlas-golden-v8-2-NEW.img'), Buffer.alloc(MIB, 6));
       return {};
     },
-    async ({ page, dir }) => {
+    async ({ server, page, dir }) => {
       await page.getByTestId('nav-library').click();
-      const use = page.getByTestId('library-use-ods-atlas-golden-v8-1-FIELD.img');
-      await use.waitFor();
+      // the vault is the settings' folder: point it at this test's
+      server.queueDialog(join(dir, 'vault'));
+      await page.getByTestId('settings-vault-choose').click();
+      const field = 'ods-atlas-golden-v8-1-FIELD.img';
+      await page
+        .getByTestId(`library-where-${field}`)
+        .filter({ hasText: 'Build folder and vault' })
+        .waitFor();
+      assert.equal(await page.getByTestId(`library-row-${field}`).count(), 1, 'one row for both copies');
       assert.equal(
-        await use.getAttribute('aria-label'),
-        'Flash ods-atlas-golden-v8-1-FIELD.img (build folder)',
+        await page.getByTestId('library-where-ods-atlas-golden-v8-2-NEW.img').textContent(),
+        'Build folder',
       );
+      const use = page.getByTestId(`library-use-${field}`);
+      assert.equal(await use.getAttribute('aria-label'), `Flash ${field}`);
+      for (const name of [`Verify ${field} (the build folder copy)`, `Show ${field} in its folder`]) {
+        assert.equal(await page.getByRole('button', { name }).count(), 1, `"${name}" is named for its row`);
+      }
+      // every button on the page has a name of its own (the Choose… buttons name their field)
+      const names = await page
+        .getByRole('button')
+        .evaluateAll((buttons) =>
+          buttons.map((b) => b.getAttribute('aria-label') ?? b.textContent ?? '').filter(Boolean),
+        );
+      assert.deepEqual(
+        names.filter((n, i) => names.indexOf(n) !== i),
+        [],
+        'no two buttons share a name',
+      );
+      assert.ok(names.includes('Change Build folder') && names.includes('Change Vault (permanent archive)'));
+      // nothing is uppercased: file names keep their case
+      const upper = await page.locator('body *').evaluateAll((all) => {
+        // runs in the page (DOM types are not in this Node project's lib)
+        const view = globalThis as unknown as { getComputedStyle(e: unknown): { textTransform: string } };
+        return all.filter((el) => view.getComputedStyle(el).textTransform === 'uppercase').length;
+      });
+      assert.equal(upper, 0, 'no text-transform: uppercase');
+      // Sync waits for a preview, and says so where a keyboard reaches it
+      const sync = page.getByTestId('vault-sync');
+      assert.equal(await sync.getAttribute('aria-disabled'), 'true');
+      assert.equal(await sync.getAttribute('aria-describedby'), 'vault-sync-reason');
       assert.equal(
-        await page
-          .getByRole('button', { name: 'Verify ods-atlas-golden-v8-1-FIELD.img (build folder)' })
-          .count(),
-        1,
-        'Verify is named for its row',
+        await page.getByTestId('vault-sync-reason').textContent(),
+        'Preview first: Sync copies what the preview lists.',
       );
+      await sync.focus();
+      assert.equal(await page.locator(':focus').getAttribute('data-testid'), 'vault-sync');
       await shot(page, 'library-rows');
+
+      await page.getByTestId(`library-show-${field}`).click();
+      for (let i = 0; i < 100 && server.shownItems.length === 0; i++) await page.waitForTimeout(20);
+      assert.deepEqual(
+        server.shownItems,
+        [join(dir, 'atlas-build', field)],
+        'the build folder copy is shown',
+      );
+
       await use.click();
       await page.getByTestId('page-flash').waitFor();
       assert.equal(
         await page.getByTestId('flash-image-value').getAttribute('title'),
-        join(dir, 'atlas-build', 'ods-atlas-golden-v8-1-FIELD.img'),
+        join(dir, 'atlas-build', field),
       );
+    },
+  );
+});
+
+test('insert: each input checked as it is picked, every problem at once, on its field', async () => {
+  await withApp(
+    (dir) => {
+      writeFileSync(join(dir, 'notes.img'), Buffer.alloc(MIB, 3));
+      writeFileSync(join(dir, 'atlas_firstboot.sh'), 'echo no shebang\n');
+      writeFileSync(join(dir, 'atlas-firstboot.service'), '[Service]\nExecStart=/bin/true\n');
+      writeFileSync(join(dir, 'atlas_secrets.conf'), 'WIFI_PSK=hunter2\n');
+      chmodSync(join(dir, 'atlas_secrets.conf'), 0o644);
+      mkdirSync(join(dir, 'atlas-build'));
+      writeFileSync(join(dir, 'atlas-build', 'ods-atlas-golden-v8-1-FIELD.img'), Buffer.alloc(MIB));
+      return {};
+    },
+    async ({ server, page, dir }) => {
+      await page.getByTestId('nav-insert').click();
+      const picks = [
+        ['insert-base', 'notes.img'],
+        ['insert-firstboot', 'atlas_firstboot.sh'],
+        ['insert-service', 'atlas-firstboot.service'],
+        ['insert-secrets', 'atlas_secrets.conf'],
+      ] as const;
+      for (const [id, name] of picks) {
+        server.queueDialog(join(dir, name));
+        await page.getByTestId(`${id}-choose`).click();
+        await page.getByTestId(`${id}-problem`).waitFor();
+      }
+      await page.getByTestId('insert-version').fill('8');
+      await page.getByTestId('insert-patch').fill('1');
+      await page.getByTestId('insert-tag').fill('FIELD');
+      await page.getByTestId('insert-output-problem').waitFor();
+
+      const problem = async (id: string) => ({
+        code: await page.getByTestId(`${id}-problem`).getAttribute('data-code'),
+        severity: await page.getByTestId(`${id}-problem`).getAttribute('data-severity'),
+        text: (await page.getByTestId(`${id}-problem`).textContent()) ?? '',
+        invalid: await page.getByTestId(id).getAttribute('aria-invalid'),
+        describedBy: await page.getByTestId(id).getAttribute('aria-describedby'),
+      });
+      const base = await problem('insert-base');
+      assert.equal(base.code, 'NOT_ARMBIAN_BASE');
+      assert.equal(base.invalid, 'true');
+      assert.equal(base.describedBy, 'insert-base-problem');
+      assert.match((await problem('insert-firstboot')).text, /has no shebang/);
+      assert.match(
+        (await problem('insert-service')).text,
+        /does not run the injected script: ExecStart= runs \/bin\/true/,
+      );
+      // the secrets warning the CLI prints reaches the app: a warning, not a refusal
+      const secrets = await problem('insert-secrets');
+      assert.equal(secrets.severity, 'warning');
+      assert.equal(secrets.invalid, null);
+      assert.match(secrets.text, /readable by its group and others \(mode 0644\)/);
+      assert.ok(!(await page.textContent('body'))?.includes('hunter2'), 'never the content');
+      // the clash with an existing image, with the choice to replace it, in words for the app
+      assert.match(
+        (await page.getByTestId('insert-output-problem').textContent()) ?? '',
+        /ods-atlas-golden-v8-1-FIELD\.img already exists/,
+      );
+      assert.equal(await page.getByTestId('insert-tag').getAttribute('aria-invalid'), 'true');
+      assert.doesNotMatch((await page.textContent('body')) ?? '', /--force|--[a-z]/);
+      assert.equal(
+        await page.getByTestId('insert-start-reason').textContent(),
+        'Fix the problems marked above.',
+      );
+      await shot(page, 'insert-checked-as-picked');
+
+      await page.getByTestId('insert-replace').check();
+      await page.getByTestId('insert-output-problem').waitFor({ state: 'detached' });
+      assert.equal(await page.getByTestId('insert-tag').getAttribute('aria-invalid'), null);
+
+      // a fixed script clears its problem when picked again; the others stay
+      writeFileSync(join(dir, 'atlas_firstboot.sh'), '#!/bin/bash\necho ok\n');
+      server.queueDialog(join(dir, 'atlas_firstboot.sh'));
+      await page.getByTestId('insert-firstboot-choose').click();
+      await page.getByTestId('insert-firstboot-problem').waitFor({ state: 'detached' });
+      assert.equal(await page.getByTestId('insert-firstboot').getAttribute('aria-invalid'), null);
+      assert.equal(await page.getByTestId('insert-service').getAttribute('aria-invalid'), 'true');
     },
   );
 });

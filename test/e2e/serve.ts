@@ -20,15 +20,17 @@ import {
   type HandlerDeps,
 } from '../../main/app/handlers';
 import { flashJob } from '../../main/engine/jobs/flash';
-import { toCloneResult, toFlashResult, toRestoreResult } from '../../main/app/adapters';
+import { toCheckCardResult, toCloneResult, toFlashResult, toRestoreResult } from '../../main/app/adapters';
 import { cloneJob } from '../../main/engine/jobs/clone';
 import { restoreJob } from '../../main/engine/jobs/restore';
+import { checkCard } from '../../main/engine/jobs/check-card';
 import { inProcessFileJobs } from '../../main/app/production';
 import { prehashBase } from '../../main/engine/jobs/insert';
 import type { Drive, FilePurpose, FolderPurpose } from '../../main/contract';
 import { shimScript } from './shim';
 import { contentSecurityPolicy, contentTypeOf, withPolicy } from '../../main/shared/renderer-policy';
 import { localCardAccess } from '../../main/engine/drives/index';
+import { card, SYSTEM_DISK } from '../support/drives';
 
 // the app's policy, but the page talks to this server over a WebSocket
 const CSP = contentSecurityPolicy({ connectSelf: true });
@@ -56,6 +58,8 @@ export interface TestServer {
   app: AppHandlers;
   /** replaces the fake drive list and tells the pages, as a hot-plug would */
   setDrives(drives: Drive[]): void;
+  /** the paths the app asked the file manager to show, in order */
+  shownItems: string[];
   /** the next file or folder dialog returns this path (null: the user cancelled) */
   queueDialog(answer: string | null): void;
   close(): Promise<void>;
@@ -66,6 +70,7 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
   let notify: ((drives: Drive[]) => void) | null = null;
   const answers: Array<string | null> = [];
   const sockets = new Set<WebSocket>();
+  const shownItems: string[] = [];
   const answer = async (purpose: FilePurpose | FolderPurpose): Promise<string | null> =>
     answers.length > 0 ? answers.shift()! : (options.defaultDialogAnswers?.[purpose] ?? null);
 
@@ -84,6 +89,7 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
       for (const socket of sockets) socket.send(text);
     },
     dialogs: { openFile: answer, openFolder: answer },
+    showItemInFolder: (path) => shownItems.push(path),
     ...(options.runDeviceJob ? { runDeviceJob: options.runDeviceJob } : {}),
     ...(options.fileJobs ? { fileJobs: options.fileJobs } : {}),
     ...(options.prehashBase ? { prehashBase: options.prehashBase } : {}),
@@ -152,6 +158,7 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
     url,
     shim,
     app,
+    shownItems,
     setDrives(next) {
       drives = next;
       notify?.(next);
@@ -206,53 +213,45 @@ export const fileDeviceJobs: DeviceJobRunner = async (kind, request, control) =>
     );
     return toCloneResult(result) as never;
   }
+  if (kind === 'check-card') {
+    const r = request as DeviceJobRequests['check-card'];
+    const dev = await localCardAccess().open(r.target.device, { write: true, direct: true });
+    try {
+      return toCheckCardResult(await checkCard(dev, control)) as never;
+    } finally {
+      await dev.handle.close();
+    }
+  }
   const r = request as DeviceJobRequests['restore'];
-  return toRestoreResult(
-    r.folder,
-    await restoreJob(
-      {
-        folder: r.folder,
-        targets: [{ device: r.target.device }],
-        intent: 'exact',
-        grow: r.grow,
-        access: localCardAccess(),
-      },
-      control,
-    ),
-  ) as never;
+  const result = await restoreJob(
+    {
+      folder: r.folder,
+      targets: r.targets.map((t, i) => ({
+        device: t.device,
+        ...(r.hostnames ? { hostname: r.hostnames[i]! } : {}),
+      })),
+      intent: r.intent,
+      grow: r.grow,
+      eject: false,
+      access: localCardAccess(),
+    },
+    control,
+  );
+  return toRestoreResult(result) as never;
 };
 
-/** A fake card: an image file standing in for /dev/sdX. */
+/** A fake card: an image file standing in for /dev/sdX (the contract's card, 64 MiB, its serial from the name). */
 export function fakeCard(path: string, overrides: Partial<Drive> = {}): Drive {
-  return {
+  return card({
     device: path,
     description: 'Generic STORAGE DEVICE',
     size: 64 * 1024 * 1024,
-    bus: 'USB',
     serial: `SN-${path.split('/').pop()}`,
-    mountpoints: [],
-    removable: true,
-    system: false,
-    virtual: false,
-    readOnly: false,
-    large: false,
     ...overrides,
-  };
+  });
 }
 
-export const SYSTEM_DISK: Drive = {
-  device: '/dev/vda',
-  description: 'Virtio Block Device',
-  size: 100e9,
-  bus: 'VIRTIO',
-  serial: null,
-  mountpoints: ['/'],
-  removable: false,
-  system: true,
-  virtual: false,
-  readOnly: false,
-  large: false,
-};
+export { SYSTEM_DISK };
 
 async function demo(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'atlas-web-'));

@@ -69,8 +69,9 @@ test(
       await page.getByTestId('vault-sync').click();
       await page.getByTestId('vault-sync-done').waitFor({ timeout: 120_000 });
       assert.ok(existsSync(join(vault, name, 'atlas-manifest.json')), 'the clone folder is in the vault');
-      // listed twice now: in the build folder and in the vault
-      await page.getByTestId(`library-row-${name}`).nth(1).waitFor();
+      // one row, now living in the build folder and in the vault
+      await page.getByTestId(`library-where-${name}`).filter({ hasText: 'Build folder and vault' }).waitFor();
+      assert.equal(await page.getByTestId(`library-row-${name}`).count(), 1);
 
       // verify: every artifact re-hashed against its checksums
       await page.getByTestId('vault-verify').click();

@@ -71,7 +71,7 @@ test('clone from a card as an unprivileged user: every file of the clone is thei
 test('restore onto a card as an unprivileged user: fsck clean', async () => {
   shell(`dd if=/dev/zero of=${f.loop.device} bs=1M count=8 oflag=direct status=none`);
   const folder = join(f.home, 'golden-clone-ELEV');
-  const out = await appAsUser(f, { job: 'restore', folder, card: f.card }, { electron });
+  const out = await appAsUser(f, { job: 'restore', folder, cards: [f.card] }, { electron });
   assert.ok(out.outcome?.ok, JSON.stringify(out));
   const view = attachLoop(join(f.dir, 'card.bin'));
   try {

@@ -36,13 +36,17 @@ const CHANNELS: Record<RequestChannel, true> = {
   'log:list': true,
   'flash:start': true,
   'insert:prepare-base': true,
+  'insert:check': true,
   'insert:start': true,
   'clone:start': true,
   'restore:start': true,
+  'deploy:list': true,
+  'card:check': true,
   'verify:start': true,
   'vault:sync': true,
   'vault:verify': true,
   'job:cancel': true,
+  'shell:show-item': true,
 };
 
 type Reply = { ok: true; value: unknown } | { ok: false; error: { code: string; message: string } };

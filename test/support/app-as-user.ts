@@ -15,7 +15,14 @@ import type { DriveSnapshot, EventChannel, EventOf, JobProgress } from '../../ma
 export type AppJob =
   | { job: 'flash'; image: string; cards: string[]; verify?: boolean; usedBlocksOnly?: boolean }
   | { job: 'clone'; card: string; tag: string; outDir: string }
-  | { job: 'restore'; folder: string; card: string; grow?: boolean };
+  | {
+      job: 'restore';
+      folder: string;
+      cards: string[];
+      intent?: 'exact' | 'deploy';
+      hostnamePattern?: string;
+      grow?: boolean;
+    };
 
 export interface AppAsUserInput {
   configDir: string;
@@ -80,7 +87,9 @@ async function main(): Promise<void> {
         ? await app.dispatch('clone:start', { source: snapshot(r.card), tag: r.tag, outDir: r.outDir })
         : await app.dispatch('restore:start', {
             folder: r.folder,
-            target: snapshot(r.card),
+            targets: r.cards.map(snapshot),
+            intent: r.intent ?? 'exact',
+            ...(r.hostnamePattern !== undefined ? { hostnamePattern: r.hostnamePattern } : {}),
             grow: r.grow ?? true,
           });
   const output: AppAsUserOutput = { uid: process.getuid?.() ?? -1, started: reply.ok, stages };

@@ -6,7 +6,7 @@
 import { promises as fsp } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { DeploymentRecord } from '../../contract';
-import type { RestoreResult } from '../jobs/restore';
+import type { RestoreResult, RestoreTargetResult } from '../jobs/restore';
 
 export type { DeploymentRecord };
 
@@ -20,9 +20,21 @@ export interface DeployedCard {
   size: number | null;
 }
 
+/**
+ * What a record is made of: the engine's RestoreResult, or the app's (its contract result plus the clone's tag
+ * and manifest hash); only these fields are read.
+ */
+export type DeploymentSource = Pick<RestoreResult, 'folder' | 'intent' | 'cloneTag' | 'manifestSha256'> & {
+  targets: ReadonlyArray<
+    Pick<RestoreTargetResult, 'device' | 'hostname' | 'verified' | 'ok'> & {
+      error?: { code: DeploymentRecord['error'] & string } | undefined;
+    }
+  >;
+};
+
 /** One record per card of a restore that ran (the cards as the drive list described them; `when` its end). */
 export function deploymentRecords(
-  result: RestoreResult,
+  result: DeploymentSource,
   cards: DeployedCard[],
   when: Date,
 ): DeploymentRecord[] {

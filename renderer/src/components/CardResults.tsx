@@ -25,6 +25,7 @@ export function CardResults({
   rateSeconds,
   sha256,
   noChecksum = 'None recorded beside the image',
+  details = {},
   testId = 'card-results',
 }: {
   cards: readonly CardOutcome[];
@@ -38,6 +39,8 @@ export function CardResults({
   sha256: string | null;
   /** said when there is no checksum */
   noChecksum?: string;
+  /** device → more about that card's end (a deploy's hostname and identity changes) */
+  details?: Readonly<Record<string, React.ReactNode>>;
   testId?: string;
 }) {
   return (
@@ -92,6 +95,7 @@ export function CardResults({
                 <span className="card-bar-error">Failed: {c.error?.message ?? 'no reason was given'}</span>
               )}
             </div>
+            {details[c.device]}
           </li>
         ))}
       </ul>

@@ -11,11 +11,14 @@ type Props = {
   hint?: string;
   /** accept a file dropped from the desktop */
   droppable?: boolean;
+  /** what is wrong with the chosen path (an error marks the field invalid; a warning only informs) */
+  problem?: { severity: 'error' | 'warning'; code?: string | null; message: string } | null;
 } & ({ kind: 'file'; purpose: FilePurpose } | { kind: 'folder'; purpose: FolderPurpose });
 
 /** A path chosen with the native picker (or dropped): shows the path, never the file's content. */
 export function PathField(props: Props) {
-  const { label, value, onChange, testId, hint, droppable } = props;
+  const { label, value, onChange, testId, hint, droppable, problem } = props;
+  const problemId = `${testId}-problem`;
   const [over, setOver] = useState(false);
   // the dialog can be refused (no dialog in this build, a bad request): say so beside the button
   const [error, setError] = useState<ErrorDTO | null>(null);
@@ -34,8 +37,12 @@ export function PathField(props: Props) {
   const name = value ? value.split('/').filter(Boolean).pop() : '';
   return (
     <div
-      className={`path-field${over ? ' path-field-over' : ''}`}
+      className={`path-field${over ? ' path-field-over' : ''}${problem?.severity === 'error' ? ' path-field-invalid' : ''}`}
       data-testid={testId}
+      role="group"
+      aria-label={label}
+      aria-invalid={problem?.severity === 'error' ? true : undefined}
+      aria-describedby={problem ? problemId : undefined}
       onDragOver={
         droppable
           ? (e) => {
@@ -70,9 +77,32 @@ export function PathField(props: Props) {
           </span>
         )}
       </div>
-      <button type="button" className="button" onClick={() => void choose()} data-testid={`${testId}-choose`}>
+      <button
+        type="button"
+        className="button"
+        onClick={() => void choose()}
+        // each field's button has its own name for a screen reader: "Choose Image to write"
+        aria-label={`${value ? 'Change' : 'Choose'} ${label}`}
+        aria-describedby={problem ? problemId : undefined}
+        data-testid={`${testId}-choose`}
+      >
         {value ? 'Change…' : 'Choose…'}
       </button>
+      {problem && (
+        <p
+          id={problemId}
+          className={
+            problem.severity === 'error'
+              ? 'field-error path-field-problem'
+              : 'notice notice-warn path-field-problem'
+          }
+          data-testid={problemId}
+          data-severity={problem.severity}
+          data-code={problem.code ?? undefined}
+        >
+          {problem.message}
+        </p>
+      )}
       {error && <ErrorNotice error={error} title="The dialog could not open" testId={`${testId}-error`} />}
     </div>
   );

@@ -27,13 +27,19 @@ export function VaultPanel() {
   const synced = sync?.outcome?.ok ? sync.outcome.value : null;
   const verified = verify?.outcome?.ok ? verify.outcome.value : null;
 
-  const buttons: Array<{ action: VaultAction; label: string; disabled: boolean }> = [
+  // why Sync waits, said beside it and reachable by keyboard (the button stays focusable)
+  const syncReason = busy
+    ? null
+    : synced !== null
+      ? 'Synced. Preview again to see what is new.'
+      : !plan
+        ? 'Preview first: Sync copies what the preview lists.'
+        : toCopy.length === 0
+          ? 'Nothing to copy: the vault holds everything.'
+          : null;
+  const buttons: Array<{ action: VaultAction; label: string; disabled: boolean; reason?: string | null }> = [
     { action: 'preview', label: 'Preview sync', disabled: busy },
-    {
-      action: 'sync',
-      label: 'Sync to vault',
-      disabled: busy || !plan || toCopy.length === 0 || synced !== null,
-    },
+    { action: 'sync', label: 'Sync to vault', disabled: busy, reason: syncReason },
     { action: 'verify', label: 'Verify vault', disabled: busy },
   ];
 
@@ -47,13 +53,22 @@ export function VaultPanel() {
       <div className="card-header">
         <h2>Vault</h2>
         <div className="actions">
-          {buttons.map(({ action, label, disabled }) => (
+          {syncReason && (
+            <span id="vault-sync-reason" className="disabled-reason" data-testid="vault-sync-reason">
+              {syncReason}
+            </span>
+          )}
+          {buttons.map(({ action, label, disabled, reason }) => (
             <button
               key={action}
               type="button"
               className={action === 'sync' ? 'button button-primary' : 'button'}
               disabled={disabled}
-              onClick={() => void start(action)}
+              aria-disabled={reason ? true : undefined}
+              aria-describedby={reason ? `vault-${action}-reason` : undefined}
+              onClick={() => {
+                if (!reason) void start(action);
+              }}
               data-testid={`vault-${action}`}
             >
               {label}

@@ -1,4 +1,5 @@
-import { insertProblems, useInsert, type InsertFile } from '../stores/insert';
+import { fieldProblem, insertProblems, useInsert, type InsertFile } from '../stores/insert';
+import { Checkbox } from '../components/Checkbox';
 import { useSettings } from '../stores/settings';
 import { useJob } from '../stores/jobs';
 import { PathField } from '../components/PathField';
@@ -34,6 +35,7 @@ export function InsertPage() {
   const buildFolder = useSettings((st) => st.settings?.buildFolder ?? '');
   const job = useJob(s.jobId, 'insert');
   const problems = insertProblems(s);
+  const output = fieldProblem(s.checked, 'output');
   // previewed only when every part passes the rule main checks again (main/shared/names)
   const version = parseGoldenNumber(s.version);
   const patch = parseGoldenNumber(s.patch);
@@ -87,6 +89,7 @@ export function InsertPage() {
             onChange={(p) => s.setFile('base', p)}
             testId="insert-base"
             droppable
+            problem={fieldProblem(s.checked, 'base')}
           />
           <p className="muted">
             A fresh Armbian image for the Raspberry Pi 4B. Golden images and clones are refused.
@@ -104,6 +107,7 @@ export function InsertPage() {
               onChange={(p) => s.setFile(file, p)}
               testId={`insert-${file}`}
               droppable
+              problem={fieldProblem(s.checked, file)}
             />
           ))}
           <p className="muted">
@@ -120,6 +124,7 @@ export function InsertPage() {
                   inputMode="numeric"
                   value={s[field]}
                   onChange={(e) => s.setField(field, e.target.value.trim())}
+                  aria-invalid={s[field] !== '' && parseGoldenNumber(s[field]) === null ? true : undefined}
                   data-testid={`insert-${field}`}
                   placeholder={placeholder}
                 />
@@ -132,7 +137,8 @@ export function InsertPage() {
                 onChange={(e) => s.setField('tag', e.target.value.trim())}
                 data-testid="insert-tag"
                 placeholder="FLASH"
-                aria-describedby="tag-rule"
+                aria-invalid={(s.tag !== '' && !isValidTag(s.tag)) || output !== null ? true : undefined}
+                aria-describedby={output ? 'tag-rule insert-output-problem' : 'tag-rule'}
               />
             </label>
           </div>
@@ -151,6 +157,16 @@ export function InsertPage() {
               </span>
             )}
           </div>
+          {output && (
+            <p id="insert-output-problem" className="field-error" data-testid="insert-output-problem">
+              {output.message}
+            </p>
+          )}
+          {(s.replace || output?.code === 'ALREADY_EXISTS') && (
+            <Checkbox checked={s.replace} onChange={s.setReplace} testId="insert-replace">
+              Replace the existing golden image of this name (its manifest too)
+            </Checkbox>
+          )}
         </section>
         {s.startError && (
           <ErrorNotice error={s.startError} title="Insert could not start" testId="insert-error" />

@@ -1,11 +1,12 @@
 import { useEffect } from 'react';
-import { useLibrary } from '../stores/library';
+import { libraryRows, useLibrary, whereLabel } from '../stores/library';
 import { useSettings } from '../stores/settings';
 import { useJob } from '../stores/jobs';
 import { PathField } from '../components/PathField';
 import { ErrorNotice } from '../components/ErrorNotice';
 import { VaultPanel } from '../components/VaultPanel';
 import { JobLogPanel } from '../components/JobLogPanel';
+import { DeploymentsPanel } from '../components/DeploymentsPanel';
 import { formatBytes, formatDate } from '../format';
 import type { LibraryEntry } from '../../../main/contract';
 import { useFlash } from '../stores/flash';
@@ -88,14 +89,15 @@ export function LibraryPage() {
               </tr>
             </thead>
             <tbody>
-              {listing.entries.map((e) => (
-                <Row key={e.path} entry={e} />
+              {libraryRows(listing.entries).map(({ entry, copies }) => (
+                <Row key={entry.path} entry={entry} copies={copies} />
               ))}
             </tbody>
           </table>
         )}
       </section>
       <JobLogPanel />
+      <DeploymentsPanel />
     </div>
   );
 }
@@ -107,14 +109,22 @@ function use(entry: LibraryEntry): void {
   useNav.getState().go(entry.kind === 'golden-image' ? 'flash' : 'restore');
 }
 
-function Row({ entry }: { entry: LibraryEntry }) {
+function Row({ entry, copies }: { entry: LibraryEntry; copies: LibraryEntry[] }) {
   const state = useLibrary((s) => s.verifying[entry.path]);
   const verify = useLibrary((s) => s.verify);
+  const showInFolder = useLibrary((s) => s.showInFolder);
+  const showError = useLibrary((s) => s.showErrors[entry.path] ?? null);
   const job = useJob(state?.jobId ?? null, 'verify');
   const running = job !== null && job.outcome === null;
-  const where = entry.location === 'vault' ? 'vault' : 'build folder';
+  const where = whereLabel(copies);
   let status: React.ReactNode = null;
-  if (state?.error)
+  if (showError)
+    status = (
+      <span className="badge badge-block" title={showError.message}>
+        {showError.message}
+      </span>
+    );
+  else if (state?.error)
     status = (
       <span className="badge badge-block" title={state.error.message}>
         {state.error.message}
@@ -146,14 +156,16 @@ function Row({ entry }: { entry: LibraryEntry }) {
       <td>{entry.tag ?? '—'}</td>
       <td>{formatDate(entry.created)}</td>
       <td>{formatBytes(entry.size)}</td>
-      <td title={entry.path}>{where}</td>
+      <td title={copies.map((c) => c.path).join('\n')} data-testid={`library-where-${entry.name}`}>
+        {where}
+      </td>
       <td className="cell-actions">
         {status}
         <button
           type="button"
           className="button button-small"
           onClick={() => use(entry)}
-          aria-label={`${entry.kind === 'golden-image' ? 'Flash' : 'Restore'} ${entry.name} (${where})`}
+          aria-label={`${entry.kind === 'golden-image' ? 'Flash' : 'Restore'} ${entry.name}`}
           data-testid={`library-use-${entry.name}`}
         >
           {entry.kind === 'golden-image' ? 'Flash' : 'Restore'}
@@ -163,10 +175,19 @@ function Row({ entry }: { entry: LibraryEntry }) {
           className="button button-small"
           disabled={running}
           onClick={() => void verify(entry.path)}
-          aria-label={`Verify ${entry.name} (${where})`}
+          aria-label={`Verify ${entry.name}${copies.length > 1 ? ' (the build folder copy)' : ''}`}
           data-testid={`library-verify-${entry.name}`}
         >
           Verify
+        </button>
+        <button
+          type="button"
+          className="button button-small"
+          onClick={() => void showInFolder(entry.path)}
+          aria-label={`Show ${entry.name} in its folder`}
+          data-testid={`library-show-${entry.name}`}
+        >
+          Show in folder
         </button>
       </td>
     </tr>

@@ -1,14 +1,21 @@
-import { useRestore } from '../stores/restore';
+import { effectiveIntent, useRestore } from '../stores/restore';
 import { useDrives } from '../stores/drives';
 import { useJob } from '../stores/jobs';
+import { driveStatus } from '../components/DriveList';
 import { DrivePicker } from '../components/DrivePicker';
 import { MainAction } from '../components/MainAction';
 import { PathField } from '../components/PathField';
 import { ConfirmDialog } from '../components/ConfirmDialog';
 import { ErrorNotice } from '../components/ErrorNotice';
 import { ProgressPanel } from '../components/ProgressPanel';
+import { CardResults } from '../components/CardResults';
+import { CloneChooser } from '../components/CloneChooser';
+import { DeployOptions, hostnameProblem } from '../components/DeployOptions';
+import { CardChecks } from '../components/CardChecks';
 import { formatBytes, formatCardSize } from '../format';
-import type { RestoreResult, VerifyResult } from '../../../main/contract';
+import type { Drive, RestoreResult, VerifyResult } from '../../../main/contract';
+import { INTENT_NAMES } from '../../../main/shared/restore-intents';
+import { hostnameFor } from '../../../main/shared/hostnames';
 import { Checkbox } from '../components/Checkbox';
 import { againLabel } from '../components/againLabel';
 
@@ -18,14 +25,20 @@ export function RestorePage() {
   const verifyJob = useJob(r.verifyJobId, 'verify');
   const job = useJob(r.jobId, 'restore');
   const verified = verifyJob?.outcome?.ok === true;
-  const target = drives.find((d) => d.device === r.target) ?? null;
+  const need = r.info ? { path: r.folder, imageSize: r.info.neededBytes } : null;
+  // the chosen cards that are still there and still usable, in the order chosen
+  const cards = r.selected
+    .map((device) => drives.find((d) => d.device === device))
+    .filter((d): d is Drive => d !== undefined && driveStatus(d, 'write', need).blocks.length === 0);
+  const intent = effectiveIntent(r.chosenIntent, cards.length);
+  const cloneName = r.folder.split('/').pop() ?? '';
 
   let body: React.ReactNode;
   if (r.jobId && job?.outcome) {
     body = (
       <>
         {job.outcome.ok ? (
-          <RestoreDone result={job.outcome.value} />
+          <RestoreDone result={job.outcome.value} drives={r.confirmed} />
         ) : (
           <ErrorNotice error={job.outcome.error} title="Restore failed" testId="restore-error" />
         )}
@@ -36,7 +49,7 @@ export function RestorePage() {
             onClick={job.outcome.ok ? r.reset : r.retry}
             data-testid="restore-again"
           >
-            {againLabel(job.outcome, 'Restore another card', 'Restore again')}
+            {againLabel(job.outcome, 'Restore more cards', 'Restore again')}
           </button>
         </div>
       </>
@@ -45,21 +58,29 @@ export function RestorePage() {
     body = (
       <ProgressPanel
         jobId={r.jobId}
-        title={`Restoring to ${r.confirmed?.description ?? r.confirmed?.device ?? ''}`}
+        drives={r.confirmed}
+        title={
+          r.confirmed.length === 1
+            ? `Restoring ${cloneName} to ${r.confirmed[0]!.description || r.confirmed[0]!.device}`
+            : `${r.confirmedIntent === 'deploy' ? 'Deploying' : 'Restoring'} ${cloneName} to ${r.confirmed.length} cards`
+        }
       />
     );
   } else {
+    const patternProblem = intent === 'deploy' ? hostnameProblem(r.hostnamePattern, cards) : null;
     body = (
       <>
         <section className="card">
-          <h2>1. Clone folder</h2>
+          <h2>1. Clone</h2>
+          <CloneChooser value={r.folder} onChoose={(f) => void r.setFolder(f)} testId="restore-clones" />
           <PathField
             kind="folder"
             purpose="clone-folder"
-            label="golden-clone-TAG folder"
+            label="Or another golden-clone folder"
             value={r.folder}
             onChange={(folder) => void r.setFolder(folder)}
             testId="restore-folder"
+            droppable
           />
           {r.info && (
             <p className="muted" data-testid="restore-folder-info">
@@ -80,7 +101,8 @@ export function RestorePage() {
         <section className="card">
           <h2>2. Verify first</h2>
           <p className="muted">
-            Checks every file's hash and every partclone checksum before anything is written. No card needed.
+            Checks every file&apos;s hash and every partclone checksum before anything is written. No card
+            needed.
           </p>
           {r.verifyJobId && !verifyJob?.outcome && (
             <ProgressPanel jobId={r.verifyJobId} title="Verifying the folder" />
@@ -106,61 +128,106 @@ export function RestorePage() {
           </div>
         </section>
         <section className={`card${verified ? '' : ' card-locked'}`} aria-disabled={!verified}>
-          <h2>3. Target card</h2>
+          <h2>3. Cards</h2>
           {!verified && <p className="muted">Verify the folder first.</p>}
           {verified && (
             <DrivePicker
-              mode="single"
+              mode="multi"
               use="write"
               testId="restore-card"
-              selected={r.target ? [r.target] : []}
-              onSelect={r.choose}
-              image={r.info ? { path: r.folder, imageSize: r.info.neededBytes } : null}
-              label="Card to write"
+              selected={r.selected}
+              onSelect={r.toggle}
+              image={need}
+              label="Cards to write"
             />
           )}
+          <DeployOptions
+            intent={intent}
+            onIntent={r.setIntent}
+            pattern={r.hostnamePattern}
+            onPattern={r.setHostnamePattern}
+            cards={cards}
+            disabled={!verified}
+          />
           <Checkbox checked={r.grow} onChange={r.setGrow} disabled={!verified} testId="restore-grow">
-            Grow the root partition to fill the card
+            Grow the root partition to fill each card
           </Checkbox>
+          {verified && cards.length > 0 && (
+            <CardChecks
+              cards={cards}
+              checks={r.checks}
+              onCheck={() => void r.checkCards(cards)}
+              disabled={false}
+            />
+          )}
         </section>
         {r.startError && (
           <ErrorNotice error={r.startError} title="Restore could not start" testId="restore-error" />
         )}
         <MainAction
-          label="Restore…"
+          label={
+            cards.length > 1
+              ? `${intent === 'deploy' ? 'Deploy to' : 'Restore'} ${cards.length} cards…`
+              : intent === 'deploy'
+                ? 'Deploy…'
+                : 'Restore…'
+          }
           reason={
             !r.folder
-              ? 'Choose a clone folder first.'
+              ? 'Choose a clone first.'
               : !verified
                 ? 'Verify the folder first.'
-                : !target
-                  ? 'Choose the card to write.'
-                  : null
+                : cards.length === 0
+                  ? 'Choose the cards to write.'
+                  : patternProblem
           }
-          onClick={() => target && r.openConfirm(target)}
+          onClick={() => r.openConfirm(cards)}
           testId="restore-start"
         />
-        {r.confirming && r.confirmed && (
+        {r.confirming && (
           <ConfirmDialog
-            title="Erase and restore this card?"
-            confirmLabel="Erase and restore"
+            title={
+              r.confirmed.length === 0
+                ? 'No card left to write'
+                : `Erase and restore ${r.confirmed.length === 1 ? 'this card' : `these ${r.confirmed.length} cards`}?`
+            }
+            confirmLabel={r.confirmedIntent === 'deploy' ? 'Erase and deploy' : 'Erase and restore'}
             onConfirm={() => void r.start()}
             onCancel={r.closeConfirm}
-            confirmDisabled={r.confirmedGone}
+            confirmDisabled={r.confirmed.length === 0}
           >
-            {r.confirmedGone && (
-              <p className="notice notice-warn" data-testid="confirm-removed" aria-live="polite">
-                The card was removed: nothing will be written. Cancel, insert it and choose it again.
-              </p>
-            )}
             <p>
-              Everything on <strong>{r.confirmed.description || r.confirmed.device}</strong> (
-              {r.confirmed.device}, {formatCardSize(r.confirmed.size)}
-              {r.confirmed.serial ? `, S/N ${r.confirmed.serial}` : ''}) will be replaced by{' '}
-              <strong>{r.folder.split('/').pop()}</strong>.
+              Everything on {r.confirmed.length === 1 ? 'this card' : 'these cards'} will be replaced by{' '}
+              <strong>{cloneName}</strong> ({INTENT_NAMES[r.confirmedIntent].toLowerCase()}):
             </p>
+            <ul className="confirm-list" data-testid="confirm-targets">
+              {r.confirmed.map((d, i) => (
+                <li key={d.device}>
+                  <strong>{d.description || d.device}</strong> — {d.device}, {formatCardSize(d.size)}
+                  {d.serial ? `, S/N ${d.serial}` : ''}
+                  {r.confirmedIntent === 'deploy' && (
+                    <>
+                      {' '}
+                      → <code>{hostnameFor(r.hostnamePattern, { n: i + 1, serial: d.serial })}</code>
+                    </>
+                  )}
+                  {d.large && (
+                    <span className="badge badge-warn">Large drive: is this really an SD card?</span>
+                  )}
+                </li>
+              ))}
+            </ul>
+            {r.removed.length > 0 && (
+              <ul className="confirm-list" data-testid="confirm-removed" aria-live="polite">
+                {r.removed.map((d) => (
+                  <li key={d.device} className="confirm-removed">
+                    <strong>{d.description || d.device}</strong> was removed: it will not be written.
+                  </li>
+                ))}
+              </ul>
+            )}
             <p className="muted">
-              {r.grow ? 'Root will grow to fill the card.' : 'Root keeps its original size.'}
+              {r.grow ? 'Root will grow to fill each card.' : 'Root keeps its original size.'}
             </p>
           </ConfirmDialog>
         )}
@@ -172,7 +239,8 @@ export function RestorePage() {
       <header className="page-header">
         <h1>Restore</h1>
         <p className="muted">
-          Write a Phase 1 clone folder (ours, or one real partclone made) back to a card.
+          Write a Phase 1 clone back to one card to roll a device back, or to many cards to deploy new
+          devices.
         </p>
       </header>
       {body}
@@ -188,17 +256,61 @@ function VerifySummary({ result }: { result: VerifyResult }) {
   );
 }
 
-function RestoreDone({ result }: { result: RestoreResult }) {
+function RestoreDone({ result, drives }: { result: RestoreResult; drives: readonly Drive[] }) {
+  const failed = result.targets.filter((t) => !t.ok);
+  const total = result.targets.length;
+  const details = Object.fromEntries(
+    result.targets.map((t) => [
+      t.device,
+      <div key={t.device} className="muted" data-testid={`restore-card-${t.device}`}>
+        {t.hostname && (
+          <div>
+            Hostname <code data-testid={`restore-card-${t.device}-hostname`}>{t.hostname}</code>
+          </div>
+        )}
+        {t.identityChanges.length > 0 && (
+          <ul className="identity-changes" data-testid={`restore-card-${t.device}-changes`}>
+            {t.identityChanges.map((change) => (
+              <li key={change}>{change}</li>
+            ))}
+          </ul>
+        )}
+        {t.ok && (
+          <div>{t.growNote ?? (t.grown ? 'Root was grown to fill the card.' : 'Root kept its size.')}</div>
+        )}
+      </div>,
+    ]),
+  );
+  const cardBytes = Math.max(0, ...result.targets.map((t) => t.bytesWritten));
   return (
-    <section className="card result result-ok" data-testid="restore-done" role="status">
-      <h2>Card restored</h2>
+    <section
+      className={`card result ${failed.length ? 'result-partial' : 'result-ok'}`}
+      data-testid="restore-done"
+      role="status"
+    >
+      <h2>
+        {failed.length === 0
+          ? result.intent === 'deploy'
+            ? `Deployed to ${total} card${total === 1 ? '' : 's'}`
+            : total === 1
+              ? 'Card restored'
+              : `${total} cards restored`
+          : `${total - failed.length} of ${total} cards restored`}
+      </h2>
       <p>
-        {result.folder.split('/').pop()} → {result.target}
+        {result.folder.split('/').pop()} — {INTENT_NAMES[result.intent]}
       </p>
-      <p>
-        {result.growNote ??
-          (result.grown ? 'Root was grown to fill the card.' : 'Root kept its original size.')}
-      </p>
+      <CardResults
+        cards={result.targets}
+        drives={drives}
+        seconds={result.seconds}
+        bytesPerCard={cardBytes}
+        rateSeconds={result.writeSeconds}
+        sha256={result.manifestSha256}
+        noChecksum="The clone has no manifest"
+        details={details}
+        testId="restore-results"
+      />
     </section>
   );
 }

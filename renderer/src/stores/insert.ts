@@ -1,6 +1,6 @@
 /** The Insert (Phase 0) wizard's inputs and job. */
 import { create } from 'zustand';
-import type { ErrorDTO } from '../../../main/contract';
+import type { ErrorDTO, InsertField, InsertFieldProblem } from '../../../main/contract';
 import { call, toErrorDTO } from '../api';
 import { isValidTag, parseGoldenNumber } from '../format';
 import { startJob } from './jobs';
@@ -12,27 +12,65 @@ interface InsertState {
   version: string;
   patch: string;
   tag: string;
+  /** replace an existing golden image of the same name */
+  replace: boolean;
+  /** what main found wrong with the inputs picked so far (checked as each is picked) */
+  checked: InsertFieldProblem[];
   jobId: string | null;
   startError: ErrorDTO | null;
   setFile(which: InsertFile, path: string): void;
   setField(field: 'version' | 'patch' | 'tag', value: string): void;
+  setReplace(replace: boolean): void;
+  /** asks main to check every input picked so far; a reply to an older request is dropped */
+  check(): Promise<void>;
   start(): Promise<void>;
   reset(): void;
 }
+
+let checks = 0;
 
 export const useInsert = create<InsertState>()((set, get) => ({
   files: { base: '', firstboot: '', service: '', secrets: '' },
   version: '',
   patch: '0',
   tag: '',
+  replace: false,
+  checked: [],
   jobId: null,
   startError: null,
   setFile: (which, path) => {
     set((s) => ({ files: { ...s.files, [which]: path } }));
     // the base's hash (2 GiB read) starts now, while the other files are picked; a refusal shows at Insert
     if (which === 'base' && path) void call('insert:prepare-base', { base: path }).catch(() => undefined);
+    void get().check();
   },
-  setField: (field, value) => set({ [field]: value } as Pick<InsertState, typeof field>),
+  setField: (field, value) => {
+    set({ [field]: value } as Pick<InsertState, typeof field>);
+    void get().check();
+  },
+  setReplace: (replace) => {
+    set({ replace });
+    void get().check();
+  },
+  async check() {
+    const s = get();
+    const seq = ++checks;
+    const version = parseGoldenNumber(s.version);
+    const patch = parseGoldenNumber(s.patch);
+    try {
+      const checked = await call('insert:check', {
+        ...s.files,
+        ...(version !== null ? { version } : {}),
+        ...(patch !== null ? { patch } : {}),
+        ...(s.tag ? { tag: s.tag } : {}),
+        force: s.replace,
+      });
+      if (seq === checks) set({ checked });
+    } catch {
+      // the check is a courtesy: Build checks everything again and says what is wrong
+      if (seq === checks) set({ checked: [] });
+    }
+  },
   async start() {
     const s = get();
     set({ startError: null });
@@ -42,17 +80,33 @@ export const useInsert = create<InsertState>()((set, get) => ({
         version: Number(s.version),
         patch: Number(s.patch),
         tag: s.tag,
+        force: s.replace,
       });
       set({ jobId });
     } catch (error) {
       set({ startError: toErrorDTO(error) });
     }
   },
-  reset: () => set({ jobId: null, startError: null }),
+  reset: () => {
+    set({ jobId: null, startError: null });
+    // what the last build wrote may clash now
+    void get().check();
+  },
 }));
 
+/** The problem main found with one input (an error before a warning), or null. */
+export function fieldProblem(
+  checked: readonly InsertFieldProblem[],
+  field: InsertField,
+): InsertFieldProblem | null {
+  const mine = checked.filter((p) => p.field === field);
+  return mine.find((p) => p.severity === 'error') ?? mine[0] ?? null;
+}
+
 /** What still stands between the form and the Build button, in the order the form asks. */
-export function insertProblems(s: Pick<InsertState, 'files' | 'version' | 'patch' | 'tag'>): string[] {
+export function insertProblems(
+  s: Pick<InsertState, 'files' | 'version' | 'patch' | 'tag' | 'checked'>,
+): string[] {
   const problems: string[] = [];
   if (!s.files.base) problems.push('Choose the base Armbian image.');
   if (!s.files.firstboot) problems.push('Choose atlas_firstboot.sh.');
@@ -63,5 +117,7 @@ export function insertProblems(s: Pick<InsertState, 'files' | 'version' | 'patch
   if (!s.tag) problems.push('Enter a tag.');
   else if (!isValidTag(s.tag))
     problems.push('The tag cannot be used in a file name (see the rule below it).');
+  // what main found, said where each field is: the button points there
+  if (s.checked.some((p) => p.severity === 'error')) problems.push('Fix the problems marked above.');
   return problems;
 }

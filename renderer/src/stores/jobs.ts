@@ -24,22 +24,15 @@ interface JobsState {
   watch(): () => void;
 }
 
+/** A job as first seen, by its start reply or its first event (whichever comes first). */
+function emptyJob(id: string, kind: JobKind): JobView {
+  return { id, kind, progress: null, outcome: null, cancelling: false, cancelError: null };
+}
+
 export const useJobs = create<JobsState>()((set, get) => ({
   jobs: {},
   track({ jobId, kind }) {
-    set((s) => ({
-      jobs: {
-        ...s.jobs,
-        [jobId]: s.jobs[jobId] ?? {
-          id: jobId,
-          kind,
-          progress: null,
-          outcome: null,
-          cancelling: false,
-          cancelError: null,
-        },
-      },
-    }));
+    set((s) => ({ jobs: { ...s.jobs, [jobId]: s.jobs[jobId] ?? emptyJob(jobId, kind) } }));
   },
   async cancel(jobId) {
     const job = get().jobs[jobId];
@@ -60,28 +53,14 @@ export const useJobs = create<JobsState>()((set, get) => ({
   watch() {
     const offProgress = subscribe('job:progress', ({ jobId, kind, progress }) =>
       set((s) => {
-        const job = s.jobs[jobId] ?? {
-          id: jobId,
-          kind,
-          progress: null,
-          outcome: null,
-          cancelling: false,
-          cancelError: null,
-        };
+        const job = s.jobs[jobId] ?? emptyJob(jobId, kind);
         if (job.outcome) return s;
         return { jobs: { ...s.jobs, [jobId]: { ...job, progress } } };
       }),
     );
     const offFinished = subscribe('job:finished', ({ jobId, outcome }) =>
       set((s) => {
-        const job = s.jobs[jobId] ?? {
-          id: jobId,
-          kind: outcome.kind,
-          progress: null,
-          outcome: null,
-          cancelling: false,
-          cancelError: null,
-        };
+        const job = s.jobs[jobId] ?? emptyJob(jobId, outcome.kind);
         return { jobs: { ...s.jobs, [jobId]: { ...job, outcome } } };
       }),
     );
@@ -114,6 +93,7 @@ type StartChannel =
   | 'insert:start'
   | 'clone:start'
   | 'restore:start'
+  | 'card:check'
   | 'verify:start'
   | 'vault:sync'
   | 'vault:verify';

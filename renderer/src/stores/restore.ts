@@ -1,9 +1,20 @@
-/** The Restore wizard: a clone folder, verified first, then a card. */
+/**
+ * The Restore page: a clone folder (from the Library's clones, or picked), verified first, then one or several
+ * cards, what the restore is for (roll back / deploy, with the hostname pattern), an optional check of each card,
+ * and the running job.
+ */
 import { create } from 'zustand';
-import type { CloneInfo, Drive, ErrorDTO } from '../../../main/contract';
+import type { CloneInfo, Drive, ErrorDTO, RestoreIntent } from '../../../main/contract';
+import { DEFAULT_HOSTNAME_PATTERN, defaultIntent } from '../../../main/shared/restore-intents';
 import { call, toErrorDTO } from '../api';
-import { startJob } from './jobs';
+import { startJob, useJobs } from './jobs';
 import { sameCard } from './flash';
+
+/** A card check started from this page: its job, or why it could not start. */
+export interface CardCheck {
+  jobId: string | null;
+  error: ErrorDTO | null;
+}
 
 interface RestoreState {
   folder: string;
@@ -11,26 +22,44 @@ interface RestoreState {
   info: CloneInfo | null;
   folderError: ErrorDTO | null;
   verifyJobId: string | null;
-  target: string | null;
+  /** devices of the chosen cards, in the order chosen (a deploy numbers them so) */
+  selected: string[];
+  /** what the person chose; null: the default for the number of cards (defaultIntent) */
+  chosenIntent: RestoreIntent | null;
+  hostnamePattern: string;
   grow: boolean;
+  /** device → its "Check this card" run */
+  checks: Record<string, CardCheck>;
   confirming: boolean;
-  confirmed: Drive | null;
-  /** the confirmed card was pulled out while the dialog was open */
-  confirmedGone: boolean;
+  /** the cards as the person saw them in the confirm dialog: what main checks before writing */
+  confirmed: Drive[];
+  /** confirmed cards pulled out while the dialog was open: shown as removed, never written */
+  removed: Drive[];
+  /** the intent as the dialog showed it (a card pulled out then does not change it) */
+  confirmedIntent: RestoreIntent;
   jobId: string | null;
   startError: ErrorDTO | null;
   setFolder(folder: string): Promise<void>;
   verify(): Promise<void>;
-  choose(device: string): void;
+  toggle(device: string): void;
+  setIntent(intent: RestoreIntent): void;
+  setHostnamePattern(pattern: string): void;
   setGrow(grow: boolean): void;
-  openConfirm(drive: Drive): void;
+  /** starts "Check this card" on each of these cards that is not being checked already */
+  checkCards(drives: Drive[]): Promise<void>;
+  openConfirm(drives: Drive[]): void;
   closeConfirm(): void;
   start(): Promise<void>;
   reset(): void;
-  /** the drive list changed: a card that left is no longer chosen, and cannot be confirmed */
+  /** the drive list changed: a card that left is no longer chosen, and leaves the open confirmation */
   dropGone(drives: Drive[]): void;
-  /** back to the form after a failure, with the same folder and card */
+  /** back to the form after a failure, with the same folder and cards */
   retry(): void;
+}
+
+/** The intent a restore of `cards` cards runs with: the person's choice, or the default for that many. */
+export function effectiveIntent(chosen: RestoreIntent | null, cards: number): RestoreIntent {
+  return chosen ?? defaultIntent(cards);
 }
 
 export const useRestore = create<RestoreState>()((set, get) => ({
@@ -38,11 +67,15 @@ export const useRestore = create<RestoreState>()((set, get) => ({
   info: null,
   folderError: null,
   verifyJobId: null,
-  target: null,
+  selected: [],
+  chosenIntent: null,
+  hostnamePattern: DEFAULT_HOSTNAME_PATTERN,
   grow: true,
+  checks: {},
   confirming: false,
-  confirmed: null,
-  confirmedGone: false,
+  confirmed: [],
+  removed: [],
+  confirmedIntent: 'exact',
   jobId: null,
   startError: null,
   async setFolder(folder) {
@@ -63,31 +96,80 @@ export const useRestore = create<RestoreState>()((set, get) => ({
       set({ startError: toErrorDTO(error) });
     }
   },
-  choose: (target) => set({ target }),
+  toggle(device) {
+    const { selected } = get();
+    set({
+      selected: selected.includes(device) ? selected.filter((d) => d !== device) : [...selected, device],
+    });
+  },
+  setIntent: (chosenIntent) => set({ chosenIntent }),
+  setHostnamePattern: (hostnamePattern) => set({ hostnamePattern }),
   setGrow: (grow) => set({ grow }),
-  openConfirm: (drive) => set({ confirming: true, confirmed: drive, confirmedGone: false }),
-  dropGone(drives) {
-    const { target, confirmed, confirming, jobId } = get();
-    if (jobId) return;
-    if (target && !drives.some((d) => d.device === target)) set({ target: null });
-    if (confirming && confirmed && !drives.some((d) => sameCard(confirmed, d))) set({ confirmedGone: true });
+  async checkCards(drives) {
+    for (const d of drives) {
+      const current = get().checks[d.device];
+      if (current?.jobId && !current.error) {
+        // a check already ran or runs for this card: "Check again" replaces it only once it ended
+        if (!useJobs.getState().jobs[current.jobId]?.outcome) continue;
+      }
+      try {
+        const jobId = await startJob('card:check', {
+          target: { device: d.device, size: d.size, serial: d.serial },
+        });
+        set((s) => ({ checks: { ...s.checks, [d.device]: { jobId, error: null } } }));
+      } catch (error) {
+        set((s) => ({ checks: { ...s.checks, [d.device]: { jobId: null, error: toErrorDTO(error) } } }));
+      }
+    }
+  },
+  openConfirm(drives) {
+    // in the order the person chose them: a deploy numbers the cards so
+    const chosen = get()
+      .selected.map((device) => drives.find((d) => d.device === device))
+      .filter((d): d is Drive => d !== undefined);
+    const confirmedIntent = effectiveIntent(get().chosenIntent, chosen.length);
+    set({ confirming: true, confirmed: chosen, confirmedIntent, removed: [], startError: null });
   },
   closeConfirm: () => set({ confirming: false }),
   async start() {
-    const { folder, confirmed, grow } = get();
-    if (!confirmed) return;
+    const s = get();
+    if (s.confirmed.length === 0) return;
+    const intent = s.confirmedIntent;
     set({ confirming: false, startError: null });
     try {
       const jobId = await startJob('restore:start', {
-        folder,
-        target: { device: confirmed.device, size: confirmed.size, serial: confirmed.serial },
-        grow,
+        folder: s.folder,
+        targets: s.confirmed.map((d) => ({ device: d.device, size: d.size, serial: d.serial })),
+        intent,
+        ...(intent === 'deploy' ? { hostnamePattern: s.hostnamePattern } : {}),
+        grow: s.grow,
       });
       set({ jobId });
     } catch (error) {
       set({ startError: toErrorDTO(error) });
     }
   },
+  dropGone(drives) {
+    const { selected, confirmed, confirming, jobId } = get();
+    if (jobId) return;
+    const keptSelection = selected.filter((device) => drives.some((d) => d.device === device));
+    const gone = confirming ? confirmed.filter((c) => !drives.some((d) => sameCard(c, d))) : [];
+    if (keptSelection.length === selected.length && gone.length === 0) return;
+    set((st) => ({
+      selected: keptSelection,
+      confirmed: st.confirmed.filter((c) => !gone.includes(c)),
+      removed: [...st.removed, ...gone],
+    }));
+  },
   retry: () => set({ jobId: null, startError: null, confirming: false }),
-  reset: () => set({ jobId: null, startError: null, confirmed: null, target: null }),
+  reset: () =>
+    set({
+      jobId: null,
+      startError: null,
+      confirmed: [],
+      removed: [],
+      selected: [],
+      confirming: false,
+      checks: {},
+    }),
 }));

@@ -335,6 +335,77 @@ test('the library lists golden images and clone folders from the build folder an
   }
 });
 
+test('show in folder opens the file manager on a Library artifact only', async () => {
+  const shown: string[] = [];
+  const t = setup({ showItemInFolder: (path) => shown.push(path) });
+  try {
+    const build = join(t.dir, 'build');
+    mkdirSync(build);
+    const image = join(build, 'ods-atlas-golden-v8-1-FIELD.img');
+    writeFileSync(image, Buffer.alloc(512));
+    await t.call('settings:set', { buildFolder: build, vaultFolder: join(t.dir, 'vault') });
+    assert.deepEqual(await t.call('shell:show-item', { path: image }), { ok: true, value: {} });
+    // a file beside it that the Library does not list, and a path outside the Library, are refused
+    writeFileSync(join(build, 'notes.txt'), 'x');
+    assert.equal(errorCode(await t.call('shell:show-item', { path: join(build, 'notes.txt') })), 'NOT_FOUND');
+    assert.equal(errorCode(await t.call('shell:show-item', { path: '/etc/passwd' })), 'NOT_FOUND');
+    assert.equal(errorCode(await t.call('shell:show-item', { path: 'relative.img' })), 'INVALID_ARGUMENT');
+    assert.deepEqual(shown, [image]);
+  } finally {
+    t.cleanup();
+  }
+  const none = setup();
+  try {
+    assert.equal(errorCode(await none.call('shell:show-item', { path: none.image })), 'UNSUPPORTED');
+  } finally {
+    none.cleanup();
+  }
+});
+
+test('insert:check checks what is picked so far, every problem at once, and writes nothing', async () => {
+  const t = setup();
+  try {
+    const script = join(t.dir, 'atlas_firstboot.sh');
+    writeFileSync(script, 'no shebang\n');
+    const build = join(t.dir, 'home', 'atlas-build');
+    mkdirSync(build, { recursive: true });
+    writeFileSync(join(build, 'ods-atlas-golden-v8-1-FIELD.img'), 'x');
+    assert.deepEqual(
+      await t.call('insert:check', {}),
+      { ok: true, value: [] },
+      'nothing picked, nothing wrong',
+    );
+    const reply = (await t.call('insert:check', {
+      base: t.image,
+      firstboot: script,
+      version: 8,
+      patch: 1,
+      tag: 'FIELD',
+    })) as Reply<Array<{ field: string; code: string | null; severity: string }>>;
+    assert.ok(reply.ok);
+    assert.deepEqual(
+      reply.value.map((p) => [p.field, p.code, p.severity]),
+      [
+        ['base', 'NOT_ARMBIAN_BASE', 'error'],
+        ['firstboot', 'INVALID_ARGUMENT', 'error'],
+        ['output', 'ALREADY_EXISTS', 'error'],
+      ],
+    );
+    // replacing: the clash is no problem
+    const replacing = (await t.call('insert:check', {
+      version: 8,
+      patch: 1,
+      tag: 'FIELD',
+      force: true,
+    })) as Reply<unknown[]>;
+    assert.deepEqual(replacing, { ok: true, value: [] });
+    assert.equal(errorCode(await t.call('insert:check', { base: 'relative.img' })), 'INVALID_ARGUMENT');
+    assert.equal(errorCode(await t.call('insert:check', { colour: 'red' })), 'INVALID_ARGUMENT');
+  } finally {
+    t.cleanup();
+  }
+});
+
 test('drive changes from the watcher become drives:changed events until disposed', async () => {
   let push: ((d: Drive[]) => void) | null = null;
   let stopped = false;

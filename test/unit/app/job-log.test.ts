@@ -70,6 +70,7 @@ test('a flash, a failed restore and a cancelled flash each leave one line, newes
       };
     },
     clone: unused,
+    'check-card': unused,
     restore: async () => {
       throw new AtlasError('DRIVE_REMOVED', 'The card went away.');
     },
@@ -93,7 +94,12 @@ test('a flash, a failed restore and a cancelled flash each leave one line, newes
     const manifestSha = createHash('sha256').update(manifestText).digest('hex');
 
     await t.start('flash:start', { image, targets: [snapshotOf(t.sd)], verify: true });
-    await t.start('restore:start', { folder, target: snapshotOf(t.sd), grow: false });
+    await t.start('restore:start', {
+      folder,
+      targets: [snapshotOf(t.sd)],
+      intent: 'exact',
+      grow: false,
+    });
     const cancelling = t.start('flash:start', { image, targets: [snapshotOf(t.sd)], verify: true });
     while (t.app.jobs.list().length === 0) await new Promise((r) => setTimeout(r, 5));
     t.app.jobs.cancel(t.app.jobs.list()[0]!.id);
@@ -121,7 +127,7 @@ test('a flash, a failed restore and a cancelled flash each leave one line, newes
         job: 'restore',
         source: folder,
         sha256: manifestSha,
-        cards: [sdCard],
+        cards: [{ ...sdCard, ok: null }],
         result: 'failed',
         error: 'DRIVE_REMOVED',
       },

@@ -132,7 +132,8 @@ test('a clone folder tells the card it needs from its dump; restore refuses a sm
     const error = failure(
       await t.app.dispatch('restore:start', {
         folder,
-        target: { device: '/dev/sdx', size: 8 * MIB, serial: 'SER1' },
+        targets: [{ device: '/dev/sdx', size: 8 * MIB, serial: 'SER1' }],
+        intent: 'exact',
         grow: true,
       }),
     );

@@ -85,27 +85,7 @@ export async function checkInputs(options: InsertInputs, signal?: AbortSignal): 
 
   const outDir = resolve(options.outDir ?? profile.buildDir);
   const name = goldenName(version, patch, tag);
-  const output = join(outDir, `${name}.img`);
-  const manifestPath = join(outDir, `${name}.manifest.json`);
-  if (output === basePath) {
-    throw new AtlasError(
-      'SOURCE_IS_TARGET',
-      `The output ${output} is the base image itself. Choose another folder.`,
-    );
-  }
-  for (const path of [output, manifestPath]) {
-    const exists = await fsp.lstat(path).then(
-      () => true,
-      () => false,
-    );
-    if (exists && !options.force) {
-      throw new AtlasError(
-        'ALREADY_EXISTS',
-        `${path} already exists. Choose another version or tag, or replace the existing image.`,
-        { path },
-      );
-    }
-  }
+  const { output, manifestPath } = await checkOutput(outDir, name, basePath, options.force === true);
   return {
     version,
     patch,
@@ -126,7 +106,38 @@ export async function checkInputs(options: InsertInputs, signal?: AbortSignal): 
   };
 }
 
-async function checkBase(basePath: string): Promise<Stats> {
+/** The output's two files in `outDir`: refused when one is the base, or exists and is not to be replaced. */
+export async function checkOutput(
+  outDir: string,
+  name: string,
+  basePath: string,
+  force: boolean,
+): Promise<{ output: string; manifestPath: string }> {
+  const output = join(outDir, `${name}.img`);
+  const manifestPath = join(outDir, `${name}.manifest.json`);
+  if (output === basePath) {
+    throw new AtlasError(
+      'SOURCE_IS_TARGET',
+      `The output ${output} is the base image itself. Choose another folder.`,
+    );
+  }
+  for (const path of [output, manifestPath]) {
+    const exists = await fsp.lstat(path).then(
+      () => true,
+      () => false,
+    );
+    if (exists && !force) {
+      throw new AtlasError(
+        'ALREADY_EXISTS',
+        `${path} already exists. Choose another version or tag, or replace the existing image.`,
+        { path },
+      );
+    }
+  }
+  return { output, manifestPath };
+}
+
+export async function checkBase(basePath: string): Promise<Stats> {
   const baseStat = await fsp.stat(basePath).catch((error: unknown) => {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
       throw new AtlasError(
@@ -229,7 +240,7 @@ export function checkService(service: InputFile, scriptDestination: string): str
 export const octal = (mode: number): string => mode.toString(8).padStart(4, '0');
 
 /** The secrets file should be its owner's alone: say so (with the fix) when its group or others can read it. */
-function secretsModeWarning(secrets: InputFile): string | null {
+export function secretsModeWarning(secrets: InputFile): string | null {
   const group = (secrets.mode & 0o040) !== 0;
   const others = (secrets.mode & 0o004) !== 0;
   if (!group && !others) return null;
