@@ -263,7 +263,8 @@ function RestoreDone({ result, drives }: { result: RestoreResult; drives: readon
     result.targets.map((t) => [
       t.device,
       <div key={t.device} className="muted" data-testid={`restore-card-${t.device}`}>
-        {t.hostname && (
+        {/* a card that failed was not given its hostname (its identity is re-armed only after it verified) */}
+        {t.ok && t.hostname && (
           <div>
             Hostname <code data-testid={`restore-card-${t.device}-hostname`}>{t.hostname}</code>
           </div>
