@@ -213,6 +213,10 @@ test('deploy to four cards: chosen in order, hostnames previewed, cards checked,
         /Genuine: holds the 67 MB it claims \(37 places checked/,
       );
     }
+    assert.equal(
+      await page.getByTestId('restore-fake-warning').textContent(),
+      'NoName Bulk is a fake card: untick it before writing.',
+    );
     await shot(page, 'restore-deploy-card-check');
 
     // confirm: every card with its hostname, then a bar per card

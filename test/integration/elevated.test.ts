@@ -7,7 +7,8 @@
  */
 import test, { after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { lstatSync, readdirSync, writeFileSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { DEPLOYMENTS_FILE } from '../../main/engine/library/deployments';
 import { join } from 'node:path';
 import { attachLoop } from '../support/loop';
 import { run, shell } from '../support/sh';
@@ -71,8 +72,25 @@ test('clone from a card as an unprivileged user: every file of the clone is thei
 test('restore onto a card as an unprivileged user: fsck clean', async () => {
   shell(`dd if=/dev/zero of=${f.loop.device} bs=1M count=8 oflag=direct status=none`);
   const folder = join(f.home, 'golden-clone-ELEV');
-  const out = await appAsUser(f, { job: 'restore', folder, cards: [f.card] }, { electron });
-  assert.ok(out.outcome?.ok, JSON.stringify(out));
+  const out = await appAsUser(f, { job: 'restore', folder, cards: [f.card], intent: 'exact' }, { electron });
+  assert.ok(out.outcome?.ok && out.outcome.kind === 'restore', JSON.stringify(out));
+  const card = out.outcome.value.targets[0]!;
+  assert.deepEqual([card.device, card.ok, card.verified, card.hostname], [f.card, true, true, null]);
+  // the deployment record, in the person's build folder and theirs (root never writes it)
+  const record = join(f.home, 'atlas-build', DEPLOYMENTS_FILE);
+  assert.equal(lstatSync(record).uid, f.user.uid);
+  const lines = readFileSync(record, 'utf8').trim().split('\n');
+  assert.equal(lines.length, 1);
+  const entry = JSON.parse(lines[0]!) as {
+    intent: string;
+    ok: boolean;
+    verified: boolean;
+    card: { device: string };
+  };
+  assert.deepEqual(
+    [entry.intent, entry.ok, entry.verified, entry.card.device],
+    ['exact', true, true, f.card],
+  );
   const view = attachLoop(join(f.dir, 'card.bin'));
   try {
     run('fsck.vfat', ['-n', view.partition(1)]);

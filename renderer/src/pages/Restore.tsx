@@ -1,6 +1,6 @@
 import { effectiveIntent, useRestore } from '../stores/restore';
 import { useDrives } from '../stores/drives';
-import { useJob } from '../stores/jobs';
+import { useJob, useJobs } from '../stores/jobs';
 import { driveStatus } from '../components/DriveList';
 import { DrivePicker } from '../components/DrivePicker';
 import { MainAction } from '../components/MainAction';
@@ -32,6 +32,13 @@ export function RestorePage() {
     .filter((d): d is Drive => d !== undefined && driveStatus(d, 'write', need).blocks.length === 0);
   const intent = effectiveIntent(r.chosenIntent, cards.length);
   const cloneName = r.folder.split('/').pop() ?? '';
+  // cards a check found fake: still the person's choice, but said beside the button that writes them
+  const jobs = useJobs((s) => s.jobs);
+  const fakes = cards.filter((c) => {
+    const id = r.checks[c.device]?.jobId;
+    const outcome = id ? jobs[id]?.outcome : null;
+    return outcome?.ok === true && outcome.kind === 'check-card' && outcome.value.verdict === 'fake';
+  });
 
   let body: React.ReactNode;
   if (r.jobId && job?.outcome) {
@@ -183,7 +190,15 @@ export function RestorePage() {
           }
           onClick={() => r.openConfirm(cards)}
           testId="restore-start"
-        />
+        >
+          {fakes.length > 0 && (
+            <p className="notice notice-warn" data-testid="restore-fake-warning">
+              {fakes.map((c) => c.description || c.device).join(', ')}{' '}
+              {fakes.length === 1 ? 'is a fake card' : 'are fake cards'}: untick{' '}
+              {fakes.length === 1 ? 'it' : 'them'} before writing.
+            </p>
+          )}
+        </MainAction>
         {r.confirming && (
           <ConfirmDialog
             title={
@@ -263,7 +278,8 @@ function RestoreDone({ result, drives }: { result: RestoreResult; drives: readon
     result.targets.map((t) => [
       t.device,
       <div key={t.device} className="muted" data-testid={`restore-card-${t.device}`}>
-        {t.hostname && (
+        {/* a card that failed was not given its hostname (its identity is re-armed only after it verified) */}
+        {t.ok && t.hostname && (
           <div>
             Hostname <code data-testid={`restore-card-${t.device}-hostname`}>{t.hostname}</code>
           </div>
