@@ -13,6 +13,7 @@ import type { Drive, FlashResult, ImageInfo } from '../../../main/contract';
 import { CardResults } from '../components/CardResults';
 import { Checkbox } from '../components/Checkbox';
 import { againLabel } from '../components/againLabel';
+import { RemovedCards } from '../components/RemovedCards';
 
 export function FlashPage() {
   const f = useFlash();
@@ -151,15 +152,7 @@ export function FlashPage() {
               </li>
             ))}
           </ul>
-          {f.removed.length > 0 && (
-            <ul className="confirm-list" data-testid="confirm-removed" aria-live="polite">
-              {f.removed.map((d) => (
-                <li key={d.device} className="confirm-removed">
-                  <strong>{d.description || d.device}</strong> was removed: it will not be written.
-                </li>
-              ))}
-            </ul>
-          )}
+          <RemovedCards removed={f.removed} />
           {!f.verify && <p className="muted">Verification is off.</p>}
           {f.image?.format === 'img' && f.usedBlocksOnly && (
             <p className="muted">Only the used blocks will be written.</p>

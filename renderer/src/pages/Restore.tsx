@@ -18,6 +18,7 @@ import { INTENT_NAMES } from '../../../main/shared/restore-intents';
 import { hostnameFor } from '../../../main/shared/hostnames';
 import { Checkbox } from '../components/Checkbox';
 import { againLabel } from '../components/againLabel';
+import { RemovedCards } from '../components/RemovedCards';
 
 export function RestorePage() {
   const r = useRestore();
@@ -232,15 +233,7 @@ export function RestorePage() {
                 </li>
               ))}
             </ul>
-            {r.removed.length > 0 && (
-              <ul className="confirm-list" data-testid="confirm-removed" aria-live="polite">
-                {r.removed.map((d) => (
-                  <li key={d.device} className="confirm-removed">
-                    <strong>{d.description || d.device}</strong> was removed: it will not be written.
-                  </li>
-                ))}
-              </ul>
-            )}
+            <RemovedCards removed={r.removed} />
             <p className="muted">
               {r.grow ? 'Root will grow to fill each card.' : 'Root keeps its original size.'}
             </p>

@@ -3,11 +3,7 @@ import { create } from 'zustand';
 import type { Drive, ErrorDTO, ImageInfo } from '../../../main/contract';
 import { call, toErrorDTO } from '../api';
 import { startJob } from './jobs';
-
-/** The same physical card: same device, size and serial (what main checks before writing). */
-export function sameCard(a: Drive, b: Drive): boolean {
-  return a.device === b.device && a.size === b.size && a.serial === b.serial;
-}
+import { afterDrivesChanged } from './card-selection';
 
 interface FlashState {
   image: ImageInfo | null;
@@ -90,16 +86,9 @@ export const useFlash = create<FlashState>()((set, get) => ({
     }
   },
   dropGone(drives) {
-    const { selected, confirmed, confirming, jobId } = get();
-    if (jobId) return;
-    const keptSelection = selected.filter((device) => drives.some((d) => d.device === device));
-    const gone = confirming ? confirmed.filter((c) => !drives.some((d) => sameCard(c, d))) : [];
-    if (keptSelection.length === selected.length && gone.length === 0) return;
-    set((s) => ({
-      selected: keptSelection,
-      confirmed: s.confirmed.filter((c) => !gone.includes(c)),
-      removed: [...s.removed, ...gone],
-    }));
+    if (get().jobId) return;
+    const next = afterDrivesChanged(get(), drives);
+    if (next) set(next);
   },
   retry: () => set({ jobId: null, startError: null, confirming: false }),
   reset(keepImage) {

@@ -8,7 +8,7 @@ import type { CloneInfo, Drive, ErrorDTO, RestoreIntent } from '../../../main/co
 import { DEFAULT_HOSTNAME_PATTERN, defaultIntent } from '../../../main/shared/restore-intents';
 import { call, toErrorDTO } from '../api';
 import { startJob, useJobs } from './jobs';
-import { sameCard } from './flash';
+import { afterDrivesChanged } from './card-selection';
 
 /** A card check started from this page: its job, or why it could not start. */
 export interface CardCheck {
@@ -150,16 +150,9 @@ export const useRestore = create<RestoreState>()((set, get) => ({
     }
   },
   dropGone(drives) {
-    const { selected, confirmed, confirming, jobId } = get();
-    if (jobId) return;
-    const keptSelection = selected.filter((device) => drives.some((d) => d.device === device));
-    const gone = confirming ? confirmed.filter((c) => !drives.some((d) => sameCard(c, d))) : [];
-    if (keptSelection.length === selected.length && gone.length === 0) return;
-    set((st) => ({
-      selected: keptSelection,
-      confirmed: st.confirmed.filter((c) => !gone.includes(c)),
-      removed: [...st.removed, ...gone],
-    }));
+    if (get().jobId) return;
+    const next = afterDrivesChanged(get(), drives);
+    if (next) set(next);
   },
   retry: () => set({ jobId: null, startError: null, confirming: false }),
   reset: () =>
