@@ -33,6 +33,21 @@ export function throwIfCancelled(signal: AbortSignal | undefined): void {
 }
 
 /**
+ * A stream that `signal` cancels: destroyed with CANCELLED when it fires (or at once, on the next turn, when it
+ * already has), the listener dropped when the stream closes.
+ */
+export function destroyOnAbort(
+  stream: { destroy(error: Error): unknown; once(event: 'close', listener: () => void): unknown },
+  signal: AbortSignal | undefined,
+): void {
+  if (!signal) return;
+  const onAbort = () => stream.destroy(new AtlasError('CANCELLED', 'The operation was cancelled.'));
+  if (signal.aborted) return queueMicrotask(onAbort);
+  signal.addEventListener('abort', onAbort, { once: true });
+  stream.once('close', () => signal.removeEventListener('abort', onAbort));
+}
+
+/**
  * Turns an unknown failure into an AtlasError, keeping AtlasErrors as they are and giving the common
  * system errors a sentence (a removed card, a locked card, a missing permission).
  */

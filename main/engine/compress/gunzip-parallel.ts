@@ -21,7 +21,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
-import { AtlasError, toAtlasError } from '../errors';
+import { AtlasError, destroyOnAbort, toAtlasError } from '../errors';
 import { createGunzip } from './gunzip-stream';
 import type { InflateJob, InflateReply } from './gunzip-worker';
 
@@ -108,15 +108,7 @@ class ParallelGunzip extends Readable {
     this.readBytes = Math.max(64 * 1024, options.readBytes ?? 1024 * 1024);
     this.maxAhead = this.maxWorkers * JOBS_PER_WORKER + 2;
     this.name = options.name ?? path;
-    const signal = options.signal;
-    if (signal) {
-      const onAbort = () => this.destroy(new AtlasError('CANCELLED', 'The operation was cancelled.'));
-      if (signal.aborted) queueMicrotask(onAbort);
-      else {
-        signal.addEventListener('abort', onAbort, { once: true });
-        this.once('close', () => signal.removeEventListener('abort', onAbort));
-      }
-    }
+    destroyOnAbort(this, options.signal);
   }
 
   override _construct(callback: (error?: Error | null) => void): void {

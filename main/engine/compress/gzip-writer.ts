@@ -8,7 +8,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Duplex } from 'node:stream';
 import { Worker } from 'node:worker_threads';
-import { AtlasError } from '../errors';
+import { AtlasError, destroyOnAbort } from '../errors';
 
 export interface ParallelGzipOptions {
   /** zlib level 0–9, default 6 (as pigz) */
@@ -49,15 +49,7 @@ class ParallelGzip extends Duplex {
       throw new AtlasError('INVALID_ARGUMENT', `gzip level ${String(options.level)} is not between 0 and 9.`);
     }
     this.member = Buffer.allocUnsafeSlow(this.memberBytes);
-    const signal = options.signal;
-    if (signal) {
-      const onAbort = () => this.destroy(new AtlasError('CANCELLED', 'The operation was cancelled.'));
-      if (signal.aborted) queueMicrotask(onAbort);
-      else {
-        signal.addEventListener('abort', onAbort, { once: true });
-        this.once('close', () => signal.removeEventListener('abort', onAbort));
-      }
-    }
+    destroyOnAbort(this, options.signal);
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {

@@ -5,7 +5,7 @@
  * The image is produced as a stream with bounded memory; the device is read in large coalesced runs.
  */
 import { Readable } from 'node:stream';
-import { AtlasError, throwIfCancelled } from '../errors';
+import { AtlasError, destroyOnAbort, throwIfCancelled } from '../errors';
 import type { UsedBlockMap } from '../fs/types';
 import { countUsed, setPaddingBits, usedRuns } from '../fs/bitmap';
 import { PC_CRC_SEED, pcCrc32 } from './crc';
@@ -198,14 +198,6 @@ export function createPartcloneImageStream(
     objectMode: false,
     highWaterMark: 8 * 1024 * 1024,
   });
-  if (options.signal) {
-    const signal = options.signal;
-    const onAbort = () => stream.destroy(new AtlasError('CANCELLED', 'The operation was cancelled.'));
-    if (signal.aborted) queueMicrotask(onAbort);
-    else {
-      signal.addEventListener('abort', onAbort, { once: true });
-      stream.once('close', () => signal.removeEventListener('abort', onAbort));
-    }
-  }
+  destroyOnAbort(stream, options.signal);
   return stream;
 }
