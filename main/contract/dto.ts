@@ -45,6 +45,13 @@ export type AtlasErrorCode =
   | 'PERMISSION_DENIED'
   | 'ELEVATION_FAILED'
   | 'IO_ERROR'
+  | 'VAULT_FULL'
+  // remote build folders (ssh)
+  | 'SSH_UNREACHABLE'
+  | 'SSH_AUTH_FAILED'
+  | 'SSH_HOST_KEY'
+  | 'REMOTE_NOT_FOUND'
+  | 'REMOTE_READ_ERROR'
   // product rules
   | 'NOT_ARMBIAN_BASE'
   | 'PHASE_RULE'
