@@ -35,6 +35,8 @@ import { JobRegistry, cancelledError, type ActiveJob } from './jobs';
 import { jobLogEntry, type DeviceJobEnd } from './job-log';
 import { appendJobLog, readJobLog } from '../engine/library/job-log';
 import { listLibrary } from './library';
+import { listRemote, remoteFolderOf } from './remote';
+import { isRemoteFolderText } from '../shared/remote-folders';
 import { inspectImage } from './image';
 import { inspectClone } from './clone-info';
 import { SettingsStore } from './settings';
@@ -277,6 +279,13 @@ export function createHandlers(deps: HandlerDeps): AppHandlers {
       empty(request);
       return listLibrary(await settings.get());
     },
+    'remote:list': async (request) => {
+      const o = v.onlyKeys(v.object(request), ['folder']);
+      return listRemote(
+        v.string(o.folder, 'The remote build folder', 1024),
+        (await settings.get()).vaultFolder,
+      );
+    },
     'clone:inspect': async (request) => {
       const o = v.onlyKeys(v.object(request), ['folder']);
       return inspectClone(v.path(o.folder, 'The clone folder'));
@@ -404,7 +413,12 @@ export function createHandlers(deps: HandlerDeps): AppHandlers {
     'vault:sync': async (request) => {
       const o = v.onlyKeys(v.object(request ?? {}), ['from', 'to', 'items', 'dryRun', 'checksum']);
       const s = await settings.get();
-      const from = o.from === undefined ? s.buildFolder : v.path(o.from, 'The build folder');
+      const from =
+        o.from === undefined
+          ? s.buildFolder
+          : typeof o.from === 'string' && isRemoteFolderText(o.from)
+            ? remoteFolderOf(o.from).text
+            : v.path(o.from, 'The build folder');
       const to = o.to === undefined ? s.vaultFolder : v.path(o.to, 'The vault folder');
       if (from === to) {
         throw new AtlasError('INVALID_ARGUMENT', 'The build folder and the vault are the same folder.');

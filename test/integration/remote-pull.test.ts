@@ -33,6 +33,9 @@ import { listRemoteArtifacts } from '../../main/engine/remote/catalog';
 import { isAtlasError } from '../../main/engine/errors';
 import type { Progress } from '../../main/engine/progress';
 import { parseRemoteFolder, type RemoteFolder } from '../../main/shared/remote-folders';
+import { createHandlers } from '../../main/app/handlers';
+import { inProcessFileJobs } from '../../main/app/production';
+import type { EventOf, RemoteListing, Reply } from '../../main/contract';
 import { makeArmbianImage } from '../support/armbian';
 import { attachLoop, type LoopDevice } from '../support/loop';
 import { isRoot, run, scratchDir, tryRun } from '../support/sh';
@@ -355,6 +358,57 @@ describe('pull from a remote build folder over ssh', needsRoot, () => {
       new RegExp(GOLDEN.replace(/\./g, '\\.')),
     );
     assert.equal(readFileSync(join(target, GOLDEN), 'utf8'), 'another image');
+  });
+
+  test('the app: a remote folder in settings, listed with what the vault holds, pulled through vault:sync', async () => {
+    const target = join(dir, 'pull-app');
+    mkdirSync(target);
+    const finished: Array<EventOf<'job:finished'>> = [];
+    process.env.ATLAS_SSH_CONFIG = box.config;
+    const app = createHandlers({
+      version: '0.0.0-test',
+      platform: 'linux',
+      configDir: join(dir, 'app-config'),
+      homeDir: join(dir, 'app-home'),
+      listDrives: async () => [],
+      emit: (event, payload) => {
+        if (event === 'job:finished') finished.push(payload as EventOf<'job:finished'>);
+      },
+      fileJobs: inProcessFileJobs,
+    });
+    try {
+      const ok = <T>(reply: Reply<unknown>): T => {
+        assert.equal(reply.ok, true, JSON.stringify(reply));
+        return (reply as { value: T }).value;
+      };
+      ok(await app.dispatch('settings:set', { vaultFolder: target, remoteFolders: [`ssh://${HOST_ALIAS}`] }));
+      const settings = ok<{ remoteFolders: string[] }>(await app.dispatch('settings:get', {}));
+      assert.deepEqual(settings.remoteFolders, [FROM]);
+      const before = ok<RemoteListing>(await app.dispatch('remote:list', { folder: FROM }));
+      assert.deepEqual(Object.fromEntries(before.entries.map((e) => [e.name, e.inVault])), {
+        [CLONE]: 'missing',
+        [GOLDEN]: 'missing',
+        [BIG]: 'missing',
+      });
+      const { jobId } = ok<{ jobId: string }>(
+        await app.dispatch('vault:sync', { from: FROM, items: [GOLDEN, CLONE] }),
+      );
+      while (!finished.some((f) => f.jobId === jobId)) await new Promise((r) => setTimeout(r, 20));
+      const outcome = finished.find((f) => f.jobId === jobId)!.outcome;
+      assert.equal(outcome.ok, true, JSON.stringify(outcome));
+      const after = ok<RemoteListing>(await app.dispatch('remote:list', { folder: FROM }));
+      assert.deepEqual(Object.fromEntries(after.entries.map((e) => [e.name, e.inVault])), {
+        [CLONE]: 'held',
+        [GOLDEN]: 'held',
+        [BIG]: 'missing',
+      });
+      // a folder that breaks the rule is refused before any ssh runs
+      const refused = await app.dispatch('remote:list', { folder: 'ssh://-oProxyCommand=x/y' });
+      assert.equal(refused.ok, false);
+    } finally {
+      delete process.env.ATLAS_SSH_CONFIG;
+      await app.dispose();
+    }
   });
 
   test('the CLI pulls as an unprivileged user, with that user’s key; the files are theirs', () => {
