@@ -113,6 +113,8 @@ export async function startBuildBox(dir: string): Promise<BuildBox> {
       'StrictModes yes',
       'PermitRootLogin no',
       'LogLevel VERBOSE',
+      // scp speaks SFTP since OpenSSH 9.0 (the bench's reference)
+      'Subsystem sftp /usr/lib/openssh/sftp-server',
       '',
     ].join('\n'),
   );
