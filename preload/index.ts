@@ -16,6 +16,7 @@ const REQUESTS: Record<RequestChannel, true> = {
   'dialog:open-folder': true,
   'image:inspect': true,
   'library:list': true,
+  'remote:list': true,
   'clone:inspect': true,
   'flash:start': true,
   'insert:prepare-base': true,

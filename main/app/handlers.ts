@@ -38,6 +38,8 @@ import { appendJobLog, readJobLog } from '../engine/library/job-log';
 import { appendDeployments, deploymentRecords, readDeployments } from '../engine/library/deployments';
 import { checkRestoreRequest, restoreHostnames } from './restore-request';
 import { listLibrary } from './library';
+import { listRemote, remoteFolderOf } from './remote';
+import { isRemoteFolderText } from '../shared/remote-folders';
 import { inspectImage } from './image';
 import { checkInsertFields } from '../engine/jobs/insert/check-fields';
 import { inspectClone } from './clone-info';
@@ -332,6 +334,13 @@ export function createHandlers(deps: HandlerDeps): AppHandlers {
       deps.showItemInFolder(path);
       return {};
     },
+    'remote:list': async (request) => {
+      const o = v.onlyKeys(v.object(request), ['folder']);
+      return listRemote(
+        v.string(o.folder, 'The remote build folder', 1024),
+        (await settings.get()).vaultFolder,
+      );
+    },
     'clone:inspect': async (request) => {
       const o = v.onlyKeys(v.object(request), ['folder']);
       return inspectClone(v.path(o.folder, 'The clone folder'));
@@ -494,7 +503,12 @@ export function createHandlers(deps: HandlerDeps): AppHandlers {
     'vault:sync': async (request) => {
       const o = v.onlyKeys(v.object(request ?? {}), ['from', 'to', 'items', 'dryRun', 'checksum']);
       const s = await settings.get();
-      const from = o.from === undefined ? s.buildFolder : v.path(o.from, 'The build folder');
+      const from =
+        o.from === undefined
+          ? s.buildFolder
+          : typeof o.from === 'string' && isRemoteFolderText(o.from)
+            ? remoteFolderOf(o.from).text
+            : v.path(o.from, 'The build folder');
       const to = o.to === undefined ? s.vaultFolder : v.path(o.to, 'The vault folder');
       if (from === to) {
         throw new AtlasError('INVALID_ARGUMENT', 'The build folder and the vault are the same folder.');

@@ -16,6 +16,7 @@ import type {
   JobOutcome,
   JobProgress,
   LibraryListing,
+  RemoteListing,
   RestoreIntent,
   Settings,
 } from './dto';
@@ -90,6 +91,7 @@ export interface VerifyRequest {
 
 /** Build folder → vault; both default to the settings' folders. */
 export interface VaultSyncRequest {
+  /** a local folder, or a remote one (`ssh://…`, main/shared/remote-folders) */
   from?: string;
   to?: string;
   /** only these artifacts (image file names or clone folder names) */
@@ -117,6 +119,8 @@ export interface RequestChannels {
   'dialog:open-folder': { request: { purpose: FolderPurpose }; response: string | null };
   'image:inspect': { request: { path: string }; response: ImageInfo };
   'library:list': { request: Empty; response: LibraryListing };
+  /** a remote build folder's artifacts (over ssh) and which of them the vault holds; pull with vault:sync */
+  'remote:list': { request: { folder: string }; response: RemoteListing };
   /** a clone folder's card-size need, read from its partition-table dump (nothing is written) */
   'clone:inspect': { request: { folder: string }; response: CloneInfo };
   'flash:start': { request: FlashRequest; response: JobStarted };

@@ -45,6 +45,13 @@ export type AtlasErrorCode =
   | 'PERMISSION_DENIED'
   | 'ELEVATION_FAILED'
   | 'IO_ERROR'
+  | 'VAULT_FULL'
+  // remote build folders (ssh)
+  | 'SSH_UNREACHABLE'
+  | 'SSH_AUTH_FAILED'
+  | 'SSH_HOST_KEY'
+  | 'REMOTE_NOT_FOUND'
+  | 'REMOTE_READ_ERROR'
   // product rules
   | 'NOT_ARMBIAN_BASE'
   | 'PHASE_RULE'
@@ -418,6 +425,31 @@ export interface Settings {
   buildFolder: string;
   /** the permanent archive */
   vaultFolder: string;
+  /** build folders on other machines, `ssh://[user@]host[:port]/path` (main/shared/remote-folders), as added */
+  remoteFolders: string[];
+}
+
+/** Whether the vault holds a remote artifact: same name and sizes (`held`), same name other sizes, or not at all. */
+export type VaultHolding = 'held' | 'differs' | 'missing' | 'unknown';
+
+export interface RemoteEntry {
+  kind: 'golden-image' | 'clone-folder';
+  phase: 0 | 1;
+  name: string;
+  tag: string | null;
+  /** ISO date: the manifest's, or the file's modification time on the build box */
+  created: string;
+  size: number;
+  hasManifest: boolean;
+  /** `unknown` when the vault could not be read (its disk is not plugged in) */
+  inVault: VaultHolding;
+}
+
+/** A remote build folder's artifacts, newest first. */
+export interface RemoteListing {
+  /** the folder as settings write it */
+  folder: string;
+  entries: RemoteEntry[];
 }
 
 export type LibraryLocation = 'build' | 'vault';

@@ -49,6 +49,18 @@ export const HINTS: Readonly<Record<string, string>> = {
   ELEVATION_FAILED:
     'Writing a card needs administrator rights. Accept the password prompt; on Linux make sure a polkit agent is running.',
   IO_ERROR: 'The card, the reader or the port may be faulty. Try another reader or port.',
+  VAULT_FULL: 'Free some space on the vault’s disk, or copy fewer items at a time.',
+  // remote build folders
+  SSH_UNREACHABLE:
+    'Check that the build box is switched on and on the network, and that its name and port are right in Settings.',
+  SSH_AUTH_FAILED:
+    'Atlas Imager signs in with your SSH keys and agent, never a password: check that your key is loaded and that the build box accepts it.',
+  SSH_HOST_KEY:
+    'Confirm the build box’s key fingerprint with whoever set it up, connect once from a Terminal with ssh to record it, then try again.',
+  REMOTE_NOT_FOUND:
+    'Check the folder’s path on the build box in Settings, or that the artifact is still there.',
+  REMOTE_READ_ERROR:
+    'The build box could not read the file: its disk may be failing. Check it there, or make the artifact again.',
   // product rules
   NOT_ARMBIAN_BASE:
     'Insert needs a base Armbian image for the Raspberry Pi 4B, not a golden image or a clone.',

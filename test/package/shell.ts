@@ -32,6 +32,7 @@ const CHANNELS: Record<RequestChannel, true> = {
   'dialog:open-folder': true,
   'image:inspect': true,
   'library:list': true,
+  'remote:list': true,
   'clone:inspect': true,
   'log:list': true,
   'flash:start': true,

@@ -9,7 +9,8 @@ export const vaultCommand: CliCommand = {
   summary:
     'Archive into the vault (sync: copy what it lacks, verified) and check it (verify: re-hash everything)',
   usage: [
-    'Usage: atlas vault sync [--from DIR] [--to DIR] [--item NAME]... [--dry-run] [--checksum] [--json]',
+    'Usage: atlas vault sync [--from DIR|ssh://[USER@]HOST[:PORT]/PATH] [--to DIR] [--item NAME]... [--dry-run]',
+    '                        [--checksum] [--json]',
     '       atlas vault verify [DIR] [--json]',
     '',
     'sync copies the golden images and clone folders of the build folder that the vault lacks. Each is copied as',
@@ -18,6 +19,11 @@ export const vaultCommand: CliCommand = {
     '(SHA256SUMS in a clone folder, X.sha256 beside a golden image; `sha256sum -c` reads both). An artifact the vault',
     'already holds is skipped when identical (same files, sizes and times; --checksum compares sha256) and is never',
     'overwritten: one with other content stops the sync before anything is copied.',
+    '--from ssh://HOST/~/atlas-build pulls from a remote build folder with the system ssh (your ~/.ssh/config,',
+    'keys, agent and known_hosts; never a password prompt; an unknown host key is refused). Each file is hashed as',
+    'it arrives and compared with its manifest and with sha256sum run on the remote; an interrupted pull resumes',
+    'from its *.partial once the partial is proved equal to the start of the remote file. No PATH means',
+    '~/atlas-build; /~/x is in the remote home, /x is absolute. ATLAS_SSH_CONFIG=FILE uses FILE as ssh_config.',
     'verify re-reads every artifact of the vault and reports each one ok, damaged or without checksum.',
     "DIR defaults come from the app's settings (~/atlas-build and /Volumes/NVME_VAULT/golden-atlas-img/).",
   ].join('\n'),
@@ -53,7 +59,7 @@ export const vaultCommand: CliCommand = {
         ...result.items.map((i) =>
           i.action === 'identical'
             ? `  identical  ${i.name}`
-            : `  ${i.action === 'copied' ? 'copied   ' : 'would copy'} ${i.name}  ${formatBytes(i.bytes)}${i.action === 'copied' ? `  verified (${[...new Set(i.files.map((f) => f.reference))].join(', ')})${i.checksumFile ? `, wrote ${i.checksumFile}` : ''}` : ''}`,
+            : `  ${i.action === 'copied' ? 'copied   ' : 'would copy'} ${i.name}  ${formatBytes(i.bytes)}${i.action === 'copied' ? `  verified (${[...new Set(i.files.map((f) => f.reference))].join(', ')})${i.checksumFile ? `, wrote ${i.checksumFile}` : ''}` : ''}${i.resumedBytes ? `, resumed after ${formatBytes(i.resumedBytes)}` : ''}${i.resumes ? `, ${i.resumes} dropped connection${i.resumes === 1 ? '' : 's'} resumed` : ''}`,
         ),
         `${result.copied} ${verb} (${formatBytes(result.bytes)}), ${result.identical} already in the vault; ${formatBytes(result.freeBytes)} free on the vault before.`,
         // macOS, or a vault filesystem without direct I/O: say what the check could not rule out

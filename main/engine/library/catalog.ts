@@ -247,7 +247,7 @@ async function readJson(path: string): Promise<Record<string, unknown> | null> {
   }
 }
 
-function manifestDate(manifest: Record<string, unknown> | null): string | null {
+export function manifestDate(manifest: Record<string, unknown> | null): string | null {
   const created = manifest?.created;
   return typeof created === 'string' && !Number.isNaN(Date.parse(created))
     ? new Date(created).toISOString()

@@ -5,6 +5,7 @@ import { useJob } from '../stores/jobs';
 import { PathField } from '../components/PathField';
 import { ErrorNotice } from '../components/ErrorNotice';
 import { VaultPanel } from '../components/VaultPanel';
+import { RemoteFolders } from '../components/RemoteFolders';
 import { JobLogPanel } from '../components/JobLogPanel';
 import { DeploymentsPanel } from '../components/DeploymentsPanel';
 import { formatBytes, formatDate } from '../format';
@@ -51,6 +52,7 @@ export function LibraryPage() {
         {settingsError && <ErrorNotice error={settingsError} title="The setting was not saved" />}
       </section>
       <VaultPanel />
+      <RemoteFolders />
       <section className="card">
         <div className="card-header">
           <h2>Images and clones</h2>

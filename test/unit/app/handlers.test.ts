@@ -57,6 +57,7 @@ test('settings default to ~/atlas-build and the vault, and persist as JSON in th
       value: {
         buildFolder: join(t.dir, 'home', 'atlas-build'),
         vaultFolder: '/Volumes/NVME_VAULT/golden-atlas-img/',
+        remoteFolders: [],
       },
     });
     const set = await t.call('settings:set', { buildFolder: '/srv/builds' });

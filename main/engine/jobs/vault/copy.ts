@@ -58,6 +58,10 @@ export interface VaultSyncItem {
   checksumFile?: string;
   /** a `*.partial` from an earlier, unfinished copy that this sync replaced */
   replacedPartial?: boolean;
+  /** bytes of earlier, unfinished copies that were proved and kept (a resumed pull from a remote folder) */
+  resumedBytes?: number;
+  /** connections that dropped during this copy and were resumed */
+  resumes?: number;
 }
 
 export function itemOf(artifact: Artifact, action: VaultSyncItem['action']): VaultSyncItem {
@@ -167,10 +171,30 @@ async function copyInto(
     });
   }
 
+  const folder = isClone ? await fsp.stat(artifact.path) : null;
+  const checksumFile = await placeArtifact(artifact, vault, partialDir, files, folder, signal);
+  return { ...itemOf(artifact, 'copied'), files, method, ...(checksumFile ? { checksumFile } : {}) };
+}
+
+/**
+ * The last steps of a copy into the vault (local or from a remote folder), once every file is verified in its
+ * partial: the vault-side checksum file for what no manifest covers, then the rename into place. A clone folder
+ * takes `folder`'s mode and times. Returns the checksum file written, if any.
+ */
+export async function placeArtifact(
+  artifact: Artifact,
+  vault: string,
+  partialDir: string,
+  files: VaultSyncFile[],
+  folder: { mode: number; atime: Date | number; mtime: Date | number } | null,
+  signal: AbortSignal | undefined,
+): Promise<string | undefined> {
+  const isClone = artifact.kind === 'clone-folder';
   // the vault-side checksum file, for what no manifest covers
   let checksumFile: string | undefined;
   const uncovered = files.some(
-    (f) => f.reference === 'copy' && !(isClone && f.name === artifact.manifestFile),
+    (f) =>
+      (f.reference === 'copy' || f.reference === 'remote') && !(isClone && f.name === artifact.manifestFile),
   );
   if (!artifact.checksumFile && (artifact.kind === 'golden-image' || uncovered)) {
     checksumFile = isClone ? CLONE_CHECKSUM_FILE : goldenChecksumName(artifact.name);
@@ -181,9 +205,10 @@ async function copyInto(
   throwIfCancelled(signal);
   if (isClone) {
     // the folder as the source's: its mode (0700 while partial, so nobody reads it half-copied) and its time
-    const st = await fsp.stat(artifact.path);
-    await fsp.chmod(partialDir, st.mode & 0o7777);
-    await fsp.utimes(partialDir, st.atime, st.mtime);
+    if (folder) {
+      await fsp.chmod(partialDir, folder.mode & 0o7777);
+      await fsp.utimes(partialDir, folder.atime, folder.mtime);
+    }
     await syncDir(partialDir);
     await fsp.rename(partialDir, join(vault, artifact.name));
   } else {
@@ -193,7 +218,7 @@ async function copyInto(
     for (const name of names) await fsp.rename(join(vault, `${name}${PARTIAL_SUFFIX}`), join(vault, name));
   }
   await syncDir(vault);
-  return { ...itemOf(artifact, 'copied'), files, method, ...(checksumFile ? { checksumFile } : {}) };
+  return checksumFile;
 }
 
 /**

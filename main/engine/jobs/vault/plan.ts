@@ -7,13 +7,22 @@ import { basename, join } from 'node:path';
 import { AtlasError, throwIfCancelled } from '../../errors';
 import { sha256File } from '../../io/hash';
 import { readCloneManifest } from '../../library/clone-folder';
-import { describeArtifact, parseSha256Sums, type Artifact, type Catalog } from '../../library/catalog';
+import {
+  describeArtifact,
+  parseSha256Sums,
+  type Artifact,
+  type ArtifactFile,
+  type Catalog,
+} from '../../library/catalog';
 
 /** Files keep the source's mtime; vault disks formatted FAT/exFAT store it to 2 s. */
 const MODIFY_WINDOW_MS = 2000;
 
-/** What a file's sha256 is checked against: the source's manifest or checksum file, or the hash taken while copying. */
-export type ChecksumReference = 'manifest' | 'sha256sums' | 'copy';
+/**
+ * What a file's sha256 is checked against: the source's manifest or checksum file, the build box's own sha256sum
+ * of it (a remote folder), or the hash taken while copying.
+ */
+export type ChecksumReference = 'manifest' | 'sha256sums' | 'remote' | 'copy';
 
 export type RecordedHashes = Map<string, { sha256: string; from: ChecksumReference }>;
 
@@ -51,12 +60,13 @@ export async function planSync(
   vault: string,
   checksum: boolean,
   signal: AbortSignal | undefined,
+  sourceHash: SourceHash = (file) => sha256File(file.path, signal ? { signal } : {}),
 ): Promise<VaultPlan> {
   const plan: VaultPlan = { toCopy: [], identical: [] };
   const conflicts: VaultConflict[] = [];
   for (const artifact of artifacts) {
     throwIfCancelled(signal);
-    const verdict = await compareWithVault(artifact, vault, checksum, signal);
+    const verdict = await compareWithVault(artifact, vault, checksum, signal, sourceHash);
     if (verdict === 'missing') plan.toCopy.push(artifact);
     else if (verdict === 'identical') plan.identical.push(artifact);
     else conflicts.push({ name: artifact.name, reason: verdict.conflict });
@@ -88,6 +98,9 @@ export async function recordedHashes(artifact: Artifact): Promise<RecordedHashes
 
 type Verdict = 'missing' | 'identical' | { conflict: string };
 
+/** The sha256 of a source file's bytes: read here for a local folder, computed on the build box for a remote one. */
+export type SourceHash = (file: ArtifactFile) => Promise<string>;
+
 /**
  * Identical: the same files and sizes, and the same modification times (copies keep them) or else the same sha256
  * (`checksum` always compares sha256). Hidden files (.DS_Store, ._NAME) are in neither listing.
@@ -97,6 +110,7 @@ async function compareWithVault(
   vault: string,
   checksum: boolean,
   signal: AbortSignal | undefined,
+  sourceHash: SourceHash,
 ): Promise<Verdict> {
   const target = join(vault, artifact.name);
   const st = await fsp.lstat(target).catch(() => null);
@@ -105,8 +119,9 @@ async function compareWithVault(
       // a sidecar left alone (its image never arrived) may be replaced only by the same bytes
       for (const file of artifact.files) {
         if (file.name === artifact.name || file.name === artifact.checksumFile) continue;
-        const other = await fsp.readFile(join(vault, file.name)).catch(() => null);
-        if (other && !other.equals(await fsp.readFile(file.path))) {
+        const there = join(vault, file.name);
+        const other = (await fsp.lstat(there).catch(() => null)) ? await sha256File(there) : null;
+        if (other && other !== (await sourceHash(file))) {
           return { conflict: `the vault has another ${file.name}` };
         }
       }
@@ -136,7 +151,7 @@ async function compareWithVault(
   for (const { name, file, other } of pairs) {
     if (!checksum && Math.abs(other.mtimeMs - file.mtimeMs) <= MODIFY_WINDOW_MS) continue;
     // both sides' bytes, not what a manifest claims: a vault copy changed since its manifest was written differs too
-    const mine = await sha256File(file.path, signal ? { signal } : {});
+    const mine = await sourceHash(file);
     const theirsHash = await sha256File(other.path, signal ? { signal } : {});
     if (mine !== theirsHash) return { conflict: `${name} has other content in the vault` };
   }

@@ -16,7 +16,7 @@ import { planSync, selectArtifacts } from './plan';
 import { checkVault, type VolumeOptions } from './volume';
 
 /** Hidden (hidden-files.ts), so never taken for an artifact nor compared. */
-const LOCK_FILE = '.atlas-vault-sync.lock';
+export const LOCK_FILE = '.atlas-vault-sync.lock';
 
 export interface VaultSyncOptions extends VolumeOptions {
   /** the build folder */
@@ -108,7 +108,7 @@ export async function vaultSyncJob(
   return summary(from, to, false, items, freeBytes);
 }
 
-function summary(
+export function summary(
   from: string,
   to: string,
   dryRun: boolean,
@@ -128,6 +128,6 @@ function summary(
   };
 }
 
-function gib(bytes: number): string {
+export function gib(bytes: number): string {
   return `${(bytes / 2 ** 30).toFixed(2)} GiB`;
 }
