@@ -64,6 +64,11 @@ test('flash: each archive format says its unpacked size before confirming and ma
       );
       assert.equal(/Too small/.test((await page.getByTestId('drive-list').textContent()) ?? ''), marksSmall);
       assert.equal(await page.getByTestId(`drive-option-${big.device}`).isDisabled(), false);
+      // each card in the dropdown by its name, size, bus and serial, with its badges
+      const label = page.locator(
+        `label[for="${await page.getByTestId(`drive-option-${big.device}`).getAttribute('id')}"]`,
+      );
+      assert.match((await label.textContent()) ?? '', /^SanDisk Ultra.*· 67 MB · USB · S\/N SN-sdx\.img/);
       await shot(
         page,
         `flash-size-${path.endsWith('parts.img.gz') ? 'gz-unrecorded' : path.split('.').pop()}`,
