@@ -8,7 +8,8 @@ export const HINTS: Readonly<Record<string, string>> = {
   // input
   INVALID_ARGUMENT: 'Correct the value marked above and try again.',
   NOT_FOUND: 'Check that it is still there (is its disk plugged in?), then choose it again.',
-  ALREADY_EXISTS: 'Choose another version or tag, or move the old one away first.',
+  // the messages say what to choose instead; the hint adds what did not happen
+  ALREADY_EXISTS: 'Nothing was overwritten: Atlas Imager replaces a file only when you ask it to.',
   UNSUPPORTED: 'Choose another file: the message above names the kinds Atlas Imager can use.',
   CONFIRMATION_REQUIRED: 'Check the card in the confirmation, then confirm again.',
   // archives and images
@@ -17,7 +18,9 @@ export const HINTS: Readonly<Record<string, string>> = {
   BAD_BITMAP: 'The partition image is damaged. Restore from the copy in the vault.',
   CHECKSUM_MISMATCH: 'The archive is damaged: restore from another copy (the vault keeps one).',
   TRUNCATED: 'The file ends early: it was not copied or downloaded completely. Copy or download it again.',
-  CORRUPT_ARCHIVE: 'The image file is damaged. Copy or download it again.',
+  // the message already says to copy or download it again
+  CORRUPT_ARCHIVE:
+    'Where the image came with a checksum (Armbian puts a .sha file beside each download), compare it to tell a bad download from a failing disk.',
   MALFORMED_DUMP:
     'The clone folder’s partition table file is damaged. Restore from the copy in the vault instead.',
   NO_PARTITION_TABLE:

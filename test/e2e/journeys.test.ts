@@ -289,6 +289,45 @@ test('library: one row per artifact with where it lives; Flash, Verify and Show 
   );
 });
 
+test('library: a clone row leads to Restore with that clone chosen', async () => {
+  const name = 'golden-clone-v8-1-0-KIOSK';
+  await withApp(
+    (dir) => {
+      const clone = join(dir, 'atlas-build', name);
+      mkdirSync(clone, { recursive: true });
+      writeFileSync(
+        join(clone, 'atlas-manifest.json'),
+        '{"format":"atlas-clone","phase":1,"tag":"v8-1-0-KIOSK","files":[]}',
+      );
+      writeFileSync(
+        join(clone, 'partition-table.dump'),
+        'label: dos\nunit: sectors\n\n/dev/sdc1 : start=8192, size=16384, type=83\n',
+      );
+      return {};
+    },
+    async ({ page, dir }) => {
+      const folder = join(dir, 'atlas-build', name);
+      await page.getByTestId('nav-library').click();
+      const use = page.getByTestId(`library-use-${name}`);
+      await use.waitFor();
+      assert.equal(await use.textContent(), 'Restore');
+      assert.equal(await use.getAttribute('aria-label'), `Restore ${name}`);
+      await use.click();
+      await page.getByTestId('page-restore').waitFor();
+      assert.equal(await page.getByTestId('restore-folder-value').getAttribute('title'), folder);
+      // the clone is the one ticked in Restore's list of the Library's clones, with the card it needs
+      const option = page.locator(`[data-testid="restore-clones-option"][data-path="${folder}"]`);
+      await option.waitFor();
+      assert.equal(await option.isChecked(), true);
+      assert.match(
+        (await page.getByTestId('restore-folder-info').textContent()) ?? '',
+        /Needs a card of at least/,
+      );
+      await shot(page, 'restore-from-library');
+    },
+  );
+});
+
 test('insert: each input checked as it is picked, every problem at once, on its field', async () => {
   await withApp(
     (dir) => {

@@ -2,7 +2,8 @@
  * The vault from the Library page: a real clone folder (the real clone job, from the project's Armbian-like
  * fixture card) in the build folder is previewed, synced into a temporary vault and verified there, all through
  * the UI and the real vault jobs. Then a vault copy changed behind the app's back (same size and time) passes the
- * preview by sizes and times, and is caught as a conflict once "compare by sha256" is ticked.
+ * preview by sizes and times, and is caught as a conflict once "compare by sha256" is ticked. Last, a clone's
+ * result copies it to the vault ("Copy it to the vault").
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
@@ -110,6 +111,20 @@ test(
       assert.equal(await error.getAttribute('data-code'), 'CONFLICT');
       assert.match((await error.textContent()) ?? '', new RegExp(`${name}.*has other content`));
       await page.screenshot({ path: join(SHOTS, 'vault-checksum-conflict.png'), fullPage: true });
+
+      // Clone's result leads on to the vault: another card cloned, then copied there from the result
+      await page.getByTestId('nav-clone').click();
+      await page.getByTestId('clone-again').click();
+      // the card stays chosen for the next clone
+      await page.getByTestId('clone-tag').fill('v8-1-0-ARCHIVE');
+      await page.getByTestId('clone-start').click();
+      await page.getByTestId('clone-done').waitFor({ timeout: 120_000 });
+      await page.getByTestId('clone-archive').click();
+      const archived = page.getByTestId('clone-archived');
+      await archived.waitFor({ timeout: 120_000 });
+      assert.equal(await archived.textContent(), `Copied to the vault: ${vault}`);
+      assert.ok(existsSync(join(vault, 'golden-clone-v8-1-0-ARCHIVE', 'atlas-manifest.json')));
+      await page.screenshot({ path: join(SHOTS, 'clone-archived.png'), fullPage: true });
       assert.deepEqual(s.app.consoleErrors, []);
     } finally {
       await s.close();

@@ -538,7 +538,12 @@ function toolFailure(
   format: SourceFormat,
   out: Pick<SourceReadable, 'bytesProduced' | 'compressedBytesRead'>,
 ): AtlasError {
-  const sentence = stderr.split('\n').map(cleanToolMessage).filter(Boolean).join('; ');
+  // a tool that read the file itself names it in every line: the message names it once already
+  const sentence = stderr
+    .split('\n')
+    .map((line) => cleanToolMessage(line.split(`${base.path}: `).join('')))
+    .filter(Boolean)
+    .join('; ');
   const reason = `${basename(command)}: ${sentence || `exited with ${exit.code ?? exit.signal}`}`;
   return corruptArchive(base, format, out, reason);
 }

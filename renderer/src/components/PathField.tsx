@@ -13,11 +13,13 @@ type Props = {
   droppable?: boolean;
   /** what is wrong with the chosen path (an error marks the field invalid; a warning only informs) */
   problem?: { severity: 'error' | 'warning'; code?: string | null; message: string } | null;
+  /** what is being done with the chosen path ("Checking the image…"), said politely to a screen reader */
+  status?: string | null;
 } & ({ kind: 'file'; purpose: FilePurpose } | { kind: 'folder'; purpose: FolderPurpose });
 
 /** A path chosen with the native picker (or dropped): shows the path, never the file's content. */
 export function PathField(props: Props) {
-  const { label, value, onChange, testId, hint, droppable, problem } = props;
+  const { label, value, onChange, testId, hint, droppable, problem, status } = props;
   const problemId = `${testId}-problem`;
   const [over, setOver] = useState(false);
   // the dialog can be refused (no dialog in this build, a bad request): say so beside the button
@@ -43,6 +45,7 @@ export function PathField(props: Props) {
       aria-label={label}
       aria-invalid={problem?.severity === 'error' ? true : undefined}
       aria-describedby={problem ? problemId : undefined}
+      aria-busy={status ? true : undefined}
       onDragOver={
         droppable
           ? (e) => {
@@ -88,6 +91,11 @@ export function PathField(props: Props) {
       >
         {value ? 'Change…' : 'Choose…'}
       </button>
+      {status && (
+        <p className="muted path-field-problem" role="status" data-testid={`${testId}-status`}>
+          {status}
+        </p>
+      )}
       {problem && (
         <p
           id={problemId}

@@ -1,4 +1,4 @@
-import { fieldProblem, insertProblems, useInsert, type InsertFile } from '../stores/insert';
+import { allProblems, fieldProblem, insertProblems, useInsert, type InsertFile } from '../stores/insert';
 import { Checkbox } from '../components/Checkbox';
 import { useSettings } from '../stores/settings';
 import { useJob } from '../stores/jobs';
@@ -35,7 +35,8 @@ export function InsertPage() {
   const buildFolder = useSettings((st) => st.settings?.buildFolder ?? '');
   const job = useJob(s.jobId, 'insert');
   const problems = insertProblems(s);
-  const output = fieldProblem(s.checked, 'output');
+  const checked = allProblems(s);
+  const output = fieldProblem(checked, 'output');
   // previewed only when every part passes the rule main checks again (main/shared/names)
   const version = parseGoldenNumber(s.version);
   const patch = parseGoldenNumber(s.patch);
@@ -89,7 +90,8 @@ export function InsertPage() {
             onChange={(p) => s.setFile('base', p)}
             testId="insert-base"
             droppable
-            problem={fieldProblem(s.checked, 'base')}
+            problem={fieldProblem(checked, 'base')}
+            status={s.checkingBase ? 'Checking the image…' : null}
           />
           <p className="muted">
             A fresh Armbian image for the Raspberry Pi 4B. Golden images and clones are refused.
@@ -107,7 +109,7 @@ export function InsertPage() {
               onChange={(p) => s.setFile(file, p)}
               testId={`insert-${file}`}
               droppable
-              problem={fieldProblem(s.checked, file)}
+              problem={fieldProblem(checked, file)}
             />
           ))}
           <p className="muted">

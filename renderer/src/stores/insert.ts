@@ -14,20 +14,27 @@ interface InsertState {
   tag: string;
   /** replace an existing golden image of the same name */
   replace: boolean;
-  /** what main found wrong with the inputs picked so far (checked as each is picked) */
+  /** what main found wrong with the inputs picked so far (checked as each is picked), the base aside */
   checked: InsertFieldProblem[];
+  /** what main found wrong with the base: checked on its own, as recognising an archive takes a moment */
+  baseChecked: InsertFieldProblem[];
+  /** the base is being looked at (an archive is decoded as far as recognition needs) */
+  checkingBase: boolean;
   jobId: string | null;
   startError: ErrorDTO | null;
   setFile(which: InsertFile, path: string): void;
   setField(field: 'version' | 'patch' | 'tag', value: string): void;
   setReplace(replace: boolean): void;
-  /** asks main to check every input picked so far; a reply to an older request is dropped */
+  /** asks main to check every input picked so far but the base; a reply to an older request is dropped */
   check(): Promise<void>;
+  /** asks main to recognise the base; choosing another base cancels the check of the one before */
+  checkBase(): Promise<void>;
   start(): Promise<void>;
   reset(): void;
 }
 
 let checks = 0;
+let baseChecks = 0;
 
 export const useInsert = create<InsertState>()((set, get) => ({
   files: { base: '', firstboot: '', service: '', secrets: '' },
@@ -36,13 +43,15 @@ export const useInsert = create<InsertState>()((set, get) => ({
   tag: '',
   replace: false,
   checked: [],
+  baseChecked: [],
+  checkingBase: false,
   jobId: null,
   startError: null,
   setFile: (which, path) => {
     set((s) => ({ files: { ...s.files, [which]: path } }));
     // the base's hash (2 GiB read) starts now, while the other files are picked; a refusal shows at Insert
     if (which === 'base' && path) void call('insert:prepare-base', { base: path }).catch(() => undefined);
-    void get().check();
+    void (which === 'base' ? get().checkBase() : get().check());
   },
   setField: (field, value) => {
     set({ [field]: value } as Pick<InsertState, typeof field>);
@@ -58,8 +67,11 @@ export const useInsert = create<InsertState>()((set, get) => ({
     const version = parseGoldenNumber(s.version);
     const patch = parseGoldenNumber(s.patch);
     try {
+      // the base apart (checkBase): the other fields' answers need not wait for an archive to be looked into
       const checked = await call('insert:check', {
-        ...s.files,
+        firstboot: s.files.firstboot,
+        service: s.files.service,
+        secrets: s.files.secrets,
         ...(version !== null ? { version } : {}),
         ...(patch !== null ? { patch } : {}),
         ...(s.tag ? { tag: s.tag } : {}),
@@ -70,6 +82,20 @@ export const useInsert = create<InsertState>()((set, get) => ({
       // the check is a courtesy: Build checks everything again and says what is wrong
       if (seq === checks) set({ checked: [] });
     }
+  },
+  async checkBase() {
+    const base = get().files.base;
+    const seq = ++baseChecks;
+    // main cancels the recognition of a base no longer chosen when it is asked about another
+    set({ baseChecked: [], checkingBase: base !== '' });
+    if (!base) return;
+    let baseChecked: InsertFieldProblem[] = [];
+    try {
+      baseChecked = await call('insert:check', { base });
+    } catch {
+      // a courtesy, as above
+    }
+    if (seq === baseChecks) set({ baseChecked, checkingBase: false });
   },
   async start() {
     const s = get();
@@ -94,6 +120,11 @@ export const useInsert = create<InsertState>()((set, get) => ({
   },
 }));
 
+/** Everything main found, the base's problems with the others'. */
+export function allProblems(s: Pick<InsertState, 'checked' | 'baseChecked'>): readonly InsertFieldProblem[] {
+  return [...s.baseChecked, ...s.checked];
+}
+
 /** The problem main found with one input (an error before a warning), or null. */
 export function fieldProblem(
   checked: readonly InsertFieldProblem[],
@@ -105,7 +136,7 @@ export function fieldProblem(
 
 /** What still stands between the form and the Build button, in the order the form asks. */
 export function insertProblems(
-  s: Pick<InsertState, 'files' | 'version' | 'patch' | 'tag' | 'checked'>,
+  s: Pick<InsertState, 'files' | 'version' | 'patch' | 'tag' | 'checked' | 'baseChecked'>,
 ): string[] {
   const problems: string[] = [];
   if (!s.files.base) problems.push('Choose the base Armbian image.');
@@ -118,6 +149,6 @@ export function insertProblems(
   else if (!isValidTag(s.tag))
     problems.push('The tag cannot be used in a file name (see the rule below it).');
   // what main found, said where each field is: the button points there
-  if (s.checked.some((p) => p.severity === 'error')) problems.push('Fix the problems marked above.');
+  if (allProblems(s).some((p) => p.severity === 'error')) problems.push('Fix the problems marked above.');
   return problems;
 }

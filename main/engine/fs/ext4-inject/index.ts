@@ -11,7 +11,7 @@
 import { promises as fsp } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { join, posix } from 'node:path';
-import { AtlasError, type AtlasErrorCode } from '../../errors';
+import { AtlasError, toAtlasError, type AtlasErrorCode } from '../../errors';
 import { writeFullyAt } from '../../io/block-file';
 import type {
   CapturedWrite,
@@ -49,6 +49,12 @@ export interface Ext4OpenOptions {
   directUnit?: number;
   /** aborting ends the worker at once; a file being written is then left half-done (write to a *.partial) */
   signal?: AbortSignal | undefined;
+  /**
+   * The image is still being written, in order (an archive decoded as it is read: compress/decoded-head.ts):
+   * each read first waits for this to resolve with the bytes the file then holds (fewer than `end` only when
+   * the image ends first). A rejection ends the session with that error. Read-only sessions only.
+   */
+  waitFor?: (end: number) => Promise<number>;
 }
 
 export interface Ext4Session {
@@ -125,7 +131,11 @@ export async function openExt4(
     write: options.write === true && !capture,
     sync: options.sync !== false,
     capture,
+    ...(options.waitFor ? { gated: true } : {}),
   };
+  if (options.waitFor && init.write) {
+    throw new AtlasError('INVALID_ARGUMENT', 'A session on an image still being written cannot write.');
+  }
   let captured: CapturedWrite[] = [];
   const worker = new Worker(WORKER, { workerData: init });
 
@@ -159,6 +169,17 @@ export async function openExt4(
       case 'error':
         pending.get(message.id)?.reject(toError(message.error, imagePath, offset));
         pending.delete(message.id);
+        break;
+      case 'need':
+        options.waitFor!(message.end).then(
+          (bytes) => {
+            if (!ended) worker.postMessage({ type: 'available', id: message.id, bytes } satisfies ToWorker);
+          },
+          (error: unknown) => {
+            endAll(toAtlasError(error));
+            void worker.terminate();
+          },
+        );
         break;
       case 'closed':
         captured = message.writes ?? [];

@@ -52,6 +52,8 @@ export interface WorkerInit {
   sync: boolean;
   /** read-only session whose writes are kept in memory and handed back on close (see captureExt4Writes) */
   capture: boolean;
+  /** every read first asks for the bytes it needs ('need'), the image being still written (Ext4OpenOptions.waitFor) */
+  gated?: boolean;
 }
 
 /** A write libext2fs made, kept instead of written: `data` belongs at byte `position` of the image. */
@@ -69,11 +71,17 @@ export interface WorkerFailure {
   opIndex?: number;
 }
 
-export type ToWorker = { type: 'run'; id: number; ops: Ext4Op[] } | { type: 'close' };
+export type ToWorker =
+  | { type: 'run'; id: number; ops: Ext4Op[] }
+  | { type: 'close' }
+  /** the answer to a 'need': the image now holds `bytes` bytes (fewer than asked only when it ended first) */
+  | { type: 'available'; id: number; bytes: number };
 
 export type FromWorker =
   | { type: 'ready' }
   | { type: 'failed'; error: WorkerFailure }
   | { type: 'done'; id: number; results: Ext4Result[] }
   | { type: 'error'; id: number; error: WorkerFailure }
-  | { type: 'closed'; error?: WorkerFailure; writes?: CapturedWrite[] };
+  | { type: 'closed'; error?: WorkerFailure; writes?: CapturedWrite[] }
+  /** a gated session's read waits for the image's first `end` bytes */
+  | { type: 'need'; id: number; end: number };

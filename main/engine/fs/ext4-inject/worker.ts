@@ -43,6 +43,31 @@ function failure(error: unknown, fallbackCode: string, extra: Partial<WorkerFail
 }
 
 /**
+ * A gated session's reads wait for the image's bytes: the parent decodes an archive into the file in order
+ * and answers each 'need' once the bytes are there (see Ext4OpenOptions.waitFor).
+ */
+class Gate {
+  private available = 0;
+  private nextId = 1;
+  private readonly waiting = new Map<number, () => void>();
+
+  async need(end: number): Promise<void> {
+    if (end <= this.available) return;
+    const id = this.nextId++;
+    await new Promise<void>((resolve) => {
+      this.waiting.set(id, resolve);
+      post({ type: 'need', id, end });
+    });
+  }
+
+  answer(id: number, bytes: number): void {
+    this.available = Math.max(this.available, bytes);
+    this.waiting.get(id)?.();
+    this.waiting.delete(id);
+  }
+}
+
+/**
  * The disk libext2fs reads and writes, over a file handle. A read-only session still gets writes from
  * libext2fs (atime on open), so those land in memory and are overlaid on later reads: the file stays untouched.
  */
@@ -53,9 +78,11 @@ class HandleDisk implements ext2fs.Ext2Disk {
   constructor(
     private readonly handle: DeviceHandle,
     private readonly writable: boolean,
+    private readonly gate: Gate | null,
   ) {}
 
   async read(buffer: Buffer, bufferOffset: number, length: number, fileOffset: number): Promise<void> {
+    await this.gate?.need(fileOffset + length);
     const done = await readFullyAt(
       this.handle,
       buffer.subarray(bufferOffset, bufferOffset + length),
@@ -242,6 +269,11 @@ async function apply(fs: Fs, op: Ext4Op): Promise<Ext4Result> {
 }
 
 async function main(): Promise<void> {
+  const gate = init.gated ? new Gate() : null;
+  // answered at once, outside the ops' chain: a read of the mount or of an op is waiting for it
+  port.on('message', (message: ToWorker) => {
+    if (message.type === 'available') gate?.answer(message.id, message.bytes);
+  });
   let handle: DeviceHandle;
   try {
     // a descriptor passed in belongs to the caller (worker threads share the process's descriptors)
@@ -254,7 +286,7 @@ async function main(): Promise<void> {
     post({ type: 'failed', error: failure(error, 'OPEN') });
     return;
   }
-  const disk = new HandleDisk(handle, init.write);
+  const disk = new HandleDisk(handle, init.write, gate);
   let mounted: ext2fs.Ext2Fs;
   try {
     mounted = await ext2fs.mount(disk, init.offset);
@@ -267,6 +299,7 @@ async function main(): Promise<void> {
   // one batch at a time, in arrival order
   let chain = Promise.resolve();
   port.on('message', (message: ToWorker) => {
+    if (message.type === 'available') return;
     chain = chain.then(async () => {
       if (message.type === 'close') {
         let error: WorkerFailure | undefined;

@@ -7,6 +7,7 @@
 import { basename, posix } from 'node:path';
 import { AtlasError, isAtlasError, throwIfCancelled } from '../../errors';
 import { openBlockFile } from '../../io/block-file';
+import { openHeadBlockFile, type DecodedHead } from '../../compress/decoded-head';
 import { readPartitionTable, type PartitionEntry, type PartitionTable } from '../../partition';
 import { isFat, readFatInfo } from '../../fs/fat';
 import { isExt, readExtInfo } from '../../fs/ext';
@@ -127,6 +128,11 @@ export interface InspectOptions {
   /** boards accepted; default ['rpi4b'] */
   boards?: string[];
   signal?: AbortSignal | undefined;
+  /**
+   * `imagePath` is an archive's image being decoded (compress/decoded-head.ts): each read waits for its bytes,
+   * so only what recognition reads is decoded
+   */
+  decoding?: DecodedHead;
 }
 
 export interface ArmbianInspection extends ArmbianBase {
@@ -208,7 +214,8 @@ export async function inspectArmbianImage(
   const name = options.name ?? basename(imagePath);
   const boards = options.boards ?? ['rpi4b'];
   throwIfCancelled(options.signal);
-  const file = await openBlockFile(imagePath);
+  const { decoding } = options;
+  const file = decoding ? await openHeadBlockFile(decoding) : await openBlockFile(imagePath);
   let table: PartitionTable;
   let boot: BasePartition;
   let root: BasePartition;
@@ -217,7 +224,8 @@ export async function inspectArmbianImage(
     try {
       table = await readPartitionTable(file);
     } catch (error) {
-      if (isAtlasError(error) && error.code !== 'IO_ERROR')
+      // a failed read (or decoding, or a cancel) is said as itself, not as a missing table
+      if (isAtlasError(error) && !['IO_ERROR', 'CORRUPT_ARCHIVE', 'CANCELLED'].includes(error.code))
         throw notArmbian(name, 'it has no MBR partition table');
       throw error;
     }
@@ -250,7 +258,12 @@ export async function inspectArmbianImage(
     await file.close();
   }
 
-  return withExt4(imagePath, { offset: root.offset, signal: options.signal }, async (ext4) => {
+  const ext4Options = {
+    offset: root.offset,
+    signal: options.signal,
+    ...(decoding ? { waitFor: (end: number) => decoding.ensure(end) } : {}),
+  };
+  return withExt4(imagePath, ext4Options, async (ext4) => {
     const releaseText = await readText(ext4, '/etc/armbian-release');
     if (releaseText === null) throw notArmbian(name, 'its root filesystem has no /etc/armbian-release');
     const fields = parseShellAssignments(releaseText);

@@ -1,15 +1,18 @@
 /**
  * Insert's inputs checked one by one as a person picks them, every problem at once: the same checks the job
  * makes before it writes (inputs.ts, armbian.ts), each caught and tied to its field instead of stopping at the
- * first. A field left empty is not checked yet; nothing is written.
+ * first. A field left empty is not checked yet; nothing is written. A base inside an archive is recognised by
+ * decoding only as much of it as recognition reads (compress/decoded-head.ts), into a temporary file that is
+ * deleted after.
  */
-import { promises as fsp } from 'node:fs';
+import type { Stats } from 'node:fs';
 import { basename, resolve } from 'node:path';
-import { isAtlasError, toAtlasError, type AtlasError } from '../../errors';
-import { detectFormat } from '../../compress/source';
+import { toAtlasError, type AtlasError } from '../../errors';
+import { openImageSource, type SourceFormat } from '../../compress/source';
+import { openDecodedHead } from '../../compress/decoded-head';
 import { goldenName, isValidTag } from '../../../shared/names';
 import type { InsertField, InsertFieldProblem } from '../../../contract';
-import { recogniseArmbianBase } from './armbian';
+import { recogniseArmbianBase, type ArmbianInspection } from './armbian';
 import {
   checkBase,
   checkFirstboot,
@@ -19,7 +22,7 @@ import {
   secretsModeWarning,
   type InsertInputs,
 } from './inputs';
-import { loadProfile } from './profile';
+import { loadProfile, type InsertDestinations } from './profile';
 
 /** What is picked so far: any field may be missing. */
 export type InsertFieldsSoFar = Partial<Omit<InsertInputs, 'profile'>>;
@@ -40,11 +43,7 @@ export async function checkInsertFields(fields: InsertFieldsSoFar): Promise<Inse
     base &&
       check('base', async () => {
         const path = resolve(base);
-        await checkBase(path);
-        // a raw image is recognised in place (read-only); an archive is recognised once unpacked, at Build
-        if (await isRawImage(path)) {
-          await recogniseArmbianBase(path, { destinations: profile.destinations });
-        }
+        await recogniseOnce(path, await checkBase(path), profile.destinations);
       }),
     firstboot &&
       check('firstboot', async () => checkFirstboot(await readInput('firstboot script', resolve(firstboot)))),
@@ -75,16 +74,58 @@ export async function checkInsertFields(fields: InsertFieldsSoFar): Promise<Inse
   return problems.sort((a, b) => order.indexOf(a.field) - order.indexOf(b.field));
 }
 
-async function isRawImage(path: string): Promise<boolean> {
-  const handle = await fsp.open(path, 'r');
-  try {
-    const head = Buffer.alloc(4096);
-    const { bytesRead } = await handle.read(head, 0, head.length, 0);
-    return detectFormat(head.subarray(0, bytesRead), basename(path)) === 'raw';
-  } catch (error) {
-    if (isAtlasError(error)) throw error;
-    return false;
-  } finally {
-    await handle.close();
+/** What recognising a picked base took: the file read in place, or an archive's image decoded in part. */
+export interface PickedBase {
+  inspection: ArmbianInspection;
+  format: SourceFormat;
+  /** the image's uncompressed bytes decoded to recognise it (null: a raw image, read in place) */
+  decoded: number | null;
+  /** the image's size when known (an archive that records it, or a raw file) */
+  size: number | null;
+}
+
+/**
+ * The one recognition rule (armbian.ts) on a base as picked: a raw image in place, an archive through its
+ * decoded head. Refusals are the build's own: not an image, not Armbian, already Atlas, a damaged archive.
+ */
+export async function recognisePickedBase(
+  path: string,
+  options: { destinations?: InsertDestinations; signal?: AbortSignal | undefined; tempDir?: string } = {},
+): Promise<PickedBase> {
+  const { destinations, signal } = options;
+  const source = await openImageSource(path, { signal });
+  const inspect = { name: basename(path), signal, ...(destinations ? { destinations } : {}) };
+  if (source.format === 'raw') {
+    const inspection = await recogniseArmbianBase(path, inspect);
+    return { inspection, format: 'raw', decoded: null, size: source.size };
   }
+  const head = await openDecodedHead(source, {
+    signal,
+    ...(options.tempDir ? { dir: options.tempDir } : {}),
+  });
+  try {
+    const inspection = await recogniseArmbianBase(head.path, { ...inspect, decoding: head });
+    return { inspection, format: source.format, decoded: head.decoded, size: source.size };
+  } finally {
+    await head.close();
+  }
+}
+
+/**
+ * One base recognised at a time: another base asked for cancels the one running (its check answers
+ * CANCELLED, which the page drops), while the same file asked again (a keystroke in another field) shares
+ * its answer. The file's size and time are in the key, so a changed file is looked at again.
+ */
+let current: { key: string; controller: AbortController; done: Promise<unknown> } | null = null;
+
+function recogniseOnce(path: string, stat: Stats, destinations: InsertDestinations): Promise<unknown> {
+  const key = JSON.stringify([path, stat.dev, stat.ino, stat.size, stat.mtimeMs, destinations]);
+  if (current?.key !== key) {
+    current?.controller.abort();
+    const controller = new AbortController();
+    const done = recognisePickedBase(path, { destinations, signal: controller.signal });
+    done.catch(() => undefined); // answered through whichever check awaits it
+    current = { key, controller, done };
+  }
+  return current.done;
 }
