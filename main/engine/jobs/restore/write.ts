@@ -3,8 +3,8 @@
  * blocks; contiguous runs are gathered into chunks of CHUNK bytes in page-aligned buffers and each chunk goes to
  * every live card side by side with O_DIRECT (partition starts and partclone block sizes are multiples of 512, so
  * a chunk is whole sectors; one that is not, on a card with larger sectors, goes through the card's aligning
- * handle, which reads the edge sector first). Each chunk is hashed on the hashing workers while the cards write
- * it, for the read-back (verify.ts). A gap between runs is never written: free blocks keep what the card holds,
+ * handle, which reads the edge sector first). Each chunk is hashed while the cards write it, for the read-back
+ * (verify.ts). A gap between runs is never written: free blocks keep what the card holds,
  * as partclone leaves them.
  */
 import { AtlasError, throwIfCancelled } from '../../errors';
@@ -46,7 +46,8 @@ export class RunWriter {
     private readonly signal: AbortSignal | undefined,
   ) {
     const devices = cards.filter((c) => c.live).map((c) => c.dev!);
-    this.pool = Array.from({ length: IN_FLIGHT + 1 }, () => alignedBuffer(CHUNK, devices, { shared: true }));
+    // plain memory: no worker reads it (the hashing is inline, see index.ts)
+    this.pool = Array.from({ length: IN_FLIGHT + 1 }, () => alignedBuffer(CHUNK, devices));
   }
 
   private get total(): number {
