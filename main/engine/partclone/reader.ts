@@ -34,6 +34,12 @@ export interface PartcloneReaderOptions {
   maxRunBytes?: number;
   /** Check the data checksums (default true). Without it XXH images can be read too. */
   verify?: boolean;
+  /**
+   * Hand out views of the decoded stream instead of copies (default false): runs then come in pieces (they end
+   * where the source's chunks do), and each holds its chunk alive. For a consumer that copies the data on anyway
+   * (restore gathers it into aligned buffers), this saves a copy into fresh memory per block.
+   */
+  views?: boolean;
 }
 
 export interface PartcloneStreamReader {
@@ -96,6 +102,12 @@ class ByteSource {
       at += m;
       n -= m;
     }
+  }
+
+  /** Buffered bytes that sit in one chunk, from the next one on. */
+  contiguous(): number {
+    const chunk = this.chunks[0];
+    return chunk ? chunk.length - this.head : 0;
   }
 
   /** n buffered bytes as one Buffer (a view when they sit in one chunk). */
@@ -298,11 +310,66 @@ async function* dataRuns(
     inGroup = 0;
   };
 
+  const startGroup = (block: number) => {
+    if (inGroup === 0) {
+      groupFirstBlock = block;
+      groupOffset = src.offset;
+    }
+  };
+  /** Buffers the next n blocks (from `block`), or says where the image ends. */
+  const fillBlocks = async (n: number, block: number) => {
+    const bytes = n * B;
+    const have = await src.fill(bytes);
+    if (have < bytes) {
+      const whole = Math.floor(have / B);
+      throw truncated(
+        `it ends at byte ${src.offset + have}, inside block ${block + whole} (expected ${usedBlocks} used blocks, got ${got + whole}).`,
+        { expectedBlocks: usedBlocks, gotBlocks: got + whole, offset: src.offset + have },
+      );
+    }
+  };
+  /** Runs `count` blocks of `data` through the checksum register. */
+  const check = (data: Buffer, count: number) => {
+    if (!crcChecks) return;
+    if (v1) for (let i = 0; i < count; i++) crc = pcCrc32FirstByteQuirk(data.subarray(i * B), B, crc);
+    else crc = pcCrc32(data.subarray(0, count * B), crc);
+  };
+  /** n more blocks read: reads the group's checksum when it is complete and moves `verified` on. */
+  const advance = async (n: number) => {
+    got += n;
+    if (K) {
+      inGroup += n;
+      if (inGroup === K) {
+        await readChecksum();
+        verified = got;
+      }
+    } else verified = got;
+    if (got - verified > maxUnverifiedBlocks) verified = got;
+  };
+
   for (const run of usedRuns({ bitmap, totalBlocks: header.totalBlocks })) {
     let block = run.first;
     let left = run.count;
     while (left > 0) {
       throwIfCancelled(options.signal);
+      if (options.views) {
+        const n = Math.min(left, maxRunBlocks, K ? K - inGroup : left);
+        startGroup(block);
+        await fillBlocks(n, block);
+        // whole blocks that lie in one chunk are handed out as a view of it; a block across two is copied
+        for (let k = 0; k < n;) {
+          const count = Math.min(n - k, Math.max(1, Math.floor(src.contiguous() / B)));
+          const data = src.takeBuffer(count * B);
+          check(data, count);
+          closed.push({ firstBlock: block + k, count, data, endIndex: got + k + count });
+          k += count;
+        }
+        block += n;
+        left -= n;
+        await advance(n);
+        while (closed.length && closed[0]!.endIndex <= verified) yield toRun(closed.shift()!, B);
+        continue;
+      }
       if (open && (open.firstBlock + open.count !== block || open.count === maxRunBlocks)) {
         closed.push(open);
         open = null;
@@ -313,39 +380,16 @@ async function* dataRuns(
       }
       const room = open.data.length / B - open.count;
       const n = Math.min(left, room, K ? K - inGroup : left);
-      if (inGroup === 0) {
-        groupFirstBlock = block;
-        groupOffset = src.offset;
-      }
-      const bytes = n * B;
-      const have = await src.fill(bytes);
-      if (have < bytes) {
-        const whole = Math.floor(have / B);
-        throw truncated(
-          `it ends at byte ${src.offset + have}, inside block ${block + whole} (expected ${usedBlocks} used blocks, got ${got + whole}).`,
-          { expectedBlocks: usedBlocks, gotBlocks: got + whole, offset: src.offset + have },
-        );
-      }
+      startGroup(block);
+      await fillBlocks(n, block);
       const at = open.count * B;
-      src.take(open.data, at, bytes);
-      if (crcChecks) {
-        if (v1)
-          for (let i = 0; i < n; i++) crc = pcCrc32FirstByteQuirk(open.data.subarray(at + i * B), B, crc);
-        else crc = pcCrc32(open.data.subarray(at, at + bytes), crc);
-      }
+      src.take(open.data, at, n * B);
+      check(open.data.subarray(at, at + n * B), n);
       open.count += n;
       open.endIndex = got + n;
-      got += n;
       block += n;
       left -= n;
-      if (K) {
-        inGroup += n;
-        if (inGroup === K) {
-          await readChecksum();
-          verified = got;
-        }
-      } else verified = got;
-      if (got - verified > maxUnverifiedBlocks) verified = got;
+      await advance(n);
       while (closed.length && closed[0]!.endIndex <= verified) yield toRun(closed.shift()!, B);
     }
   }
@@ -386,7 +430,7 @@ export async function readPartcloneInfo(
   path: string,
   options: { signal?: AbortSignal | undefined } = {},
 ): Promise<PartcloneInfo> {
-  const opened = await openMaybeGzipped(path, options);
+  const opened = await openMaybeGzipped(path, { ...options, headOnly: true });
   const reader = await openPartcloneStream(opened.stream, { verify: false, ...options });
   await reader.close();
   opened.stream.destroy();
@@ -415,7 +459,11 @@ export async function verifyPartcloneStream(
   source: Readable | AsyncIterable<Uint8Array>,
   options: { signal?: AbortSignal | undefined; onBytes?: (imageBytes: number) => void } = {},
 ): Promise<PartcloneVerifyResult> {
-  const reader = await openPartcloneStream(source, options.signal ? { signal: options.signal } : {});
+  // views: the data is only counted here
+  const reader = await openPartcloneStream(source, {
+    views: true,
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
   let bytes = reader.dataOffset;
   const perBlock = reader.header.blockSize;
   try {

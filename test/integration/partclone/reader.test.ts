@@ -119,6 +119,53 @@ for (const name of ['ext4-1k', 'ext4-4k', 'fat32'] as const) {
   });
 }
 
+/** The file in chunks of `size` bytes (odd, so blocks straddle them), each chunk its own memory. */
+function oddChunks(
+  path: string,
+  size: number,
+): { source: AsyncIterable<Buffer>; memory: Set<ArrayBufferLike> } {
+  const bytes = readFileSync(path);
+  const memory = new Set<ArrayBufferLike>();
+  async function* source() {
+    for (let at = 0; at < bytes.length; at += size) {
+      const chunk = Buffer.from(Uint8Array.prototype.slice.call(bytes, at, at + size));
+      memory.add(chunk.buffer);
+      yield chunk;
+    }
+  }
+  return { source: source(), memory };
+}
+
+for (const name of ['ext4-1k', 'ext4-4k', 'fat32'] as const) {
+  test(`views: ${name} restores the same blocks from views of the stream, copying only blocks across chunks`, async () => {
+    const s = sample(name);
+    const { source, memory } = oddChunks(s.pc, 3 * 65536 + 1234);
+    const reader = await openPartcloneStream(source, { views: true });
+    const B = reader.header.blockSize;
+    const out = join(scratch.dir, `${name}.views.restored`);
+    const fd = openSync(out, 'w');
+    let views = 0;
+    let copies = 0;
+    try {
+      for await (const r of reader.runs()) {
+        assert.equal(r.data.length, r.count * B);
+        if (memory.has(r.data.buffer)) views += r.count;
+        else {
+          assert.equal(r.count, 1, 'only a block across two chunks is copied');
+          copies += 1;
+        }
+        writeSync(fd, r.data, 0, r.data.length, r.firstBlock * B);
+      }
+    } finally {
+      closeSync(fd);
+    }
+    run('truncate', ['-s', String(reader.header.totalBlocks * B), out]);
+    assert.equal(views + copies, reader.usedBlocks);
+    assert.ok(copies <= Math.ceil(reader.imageSize / (3 * 65536 + 1234)), `${copies} blocks copied`);
+    assertUsedBlocksEqual(reader.bitmap, reader.header.totalBlocks, B, s.image, out);
+  });
+}
+
 test('runs are coalesced: consecutive used blocks come as one run up to the run size', async () => {
   const s = sample('ext4-1k');
   const reader = await openPartcloneStream(createReadStream(s.pc));
@@ -195,35 +242,36 @@ function nthUsedBlock(bitmap: Uint8Array, totalBlocks: number, n: number): numbe
   throw new Error('past the end');
 }
 
-test('a flipped byte in a data block names the first block of its checksum group and the image offset', async () => {
-  const s = sample('ext4-1k');
-  const good = await openPartcloneStream(createReadStream(s.pc));
-  await good.close();
-  const K = good.header.blocksPerChecksum;
-  const index = 3 * K + 17; // a block inside the 4th group
-  const groupStart = good.dataOffset + 3 * K * (1024 + 0) + 3 * 4;
-  const bad = damaged(s.pc, 'flip2.pc', (b) => {
-    flipBits(b, groupStart + 17 * 1024 + 5, 1);
+for (const views of [false, true])
+  test(`a flipped byte in a data block names the first block of its checksum group and the image offset${views ? ' (views)' : ''}`, async () => {
+    const s = sample('ext4-1k');
+    const good = await openPartcloneStream(createReadStream(s.pc));
+    await good.close();
+    const K = good.header.blocksPerChecksum;
+    const index = 3 * K + 17; // a block inside the 4th group
+    const groupStart = good.dataOffset + 3 * K * (1024 + 0) + 3 * 4;
+    const bad = damaged(s.pc, `flip2-${views}.pc`, (b) => {
+      flipBits(b, groupStart + 17 * 1024 + 5, 1);
+    });
+    const reader = await openPartcloneStream(createReadStream(bad), { views });
+    let before = 0;
+    await assert.rejects(
+      (async () => {
+        for await (const r of reader.runs()) before += r.count;
+      })(),
+      (e: Coded) => {
+        assert.equal(e.code, 'CHECKSUM_MISMATCH');
+        const block = nthUsedBlock(good.bitmap, good.header.totalBlocks, 3 * K);
+        assert.equal(e.details!.block, block);
+        assert.equal(e.details!.offset, groupStart);
+        assert.match(e.message, new RegExp(`block ${block}\\b`));
+        return true;
+      },
+    );
+    // nothing from the damaged group was handed out
+    assert.ok(before <= 3 * K, `${before} blocks before the error`);
+    assert.ok(index > before);
   });
-  const reader = await openPartcloneStream(createReadStream(bad));
-  let before = 0;
-  await assert.rejects(
-    (async () => {
-      for await (const r of reader.runs()) before += r.count;
-    })(),
-    (e: Coded) => {
-      assert.equal(e.code, 'CHECKSUM_MISMATCH');
-      const block = nthUsedBlock(good.bitmap, good.header.totalBlocks, 3 * K);
-      assert.equal(e.details!.block, block);
-      assert.equal(e.details!.offset, groupStart);
-      assert.match(e.message, new RegExp(`block ${block}\\b`));
-      return true;
-    },
-  );
-  // nothing from the damaged group was handed out
-  assert.ok(before <= 3 * K, `${before} blocks before the error`);
-  assert.ok(index > before);
-});
 
 test('bad heads: wrong magic, header CRC, endianness, version, bitmap CRC', async () => {
   const s = sample('fat32');

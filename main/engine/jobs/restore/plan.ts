@@ -41,7 +41,7 @@ export async function readHeaders(
         `${image.file} is for partition ${image.number}, which ${DUMP_FILE} does not have.`,
       );
     }
-    const { stream } = await openMaybeGzipped(join(folder, image.file));
+    const { stream } = await openMaybeGzipped(join(folder, image.file), { headOnly: true });
     const reader = await openPartcloneStream(stream).catch((error: unknown) => {
       stream.destroy();
       return inFile(image.file)(error);

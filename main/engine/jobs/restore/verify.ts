@@ -78,9 +78,7 @@ async function verifyExtents(
     const from = e.at - (e.at % unit);
     return { from, skip: e.at - from, ask: Math.ceil((e.at + e.length) / unit) * unit - from };
   };
-  const pool = Array.from({ length: VERIFY_AHEAD + 1 }, () =>
-    alignedBuffer(CHUNK + 2 * unit, [dev], { shared: true }),
-  );
+  const pool = Array.from({ length: VERIFY_AHEAD + 1 }, () => alignedBuffer(CHUNK + 2 * unit, [dev]));
   const blocks = readAhead(pool, {
     count: extents.length,
     ahead: VERIFY_AHEAD,

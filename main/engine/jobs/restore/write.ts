@@ -3,8 +3,8 @@
  * blocks; contiguous runs are gathered into chunks of CHUNK bytes in page-aligned buffers and each chunk goes to
  * every live card side by side with O_DIRECT (partition starts and partclone block sizes are multiples of 512, so
  * a chunk is whole sectors; one that is not, on a card with larger sectors, goes through the card's aligning
- * handle, which reads the edge sector first). Each chunk is hashed on the hashing workers while the cards write
- * it, for the read-back (verify.ts). A gap between runs is never written: free blocks keep what the card holds,
+ * handle, which reads the edge sector first). Each chunk is hashed while the cards write it, for the read-back
+ * (verify.ts). A gap between runs is never written: free blocks keep what the card holds,
  * as partclone leaves them.
  */
 import { AtlasError, throwIfCancelled } from '../../errors';
@@ -34,8 +34,12 @@ export class RunWriter {
   private next = 0;
   private current: { buffer: Buffer; at: number; length: number } | null = null;
   private readonly inFlight: Array<Promise<void>> = [];
-  /** each card's writes in order, one after the other (an aligning write reads what the one before wrote) */
-  private readonly chains = new Map<RestoreCard, Promise<void>>();
+  /**
+   * Each card's writes: whole-unit writes touch no sector another one does, so they run side by side (the disk
+   * sees more than one at a time); an aligning write reads the edge sectors it shares with its neighbours, so it
+   * waits for every write before it, and the writes after it wait for it.
+   */
+  private readonly order = new Map<RestoreCard, { all: Promise<void>; barrier: Promise<void> }>();
   private hashError: AtlasError | null = null;
 
   constructor(
@@ -46,7 +50,8 @@ export class RunWriter {
     private readonly signal: AbortSignal | undefined,
   ) {
     const devices = cards.filter((c) => c.live).map((c) => c.dev!);
-    this.pool = Array.from({ length: IN_FLIGHT + 1 }, () => alignedBuffer(CHUNK, devices, { shared: true }));
+    // plain memory: no worker reads it (the hashing is inline, see index.ts)
+    this.pool = Array.from({ length: IN_FLIGHT + 1 }, () => alignedBuffer(CHUNK, devices));
   }
 
   private get total(): number {
@@ -89,7 +94,7 @@ export class RunWriter {
 
   /** Settles what is in flight after a failure or a cancel, so no buffer is written after the job ends. */
   async abandon(): Promise<void> {
-    await Promise.allSettled([...this.inFlight.splice(0), ...this.chains.values()]);
+    await Promise.allSettled([...this.inFlight.splice(0), ...[...this.order.values()].map((o) => o.all)]);
   }
 
   private async dispatch(): Promise<void> {
@@ -118,9 +123,12 @@ export class RunWriter {
   }
 
   private writeTo(card: RestoreCard, buffer: Buffer, length: number, at: number): Promise<void> {
+    const dev = card.dev!;
+    const unit = ioUnit(dev);
+    // whole units (a card's sector, O_DIRECT or not: a raw node refuses less) go straight to the card
+    const whole = at % unit === 0 && length % unit === 0;
     const write = async (): Promise<void> => {
       if (!card.live) return;
-      const dev = card.dev!;
       try {
         if (at + length > dev.size) {
           throw new AtlasError(
@@ -128,8 +136,7 @@ export class RunWriter {
             `The clone does not fit on ${dev.path} (${dev.size} bytes).`,
           );
         }
-        const unit = ioUnit(dev);
-        if (!dev.direct || (at % unit === 0 && length % unit === 0)) {
+        if (whole) {
           await writeFully(dev, buffer, length, at);
         } else {
           await writeFullyAt(
@@ -148,8 +155,10 @@ export class RunWriter {
         this.board.report();
       }
     };
-    const chained = (this.chains.get(card) ?? Promise.resolve()).then(write);
-    this.chains.set(card, chained);
-    return chained;
+    const before = this.order.get(card) ?? { all: Promise.resolve(), barrier: Promise.resolve() };
+    const done = (whole ? before.barrier : before.all).then(write);
+    const all = Promise.all([before.all, done]).then(() => undefined);
+    this.order.set(card, { all, barrier: whole ? before.barrier : all });
+    return done;
   }
 }
