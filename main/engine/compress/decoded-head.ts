@@ -38,6 +38,39 @@ export interface DecodedHead {
 const PIECE = 64 * 1024;
 const ZEROS = Buffer.alloc(PIECE);
 
+const PREFIX = 'atlas-decoded-';
+
+/**
+ * Deletes the temporary folders of checks whose process is gone (an app killed mid-check leaves its folder
+ * behind; close() never ran). A folder is named after the pid that made it; a live process's is left alone.
+ */
+export async function sweepLeftovers(dir: string): Promise<string[]> {
+  const names = await fsp.readdir(dir).catch(() => [] as string[]);
+  const swept: string[] = [];
+  for (const name of names) {
+    const pid = Number(new RegExp(`^${PREFIX}(\\d+)-`).exec(name)?.[1]);
+    if (!pid || pid === process.pid || alive(pid)) continue;
+    const folder = join(dir, name);
+    const st = await fsp.lstat(folder).catch(() => null);
+    // only the person's own folders, never through a link
+    if (!st?.isDirectory() || (process.getuid && st.uid !== process.getuid())) continue;
+    await fsp.rm(folder, { recursive: true, force: true }).then(
+      () => swept.push(folder),
+      () => undefined,
+    );
+  }
+  return swept;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'; // someone else's: alive
+  }
+}
+
 export async function openDecodedHead(
   source: ImageSource,
   options: { signal?: AbortSignal | undefined; dir?: string } = {},
@@ -49,7 +82,9 @@ export async function openDecodedHead(
   const name = basename(source.entryName ?? source.path).replace(/\.(xz|gz|zst|zip)$/i, '');
   const path = (): string => join(folder, name.endsWith('.img') ? name : `${name}.img`);
   try {
-    folder = await fsp.mkdtemp(join(options.dir ?? tmpdir(), 'atlas-decoded-'));
+    const dir = options.dir ?? tmpdir();
+    await sweepLeftovers(dir);
+    folder = await fsp.mkdtemp(join(dir, `${PREFIX}${process.pid}-`));
     file = await fsp.open(path(), 'wx+', 0o600);
   } catch (error) {
     throw toAtlasError(error, 'Cannot create a temporary file to look inside the archive');
