@@ -122,6 +122,15 @@ interface Target extends BoardCard {
   warnings: string[];
 }
 
+/** What every pass of one flash works with. */
+interface Pass {
+  source: ImageSource;
+  targets: Target[];
+  control: JobControl;
+  hasher: BlockHasher;
+  board: CardBoard;
+}
+
 export async function flashJob(options: FlashOptions, control: JobControl = {}): Promise<FlashResult> {
   const { access } = options;
   const { signal } = control;
@@ -171,14 +180,15 @@ export async function flashJob(options: FlashOptions, control: JobControl = {}):
     if (!targets.some((t) => t.live)) throw everyCardFailed(targets, resultOf);
 
     const started = performance.now();
-    const written = await writeAll(source, targets, control, hasher, plan, board);
+    const pass: Pass = { source, targets, control, hasher, board };
+    const written = await writeAll(pass, plan);
     imageSize = written.total;
     writeSeconds = (performance.now() - started) / 1000;
 
     if (verify && targets.some((t) => t.live)) {
       await options.testHooks?.beforeVerify?.(targets.filter((t) => t.live).map((t) => t.spec.device));
       const verifyStarted = performance.now();
-      await verifyAll(source, targets, written, control, hasher, board);
+      await verifyAll(pass, written);
       verifySeconds = (performance.now() - verifyStarted) / 1000;
     }
   } finally {
@@ -314,30 +324,19 @@ interface Written {
   only: number[] | null;
 }
 
-async function writeAll(
-  source: ImageSource,
-  targets: Target[],
-  control: JobControl,
-  hasher: BlockHasher,
-  plan: UsedBlocksPlan | null,
-  board: CardBoard,
-): Promise<Written> {
-  const rawSource = await openRawSource(source);
+async function writeAll(pass: Pass, plan: UsedBlocksPlan | null): Promise<Written> {
+  const rawSource = await openRawSource(pass.source);
   try {
-    return await writeBlocks(source, rawSource, targets, control, hasher, plan, board);
+    return await writeBlocks(pass, rawSource, plan);
   } finally {
     await rawSource?.handle.close().catch(() => undefined);
   }
 }
 
 async function writeBlocks(
-  source: ImageSource,
+  { source, targets, control, hasher, board }: Pass,
   rawSource: DirectDevice | null,
-  targets: Target[],
-  control: JobControl,
-  hasher: BlockHasher,
   plan: UsedBlocksPlan | null,
-  board: CardBoard,
 ): Promise<Written> {
   const live = (): Target[] => targets.filter((t) => t.live);
   const devs = live().map((t) => t.dev!);
@@ -486,14 +485,8 @@ function produceBlocks(
   return source.readBlocks(pool, { ahead, signal });
 }
 
-async function verifyAll(
-  source: ImageSource,
-  targets: Target[],
-  written: Written,
-  control: JobControl,
-  hasher: BlockHasher,
-  board: CardBoard,
-): Promise<void> {
+async function verifyAll(pass: Pass, written: Written): Promise<void> {
+  const { targets, control, board } = pass;
   const live = targets.filter((t) => t.live);
   const meter = new ProgressMeter('verifying', written.bytes * live.length, control.onProgress, {
     detail: live.map((t) => t.spec.device).join(', '),
@@ -503,7 +496,7 @@ async function verifyAll(
     live.map(async (t) => {
       try {
         await dropDeviceCache(t.dev!);
-        await verifyTarget(source, t, written, control, meter, hasher, board);
+        await verifyTarget(pass, t, written, meter);
         t.verified = true;
       } catch (error) {
         if (control.signal?.aborted) throw error;
@@ -516,13 +509,10 @@ async function verifyAll(
 }
 
 async function verifyTarget(
-  source: ImageSource,
+  { source, control, hasher, board }: Pass,
   t: Target,
   { total, hashes, only }: Written,
-  control: JobControl,
   meter: ProgressMeter,
-  hasher: BlockHasher,
-  board: CardBoard,
 ): Promise<void> {
   const dev = t.dev!;
   // VERIFY_AHEAD reads in flight while the worker hashes the block before them
