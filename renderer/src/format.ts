@@ -22,3 +22,18 @@ export function formatDate(iso: string): string {
     ? iso
     : d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 }
+
+/** A card as the job log and the deployments record it: its model (else its device), size and serial. */
+export function recordedCard(card: {
+  device: string;
+  model: string;
+  serial: string | null;
+  size: number | null;
+}): string {
+  return `${card.model || card.device} ${formatCardSize(card.size)}${card.serial ? ` S/N ${card.serial}` : ''}`;
+}
+
+/** A sha256 in a list: its first 12 hex digits (the whole one goes in a title). */
+export function shortHash(sha256: string): string {
+  return `${sha256.slice(0, 12)}…`;
+}

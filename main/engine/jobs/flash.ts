@@ -16,13 +16,13 @@
  */
 import { realpath } from 'node:fs/promises';
 import { planUsedBlocks, type UsedBlocksPlan } from './flash-plan';
-import { existsSync } from 'node:fs';
-import { AtlasError, isAtlasError, throwIfCancelled, toAtlasError } from '../errors';
+import { AtlasError, throwIfCancelled, toAtlasError } from '../errors';
 import { BlockHasher } from '../io/hash-pool';
 import { fullSync } from '../io/cache';
 import { formatBytes } from '../format';
 import { fakeCapacityError, wrapPeriod } from './fake-capacity';
-import { ProgressMeter, type CardProgress, type JobControl } from '../progress';
+import { ProgressMeter, type JobControl } from '../progress';
+import { CardBoard, dropCard, everyCardFailed, type BoardCard, type CardStep } from './card-board';
 import { openImageSource, type ImageSource } from '../compress/source';
 import {
   alignedBuffer,
@@ -112,62 +112,23 @@ export interface FlashResult {
   usedBlocksOnly: { bytesWritten: number; imageBytes: number } | null;
 }
 
-interface Target {
+interface Target extends BoardCard {
   spec: FlashTargetSpec;
   dev: DirectDevice | null;
-  live: boolean;
-  error: AtlasError | null;
-  bytesWritten: number;
   /** the end of what the read-back has compared so far */
   verifiedUpTo: number;
   verified: boolean;
   ejected: boolean;
   warnings: string[];
-  /** what the card is doing now, and the bytes of that state so far (its bar in the app) */
-  state: CardProgress['state'];
-  stateBytes: number;
 }
 
-/**
- * Each card's bar in the app: sent through the meter of the pass running now (a change of state at once, the
- * bytes with the meter's next report). A card dropped by `fail` shows as failed on the next report.
- */
-class CardBoard {
-  private lastStates = '';
-  private meter: ProgressMeter | null = null;
-  private total: number | null = null;
-
-  constructor(private readonly targets: Target[]) {}
-
-  /** The pass now running (writing, verifying) and the bytes each card's bar counts to in it. */
-  use(meter: ProgressMeter, total: number | null): void {
-    this.meter = meter;
-    this.total = total;
-    this.report();
-  }
-
-  /** Moves the live cards to `state`; a new pass (writing, verifying) counts its bytes from zero. */
-  enter(state: CardProgress['state']): void {
-    for (const t of this.targets.filter((x) => x.live)) {
-      t.state = state;
-      if (state === 'writing' || state === 'verifying') t.stateBytes = 0;
-    }
-    this.report();
-  }
-
-  report(): void {
-    if (!this.meter) return;
-    const cards: CardProgress[] = this.targets.map((t) => ({
-      device: t.spec.device,
-      state: t.live ? t.state : 'failed',
-      bytesDone: t.stateBytes,
-      bytesTotal: this.total,
-      ...(t.error ? { error: { code: t.error.code, message: t.error.message } } : {}),
-    }));
-    const states = cards.map((c) => c.state).join();
-    this.meter.setCards(cards, states !== this.lastStates);
-    this.lastStates = states;
-  }
+/** What every pass of one flash works with. */
+interface Pass {
+  source: ImageSource;
+  targets: Target[];
+  control: JobControl;
+  hasher: BlockHasher;
+  board: CardBoard;
 }
 
 export async function flashJob(options: FlashOptions, control: JobControl = {}): Promise<FlashResult> {
@@ -186,6 +147,7 @@ export async function flashJob(options: FlashOptions, control: JobControl = {}):
     live: true,
     error: null,
     bytesWritten: 0,
+    verifiedBytes: 0,
     verifiedUpTo: 0,
     verified: false,
     ejected: false,
@@ -215,17 +177,18 @@ export async function flashJob(options: FlashOptions, control: JobControl = {}):
   try {
     await Promise.all(targets.map((t) => prepareTarget(t, source, options, access)));
     throwIfCancelled(signal);
-    if (!targets.some((t) => t.live)) throw firstError(targets);
+    if (!targets.some((t) => t.live)) throw everyCardFailed(targets, resultOf);
 
     const started = performance.now();
-    const written = await writeAll(source, targets, control, hasher, plan, board);
+    const pass: Pass = { source, targets, control, hasher, board };
+    const written = await writeAll(pass, plan);
     imageSize = written.total;
     writeSeconds = (performance.now() - started) / 1000;
 
     if (verify && targets.some((t) => t.live)) {
       await options.testHooks?.beforeVerify?.(targets.filter((t) => t.live).map((t) => t.spec.device));
       const verifyStarted = performance.now();
-      await verifyAll(source, targets, written, control, hasher, board);
+      await verifyAll(pass, written);
       verifySeconds = (performance.now() - verifyStarted) / 1000;
     }
   } finally {
@@ -247,7 +210,7 @@ export async function flashJob(options: FlashOptions, control: JobControl = {}):
     }
   }
   board.enter('done');
-  if (!targets.some((t) => t.live)) throw firstError(targets);
+  if (!targets.some((t) => t.live)) throw everyCardFailed(targets, resultOf);
   const results = targets.map(resultOf);
   return {
     source: options.source,
@@ -275,41 +238,16 @@ function resultOf(t: Target): FlashTargetResult {
   };
 }
 
-function firstError(targets: Target[]): AtlasError {
-  const failed = targets.filter((t) => t.error);
-  const first = failed[0]?.error ?? new AtlasError('INTERNAL', 'Every target failed.');
-  if (targets.length === 1) return first;
-  return new AtlasError(first.code, `Every target failed. ${failed.map((t) => t.error!.message).join(' ')}`, {
-    ...first.details,
-    targets: targets.map(resultOf),
-  });
-}
-
 /**
- * Drops a target that failed. `at`: the byte of the card being read or written, named in the message with how far
- * the job had got on that card (written, or verified), so the person knows where the card gave up.
+ * Drops a target that failed (see card-board.ts). `at`: the byte of the card being read or written, named with how
+ * far the job had got on that card (written, or verified), so the person knows where the card gave up.
  */
-function fail(t: Target, error: unknown, doing: string, at?: number): void {
-  if (!t.live) return;
-  const got =
-    doing === 'Verifying'
-      ? `${formatBytes(t.verifiedUpTo)} verified`
+function fail(t: Target, error: unknown, step: CardStep, at?: number): void {
+  const reached =
+    step === 'Verifying'
+      ? `${formatBytes(t.verifiedBytes)} verified`
       : `${formatBytes(t.bytesWritten)} of the image written`;
-  const where =
-    at === undefined ? `${doing} ${t.spec.device}` : `${doing} ${t.spec.device} at byte ${at} (${got})`;
-  const facts = at === undefined ? {} : { device: t.spec.device, offset: at, written: t.bytesWritten };
-  let e = toAtlasError(error, where);
-  if (!isAtlasError(error)) e = new AtlasError(e.code, e.message, { ...e.details, ...facts });
-  // a card pulled out mid-write shows up as EIO, and then its node disappears
-  if ((e.code === 'IO_ERROR' || e.code === 'NOT_FOUND') && !existsSync(t.spec.device)) {
-    e = new AtlasError(
-      'DRIVE_REMOVED',
-      `${t.spec.device} went away while ${doing.toLowerCase()} it${at === undefined ? '' : ` at byte ${at} (${got})`}. Was the card removed?`,
-      { device: t.spec.device, ...facts },
-    );
-  }
-  t.live = false;
-  t.error = e;
+  dropCard(t, error, step, at === undefined ? undefined : { at, reached });
 }
 
 async function prepareTarget(
@@ -386,30 +324,19 @@ interface Written {
   only: number[] | null;
 }
 
-async function writeAll(
-  source: ImageSource,
-  targets: Target[],
-  control: JobControl,
-  hasher: BlockHasher,
-  plan: UsedBlocksPlan | null,
-  board: CardBoard,
-): Promise<Written> {
-  const rawSource = await openRawSource(source);
+async function writeAll(pass: Pass, plan: UsedBlocksPlan | null): Promise<Written> {
+  const rawSource = await openRawSource(pass.source);
   try {
-    return await writeBlocks(source, rawSource, targets, control, hasher, plan, board);
+    return await writeBlocks(pass, rawSource, plan);
   } finally {
     await rawSource?.handle.close().catch(() => undefined);
   }
 }
 
 async function writeBlocks(
-  source: ImageSource,
+  { source, targets, control, hasher, board }: Pass,
   rawSource: DirectDevice | null,
-  targets: Target[],
-  control: JobControl,
-  hasher: BlockHasher,
   plan: UsedBlocksPlan | null,
-  board: CardBoard,
 ): Promise<Written> {
   const live = (): Target[] => targets.filter((t) => t.live);
   const devs = live().map((t) => t.dev!);
@@ -433,7 +360,7 @@ async function writeBlocks(
   const meter = new ProgressMeter('writing', writeTotal, control.onProgress, {
     detail: targets.map((t) => t.spec.device).join(', '),
   });
-  board.use(meter, writeTotal);
+  board.use(meter, writeTotal, 'writing');
   let headLength = 0;
   let position = 0; // the end of the image handed out to targets so far
   let bytes = 0; // bytes handed out (less than `position` when only the used blocks are written)
@@ -492,7 +419,7 @@ async function writeBlocks(
       if (inFlight.length >= IN_FLIGHT) await inFlight.shift();
       throwIfCancelled(control.signal);
       if (hashError) throw hashError;
-      if (live().length === 0) throw firstError(targets);
+      if (live().length === 0) throw everyCardFailed(targets, resultOf);
       board.report();
       meter.set(bytes);
     }
@@ -558,25 +485,18 @@ function produceBlocks(
   return source.readBlocks(pool, { ahead, signal });
 }
 
-async function verifyAll(
-  source: ImageSource,
-  targets: Target[],
-  written: Written,
-  control: JobControl,
-  hasher: BlockHasher,
-  board: CardBoard,
-): Promise<void> {
+async function verifyAll(pass: Pass, written: Written): Promise<void> {
+  const { targets, control, board } = pass;
   const live = targets.filter((t) => t.live);
   const meter = new ProgressMeter('verifying', written.bytes * live.length, control.onProgress, {
     detail: live.map((t) => t.spec.device).join(', '),
   });
-  board.use(meter, written.bytes);
-  board.enter('verifying');
+  board.use(meter, written.bytes, 'verifying');
   await Promise.all(
     live.map(async (t) => {
       try {
         await dropDeviceCache(t.dev!);
-        await verifyTarget(source, t, written, control, meter, hasher, board);
+        await verifyTarget(pass, t, written, meter);
         t.verified = true;
       } catch (error) {
         if (control.signal?.aborted) throw error;
@@ -589,13 +509,10 @@ async function verifyAll(
 }
 
 async function verifyTarget(
-  source: ImageSource,
+  { source, control, hasher, board }: Pass,
   t: Target,
   { total, hashes, only }: Written,
-  control: JobControl,
   meter: ProgressMeter,
-  hasher: BlockHasher,
-  board: CardBoard,
 ): Promise<void> {
   const dev = t.dev!;
   // VERIFY_AHEAD reads in flight while the worker hashes the block before them
@@ -636,6 +553,7 @@ async function verifyTarget(
     t.stateBytes += want;
     board.report();
     meter.add(want);
+    t.verifiedBytes += want;
     t.verifiedUpTo = at + want;
     i += 1;
   }

@@ -2,7 +2,8 @@
 import { useEffect } from 'react';
 import type { JobLogEntry } from '../../../main/contract';
 import { useJobLog } from '../stores/job-log';
-import { formatCardSize, formatDate } from '../format';
+import { formatDate, recordedCard, shortHash } from '../format';
+import { DataTable, type Column } from './DataTable';
 import { ErrorNotice } from './ErrorNotice';
 
 const JOB_NAMES: Record<JobLogEntry['job'], string> = { flash: 'Flash', clone: 'Clone', restore: 'Restore' };
@@ -12,6 +13,29 @@ const RESULTS: Record<JobLogEntry['result'], [string, string]> = {
   cancelled: ['cancelled', 'badge-warn'],
 };
 
+const COLUMNS: Array<Column<JobLogEntry>> = [
+  { header: 'When', cell: (e) => formatDate(e.time) },
+  { header: 'Job', cell: (e) => JOB_NAMES[e.job] },
+  {
+    header: 'From',
+    cell: (e) => (
+      <>
+        {e.source.split('/').pop()}
+        {e.sha256 && <span className="muted"> sha256 {shortHash(e.sha256)}</span>}
+      </>
+    ),
+  },
+  { header: 'Cards', cell: (e) => e.cards.map(recordedCard).join(', ') },
+  {
+    header: 'Result',
+    cell: (e) => (
+      <span className={`badge ${RESULTS[e.result][1]}`} title={e.error ?? undefined}>
+        {RESULTS[e.result][0]}
+      </span>
+    ),
+  },
+];
+
 export function JobLogPanel() {
   const { entries, error, watch } = useJobLog();
   useEffect(() => watch(), [watch]);
@@ -20,45 +44,14 @@ export function JobLogPanel() {
     <section className="card" data-testid="job-log">
       <h2>Job log</h2>
       {error && <ErrorNotice error={error} title="The job log could not be read" />}
-      {entries?.length === 0 && <p className="empty">No card has been flashed, cloned or restored yet.</p>}
-      {entries && entries.length > 0 && (
-        <table className="table">
-          <thead>
-            <tr>
-              <th>When</th>
-              <th>Job</th>
-              <th>From</th>
-              <th>Cards</th>
-              <th>Result</th>
-            </tr>
-          </thead>
-          <tbody>
-            {entries.map((e, i) => (
-              <tr key={`${e.time}-${i}`} data-testid="job-log-entry">
-                <td>{formatDate(e.time)}</td>
-                <td>{JOB_NAMES[e.job]}</td>
-                <td>
-                  {e.source.split('/').pop()}
-                  {e.sha256 && <span className="muted"> sha256 {e.sha256.slice(0, 12)}…</span>}
-                </td>
-                <td>
-                  {e.cards
-                    .map(
-                      (c) =>
-                        `${c.model || c.device} ${formatCardSize(c.size)}${c.serial ? ` S/N ${c.serial}` : ''}`,
-                    )
-                    .join(', ')}
-                </td>
-                <td>
-                  <span className={`badge ${RESULTS[e.result][1]}`} title={e.error ?? undefined}>
-                    {RESULTS[e.result][0]}
-                  </span>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      <DataTable
+        label="Job log"
+        rows={entries}
+        columns={COLUMNS}
+        rowKey={(e, i) => `${e.time}-${i}`}
+        rowProps={() => ({ 'data-testid': 'job-log-entry' })}
+        empty="No card has been flashed, cloned or restored yet."
+      />
     </section>
   );
 }

@@ -4,14 +4,16 @@
  * artifact — that runs as a vault sync job (copied as partials, verified, resumable, never overwriting).
  */
 import { useEffect, useState } from 'react';
-import type { ErrorDTO, VaultHolding } from '../../../main/contract';
+import type { ErrorDTO, RemoteEntry, VaultHolding } from '../../../main/contract';
 import { parseRemoteFolder, REMOTE_FOLDER_RULE } from '../../../main/shared/remote-folders';
 import { toErrorDTO } from '../api';
 import { startJob, useJob } from '../stores/jobs';
 import { useLibrary } from '../stores/library';
 import { EMPTY_VIEW, useRemote } from '../stores/remote';
 import { useSettings } from '../stores/settings';
-import { formatBytes, formatDate } from '../format';
+import { formatBytes } from '../format';
+import { artifactColumns } from './artifacts';
+import { DataTable, RowActions, type Column } from './DataTable';
 import { ErrorNotice } from './ErrorNotice';
 import { ProgressPanel } from './ProgressPanel';
 
@@ -21,6 +23,14 @@ const HOLDING: Record<VaultHolding, [string, string]> = {
   differs: ['other content in the vault', 'badge-block'],
   unknown: ['vault not available', 'badge-warn'],
 };
+
+const COLUMNS: Array<Column<RemoteEntry>> = [
+  ...artifactColumns<RemoteEntry>((e) => e),
+  {
+    header: 'Vault',
+    cell: (e) => <span className={`badge ${HOLDING[e.inVault][1]}`}>{HOLDING[e.inVault][0]}</span>,
+  },
+];
 
 export function RemoteFolders() {
   const settings = useSettings((s) => s.settings);
@@ -113,7 +123,13 @@ function RemoteFolder({ folder, onRemove }: { folder: string; onRemove: () => vo
       <div className="card-header">
         <h3>{folder}</h3>
         <div className="actions">
-          <button type="button" className="button" onClick={() => void list(folder)} disabled={loading}>
+          <button
+            type="button"
+            className="button"
+            onClick={() => void list(folder)}
+            disabled={loading}
+            aria-label={`${listing ? 'Refresh' : 'Show contents of'} ${folder}`}
+          >
             {listing ? 'Refresh' : 'Show contents'}
           </button>
           <button
@@ -121,11 +137,18 @@ function RemoteFolder({ folder, onRemove }: { folder: string; onRemove: () => vo
             className="button button-primary"
             onClick={() => void pull()}
             disabled={running || (listing !== null && missing.length === 0)}
+            aria-label={`Pull into the vault from ${folder}`}
             data-testid="remote-pull-all"
           >
             Pull into the vault
           </button>
-          <button type="button" className="button" onClick={onRemove} disabled={running}>
+          <button
+            type="button"
+            className="button"
+            onClick={onRemove}
+            disabled={running}
+            aria-label={`Remove ${folder}`}
+          >
             Remove
           </button>
         </div>
@@ -148,57 +171,29 @@ function RemoteFolder({ folder, onRemove }: { folder: string; onRemove: () => vo
           already there.
         </p>
       )}
-      {listing && listing.entries.length === 0 && (
-        <p className="empty">No golden images or clone folders there.</p>
-      )}
-      {listing && listing.entries.length > 0 && (
-        <table className="table" data-testid="remote-table">
-          <thead>
-            <tr>
-              <th>Name</th>
-              <th>Phase</th>
-              <th>Tag</th>
-              <th>Date</th>
-              <th>Size</th>
-              <th>Vault</th>
-              <th>
-                <span className="visually-hidden">Actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {listing.entries.map((e) => (
-              <tr key={e.name} data-testid={`remote-row-${e.name}`} data-in-vault={e.inVault}>
-                <td>
-                  <strong>{e.name}</strong>
-                  {!e.hasManifest && <span className="muted"> (no manifest)</span>}
-                </td>
-                <td>
-                  <span className={`phase phase-${e.phase}`}>Phase {e.phase}</span>
-                </td>
-                <td>{e.tag ?? '—'}</td>
-                <td>{formatDate(e.created)}</td>
-                <td>{formatBytes(e.size)}</td>
-                <td>
-                  <span className={`badge ${HOLDING[e.inVault][1]}`}>{HOLDING[e.inVault][0]}</span>
-                </td>
-                <td>
-                  {e.inVault === 'missing' && (
-                    <button
-                      type="button"
-                      className="button"
-                      disabled={running}
-                      onClick={() => void pull([e.name])}
-                    >
-                      Pull
-                    </button>
-                  )}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      <DataTable
+        label={`Golden images and clone folders in ${folder}`}
+        rows={listing?.entries}
+        columns={COLUMNS}
+        rowKey={(e) => e.name}
+        rowProps={(e) => ({ 'data-testid': `remote-row-${e.name}`, 'data-in-vault': e.inVault })}
+        actions={(e) => (
+          <RowActions
+            row={e.name}
+            actions={[
+              e.inVault === 'missing' && {
+                label: 'Pull',
+                // the same artifact can sit on two build boxes: the name says which one
+                name: `Pull ${e.name} from ${folder}`,
+                disabled: running,
+                onClick: () => void pull([e.name]),
+              },
+            ]}
+          />
+        )}
+        empty="No golden images or clone folders there."
+        testId="remote-table"
+      />
     </div>
   );
 }

@@ -5,15 +5,29 @@ import { useJob } from '../stores/jobs';
 import { useLibrary } from '../stores/library';
 import { useVault, type VaultAction } from '../stores/vault';
 import { formatBytes } from '../format';
+import { PhaseBadge } from './artifacts';
+import { DataTable, type Column } from './DataTable';
 import { ErrorNotice } from './ErrorNotice';
 import { ProgressPanel } from './ProgressPanel';
 import { Checkbox } from './Checkbox';
 
-const STATUS: Record<VaultVerifyResult['artifacts'][number]['status'], [string, string]> = {
+type Checked = VaultVerifyResult['artifacts'][number];
+
+const STATUS: Record<Checked['status'], [string, string]> = {
   ok: ['ok', 'badge-ok'],
   damaged: ['damaged', 'badge-block'],
   'no-checksum': ['no checksum', 'badge-warn'],
 };
+
+const CHECKED_COLUMNS: Array<Column<Checked>> = [
+  { header: 'Name', cell: (a) => <strong>{a.name}</strong> },
+  { header: 'Phase', cell: (a) => <PhaseBadge phase={a.phase} /> },
+  {
+    header: 'Status',
+    cell: (a) => <span className={`badge ${STATUS[a.status][1]}`}>{STATUS[a.status][0]}</span>,
+  },
+  { header: 'Detail', cell: (a) => a.message, cellProps: () => ({ className: 'muted' }) },
+];
 
 export function VaultPanel() {
   const { jobs, error, checksum, setChecksum, start } = useVault();
@@ -115,7 +129,7 @@ export function VaultPanel() {
           <ul>
             {toCopy.map((i) => (
               <li key={i.name} data-testid={`vault-plan-${i.name}`}>
-                <strong>{i.name}</strong> <span className={`phase phase-${i.phase}`}>Phase {i.phase}</span>{' '}
+                <strong>{i.name}</strong> <PhaseBadge phase={i.phase} />{' '}
                 <span className="muted">
                   {i.files} files, {formatBytes(i.bytes)}
                 </span>
@@ -135,32 +149,14 @@ export function VaultPanel() {
           <h3>
             {verified.ok ? 'The vault checks out.' : `${verified.damaged} damaged artifact(s) in the vault.`}
           </h3>
-          <table className="table">
-            <thead>
-              <tr>
-                <th>Name</th>
-                <th>Phase</th>
-                <th>Status</th>
-                <th>Detail</th>
-              </tr>
-            </thead>
-            <tbody>
-              {verified.artifacts.map((a) => (
-                <tr key={a.name} data-testid={`vault-verify-${a.name}`} data-status={a.status}>
-                  <td>
-                    <strong>{a.name}</strong>
-                  </td>
-                  <td>
-                    <span className={`phase phase-${a.phase}`}>Phase {a.phase}</span>
-                  </td>
-                  <td>
-                    <span className={`badge ${STATUS[a.status][1]}`}>{STATUS[a.status][0]}</span>
-                  </td>
-                  <td className="muted">{a.message}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <DataTable
+            label="The vault's artifacts, checked"
+            rows={verified.artifacts}
+            columns={CHECKED_COLUMNS}
+            rowKey={(a) => a.name}
+            rowProps={(a) => ({ 'data-testid': `vault-verify-${a.name}`, 'data-status': a.status })}
+            empty="The vault holds no golden images or clone folders."
+          />
         </div>
       )}
     </section>

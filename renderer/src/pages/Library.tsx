@@ -1,5 +1,5 @@
 import { useEffect } from 'react';
-import { libraryRows, useLibrary, whereLabel } from '../stores/library';
+import { libraryRows, useLibrary, whereLabel, type LibraryRow } from '../stores/library';
 import { useSettings } from '../stores/settings';
 import { useJob } from '../stores/jobs';
 import { PathField } from '../components/PathField';
@@ -8,7 +8,8 @@ import { VaultPanel } from '../components/VaultPanel';
 import { RemoteFolders } from '../components/RemoteFolders';
 import { JobLogPanel } from '../components/JobLogPanel';
 import { DeploymentsPanel } from '../components/DeploymentsPanel';
-import { formatBytes, formatDate } from '../format';
+import { DataTable, RowActions, type Column } from '../components/DataTable';
+import { artifactColumns } from '../components/artifacts';
 import type { LibraryEntry } from '../../../main/contract';
 import { useFlash } from '../stores/flash';
 import { useRestore } from '../stores/restore';
@@ -72,31 +73,16 @@ export function LibraryPage() {
             {u.location === 'vault' ? 'Vault' : 'Build folder'} {u.path} {u.reason}.
           </p>
         ))}
-        {listing && listing.entries.length === 0 && (
-          <p className="empty">Nothing here yet. Insert builds golden images; Clone saves clone folders.</p>
-        )}
-        {listing && listing.entries.length > 0 && (
-          <table className="table" data-testid="library-table">
-            <thead>
-              <tr>
-                <th>Name</th>
-                <th>Phase</th>
-                <th>Tag</th>
-                <th>Date</th>
-                <th>Size</th>
-                <th>Where</th>
-                <th>
-                  <span className="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {libraryRows(listing.entries).map(({ entry, copies }) => (
-                <Row key={entry.path} entry={entry} copies={copies} />
-              ))}
-            </tbody>
-          </table>
-        )}
+        <DataTable
+          label="Images and clones"
+          rows={listing ? libraryRows(listing.entries) : null}
+          columns={COLUMNS}
+          rowKey={(r) => r.entry.path}
+          rowProps={(r) => ({ 'data-testid': `library-row-${r.entry.name}` })}
+          actions={(r) => <Actions entry={r.entry} copies={r.copies} />}
+          empty="Nothing here yet. Insert builds golden images; Clone saves clone folders."
+          testId="library-table"
+        />
       </section>
       <JobLogPanel />
       <DeploymentsPanel />
@@ -105,94 +91,73 @@ export function LibraryPage() {
 }
 
 /** A Library row leads on: a golden image to Flash, a clone folder to Restore, chosen there. */
-function use(entry: LibraryEntry): void {
+function takeTo(entry: LibraryEntry): void {
   if (entry.kind === 'golden-image') void useFlash.getState().chooseImage(entry.path);
   else void useRestore.getState().setFolder(entry.path);
   useNav.getState().go(entry.kind === 'golden-image' ? 'flash' : 'restore');
 }
 
-function Row({ entry, copies }: { entry: LibraryEntry; copies: LibraryEntry[] }) {
+const COLUMNS: Array<Column<LibraryRow>> = [
+  ...artifactColumns<LibraryRow>(
+    (r) => r.entry,
+    (r) => <Lineage entry={r.entry} />,
+  ),
+  {
+    header: 'Where',
+    cell: (r) => whereLabel(r.copies),
+    cellProps: (r) => ({
+      title: r.copies.map((c) => c.path).join('\n'),
+      'data-testid': `library-where-${r.entry.name}`,
+    }),
+  },
+];
+
+/** A row's status (its verify job, a failed show) and its actions, with the row's own state. */
+function Actions({ entry, copies }: LibraryRow) {
   const state = useLibrary((s) => s.verifying[entry.path]);
   const verify = useLibrary((s) => s.verify);
   const showInFolder = useLibrary((s) => s.showInFolder);
   const showError = useLibrary((s) => s.showErrors[entry.path] ?? null);
   const job = useJob(state?.jobId ?? null, 'verify');
   const running = job !== null && job.outcome === null;
-  const where = whereLabel(copies);
-  let status: React.ReactNode = null;
-  if (showError)
-    status = (
-      <span className="badge badge-block" title={showError.message}>
-        {showError.message}
-      </span>
-    );
-  else if (state?.error)
-    status = (
-      <span className="badge badge-block" title={state.error.message}>
-        {state.error.message}
-      </span>
-    );
-  else if (running) status = <span className="badge">Verifying…</span>;
-  else if (job?.outcome?.ok) {
-    status = (
-      <span className="badge badge-ok" title={`${job.outcome.value.checked} checks passed`}>
-        Verified
-      </span>
-    );
-  } else if (job?.outcome && !job.outcome.ok)
-    status = (
-      <span className="badge badge-block" title={job.outcome.error.message}>
-        {job.outcome.error.message}
-      </span>
-    );
+  const failed = showError ?? state?.error ?? (job?.outcome && !job.outcome.ok ? job.outcome.error : null);
+  const status = failed ? (
+    <span className="badge badge-block" title={failed.message}>
+      {failed.message}
+    </span>
+  ) : running ? (
+    <span className="badge">Verifying…</span>
+  ) : job?.outcome?.ok ? (
+    <span className="badge badge-ok" title={`${job.outcome.value.checked} checks passed`}>
+      Verified
+    </span>
+  ) : null;
   return (
-    <tr data-testid={`library-row-${entry.name}`}>
-      <td>
-        <strong>{entry.name}</strong>
-        {!entry.hasManifest && <span className="muted"> (no manifest)</span>}
-        <Lineage entry={entry} />
-      </td>
-      <td>
-        <span className={`phase phase-${entry.phase}`}>Phase {entry.phase}</span>
-      </td>
-      <td>{entry.tag ?? '—'}</td>
-      <td>{formatDate(entry.created)}</td>
-      <td>{formatBytes(entry.size)}</td>
-      <td title={copies.map((c) => c.path).join('\n')} data-testid={`library-where-${entry.name}`}>
-        {where}
-      </td>
-      <td className="cell-actions">
-        {status}
-        <button
-          type="button"
-          className="button button-small"
-          onClick={() => use(entry)}
-          aria-label={`${entry.kind === 'golden-image' ? 'Flash' : 'Restore'} ${entry.name}`}
-          data-testid={`library-use-${entry.name}`}
-        >
-          {entry.kind === 'golden-image' ? 'Flash' : 'Restore'}
-        </button>
-        <button
-          type="button"
-          className="button button-small"
-          disabled={running}
-          onClick={() => void verify(entry.path)}
-          aria-label={`Verify ${entry.name}${copies.length > 1 ? ' (the build folder copy)' : ''}`}
-          data-testid={`library-verify-${entry.name}`}
-        >
-          Verify
-        </button>
-        <button
-          type="button"
-          className="button button-small"
-          onClick={() => void showInFolder(entry.path)}
-          aria-label={`Show ${entry.name} in its folder`}
-          data-testid={`library-show-${entry.name}`}
-        >
-          Show in folder
-        </button>
-      </td>
-    </tr>
+    <RowActions
+      row={entry.name}
+      actions={[
+        {
+          label: entry.kind === 'golden-image' ? 'Flash' : 'Restore',
+          onClick: () => takeTo(entry),
+          testId: `library-use-${entry.name}`,
+        },
+        {
+          label: 'Verify',
+          name: `Verify ${entry.name}${copies.length > 1 ? ' (the build folder copy)' : ''}`,
+          disabled: running,
+          onClick: () => void verify(entry.path),
+          testId: `library-verify-${entry.name}`,
+        },
+        {
+          label: 'Show in folder',
+          name: `Show ${entry.name} in its folder`,
+          onClick: () => void showInFolder(entry.path),
+          testId: `library-show-${entry.name}`,
+        },
+      ]}
+    >
+      {status}
+    </RowActions>
   );
 }
 

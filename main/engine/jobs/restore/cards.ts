@@ -1,14 +1,13 @@
 /**
- * The cards of one restore, each with its own fate: a card that fails (a write error, removed, a read-back that
- * differs) is dropped with an error naming the card, what was being done, the byte and how far it had got; the
- * others go on. Each card's bar in the app comes from here (the contract's CardProgress).
+ * The cards of one restore: what is known of each card as the job goes, and its result. A card that fails is
+ * dropped with its own error and the others go on; the rule, and each card's bar in the app, are shared with
+ * Flash (card-board.ts).
  */
-import { existsSync } from 'node:fs';
-import { AtlasError, isAtlasError, toAtlasError } from '../../errors';
+import type { AtlasError } from '../../errors';
 import { formatBytes } from '../../format';
 import type { BlockFile } from '../../io/block-file';
 import type { DirectDevice } from '../../io/direct';
-import type { CardProgress, ProgressMeter } from '../../progress';
+import { dropCard, everyCardFailed as everyFailed, type BoardCard, type CardStep } from '../card-board';
 import type { ConfirmedDrive } from '../../drives/index';
 import type { PartitionTable } from '../../partition/types';
 
@@ -48,28 +47,18 @@ export interface RestoreTargetResult {
   error?: ReturnType<AtlasError['toJSON']>;
 }
 
-/** What the job does to a card, in the words of its errors. */
-export type CardStep = 'Preparing' | 'Writing' | 'Flushing' | 'Verifying' | 'Growing root on' | 'Re-arming';
-
-export interface RestoreCard {
+export interface RestoreCard extends BoardCard {
   spec: RestoreTargetSpec;
   dev: DirectDevice | null;
   /** the card for small I/O at any offset (partition table, libext2fs): aligned for O_DIRECT */
   file: BlockFile | null;
   /** this card's partition table (root grown to its size when asked) */
   table: PartitionTable | null;
-  live: boolean;
-  error: AtlasError | null;
-  bytesWritten: number;
-  /** the bytes read back and found equal so far */
-  verifiedBytes: number;
   verified: boolean;
   grow: GrowOutcome;
   growMessage: string;
   identityChanges: string[];
   ejected: boolean;
-  state: CardProgress['state'];
-  stateBytes: number;
 }
 
 export function newCard(spec: RestoreTargetSpec): RestoreCard {
@@ -93,37 +82,13 @@ export function newCard(spec: RestoreTargetSpec): RestoreCard {
 }
 
 /**
- * Drops a card that failed. `at`: the byte of the card being written or read, named with how far the card had
- * got (restored, or verified) out of `total`, so the person knows where it gave up.
+ * Drops a card that failed (see card-board.ts). `at`: the byte of the card being written or read, named with how
+ * far the card had got (restored, or verified) out of `total`, so the person knows where it gave up.
  */
 export function failCard(card: RestoreCard, error: unknown, step: CardStep, at?: number, total = 0): void {
-  if (!card.live) return;
-  const device = card.spec.device;
-  const got =
-    step === 'Verifying'
-      ? `${formatBytes(card.verifiedBytes)} of ${formatBytes(total)} verified`
-      : `${formatBytes(card.bytesWritten)} of ${formatBytes(total)} restored`;
-  const where = at === undefined ? `${step} ${device}` : `${step} ${device} at byte ${at} (${got})`;
-  const facts =
-    at === undefined
-      ? { device }
-      : { device, offset: at, written: card.bytesWritten, verified: card.verifiedBytes };
-  let e = toAtlasError(error, where);
-  if (!isAtlasError(error))
-    e = new AtlasError(e.code, e.message, { ...e.details, ...facts }, { cause: error });
-  // a card pulled out mid-write shows up as EIO, and then its node disappears
-  if ((e.code === 'IO_ERROR' || e.code === 'NOT_FOUND') && !existsSync(device)) {
-    const doing = step === 'Growing root on' ? 'growing root on' : step.toLowerCase();
-    e = new AtlasError(
-      'DRIVE_REMOVED',
-      `${device} went away while ${doing} it${at === undefined ? '' : ` at byte ${at} (${got})`}. Was the card removed?`,
-      facts,
-      { cause: error },
-    );
-  }
-  card.live = false;
-  card.error = e;
-  card.state = 'failed';
+  const done = step === 'Verifying' ? card.verifiedBytes : card.bytesWritten;
+  const reached = `${formatBytes(done)} of ${formatBytes(total)} ${step === 'Verifying' ? 'verified' : 'restored'}`;
+  dropCard(card, error, step, at === undefined ? undefined : { at, reached });
 }
 
 export function resultOf(card: RestoreCard): RestoreTargetResult {
@@ -141,50 +106,7 @@ export function resultOf(card: RestoreCard): RestoreTargetResult {
   };
 }
 
-/** The error of a job whose every card failed: the card's own when there was one. */
+/** The error of a restore whose every card failed (see card-board.ts). */
 export function everyCardFailed(cards: RestoreCard[]): AtlasError {
-  const failed = cards.filter((c) => c.error);
-  const first = failed[0]?.error ?? new AtlasError('INTERNAL', 'Every card failed.');
-  if (cards.length === 1) return first;
-  return new AtlasError(first.code, `Every card failed. ${failed.map((c) => c.error!.message).join(' ')}`, {
-    ...first.details,
-    targets: cards.map(resultOf),
-  });
-}
-
-/**
- * Each card's bar, sent through the meter of the pass running now: a change of state at once, the bytes with
- * the meter's next report.
- */
-export class CardBoard {
-  private meter: ProgressMeter | null = null;
-  private total: number | null = null;
-  private lastStates = '';
-
-  constructor(private readonly cards: RestoreCard[]) {}
-
-  /** The pass now running and the bytes each card's bar counts to in it; the live cards enter `state`. */
-  use(meter: ProgressMeter, total: number | null, state: CardProgress['state']): void {
-    this.meter = meter;
-    this.total = total;
-    for (const c of this.cards.filter((x) => x.live)) {
-      c.state = state;
-      c.stateBytes = 0;
-    }
-    this.report();
-  }
-
-  report(): void {
-    if (!this.meter) return;
-    const cards: CardProgress[] = this.cards.map((c) => ({
-      device: c.spec.device,
-      state: c.live ? c.state : 'failed',
-      bytesDone: c.stateBytes,
-      bytesTotal: this.total,
-      ...(c.error ? { error: { code: c.error.code, message: c.error.message } } : {}),
-    }));
-    const states = cards.map((c) => c.state).join();
-    this.meter.setCards(cards, states !== this.lastStates);
-    this.lastStates = states;
-  }
+  return everyFailed(cards, resultOf);
 }

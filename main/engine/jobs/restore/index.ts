@@ -27,8 +27,8 @@ import type { PartitionTable } from '../../partition/types';
 import type { CardAccess } from '../../drives/index';
 import { listPartitionImages, MANIFEST_FILE, readCloneManifest } from '../../library/clone-folder';
 import { checkCloneManifest, inFile } from '../verify';
+import { CardBoard } from '../card-board';
 import {
-  CardBoard,
   everyCardFailed,
   failCard,
   newCard,
@@ -173,8 +173,7 @@ export async function restoreJob(options: RestoreOptions, control: JobControl = 
   }
 
   if (options.eject !== false) await ejectCards(cards, options.access);
-  for (const c of cards) if (c.live) c.state = 'done';
-  board.report();
+  board.enter('done');
   if (!cards.some((c) => c.live)) throw everyCardFailed(cards);
   return {
     folder: options.folder,

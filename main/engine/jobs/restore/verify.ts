@@ -10,7 +10,8 @@ import { alignedBuffer, ioUnit, dropDeviceCache, readAhead, readFully } from '..
 import type { BlockHasher } from '../../io/hash-pool';
 import type { JobControl } from '../../progress';
 import { ProgressMeter } from '../../progress';
-import { failCard, type CardBoard, type RestoreCard } from './cards';
+import type { CardBoard } from '../card-board';
+import { failCard, type RestoreCard } from './cards';
 import { CHUNK, HASH_SEGMENT, type WrittenExtent } from './write';
 
 /** Reads in flight ahead of the chunk being compared. */

@@ -12,7 +12,8 @@ import { writeFullyAt } from '../../io/block-file';
 import { alignedBuffer, ioUnit, writeFully } from '../../io/direct';
 import type { BlockHasher } from '../../io/hash-pool';
 import type { ProgressMeter } from '../../progress';
-import { everyCardFailed, failCard, type CardBoard, type RestoreCard } from './cards';
+import type { CardBoard } from '../card-board';
+import { everyCardFailed, failCard, type RestoreCard } from './cards';
 
 /** Bytes gathered before a chunk goes to the cards. */
 export const CHUNK = 4 * 1024 * 1024;
