@@ -9,7 +9,7 @@ import type { AtlasError } from '../engine/errors';
 import { goldenChecksumName } from '../engine/library/catalog';
 import { MANIFEST_FILE } from '../engine/library/clone-folder';
 import type { Drive, JobLogCard, JobLogEntry, JobValues } from '../contract';
-import type { DeviceJobKind, DeviceJobRequests } from './handlers';
+import type { DeviceJobKind, DeviceJobRequests } from './handlers/types';
 
 /** How a device job ended, as the log needs it. */
 export type DeviceJobEnd<K extends DeviceJobKind> =
