@@ -3,13 +3,13 @@
  * confirmed drive is still the one plugged in, and the start of a device or file job (a device job's log line
  * included).
  */
-import { AtlasError, toAtlasError } from '../../engine/errors';
+import { AtlasError } from '../../engine/errors';
 import type { Drive, DriveSnapshot, JobStarted, JobValues } from '../../contract';
 import { driveReasons, type DriveUse, type TargetContext } from '../../shared/targets';
 import { assertReasons } from '../../engine/drives/rules';
-import { appendJobLog } from '../../engine/library/job-log';
-import { JobRegistry, cancelledError } from '../jobs';
-import { completeJobValue, jobLogEntry, type DeviceJobEnd } from '../job-log';
+import { withJobLog } from '../../engine/library/job-log';
+import { JobRegistry } from '../jobs';
+import { completeJobValue, jobRecord } from '../job-log';
 import { SettingsStore } from '../settings';
 import {
   notAvailable,
@@ -93,31 +93,19 @@ export class HandlerContext {
     const runner = this.deps.runDeviceJob;
     if (!runner) throw notAvailable(DEVICE_JOB_NAMES[kind]);
     const configDir = this.deps.configDir;
-    const { jobId } = this.jobs.start(kind, devices, async (control) => {
-      // the log line is written before the job's outcome goes out, so what the app shows next includes it
-      const log = (end: DeviceJobEnd<K>): Promise<void> =>
-        jobLogEntry(kind, request, end)
-          .then((entry) => (entry ? appendJobLog(configDir, entry) : undefined))
-          .catch(() => undefined); // a log that cannot be written never fails the job it records
-      try {
-        const value = await completeJobValue(kind, request, await runner(kind, request, control));
-        // a record that cannot be written never fails the cards it records (they were written and verified)
-        await recorded?.(value).catch(() => undefined);
-        await log(
-          control.signal?.aborted
-            ? { result: 'cancelled', error: cancelledError() }
-            : { result: 'succeeded', value },
-        );
-        return value;
-      } catch (error) {
-        const e = toAtlasError(error);
-        await log({
-          result: control.signal?.aborted || e.code === 'CANCELLED' ? 'cancelled' : 'failed',
-          error: e,
-        });
-        throw error;
-      }
-    });
+    const { jobId } = this.jobs.start(kind, devices, (control) =>
+      withJobLog(
+        configDir,
+        (value: JobValues[K] | null) => jobRecord(kind, request, value),
+        async () => {
+          const value = await completeJobValue(kind, request, await runner(kind, request, control));
+          // a record that cannot be written never fails the cards it records (they were written and verified)
+          await recorded?.(value).catch(() => undefined);
+          return value;
+        },
+        control.signal,
+      ),
+    );
     return { jobId, kind };
   }
 

@@ -11,11 +11,12 @@ import { assertTarget, localCardAccess, type Drive } from '../../engine/drives/i
 import { runInHelper } from '../../helper/launch';
 import { AtlasError } from '../../engine/errors';
 import { formatBytes } from '../../engine/format';
-import { appendDeployments, deploymentRecords, type DeployedCard } from '../../engine/library/deployments';
-import { readLibraryFolders } from '../../engine/library/locations';
+import { appendDeployments, deploymentRecords } from '../../engine/library/deployments';
+import { withJobLog, type LoggedCard } from '../../engine/library/job-log';
+import { appConfigDir, readLibraryFolders } from '../../engine/library/locations';
 import { hostnamesFor } from '../../shared/hostnames';
 import { flag, stringOption, withFlagHint, type CliCommand } from '../command';
-import { cardAt, confirmedOf, describeTarget } from '../describe';
+import { cardAt, confirmedOf, describeTarget, recordedCard } from '../describe';
 
 export const restoreCommand: CliCommand = {
   name: 'restore',
@@ -118,15 +119,18 @@ export const restoreCommand: CliCommand = {
       ...(drives[i] ? { confirmed: confirmedOf(drives[i]!) } : {}),
       ...(hostnames ? { hostname: hostnames[i]! } : {}),
     }));
-    const result =
+    // after the job: an image file it created has its size by then
+    const recorded = (): Promise<LoggedCard[]> =>
+      Promise.all(paths.map((p, i) => recordedCard(targets[i]!.device, p, drives[i] ?? null)));
+    const run = (): Promise<RestoreResult> =>
       cards.length > 0
-        ? await runInHelper<RestoreResult>(
+        ? runInHelper<RestoreResult>(
             'restore',
             { folder: resolve(folder), targets, intent, grow, eject },
             control,
             { name: 'Atlas Imager' },
           )
-        : await withFlagHint(
+        : withFlagHint(
             restoreJob(
               {
                 folder,
@@ -142,10 +146,18 @@ export const restoreCommand: CliCommand = {
             ['TARGET_MOUNTED'],
             '--unmount unmounts them.',
           );
-    const deployed = await Promise.all(
-      paths.map((p, i) => deployedCard(targets[i]!.device, p, drives[i] ?? null)),
+    const result = await withJobLog(
+      appConfigDir(),
+      async (value) => ({
+        job: 'restore',
+        source: resolve(folder),
+        cards: await recorded(),
+        ...(value ? { written: value.targets } : {}),
+      }),
+      run,
+      signal,
     );
-    const records = deploymentRecords(result, deployed, new Date());
+    const records = deploymentRecords(result, await recorded(), new Date());
     const recordFolder = await buildFolderFor(folder);
     await appendDeployments(recordFolder, records).catch((error: unknown) =>
       ui.warn(`The deployment record could not be written to ${recordFolder}: ${(error as Error).message}`),
@@ -180,12 +192,6 @@ function intentOf(exact: boolean, deploy: boolean, count: number): RestoreIntent
   if (exact) return 'exact';
   if (deploy) return 'deploy';
   return count > 1 ? 'deploy' : 'exact';
-}
-
-async function deployedCard(device: string, path: string, drive: Drive | null): Promise<DeployedCard> {
-  if (drive) return { device, model: drive.description, serial: drive.serial ?? null, size: drive.size };
-  const st = await fsp.stat(path).catch(() => null);
-  return { device, model: 'image file', serial: null, size: st?.size ?? null };
 }
 
 /** Where the record goes: the folder holding the clone, unless that is the vault (an archive, not a workbench). */

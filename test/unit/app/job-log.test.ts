@@ -5,15 +5,15 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chownSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { createHandlers, deviceJobRunner, type DeviceJobRunners } from '../../../main/app/handlers';
 import { AtlasError } from '../../../main/engine/errors';
-import { JOB_LOG_FILE, readJobLog } from '../../../main/engine/library/job-log';
+import { appendJobLog, JOB_LOG_FILE, readJobLog } from '../../../main/engine/library/job-log';
 import type { EventOf, JobLogEntry, Reply } from '../../../main/contract';
 import { card, snapshotOf } from '../../support/drives';
-import { scratchDir } from '../../support/sh';
+import { isRoot, scratchDir } from '../../support/sh';
 
 const CLI = join(__dirname, '..', '..', '..', 'main', 'cli', 'run.js');
 const SHA = 'ab'.repeat(32);
@@ -181,3 +181,41 @@ test('reading skips a line that does not parse and keeps the newest entries', as
     cleanup();
   }
 });
+
+test(
+  "the log is the person's: 0600, and what root creates (the CLI under sudo) takes the owner of the folder it is in",
+  {
+    skip: isRoot ? false : 'needs root to hand a file to another owner',
+  },
+  async () => {
+    const { dir, cleanup } = scratchDir('atlas-job-log-owner-');
+    try {
+      const home = join(dir, 'home');
+      mkdirSync(home);
+      chownSync(home, 4321, 4322);
+      const configDir = join(home, '.config', 'Atlas Imager');
+      const entry: JobLogEntry = {
+        time: new Date().toISOString(),
+        job: 'flash',
+        source: '/x.img',
+        sha256: null,
+        cards: [],
+        result: 'succeeded',
+        error: null,
+      };
+      await appendJobLog(configDir, entry);
+      for (const path of [join(home, '.config'), configDir, join(configDir, JOB_LOG_FILE)]) {
+        const st = statSync(path);
+        assert.deepEqual([st.uid, st.gid], [4321, 4322], path);
+      }
+      assert.equal(statSync(join(configDir, JOB_LOG_FILE)).mode & 0o777, 0o600);
+      // a file that was there keeps its owner
+      chownSync(join(configDir, JOB_LOG_FILE), 4400, 4400);
+      await appendJobLog(configDir, entry);
+      assert.equal(statSync(join(configDir, JOB_LOG_FILE)).uid, 4400);
+      assert.equal((await readJobLog(configDir)).length, 2);
+    } finally {
+      cleanup();
+    }
+  },
+);
