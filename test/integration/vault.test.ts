@@ -33,7 +33,8 @@ import { listArtifacts } from '../../main/engine/library/catalog';
 import { isAtlasError } from '../../main/engine/errors';
 import type { Progress } from '../../main/engine/progress';
 import { makeArmbianImage } from '../support/armbian';
-import { isRoot, run, scratchDir, tryRun } from '../support/sh';
+import { isRoot, run, scratchDir } from '../support/sh';
+import { mountVaultDisk } from '../support/vault-disk';
 
 const CLI = join(__dirname, '..', '..', 'main', 'cli', 'run.js');
 const sha256 = (path: string): string => run('sha256sum', [path]).split(' ')[0]!;
@@ -405,21 +406,23 @@ describe('vault sync and verify', () => {
   });
 
   test(
-    'a vault without room is refused before anything is copied',
-    { skip: !isRoot && 'needs root to mount a small tmpfs' },
+    'a vault without room is refused before anything is copied, as a pull over ssh is (VAULT_FULL)',
+    { skip: !isRoot && 'needs root to mount a small loop-mounted vault' },
     async () => {
-      const small = join(dir, 'small');
-      mkdirSync(small);
-      run('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', small]);
+      const small = mountVaultDisk(dir, { mib: 8, name: 'small-vault' });
       try {
+        const literal = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+        // the same sentence as a pull's, in human units
         await rejectsWith(
-          vaultSyncJob({ from: build, to: small }),
-          'TARGET_TOO_SMALL',
-          /free but the sync needs/,
+          vaultSyncJob({ from: build, to: small.vault }),
+          'VAULT_FULL',
+          new RegExp(
+            `^${literal(small.vault)} has [\\d.]+ [KM]iB free but the copy from ${literal(build)} needs [\\d.]+ MiB \\(\\d+ artifacts\\)\\. Nothing was copied\\.$`,
+          ),
         );
-        assert.deepEqual(readdirSync(small), []);
+        assert.deepEqual(readdirSync(small.vault), [], 'not a byte, not a lock file');
       } finally {
-        tryRun('umount', [small]);
+        small.remove();
       }
     },
   );
