@@ -1,11 +1,11 @@
 /**
- * What the app's device jobs put in the job log (its format and rules are the engine's, main/engine/library/
- * job-log.ts, which the CLI shares): each kind's record, made on the app side from its request and value (the
- * root helper never writes the log).
+ * What the app's jobs put in the job log (its format and rules are the engine's, main/engine/library/job-log.ts,
+ * which the CLI shares): each kind's record, made on the app side from its request and value (the root helper
+ * never writes the log).
  */
 import { recordedImageSha256, type JobRecord } from '../engine/library/job-log';
 import type { Drive, JobValues } from '../contract';
-import type { DeviceJobKind, DeviceJobRequests } from './handlers/types';
+import type { DeviceJobKind, DeviceJobRequests, FileJobKind, FileJobRequests } from './handlers/types';
 
 /**
  * What each kind of job logs, from its request and (when it succeeded) its value; null: not logged (checking a
@@ -41,6 +41,29 @@ export function jobRecord<K extends DeviceJobKind>(
   value: JobValues[K] | null,
 ): JobRecord | null {
   return RECORDS[kind](request, value);
+}
+
+/** The file jobs that make something are logged; those that only read (verify) are not, nor a dry run. */
+const FILE_RECORDS: {
+  [K in FileJobKind]: (request: FileJobRequests[K], value: JobValues[K] | null) => JobRecord | null;
+} = {
+  insert: (r, value) => ({
+    job: 'insert',
+    source: r.base,
+    cards: [],
+    ...(value ? { output: value.output } : {}),
+  }),
+  'vault-sync': (r) => (r.dryRun ? null : { job: 'vault-sync', source: r.from, cards: [], output: r.to }),
+  verify: () => null,
+  'vault-verify': () => null,
+};
+
+export function fileJobRecord<K extends FileJobKind>(
+  kind: K,
+  request: FileJobRequests[K],
+  value: JobValues[K] | null,
+): JobRecord | null {
+  return FILE_RECORDS[kind](request, value);
 }
 
 /** What the app adds to a device job's value before it goes out: the flash's image checksum, as the log reads it. */

@@ -32,6 +32,7 @@ import { vaultSyncJob, vaultVerifyJob } from '../../main/engine/jobs/vault';
 import { listArtifacts } from '../../main/engine/library/catalog';
 import { isAtlasError } from '../../main/engine/errors';
 import type { Progress } from '../../main/engine/progress';
+import type { JobLogEntry } from '../../main/contract';
 import { makeArmbianImage } from '../support/armbian';
 import { isRoot, run, scratchDir } from '../support/sh';
 import { mountVaultDisk } from '../support/vault-disk';
@@ -459,8 +460,37 @@ describe('vault sync and verify', () => {
 
     const human = atlas('library');
     assert.match(human.stdout, /unfinished: golden-clone-BROKEN\.partial/);
+    const dry = atlas('vault', 'sync', '--dry-run', '--json');
+    assert.equal(dry.status, 0, dry.stderr);
     const missing = atlas('vault', 'sync', '--to', join(dir, 'nowhere'));
     assert.equal(missing.status, 1);
     assert.match(missing.stderr, /is not there: is the vault's disk plugged in and mounted\?/);
+
+    // the syncs are in the job log the app shows (newest first); the dry run wrote nothing, so left no line
+    const log = results(atlas('log', '--json').stdout).entries as JobLogEntry[];
+    assert.deepEqual(
+      log.map((e) => ({ ...e, time: undefined })),
+      [
+        {
+          time: undefined,
+          job: 'vault-sync',
+          source: build,
+          sha256: null,
+          cards: [],
+          result: 'failed',
+          error: 'VAULT_UNAVAILABLE',
+        },
+        {
+          time: undefined,
+          job: 'vault-sync',
+          source: build,
+          sha256: null,
+          cards: [],
+          output: target,
+          result: 'succeeded',
+          error: null,
+        },
+      ],
+    );
   });
 });

@@ -1,7 +1,6 @@
 /**
  * What every group of handlers shares: the injected dependencies, the settings, the job registry, the check that a
- * confirmed drive is still the one plugged in, and the start of a device or file job (a device job's log line
- * included).
+ * confirmed drive is still the one plugged in, and the start of a device or file job (its job log line included).
  */
 import { AtlasError } from '../../engine/errors';
 import type { Drive, DriveSnapshot, JobStarted, JobValues } from '../../contract';
@@ -9,7 +8,7 @@ import { driveReasons, type DriveUse, type TargetContext } from '../../shared/ta
 import { assertReasons } from '../../engine/drives/rules';
 import { withJobLog } from '../../engine/library/job-log';
 import { JobRegistry } from '../jobs';
-import { completeJobValue, jobRecord } from '../job-log';
+import { completeJobValue, fileJobRecord, jobRecord } from '../job-log';
 import { SettingsStore } from '../settings';
 import {
   notAvailable,
@@ -123,7 +122,15 @@ export class HandlerContext {
   startFileJob<K extends FileJobKind>(kind: K, request: FileJobRequests[K]): JobStarted {
     const runner = this.deps.fileJobs?.[kind];
     if (!runner) throw notAvailable(FILE_JOB_NAMES[kind]);
-    const { jobId } = this.jobs.start(kind, [], (control) => runner(request, control));
+    const configDir = this.deps.configDir;
+    const { jobId } = this.jobs.start(kind, [], (control) =>
+      withJobLog(
+        configDir,
+        (value: JobValues[K] | null) => fileJobRecord(kind, request, value),
+        () => runner(request, control),
+        control.signal,
+      ),
+    );
     return { jobId, kind };
   }
 }

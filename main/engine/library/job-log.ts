@@ -1,6 +1,7 @@
 /**
- * The operator's job log: one JSON line per job that wrote or read a card (flash, clone, restore) in the app's
- * config folder, whoever ran it: the app appends a line as each of its jobs ends, the CLI as each of its own does.
+ * The operator's job log: one JSON line per job that wrote or read a card (flash, clone, restore) or made an
+ * artifact (insert, vault sync) in the app's config folder, whoever ran it: the app appends a line as each of its
+ * jobs ends, the CLI as each of its own does.
  * Read by the Library page and `atlas log`. Names, sizes, hashes and error codes only; still the person's own
  * file (0600, and under sudo handed to the owner of the folder it is in: root never leaves a file the person
  * cannot write).
@@ -10,7 +11,7 @@ import { basename, dirname, join } from 'node:path';
 import { createHash } from 'node:crypto';
 import type { JobLogCard, JobLogEntry } from '../../contract';
 import { toAtlasError, type AtlasErrorCode } from '../errors';
-import { goldenChecksumName } from './catalog';
+import { goldenChecksumName, sidecarCandidates } from './catalog';
 import { MANIFEST_FILE } from './clone-folder';
 
 export const JOB_LOG_FILE = 'job-log.jsonl';
@@ -27,13 +28,13 @@ export type LoggedCard = Omit<JobLogCard, 'ok'>;
 /** What a job's line is made of, as its caller knows it when the job ends. */
 export interface JobRecord {
   job: JobLogEntry['job'];
-  /** the image (flash), the card (clone) or the clone folder (restore) */
+  /** the image (flash), the card (clone), the clone folder (restore), the base image (insert), the build folder */
   source: string;
-  /** the cards written (flash, restore) or read (clone) */
+  /** the cards written (flash, restore) or read (clone); none for insert and vault sync */
   cards: LoggedCard[];
   /** flash and restore, when the job answered card by card: which were written (and verified) */
   written?: ReadonlyArray<{ device: string; ok: boolean }>;
-  /** clone, when it made one: the folder */
+  /** what it made, when it did: the clone folder, the golden image, the vault */
   output?: string;
 }
 
@@ -60,12 +61,12 @@ export async function jobLogEntry(
     sha256: await recordSha256(record, end),
     // a card of a written job says whether it was written; null when the job ended before saying so
     cards:
-      record.job === 'clone'
-        ? record.cards
-        : record.cards.map((c) => ({
+      record.job === 'flash' || record.job === 'restore'
+        ? record.cards.map((c) => ({
             ...c,
             ok: written ? (written.find((w) => w.device === c.device)?.ok ?? false) : null,
-          })),
+          }))
+        : record.cards,
     ...(record.output && end.result === 'succeeded' ? { output: record.output } : {}),
     result: end.result,
     error: end.result === 'succeeded' ? null : end.error,
@@ -74,18 +75,22 @@ export async function jobLogEntry(
 
 /**
  * flash: the image's sha256 as its checksum file records it; clone and restore: the sha256 of the clone folder's
- * manifest (which lists every file's sha256), for a clone once it made one.
+ * manifest (which lists every file's sha256), for a clone once it made one; insert: the sha256 of the golden
+ * image's manifest, once made; a vault sync: none (each artifact has its own).
  */
 function recordSha256(record: JobRecord, end: JobEnd): Promise<string | null> {
+  const made = end.result === 'succeeded' ? record.output : undefined;
   switch (record.job) {
     case 'flash':
       return recordedImageSha256(record.source);
     case 'clone':
-      return record.output && end.result === 'succeeded'
-        ? cloneManifestSha256(record.output)
-        : Promise.resolve(null);
+      return made ? cloneManifestSha256(made) : Promise.resolve(null);
     case 'restore':
       return cloneManifestSha256(record.source);
+    case 'insert':
+      return made ? goldenManifestSha256(made) : Promise.resolve(null);
+    case 'vault-sync':
+      return Promise.resolve(null);
   }
 }
 
@@ -194,7 +199,17 @@ export async function recordedImageSha256(image: string): Promise<string | null>
 }
 
 /** The sha256 of a clone folder's manifest file (which lists every file's sha256), or null when it has none. */
-export async function cloneManifestSha256(folder: string): Promise<string | null> {
-  const data = await fsp.readFile(join(folder, MANIFEST_FILE)).catch(() => null);
+export function cloneManifestSha256(folder: string): Promise<string | null> {
+  return fileSha256(join(folder, MANIFEST_FILE));
+}
+
+/** The sha256 of the sidecar manifest Insert writes beside a golden image, or null when it has none. */
+export function goldenManifestSha256(image: string): Promise<string | null> {
+  return fileSha256(join(dirname(image), sidecarCandidates(basename(image))[0]!));
+}
+
+/** A small file's sha256 (a manifest), or null when it cannot be read. */
+async function fileSha256(path: string): Promise<string | null> {
+  const data = await fsp.readFile(path).catch(() => null);
   return data ? createHash('sha256').update(data).digest('hex') : null;
 }

@@ -5,7 +5,13 @@ import { useJobLog } from '../stores/job-log';
 import { formatCardSize, formatDate } from '../format';
 import { ErrorNotice } from './ErrorNotice';
 
-const JOB_NAMES: Record<JobLogEntry['job'], string> = { flash: 'Flash', clone: 'Clone', restore: 'Restore' };
+const JOB_NAMES: Record<JobLogEntry['job'], string> = {
+  flash: 'Flash',
+  clone: 'Clone',
+  restore: 'Restore',
+  insert: 'Insert',
+  'vault-sync': 'Vault sync',
+};
 const RESULTS: Record<JobLogEntry['result'], [string, string]> = {
   succeeded: ['done', 'badge-ok'],
   failed: ['failed', 'badge-block'],

@@ -219,3 +219,110 @@ test(
     }
   },
 );
+
+test("the app's insert and vault sync leave a line; a dry run, a verify and a vault verify do not", async () => {
+  const { dir, cleanup } = scratchDir('atlas-job-log-files-');
+  const finished: Array<EventOf<'job:finished'>> = [];
+  const build = join(dir, 'build');
+  const vault = join(dir, 'vault');
+  mkdirSync(build);
+  mkdirSync(vault);
+  const golden = join(build, 'ods-atlas-golden-v8-1-FIELD.img');
+  const manifestText = '{"kind":"ods-atlas-golden","phase":0}';
+  const app = createHandlers({
+    version: '0',
+    platform: 'linux',
+    configDir: join(dir, 'config'),
+    homeDir: dir,
+    listDrives: async () => [],
+    emit: (event, payload) => {
+      if (event === 'job:finished') finished.push(payload as EventOf<'job:finished'>);
+    },
+    fileJobs: {
+      insert: async (r) => {
+        writeFileSync(golden, 'golden');
+        writeFileSync(join(build, 'ods-atlas-golden-v8-1-FIELD.manifest.json'), manifestText);
+        return {
+          output: golden,
+          manifestPath: join(build, 'ods-atlas-golden-v8-1-FIELD.manifest.json'),
+          baseImage: r.base,
+          baseSha256: SHA,
+          version: 8,
+          patch: 1,
+          tag: 'FIELD',
+          files: [],
+        };
+      },
+      'vault-sync': async (r) => {
+        if (!r.dryRun) throw new AtlasError('VAULT_FULL', 'The vault is full. Nothing was copied.');
+        return {
+          from: r.from,
+          to: r.to,
+          dryRun: true,
+          items: [],
+          copied: 0,
+          identical: 0,
+          bytes: 0,
+          freeBytes: 1,
+        };
+      },
+      verify: async () => ({ ok: true }) as never,
+      'vault-verify': async () => ({ ok: true }) as never,
+    },
+  });
+  const start = async (channel: string, request: object): Promise<void> => {
+    const reply = (await app.dispatch(channel, request)) as Reply<{ jobId: string }>;
+    assert.ok(reply.ok, JSON.stringify(reply));
+    while (!finished.some((f) => f.jobId === reply.value.jobId)) await new Promise((r) => setTimeout(r, 5));
+  };
+  try {
+    const input = (name: string): string => {
+      writeFileSync(join(dir, name), name);
+      return join(dir, name);
+    };
+    const base = input('Armbian.img');
+    await start('insert:start', {
+      base,
+      firstboot: input('atlas_firstboot.sh'),
+      service: input('atlas-firstboot.service'),
+      secrets: input('atlas_secrets.conf'),
+      version: 8,
+      patch: 1,
+      tag: 'FIELD',
+      outDir: build,
+    });
+    await start('vault:sync', { from: build, to: vault, dryRun: true });
+    await start('vault:sync', { from: build, to: vault });
+    await start('verify:start', { path: golden });
+    await start('vault:verify', { folder: vault });
+    const reply = (await app.dispatch('log:list', {})) as Reply<JobLogEntry[]>;
+    assert.ok(reply.ok);
+    assert.deepEqual(
+      reply.value.map((e) => ({ ...e, time: undefined })),
+      [
+        {
+          time: undefined,
+          job: 'vault-sync',
+          source: build,
+          sha256: null,
+          cards: [],
+          result: 'failed',
+          error: 'VAULT_FULL',
+        },
+        {
+          time: undefined,
+          job: 'insert',
+          source: base,
+          sha256: createHash('sha256').update(manifestText).digest('hex'),
+          cards: [],
+          output: golden,
+          result: 'succeeded',
+          error: null,
+        },
+      ],
+    );
+  } finally {
+    await app.dispose();
+    cleanup();
+  }
+});
