@@ -28,7 +28,11 @@ if (files.length === 0) {
 }
 // A skipped test is a failure: in CI it would hide what it was meant to check (most integration tests need
 // root and loop devices). The spec report goes to the terminal, a TAP copy to a file to find the skips in.
-const tap = join(mkdtempSync(join(tmpdir(), 'atlas-tests-')), 'report.tap');
+const scratch = mkdtempSync(join(tmpdir(), 'atlas-tests-'));
+const tap = join(scratch, 'report.tap');
+// the app code the tests run (the CLI above all) keeps its job log and reads its settings in a scratch config
+// folder, never in the config of the account running the tests
+const env = { ...process.env, ATLAS_CONFIG_DIR: process.env.ATLAS_CONFIG_DIR ?? join(scratch, 'config') };
 const result = spawnSync(
   process.execPath,
   [
@@ -40,7 +44,7 @@ const result = spawnSync(
     `--test-reporter-destination=${tap}`,
     ...files,
   ],
-  { stdio: 'inherit' },
+  { stdio: 'inherit', env },
 );
 const skipped = existsSync(tap) ? skippedTests(readFileSync(tap, 'utf8')) : [];
 rmSync(dirname(tap), { recursive: true, force: true });

@@ -52,3 +52,29 @@ export async function withFlagHint<T>(job: Promise<T>, codes: readonly string[],
     throw error;
   }
 }
+
+/** The width a usage block is wrapped to. */
+export const USAGE_WIDTH = 110;
+
+/**
+ * An option's lines in a usage block: the flag, then `text` wrapped beside it from column `column` (for a text
+ * the CLI takes from the app's words, which are not written to a terminal's width).
+ */
+export function optionHelp(option: string, text: string, column = 21): string[] {
+  const indent = ''.padEnd(column - 1);
+  const lines: string[] = [];
+  let line = `  ${option}`.padEnd(column - 1);
+  if (line.length > indent.length) {
+    lines.push(line);
+    line = indent;
+  }
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    if (line.length > indent.length && line.length + 1 + word.length > USAGE_WIDTH) {
+      lines.push(line);
+      line = indent;
+    }
+    line += ` ${word}`;
+  }
+  lines.push(line);
+  return lines;
+}

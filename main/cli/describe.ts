@@ -6,6 +6,7 @@ import { promises as fsp } from 'node:fs';
 import { AtlasError } from '../engine/errors';
 import { formatBytes } from '../engine/format';
 import { findDrive, listDrives, type Drive } from '../engine/drives/index';
+import type { LoggedCard } from '../engine/library/job-log';
 
 /** The drive at `path` when it is a disk (a block device; /dev/rdiskN is a character device on macOS), else null. */
 export async function cardAt(path: string): Promise<Drive | null> {
@@ -38,4 +39,11 @@ export async function describeTarget(path: string, drive: Drive | null): Promise
   const st = await fsp.stat(path).catch(() => null);
   if (st?.isFile()) return `the image file ${path} (${formatBytes(st.size)})`;
   return path;
+}
+
+/** A card as the job log and the deployment record keep it; an image file by its path, model "image file". */
+export async function recordedCard(device: string, path: string, drive: Drive | null): Promise<LoggedCard> {
+  if (drive) return { device, model: drive.description, serial: drive.serial ?? null, size: drive.size };
+  const st = await fsp.stat(path).catch(() => null);
+  return { device, model: 'image file', serial: null, size: st?.size ?? null };
 }

@@ -385,21 +385,25 @@ export interface JobLogCard {
   ok?: boolean | null;
 }
 
-/** One line of the operator's job log: a device job as it ended. Names, sizes and codes only, never a secret. */
+/**
+ * One line of the operator's job log: a job that made or wrote something (a card, a golden image, vault copies), as
+ * it ended, whether the app or the CLI ran it. Names, sizes and codes only, never a secret.
+ */
 export interface JobLogEntry {
   /** ISO date the job ended */
   time: string;
-  job: 'flash' | 'clone' | 'restore';
-  /** the image (flash), the card (clone) or the clone folder (restore) */
+  job: 'flash' | 'clone' | 'restore' | 'insert' | 'vault-sync';
+  /** the image (flash), the card (clone), the clone folder (restore), the base image (insert), the build folder */
   source: string;
   /**
    * flash: the image's sha256 as its checksum file records it; clone and restore: the sha256 of the clone
-   * folder's manifest, which lists every file's sha256. Null when there is none.
+   * folder's manifest, which lists every file's sha256; insert: the sha256 of the golden image's manifest. Null
+   * when there is none (and for a vault sync, whose artifacts each have theirs).
    */
   sha256: string | null;
-  /** the cards written (flash, restore) or read (clone) */
+  /** the cards written (flash, restore) or read (clone); none for insert and vault sync */
   cards: JobLogCard[];
-  /** what the job made: the clone folder */
+  /** what the job made: the clone folder, the golden image, the vault the artifacts were copied into */
   output?: string;
   result: 'succeeded' | 'failed' | 'cancelled';
   /** why it failed */

@@ -6,12 +6,15 @@
 import test, { after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { attachLoop, type LoopDevice } from '../support/loop';
 import { installFakeLsblk, type FakeCard, type FakeLsblk } from '../support/fake-lsblk';
 import { makeArmbianImage } from '../support/armbian';
 import { isRoot, run, scratchDir } from '../support/sh';
+import { createHandlers } from '../../main/app/handlers';
+import { cloneManifestSha256 } from '../../main/engine/library/job-log';
+import type { JobLogEntry, Reply } from '../../main/contract';
 
 const skip = isRoot ? false : 'needs root for loop devices';
 const TARGET_BYTES = 320 * 1024 * 1024;
@@ -30,7 +33,8 @@ function atlas(...args: string[]): {
   result?: Record<string, unknown>;
 } {
   const r = spawnSync(fake.brokerLauncher, [cli, ...args, '--json'], {
-    env: { ...process.env, PATH: fake.path },
+    // the job log goes to a config folder of the test's own, where the app's log:list reads it
+    env: { ...process.env, PATH: fake.path, ATLAS_CONFIG_DIR: join(dir, 'config') },
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -120,3 +124,65 @@ test('atlas restore onto a card: written through the broker, root grown', { skip
     view.detach();
   }
 });
+
+test(
+  "the CLI's jobs are in the app's job log: each clone and restore, refused or done, newest first",
+  { skip },
+  async () => {
+    const app = createHandlers({
+      version: '0',
+      platform: 'linux',
+      configDir: join(dir, 'config'),
+      homeDir: dir,
+      listDrives: async () => [],
+      emit: () => undefined,
+    });
+    try {
+      const reply = (await app.dispatch('log:list', {})) as Reply<JobLogEntry[]>;
+      assert.ok(reply.ok, JSON.stringify(reply));
+      const summary = reply.value.map((e) => `${e.job} ${e.result} ${e.error ?? ''}`.trim()).reverse();
+      // a job the broker refuses once it started is logged, as the app logs its own; restore checks the rules
+      // before it asks, so a card they refuse never starts a job there
+      assert.deepEqual(summary, [
+        'clone failed NOT_REMOVABLE',
+        'clone failed SYSTEM_DISK',
+        'clone failed DRIVE_CHANGED',
+        'clone succeeded',
+        'restore failed DRIVE_CHANGED',
+        'restore succeeded',
+      ]);
+      const [restored, , cloned] = reply.value;
+      const manifest = await cloneManifestSha256(folder);
+      assert.ok(manifest);
+      assert.deepEqual(
+        { ...cloned, time: undefined },
+        {
+          time: undefined,
+          job: 'clone',
+          source: fake.deviceFor(source!.device),
+          sha256: manifest,
+          cards: [
+            {
+              device: fake.deviceFor(source!.device),
+              model: cloned!.cards[0]!.model,
+              serial: 'SRC-1',
+              size: statSync(join(dir, 'kiosk.img')).size,
+            },
+          ],
+          output: folder,
+          result: 'succeeded',
+          error: null,
+        },
+      );
+      assert.match(cloned!.cards[0]!.model, /Test SD Reader/, 'the card as the drive list describes it');
+      assert.equal(restored!.source, folder);
+      assert.equal(restored!.sha256, manifest);
+      assert.deepEqual(
+        restored!.cards.map((c) => [c.device, c.serial, c.ok]),
+        [[fake.deviceFor(target!.device), 'DST-2', true]],
+      );
+    } finally {
+      await app.dispose();
+    }
+  },
+);

@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { attachLoop, type LoopDevice } from '../support/loop';
 import { installFakeLsblk, type FakeLsblk } from '../support/fake-lsblk';
 import { isRoot, scratchDir, shell, tryRun } from '../support/sh';
+import { goldenChecksumName } from '../../main/engine/library/catalog';
+import type { JobLogEntry } from '../../main/contract';
 
 const skip = isRoot ? false : 'needs root for loop devices';
 const CARD_BYTES = 192 * 1024 * 1024;
@@ -43,11 +45,14 @@ before(() => {
   ({ dir, cleanup } = scratchDir('atlas-cli-flash-'));
   shell(`IMG_MIB=160 FAT_MIB=64 EXTRA_MIB=40 bash test/fixtures/make-armbian-image.sh ${dir}/golden.img`);
   shell(`xz -T0 -1 -k ${dir}/golden.img`);
+  // its checksum file, as vault sync writes one: the job log records the sha256 it holds
+  shell(`cd ${dir} && sha256sum golden.img.xz > ${goldenChecksumName('golden.img.xz')}`);
   shell(`(yes CARDCARD || true) | head -c ${CARD_BYTES} > ${dir}/card.bin`);
   loop = attachLoop(join(dir, 'card.bin'), { partitions: false });
   fake = installFakeLsblk(dir, [{ loop: loop.device, serial: 'CLI-42', model: 'Cli Reader' }]);
   device = fake.deviceFor(loop.device);
-  env = { ...process.env, PATH: fake.path };
+  // the job log goes to a config folder of the test's own
+  env = { ...process.env, PATH: fake.path, ATLAS_CONFIG_DIR: join(dir, 'config') };
 });
 
 after(() => {
@@ -104,4 +109,21 @@ test('atlas flash --yes --json writes and verifies the card', { skip }, () => {
     tryRun('cmp', ['-n', String(result.imageSize), join(dir, 'golden.img'), loop!.device]).status,
     0,
   );
+  // the CLI's flash is in the job log the app shows, as the app's own would be
+  const log = atlas('log', '--json', '--last', '1');
+  assert.equal(log.status, 0, log.stderr);
+  const [entry] = (lines(log.stdout)[0] as { entries: JobLogEntry[] }).entries;
+  assert.deepEqual(
+    { ...entry, time: undefined },
+    {
+      time: undefined,
+      job: 'flash',
+      source: join(dir, 'golden.img.xz'),
+      sha256: shell(`sha256sum ${dir}/golden.img.xz`).split(' ')[0],
+      cards: [{ device, model: entry!.cards[0]!.model, serial: 'CLI-42', size: CARD_BYTES, ok: true }],
+      result: 'succeeded',
+      error: null,
+    },
+  );
+  assert.match(entry!.cards[0]!.model, /Cli Reader/);
 });

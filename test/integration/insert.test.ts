@@ -28,6 +28,7 @@ import {
   type ManifestFile,
 } from '../../main/engine/jobs/insert';
 import { isAtlasError, type AtlasErrorCode } from '../../main/engine/errors';
+import { readJobLog } from '../../main/engine/library/job-log';
 import { run, scratchDir, shell } from '../support/sh';
 import { fixtureOffsets, makeArmbianImage } from '../support/armbian';
 import { e2fsckClean as e2fsckCleanAt } from '../support/assert';
@@ -562,7 +563,7 @@ test('a profile moves the destinations and the build folder; every WantedBy targ
   }
 });
 
-test('the CLI: atlas insert --json prints progress lines and a result; refusals exit 1 with the code', () => {
+test('the CLI: atlas insert --json prints progress lines and a result; refusals exit 1 with the code', async () => {
   const cli = join(__dirname, '..', '..', 'main', 'cli', 'run.js');
   const out = freshOut('cli');
   const args = [
@@ -583,7 +584,9 @@ test('the CLI: atlas insert --json prints progress lines and a result; refusals 
     out,
     '--json',
   ];
-  const ok = spawnSync(process.execPath, args, { encoding: 'utf8' });
+  // the job log goes to a config folder of the test's own
+  const env = { ...process.env, ATLAS_CONFIG_DIR: join(dir, 'cli-config') };
+  const ok = spawnSync(process.execPath, args, { encoding: 'utf8', env });
   assert.equal(ok.status, 0, ok.stderr);
   assert.ok(!`${ok.stdout}${ok.stderr}`.includes('do-not-print'), 'secrets are never printed');
   const lines = ok.stdout
@@ -600,9 +603,7 @@ test('the CLI: atlas insert --json prints progress lines and a result; refusals 
   const golden = [...args.slice(0, 2), result.output as string, ...args.slice(3)].map((a) =>
     a === 'CLI' ? 'CLI2' : a,
   );
-  const again = spawnSync(process.execPath, golden, {
-    encoding: 'utf8',
-  });
+  const again = spawnSync(process.execPath, golden, { encoding: 'utf8', env });
   assert.equal(again.status, 1);
   const error = JSON.parse(again.stdout.trim().split('\n').at(-1)!) as {
     type: string;
@@ -612,6 +613,23 @@ test('the CLI: atlas insert --json prints progress lines and a result; refusals 
   assert.equal(error.type, 'error');
   assert.equal(error.code, 'PHASE_RULE');
   assert.match(again.stderr, /Insert creates Phase 0 from a base image only/);
+  // both inserts are in the job log the app shows, newest first: the golden image made (its manifest's sha256)
+  // and the refusal
+  const log = await readJobLog(join(dir, 'cli-config'));
+  assert.deepEqual(
+    log.map((e) => [e.job, e.source, e.output, e.sha256, e.result, e.error]),
+    [
+      ['insert', result.output, undefined, null, 'failed', 'PHASE_RULE'],
+      [
+        'insert',
+        base,
+        result.output,
+        run('sha256sum', [result.manifestPath as string]).split(' ')[0],
+        'succeeded',
+        null,
+      ],
+    ],
+  );
 
   const usage = spawnSync(process.execPath, [cli, 'insert', base, '--json'], { encoding: 'utf8' });
   assert.equal(usage.status, 2);

@@ -37,8 +37,8 @@ import { createHandlers } from '../../main/app/handlers';
 import { inProcessFileJobs } from '../../main/app/production';
 import type { EventOf, RemoteListing, Reply } from '../../main/contract';
 import { makeArmbianImage } from '../support/armbian';
-import { attachLoop, type LoopDevice } from '../support/loop';
-import { isRoot, run, scratchDir, tryRun } from '../support/sh';
+import { mountVaultDisk, type VaultDisk } from '../support/vault-disk';
+import { isRoot, run, scratchDir } from '../support/sh';
 import { HOST_ALIAS, freePort, startBuildBox, type BuildBox } from '../support/sshd';
 
 const CLI = join(__dirname, '..', '..', 'main', 'cli', 'run.js');
@@ -76,9 +76,8 @@ describe('pull from a remote build folder over ssh', needsRoot, () => {
   let box: BuildBox;
   let remoteBuild = '';
   const build = join(dir, 'build');
-  const mnt = join(dir, 'vault-disk');
-  const vault = join(mnt, 'golden-atlas-img');
-  let loop: LoopDevice | null = null;
+  let disk: VaultDisk | null = null;
+  let vault = '';
   const ssh = (): { configFile: string } => ({ configFile: box.config });
 
   before(async () => {
@@ -120,19 +119,13 @@ describe('pull from a remote build folder over ssh', needsRoot, () => {
     run('chown', ['-R', `${box.uid}:${box.gid}`, remoteBuild]);
 
     // the vault: ext4 on a loop device
-    const disk = join(dir, 'vault.ext4');
-    run('truncate', ['-s', '1200M', disk]);
-    run('mkfs.ext4', ['-q', '-F', disk]);
-    loop = attachLoop(disk, { partitions: false });
-    mkdirSync(mnt);
-    run('mount', [loop.device, mnt]);
-    mkdirSync(vault);
+    disk = mountVaultDisk(dir, { mib: 1200 });
+    vault = disk.vault;
   });
 
   after(async () => {
     await box?.stop();
-    tryRun('umount', [mnt]);
-    loop?.detach();
+    disk?.remove();
     run('rm', ['-rf', remoteBuild]);
     cleanup();
   });
@@ -333,18 +326,16 @@ describe('pull from a remote build folder over ssh', needsRoot, () => {
   });
 
   test('a vault too small is refused before the first byte', async () => {
-    const small = join(dir, 'small-vault');
-    mkdirSync(small);
-    run('mount', ['-t', 'tmpfs', '-o', 'size=64m', 'tmpfs', small]);
+    const small = mountVaultDisk(dir, { mib: 64, name: 'small-vault' });
     try {
       await rejectsWith(
-        vaultSyncJob({ from: FROM, to: small, ssh: ssh() }),
+        vaultSyncJob({ from: FROM, to: small.vault, ssh: ssh() }),
         'VAULT_FULL',
         /free but the copy from buildbox needs .*Nothing was copied/,
       );
-      assert.deepEqual(readdirSync(small), []);
+      assert.deepEqual(readdirSync(small.vault), []);
     } finally {
-      tryRun('umount', [small]);
+      small.remove();
     }
   });
 

@@ -22,7 +22,7 @@ import { spawnSync } from 'node:child_process';
 import { vaultSyncJob, vaultVerifyJob } from '../../main/engine/jobs/vault';
 import { sha256FromDisk } from '../../main/engine/io/hash';
 import { isAtlasError } from '../../main/engine/errors';
-import { attachLoop, type LoopDevice } from '../support/loop';
+import { mountVaultDisk, type VaultDisk } from '../support/vault-disk';
 import { isRoot, run, scratchDir, tryRun } from '../support/sh';
 
 const needsRoot = { skip: !isRoot && 'needs root to mount a loop device and a tmpfs' };
@@ -66,8 +66,8 @@ function damageOnDisk(device: string, offset: number): void {
 describe('the vault on real disks', needsRoot, () => {
   const { dir, cleanup } = scratchDir('atlas-vault-disk-');
   const build = join(dir, 'build');
-  const mnt = join(dir, 'mnt');
-  let loop: LoopDevice | null = null;
+  let disk: VaultDisk | null = null;
+  let mnt = '';
 
   before(() => {
     mkdirSync(join(build, CLONE), { recursive: true });
@@ -75,18 +75,13 @@ describe('the vault on real disks', needsRoot, () => {
     writeFileSync(join(build, CLONE, IMAGE), randomBytes(3 * 1024 * 1024 + 123));
     writeFileSync(join(build, GOLDEN), randomBytes(2 * 1024 * 1024));
     chmodSync(join(build, GOLDEN), 0o600); // a golden image holds the secrets
-    const disk = join(dir, 'vault-disk.img');
-    run('truncate', ['-s', '64M', disk]);
-    run('mkfs.ext4', ['-q', '-F', '-b', String(BLOCK), disk]);
-    loop = attachLoop(disk, { partitions: false });
-    mkdirSync(mnt);
-    run('mount', [loop.device, mnt]);
+    disk = mountVaultDisk(dir, { mib: 64, blockSize: BLOCK });
+    mnt = disk.mnt;
   });
   after(() => {
     tryRun('umount', [join(dir, 'data', 'Volumes', 'NVME_VAULT')]);
     tryRun('umount', [join(dir, 'data')]);
-    tryRun('umount', [mnt]);
-    loop?.detach();
+    disk?.remove();
     cleanup();
   });
 
@@ -97,7 +92,7 @@ describe('the vault on real disks', needsRoot, () => {
     run('sync', []);
     const clean = await sha256FromDisk(file);
     assert.equal(clean.fromDisk, true, 'O_DIRECT on ext4');
-    damageOnDisk(loop!.device, firstBlockOffset(file));
+    damageOnDisk(disk!.device, firstBlockOffset(file));
     // a plain read still gets the cached, undamaged bytes; the read-back does not
     assert.ok(readFileSync(file).equals(bytes), 'the page cache still holds the good bytes');
     const damaged = await sha256FromDisk(file);
@@ -106,8 +101,7 @@ describe('the vault on real disks', needsRoot, () => {
   });
 
   test('sync: a copy damaged on the disk right after it was written is refused, nothing renamed into place', async () => {
-    const vault = join(mnt, 'golden-atlas-img');
-    mkdirSync(vault);
+    const vault = disk!.vault;
     let damaged = false;
     await rejectsWith(
       vaultSyncJob(
@@ -116,7 +110,7 @@ describe('the vault on real disks', needsRoot, () => {
           onProgress: (p) => {
             if (damaged || p.detail !== `verifying ${CLONE}/${IMAGE}`) return;
             const copy = join(vault, `${CLONE}.partial`, IMAGE);
-            damageOnDisk(loop!.device, firstBlockOffset(copy));
+            damageOnDisk(disk!.device, firstBlockOffset(copy));
             assert.ok(
               readFileSync(copy).equals(readFileSync(join(build, CLONE, IMAGE))),
               'cached copy looks fine',
@@ -141,7 +135,7 @@ describe('the vault on real disks', needsRoot, () => {
       );
     }
     // vault verify reads the disk too: damage behind the cache is reported
-    damageOnDisk(loop!.device, firstBlockOffset(join(vault, GOLDEN)));
+    damageOnDisk(disk!.device, firstBlockOffset(join(vault, GOLDEN)));
     const report = await vaultVerifyJob({ folder: vault });
     assert.deepEqual(
       report.artifacts.map((a) => [a.name, a.status]),

@@ -32,8 +32,10 @@ import { vaultSyncJob, vaultVerifyJob } from '../../main/engine/jobs/vault';
 import { listArtifacts } from '../../main/engine/library/catalog';
 import { isAtlasError } from '../../main/engine/errors';
 import type { Progress } from '../../main/engine/progress';
+import type { JobLogEntry } from '../../main/contract';
 import { makeArmbianImage } from '../support/armbian';
-import { isRoot, run, scratchDir, tryRun } from '../support/sh';
+import { isRoot, run, scratchDir } from '../support/sh';
+import { mountVaultDisk } from '../support/vault-disk';
 
 const CLI = join(__dirname, '..', '..', 'main', 'cli', 'run.js');
 const sha256 = (path: string): string => run('sha256sum', [path]).split(' ')[0]!;
@@ -405,21 +407,23 @@ describe('vault sync and verify', () => {
   });
 
   test(
-    'a vault without room is refused before anything is copied',
-    { skip: !isRoot && 'needs root to mount a small tmpfs' },
+    'a vault without room is refused before anything is copied, as a pull over ssh is (VAULT_FULL)',
+    { skip: !isRoot && 'needs root to mount a small loop-mounted vault' },
     async () => {
-      const small = join(dir, 'small');
-      mkdirSync(small);
-      run('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', small]);
+      const small = mountVaultDisk(dir, { mib: 8, name: 'small-vault' });
       try {
+        const literal = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+        // the same sentence as a pull's, in human units
         await rejectsWith(
-          vaultSyncJob({ from: build, to: small }),
-          'TARGET_TOO_SMALL',
-          /free but the sync needs/,
+          vaultSyncJob({ from: build, to: small.vault }),
+          'VAULT_FULL',
+          new RegExp(
+            `^${literal(small.vault)} has [\\d.]+ [KM]iB free but the copy from ${literal(build)} needs [\\d.]+ MiB \\(\\d+ artifacts\\)\\. Nothing was copied\\.$`,
+          ),
         );
-        assert.deepEqual(readdirSync(small), []);
+        assert.deepEqual(readdirSync(small.vault), [], 'not a byte, not a lock file');
       } finally {
-        tryRun('umount', [small]);
+        small.remove();
       }
     },
   );
@@ -456,8 +460,37 @@ describe('vault sync and verify', () => {
 
     const human = atlas('library');
     assert.match(human.stdout, /unfinished: golden-clone-BROKEN\.partial/);
+    const dry = atlas('vault', 'sync', '--dry-run', '--json');
+    assert.equal(dry.status, 0, dry.stderr);
     const missing = atlas('vault', 'sync', '--to', join(dir, 'nowhere'));
     assert.equal(missing.status, 1);
     assert.match(missing.stderr, /is not there: is the vault's disk plugged in and mounted\?/);
+
+    // the syncs are in the job log the app shows (newest first); the dry run wrote nothing, so left no line
+    const log = results(atlas('log', '--json').stdout).entries as JobLogEntry[];
+    assert.deepEqual(
+      log.map((e) => ({ ...e, time: undefined })),
+      [
+        {
+          time: undefined,
+          job: 'vault-sync',
+          source: build,
+          sha256: null,
+          cards: [],
+          result: 'failed',
+          error: 'VAULT_UNAVAILABLE',
+        },
+        {
+          time: undefined,
+          job: 'vault-sync',
+          source: build,
+          sha256: null,
+          cards: [],
+          output: target,
+          result: 'succeeded',
+          error: null,
+        },
+      ],
+    );
   });
 });

@@ -2,10 +2,12 @@ import { resolve } from 'node:path';
 import { cloneJob, type CloneResult } from '../../engine/jobs/clone';
 import { localCardAccess } from '../../engine/drives/index';
 import { runInHelper } from '../../helper/launch';
+import { withJobLog } from '../../engine/library/job-log';
+import { appConfigDir } from '../../engine/library/locations';
 import { AtlasError } from '../../engine/errors';
 import { formatBytes } from '../../engine/format';
 import { flag, stringOption, withFlagHint, type CliCommand } from '../command';
-import { cardAt, confirmedOf } from '../describe';
+import { cardAt, confirmedOf, recordedCard } from '../describe';
 
 export const cloneCommand: CliCommand = {
   name: 'clone',
@@ -53,35 +55,48 @@ export const cloneCommand: CliCommand = {
     const control = { signal, onProgress: ui.progress };
     const allowUnbooted = flag(args, 'allow-unbooted');
     const card = await cardAt(source);
-    const job = card
-      ? runInHelper<CloneResult>(
-          'clone',
-          {
-            source: card.device,
-            confirmed: confirmedOf(card),
-            outDir: resolve(outDir),
-            tag,
-            unmount: flag(args, 'unmount'),
-            level,
-            allowUnbooted,
-          },
-          control,
-          { name: 'Atlas Imager' },
-        )
-      : cloneJob(
-          {
-            source,
-            outDir,
-            tag,
-            level,
-            allowUnbooted,
-            access: localCardAccess({ unmount: flag(args, 'unmount') }),
-          },
-          control,
-        );
+    const run = (): Promise<CloneResult> =>
+      card
+        ? runInHelper<CloneResult>(
+            'clone',
+            {
+              source: card.device,
+              confirmed: confirmedOf(card),
+              outDir: resolve(outDir),
+              tag,
+              unmount: flag(args, 'unmount'),
+              level,
+              allowUnbooted,
+            },
+            control,
+            { name: 'Atlas Imager' },
+          )
+        : cloneJob(
+            {
+              source,
+              outDir,
+              tag,
+              level,
+              allowUnbooted,
+              access: localCardAccess({ unmount: flag(args, 'unmount') }),
+            },
+            control,
+          );
+    const from = card?.device ?? resolve(source);
+    const logged = withJobLog(
+      appConfigDir(),
+      async (value: CloneResult | null) => ({
+        job: 'clone',
+        source: from,
+        cards: [await recordedCard(from, source, card)],
+        ...(value ? { output: resolve(value.folder) } : {}),
+      }),
+      run,
+      signal,
+    );
     // the engine speaks for the app; on the command line, the overrides are flags
     const result = await withFlagHint(
-      withFlagHint(job, ['SOURCE_MOUNTED'], '--unmount unmounts them.'),
+      withFlagHint(logged, ['SOURCE_MOUNTED'], '--unmount unmounts them.'),
       ['PHASE_RULE'],
       '--allow-unbooted clones it anyway, as a safety net.',
     );

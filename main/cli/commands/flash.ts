@@ -5,6 +5,9 @@ import { assertTarget, findDrive, listDrives, type Drive } from '../../engine/dr
 import { resolve } from 'node:path';
 import type { FlashOptions, FlashResult } from '../../engine/jobs/flash';
 import { runInHelper } from '../../helper/launch';
+import { withJobLog } from '../../engine/library/job-log';
+import { appConfigDir } from '../../engine/library/locations';
+import { recordedCard } from '../describe';
 import { flag, type CliCommand } from '../command';
 import { describe } from './drives';
 
@@ -86,9 +89,21 @@ export const flashCommand: CliCommand = {
     };
     const control = { signal, onProgress: ui.progress };
     // through the broker also as root: the rules are checked again right before each card is opened
-    const result = await runInHelper<FlashResult>('flash', { ...options, source: resolve(image) }, control, {
-      name: 'Atlas Imager',
-    });
+    const cards = await Promise.all(chosen.map((d) => recordedCard(d.device, d.device, d)));
+    const result = await withJobLog(
+      appConfigDir(),
+      (value: FlashResult | null) => ({
+        job: 'flash',
+        source: resolve(image),
+        cards,
+        ...(value ? { written: value.targets } : {}),
+      }),
+      () =>
+        runInHelper<FlashResult>('flash', { ...options, source: resolve(image) }, control, {
+          name: 'Atlas Imager',
+        }),
+      signal,
+    );
     ui.result({ ...result }, [
       ...result.targets.map((t) =>
         t.ok

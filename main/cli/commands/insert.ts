@@ -1,4 +1,7 @@
-import { insertJob } from '../../engine/jobs/insert';
+import { resolve } from 'node:path';
+import { insertJob, type InsertResult } from '../../engine/jobs/insert';
+import { withJobLog } from '../../engine/library/job-log';
+import { appConfigDir } from '../../engine/library/locations';
 import { AtlasError, isAtlasError } from '../../engine/errors';
 import { formatBytes, formatDuration } from '../../engine/format';
 import { GOLDEN_NUMBER_MAX, parseGoldenNumber } from '../../shared/names';
@@ -71,9 +74,20 @@ export const insertCommand: CliCommand = {
     };
     const out = stringOption(args, 'out');
     const profile = stringOption(args, 'profile');
-    const result = await insertJob(
-      { ...options, ...(out ? { outDir: out } : {}), ...(profile ? { profile } : {}) },
-      { signal, onProgress: ui.progress },
+    const result = await withJobLog(
+      appConfigDir(),
+      (value: InsertResult | null) => ({
+        job: 'insert',
+        source: resolve(base),
+        cards: [],
+        ...(value ? { output: resolve(value.output) } : {}),
+      }),
+      () =>
+        insertJob(
+          { ...options, ...(out ? { outDir: out } : {}), ...(profile ? { profile } : {}) },
+          { signal, onProgress: ui.progress },
+        ),
+      signal,
     ).catch((error: unknown) => {
       // the engine speaks for the app; on the command line, replacing is a flag
       if (isAtlasError(error, 'ALREADY_EXISTS')) {

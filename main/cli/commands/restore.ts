@@ -11,16 +11,24 @@ import { assertTarget, localCardAccess, type Drive } from '../../engine/drives/i
 import { runInHelper } from '../../helper/launch';
 import { AtlasError } from '../../engine/errors';
 import { formatBytes } from '../../engine/format';
-import { appendDeployments, deploymentRecords, type DeployedCard } from '../../engine/library/deployments';
-import { readLibraryFolders } from '../../engine/library/locations';
+import { appendDeployments, deploymentRecords } from '../../engine/library/deployments';
+import { withJobLog, type LoggedCard } from '../../engine/library/job-log';
+import { appConfigDir, readLibraryFolders } from '../../engine/library/locations';
 import { hostnamesFor } from '../../shared/hostnames';
-import { flag, stringOption, withFlagHint, type CliCommand } from '../command';
-import { cardAt, confirmedOf, describeTarget } from '../describe';
+import {
+  DEFAULT_HOSTNAME_PATTERN,
+  defaultIntent,
+  INTENT_NAMES,
+  INTENT_SENTENCES,
+} from '../../shared/restore-intents';
+import { flag, optionHelp, stringOption, withFlagHint, type CliCommand } from '../command';
+import { cardAt, confirmedOf, describeTarget, recordedCard } from '../describe';
 
 export const restoreCommand: CliCommand = {
   name: 'restore',
   summary:
-    'Restore a golden-clone folder onto one or several cards: roll a device back (exact) or deploy new devices',
+    `Restore a golden-clone folder onto one or several cards: ${INTENT_NAMES.exact.toLowerCase()} (--exact) or ` +
+    `${INTENT_NAMES.deploy.toLowerCase()} (--deploy)`,
   usage: [
     'Usage: atlas restore <clone-folder> <card...> [--exact | --deploy --hostname PATTERN] [--no-grow] [--no-eject]',
     '                     [--unmount] [--image-size BYTES] [--yes] [--json]',
@@ -30,11 +38,13 @@ export const restoreCommand: CliCommand = {
     'checked before anything is written. A card that fails is reported and the others go on.',
     'A card is a whole card (/dev/sdc) or a disk image file (created when missing).',
     '',
-    '  --exact            roll back this device: an exact copy of the clone (the default for one card)',
-    '  --deploy           new devices (the default for several cards): each card gets an empty machine ID,',
-    '                     new SSH host keys at first boot and its own hostname',
+    ...optionHelp('--exact', `${INTENT_NAMES.exact} (the default for one card). ${INTENT_SENTENCES.exact}`),
+    ...optionHelp(
+      '--deploy',
+      `${INTENT_NAMES.deploy} (the default for several cards). ${INTENT_SENTENCES.deploy}`,
+    ),
     '  --hostname P       the hostnames of a deploy: {n} counts the cards from 1, {n:03} pads it, {serial} is',
-    '                     the card serial, e.g. atlas-{n:03}',
+    `                     the card serial, e.g. ${DEFAULT_HOSTNAME_PATTERN}`,
     '  --no-grow          keep the partition sizes of the clone',
     '  --no-eject         leave the cards attached at the end',
     "  --unmount          unmount the image file's mounted partitions instead of refusing (a card's are",
@@ -68,7 +78,7 @@ export const restoreCommand: CliCommand = {
     if (intent === 'deploy' && pattern === undefined) {
       throw new AtlasError(
         'INVALID_ARGUMENT',
-        'A deploy names each card: add --hostname PATTERN (e.g. --hostname atlas-{n:03}), or --exact for exact copies.',
+        `A deploy names each card: add --hostname PATTERN (e.g. --hostname ${DEFAULT_HOSTNAME_PATTERN}), or --exact for exact copies.`,
       );
     }
     if (intent === 'exact' && pattern !== undefined) {
@@ -106,8 +116,8 @@ export const restoreCommand: CliCommand = {
       ui.info(`Card ${i + 1}: ${d}${hostnames ? ` → hostname ${hostnames[i]}` : ''}`);
     }
     await ui.confirm(
-      `Everything on ${described.join(', ')} will be replaced by ${folder}` +
-        (intent === 'deploy' ? ', each made a device of its own.' : ' (exact copies).'),
+      `Everything on ${described.join(', ')} will be replaced by ${folder}. ` +
+        `${INTENT_NAMES[intent]}: ${INTENT_SENTENCES[intent]}`,
       flag(args, 'yes'),
     );
     const control = { signal, onProgress: ui.progress };
@@ -118,15 +128,18 @@ export const restoreCommand: CliCommand = {
       ...(drives[i] ? { confirmed: confirmedOf(drives[i]!) } : {}),
       ...(hostnames ? { hostname: hostnames[i]! } : {}),
     }));
-    const result =
+    // after the job: an image file it created has its size by then
+    const recorded = (): Promise<LoggedCard[]> =>
+      Promise.all(paths.map((p, i) => recordedCard(targets[i]!.device, p, drives[i] ?? null)));
+    const run = (): Promise<RestoreResult> =>
       cards.length > 0
-        ? await runInHelper<RestoreResult>(
+        ? runInHelper<RestoreResult>(
             'restore',
             { folder: resolve(folder), targets, intent, grow, eject },
             control,
             { name: 'Atlas Imager' },
           )
-        : await withFlagHint(
+        : withFlagHint(
             restoreJob(
               {
                 folder,
@@ -142,10 +155,18 @@ export const restoreCommand: CliCommand = {
             ['TARGET_MOUNTED'],
             '--unmount unmounts them.',
           );
-    const deployed = await Promise.all(
-      paths.map((p, i) => deployedCard(targets[i]!.device, p, drives[i] ?? null)),
+    const result = await withJobLog(
+      appConfigDir(),
+      async (value) => ({
+        job: 'restore',
+        source: resolve(folder),
+        cards: await recorded(),
+        ...(value ? { written: value.targets } : {}),
+      }),
+      run,
+      signal,
     );
-    const records = deploymentRecords(result, deployed, new Date());
+    const records = deploymentRecords(result, await recorded(), new Date());
     const recordFolder = await buildFolderFor(folder);
     await appendDeployments(recordFolder, records).catch((error: unknown) =>
       ui.warn(`The deployment record could not be written to ${recordFolder}: ${(error as Error).message}`),
@@ -174,18 +195,12 @@ export const restoreCommand: CliCommand = {
   },
 };
 
-/** One card: an exact copy unless asked; several: a deploy unless asked. */
+/** The intent asked for, else the app's default for that many cards. */
 function intentOf(exact: boolean, deploy: boolean, count: number): RestoreIntent {
   if (exact && deploy) throw new AtlasError('INVALID_ARGUMENT', 'Choose --exact or --deploy, not both.');
   if (exact) return 'exact';
   if (deploy) return 'deploy';
-  return count > 1 ? 'deploy' : 'exact';
-}
-
-async function deployedCard(device: string, path: string, drive: Drive | null): Promise<DeployedCard> {
-  if (drive) return { device, model: drive.description, serial: drive.serial ?? null, size: drive.size };
-  const st = await fsp.stat(path).catch(() => null);
-  return { device, model: 'image file', serial: null, size: st?.size ?? null };
+  return defaultIntent(count);
 }
 
 /** Where the record goes: the folder holding the clone, unless that is the vault (an archive, not a workbench). */

@@ -1,6 +1,9 @@
 import { AtlasError } from '../../engine/errors';
 import { formatBytes } from '../../engine/format';
-import { readLibraryFolders } from '../../engine/library/locations';
+import { resolve } from 'node:path';
+import { withJobLog } from '../../engine/library/job-log';
+import { appConfigDir, readLibraryFolders } from '../../engine/library/locations';
+import { isRemoteFolderText } from '../../shared/remote-folders';
 import { vaultSyncJob, vaultVerifyJob } from '../../engine/jobs/vault';
 import { flag, stringOption, type CliCommand } from '../command';
 
@@ -43,15 +46,27 @@ export const vaultCommand: CliCommand = {
       const items = Array.isArray(args.values.item)
         ? args.values.item.filter((i) => typeof i === 'string')
         : [];
-      const result = await vaultSyncJob(
-        {
-          from: stringOption(args, 'from') ?? settings.buildFolder,
-          to: stringOption(args, 'to') ?? settings.vaultFolder,
-          ...(items.length > 0 ? { items } : {}),
-          dryRun: flag(args, 'dry-run'),
-          checksum: flag(args, 'checksum'),
-        },
-        { signal, onProgress: ui.progress },
+      const request = {
+        from: stringOption(args, 'from') ?? settings.buildFolder,
+        to: stringOption(args, 'to') ?? settings.vaultFolder,
+        ...(items.length > 0 ? { items } : {}),
+        dryRun: flag(args, 'dry-run'),
+        checksum: flag(args, 'checksum'),
+      };
+      // a dry run writes nothing, so it leaves no line
+      const result = await withJobLog(
+        appConfigDir(),
+        () =>
+          request.dryRun
+            ? null
+            : {
+                job: 'vault-sync',
+                source: isRemoteFolderText(request.from) ? request.from : resolve(request.from),
+                cards: [],
+                output: resolve(request.to),
+              },
+        () => vaultSyncJob(request, { signal, onProgress: ui.progress }),
+        signal,
       );
       const verb = result.dryRun ? 'would copy' : 'copied';
       ui.result({ ok: true, ...result }, [

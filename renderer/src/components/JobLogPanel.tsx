@@ -6,7 +6,13 @@ import { formatDate, recordedCard, shortHash } from '../format';
 import { DataTable, type Column } from './DataTable';
 import { ErrorNotice } from './ErrorNotice';
 
-const JOB_NAMES: Record<JobLogEntry['job'], string> = { flash: 'Flash', clone: 'Clone', restore: 'Restore' };
+const JOB_NAMES: Record<JobLogEntry['job'], string> = {
+  flash: 'Flash',
+  clone: 'Clone',
+  restore: 'Restore',
+  insert: 'Insert',
+  'vault-sync': 'Vault sync',
+};
 const RESULTS: Record<JobLogEntry['result'], [string, string]> = {
   succeeded: ['done', 'badge-ok'],
   failed: ['failed', 'badge-block'],

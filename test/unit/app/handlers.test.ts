@@ -3,9 +3,14 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
-import { createHandlers, type HandlerDeps, type DeviceJobRunner } from '../../../main/app/handlers';
+import {
+  createHandlers,
+  joinGroups,
+  type HandlerDeps,
+  type DeviceJobRunner,
+} from '../../../main/app/handlers';
 import { ProgressMeter } from '../../../main/engine/progress';
-import type { Drive, EventChannel, EventOf, Reply } from '../../../main/contract';
+import type { Drive, EventChannel, EventOf, Reply, RequestChannel } from '../../../main/contract';
 import { scratchDir } from '../../support/sh';
 import { card as makeCard, snapshotOf as snap, SYSTEM_DISK } from '../../support/drives';
 
@@ -475,4 +480,51 @@ test('choosing a base starts its hash for the build folder; another base stops t
   } finally {
     bare.cleanup();
   }
+});
+
+test('the handler map answers every channel once: a channel two groups both serve is refused', async () => {
+  const { app, cleanup } = setup();
+  try {
+    // the type makes this list name every channel of the contract, and no other: the map served has exactly them
+    const channels: Record<RequestChannel, true> = {
+      'app:info': true,
+      'settings:get': true,
+      'settings:set': true,
+      'drives:list': true,
+      'dialog:open-file': true,
+      'dialog:open-folder': true,
+      'image:inspect': true,
+      'library:list': true,
+      'remote:list': true,
+      'clone:inspect': true,
+      'flash:start': true,
+      'insert:prepare-base': true,
+      'insert:check': true,
+      'insert:start': true,
+      'clone:start': true,
+      'restore:start': true,
+      'deploy:list': true,
+      'card:check': true,
+      'verify:start': true,
+      'vault:sync': true,
+      'vault:verify': true,
+      'job:cancel': true,
+      'log:list': true,
+      'shell:show-item': true,
+    };
+    assert.deepEqual(Object.keys(app.handlers).sort(), Object.keys(channels).sort());
+    assert.ok(Object.values(app.handlers).every((h) => typeof h === 'function'));
+  } finally {
+    await app.dispose();
+    cleanup();
+  }
+  const answer = async (): Promise<object> => ({});
+  assert.deepEqual(Object.keys(joinGroups({ 'app:info': answer }, { 'log:list': answer })), [
+    'app:info',
+    'log:list',
+  ]);
+  assert.throws(
+    () => joinGroups({ 'app:info': answer }, { 'app:info': answer }),
+    /Two handler groups serve "app:info"/,
+  );
 });

@@ -5,15 +5,15 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chownSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { createHandlers, deviceJobRunner, type DeviceJobRunners } from '../../../main/app/handlers';
 import { AtlasError } from '../../../main/engine/errors';
-import { JOB_LOG_FILE, readJobLog } from '../../../main/engine/library/job-log';
+import { appendJobLog, JOB_LOG_FILE, readJobLog } from '../../../main/engine/library/job-log';
 import type { EventOf, JobLogEntry, Reply } from '../../../main/contract';
 import { card, snapshotOf } from '../../support/drives';
-import { scratchDir } from '../../support/sh';
+import { isRoot, scratchDir } from '../../support/sh';
 
 const CLI = join(__dirname, '..', '..', '..', 'main', 'cli', 'run.js');
 const SHA = 'ab'.repeat(32);
@@ -178,6 +178,151 @@ test('reading skips a line that does not parse and keeps the newest entries', as
       [entry(3).time, entry(2).time],
     );
   } finally {
+    cleanup();
+  }
+});
+
+test(
+  "the log is the person's: 0600, and what root creates (the CLI under sudo) takes the owner of the folder it is in",
+  {
+    skip: isRoot ? false : 'needs root to hand a file to another owner',
+  },
+  async () => {
+    const { dir, cleanup } = scratchDir('atlas-job-log-owner-');
+    try {
+      const home = join(dir, 'home');
+      mkdirSync(home);
+      chownSync(home, 4321, 4322);
+      const configDir = join(home, '.config', 'Atlas Imager');
+      const entry: JobLogEntry = {
+        time: new Date().toISOString(),
+        job: 'flash',
+        source: '/x.img',
+        sha256: null,
+        cards: [],
+        result: 'succeeded',
+        error: null,
+      };
+      await appendJobLog(configDir, entry);
+      for (const path of [join(home, '.config'), configDir, join(configDir, JOB_LOG_FILE)]) {
+        const st = statSync(path);
+        assert.deepEqual([st.uid, st.gid], [4321, 4322], path);
+      }
+      assert.equal(statSync(join(configDir, JOB_LOG_FILE)).mode & 0o777, 0o600);
+      // a file that was there keeps its owner
+      chownSync(join(configDir, JOB_LOG_FILE), 4400, 4400);
+      await appendJobLog(configDir, entry);
+      assert.equal(statSync(join(configDir, JOB_LOG_FILE)).uid, 4400);
+      assert.equal((await readJobLog(configDir)).length, 2);
+    } finally {
+      cleanup();
+    }
+  },
+);
+
+test("the app's insert and vault sync leave a line; a dry run, a verify and a vault verify do not", async () => {
+  const { dir, cleanup } = scratchDir('atlas-job-log-files-');
+  const finished: Array<EventOf<'job:finished'>> = [];
+  const build = join(dir, 'build');
+  const vault = join(dir, 'vault');
+  mkdirSync(build);
+  mkdirSync(vault);
+  const golden = join(build, 'ods-atlas-golden-v8-1-FIELD.img');
+  const manifestText = '{"kind":"ods-atlas-golden","phase":0}';
+  const app = createHandlers({
+    version: '0',
+    platform: 'linux',
+    configDir: join(dir, 'config'),
+    homeDir: dir,
+    listDrives: async () => [],
+    emit: (event, payload) => {
+      if (event === 'job:finished') finished.push(payload as EventOf<'job:finished'>);
+    },
+    fileJobs: {
+      insert: async (r) => {
+        writeFileSync(golden, 'golden');
+        writeFileSync(join(build, 'ods-atlas-golden-v8-1-FIELD.manifest.json'), manifestText);
+        return {
+          output: golden,
+          manifestPath: join(build, 'ods-atlas-golden-v8-1-FIELD.manifest.json'),
+          baseImage: r.base,
+          baseSha256: SHA,
+          version: 8,
+          patch: 1,
+          tag: 'FIELD',
+          files: [],
+        };
+      },
+      'vault-sync': async (r) => {
+        if (!r.dryRun) throw new AtlasError('VAULT_FULL', 'The vault is full. Nothing was copied.');
+        return {
+          from: r.from,
+          to: r.to,
+          dryRun: true,
+          items: [],
+          copied: 0,
+          identical: 0,
+          bytes: 0,
+          freeBytes: 1,
+        };
+      },
+      verify: async () => ({ ok: true }) as never,
+      'vault-verify': async () => ({ ok: true }) as never,
+    },
+  });
+  const start = async (channel: string, request: object): Promise<void> => {
+    const reply = (await app.dispatch(channel, request)) as Reply<{ jobId: string }>;
+    assert.ok(reply.ok, JSON.stringify(reply));
+    while (!finished.some((f) => f.jobId === reply.value.jobId)) await new Promise((r) => setTimeout(r, 5));
+  };
+  try {
+    const input = (name: string): string => {
+      writeFileSync(join(dir, name), name);
+      return join(dir, name);
+    };
+    const base = input('Armbian.img');
+    await start('insert:start', {
+      base,
+      firstboot: input('atlas_firstboot.sh'),
+      service: input('atlas-firstboot.service'),
+      secrets: input('atlas_secrets.conf'),
+      version: 8,
+      patch: 1,
+      tag: 'FIELD',
+      outDir: build,
+    });
+    await start('vault:sync', { from: build, to: vault, dryRun: true });
+    await start('vault:sync', { from: build, to: vault });
+    await start('verify:start', { path: golden });
+    await start('vault:verify', { folder: vault });
+    const reply = (await app.dispatch('log:list', {})) as Reply<JobLogEntry[]>;
+    assert.ok(reply.ok);
+    assert.deepEqual(
+      reply.value.map((e) => ({ ...e, time: undefined })),
+      [
+        {
+          time: undefined,
+          job: 'vault-sync',
+          source: build,
+          sha256: null,
+          cards: [],
+          result: 'failed',
+          error: 'VAULT_FULL',
+        },
+        {
+          time: undefined,
+          job: 'insert',
+          source: base,
+          sha256: createHash('sha256').update(manifestText).digest('hex'),
+          cards: [],
+          output: golden,
+          result: 'succeeded',
+          error: null,
+        },
+      ],
+    );
+  } finally {
+    await app.dispose();
     cleanup();
   }
 });

@@ -24,8 +24,8 @@ import { sshOptionsFromEnv, type SshOptions } from '../../remote/ssh';
 import { parseRemoteFolder, type RemoteFolder } from '../../../shared/remote-folders';
 import { itemOf, placeArtifact, type VaultSyncFile, type VaultSyncItem } from './copy';
 import { planSync, selectArtifacts } from './plan';
-import { LOCK_FILE, gib, summary, type VaultSyncOptions, type VaultSyncResult } from './sync';
-import { checkVault } from './volume';
+import { LOCK_FILE, summary, type VaultSyncOptions, type VaultSyncResult } from './sync';
+import { checkRoom, checkVault } from './volume';
 
 export interface RemotePullOptions extends VaultSyncOptions {
   /** how ssh is run (default: the system's ssh with the user's config; ATLAS_SSH_CONFIG names another config) */
@@ -70,15 +70,12 @@ export async function remotePullJob(
   for (const artifact of toCopy) {
     for (const file of artifact.files) partialBytes += (await partialSize(to, artifact, file)) ?? 0;
   }
-  const margin = toCopy.length * 1024 * 1024;
-  if (needed - partialBytes + margin > freeBytes) {
-    const count = toCopy.length;
-    throw new AtlasError(
-      'VAULT_FULL',
-      `${to} has ${gib(freeBytes)} free but the copy from ${remote.host} needs ${gib(needed - partialBytes)} (${count} artifact${count === 1 ? '' : 's'}). Nothing was copied.`,
-      { freeBytes, neededBytes: needed - partialBytes },
-    );
-  }
+  checkRoom(to, {
+    freeBytes,
+    neededBytes: needed - partialBytes,
+    artifacts: toCopy.length,
+    from: remote.host,
+  });
 
   const meter = new ProgressMeter('syncing', 2 * needed, control.onProgress);
   const release =

@@ -13,7 +13,7 @@ import { ProgressMeter, type JobControl } from '../../progress';
 import { listArtifacts } from '../../library/catalog';
 import { copyArtifact, itemOf, type VaultSyncItem } from './copy';
 import { planSync, selectArtifacts } from './plan';
-import { checkVault, type VolumeOptions } from './volume';
+import { checkRoom, checkVault, type VolumeOptions } from './volume';
 
 /** Hidden (hidden-files.ts), so never taken for an artifact nor compared. */
 export const LOCK_FILE = '.atlas-vault-sync.lock';
@@ -77,15 +77,9 @@ export async function vaultSyncJob(
     items.push(...plan.toCopy.map((artifact) => itemOf(artifact, 'would-copy')));
     return summary(from, to, true, items, freeBytes);
   }
-  // a filesystem that reflinks needs almost no space for the copy; otherwise the bytes plus a little metadata
-  const margin = plan.toCopy.length * 1024 * 1024;
-  if (!sameDevice && needed + margin > freeBytes) {
-    const count = plan.toCopy.length;
-    throw new AtlasError(
-      'TARGET_TOO_SMALL',
-      `The vault ${to} has ${gib(freeBytes)} free but the sync needs ${gib(needed)} (${count} artifact${count === 1 ? '' : 's'}). Free some space on the vault or sync fewer items.`,
-      { freeBytes, neededBytes: needed },
-    );
+  // a filesystem that reflinks needs almost no space for the copy
+  if (!sameDevice) {
+    checkRoom(to, { freeBytes, neededBytes: needed, artifacts: plan.toCopy.length, from });
   }
 
   const meter = new ProgressMeter('syncing', 2 * needed, control.onProgress);
@@ -126,8 +120,4 @@ export function summary(
     bytes: moving.reduce((sum, i) => sum + i.bytes, 0),
     freeBytes,
   };
-}
-
-export function gib(bytes: number): string {
-  return `${(bytes / 2 ** 30).toFixed(2)} GiB`;
 }

@@ -6,10 +6,14 @@
  * boot volume (left behind by a program that wrote there while the disk was away). The boot volume is not `/`'s
  * device: since APFS, `/` is the read-only system volume and /Volumes lives on the Data volume (firmlinked), so
  * /Volumes/NAME is compared with /Volumes itself: a mounted disk has a device of its own.
+ *
+ * "Is there room?" A sync from the build folder and a pull over ssh are refused alike (VAULT_FULL) before their
+ * first byte when what they copy does not fit.
  */
 import { promises as fsp, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { AtlasError, toAtlasError } from '../../errors';
+import { formatBytes } from '../../format';
 
 /** Where macOS mounts volumes. */
 export const VOLUMES_ROOT = '/Volumes';
@@ -49,4 +53,30 @@ export async function checkVault(vault: string, options: VolumeOptions = {}): Pr
       { vault },
     );
   }
+}
+
+/** What a copy into the vault needs room for. */
+export interface VaultRoom {
+  /** the vault's free bytes */
+  freeBytes: number;
+  /** the bytes still to copy */
+  neededBytes: number;
+  /** how many artifacts they make */
+  artifacts: number;
+  /** where they come from, as the person knows it (the build folder, the build box's host name) */
+  from: string;
+}
+
+/** Room per artifact for its folder, checksum file and filesystem metadata, beyond its bytes. */
+const MARGIN_PER_ARTIFACT = 1024 * 1024;
+
+/** Throws VAULT_FULL when the copy does not fit in the vault's free space. */
+export function checkRoom(vault: string, room: VaultRoom): void {
+  const { freeBytes, neededBytes, artifacts } = room;
+  if (neededBytes + artifacts * MARGIN_PER_ARTIFACT <= freeBytes) return;
+  throw new AtlasError(
+    'VAULT_FULL',
+    `${vault} has ${formatBytes(freeBytes)} free but the copy from ${room.from} needs ${formatBytes(neededBytes)} (${artifacts} artifact${artifacts === 1 ? '' : 's'}). Nothing was copied.`,
+    { freeBytes, neededBytes },
+  );
 }

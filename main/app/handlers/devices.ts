@@ -1,0 +1,126 @@
+/**
+ * The drives and the jobs that read or write a card (flash, clone, restore, check), and cancelling a job. A device
+ * job only starts when the drive the user confirmed (device, size, serial) is still the one plugged in and is a
+ * permissible target; the job itself runs in the elevated helper (the context's runner).
+ */
+import { promises as fsp } from 'node:fs';
+import { AtlasError } from '../../engine/errors';
+import type { Drive } from '../../contract';
+import { appendDeployments, deploymentRecords } from '../../engine/library/deployments';
+import { cloneFolderName } from '../../shared/names';
+import { inspectClone } from '../clone-info';
+import { inspectImage } from '../image';
+import { checkRestoreRequest, restoreHostnames } from '../restore-request';
+import * as v from '../validate';
+import { empty, existing, tag } from './checks';
+import type { HandlerContext } from './context';
+import type { HandlerGroup } from './types';
+
+export type DeviceChannel =
+  'drives:list' | 'flash:start' | 'clone:start' | 'restore:start' | 'card:check' | 'job:cancel';
+
+const MAX_TARGETS = 16;
+
+export function deviceHandlers(ctx: HandlerContext): HandlerGroup<DeviceChannel> {
+  const { deps, settings, jobs } = ctx;
+  return {
+    'drives:list': async (request) => {
+      empty(request);
+      return deps.listDrives();
+    },
+    'flash:start': async (request) => {
+      const o = v.onlyKeys(v.object(request), ['image', 'targets', 'verify', 'usedBlocksOnly']);
+      const image = await inspectImage(v.path(o.image, 'The image'));
+      const verify = v.boolean(o.verify, 'Verify');
+      const usedBlocksOnly =
+        o.usedBlocksOnly === undefined ? false : v.boolean(o.usedBlocksOnly, 'Used blocks only');
+      if (usedBlocksOnly && image.format !== 'img') {
+        throw new AtlasError(
+          'INVALID_ARGUMENT',
+          `Writing only the used blocks needs a raw .img; ${image.name} is an archive. Flash it whole, or decompress it first.`,
+        );
+      }
+      if (!Array.isArray(o.targets) || o.targets.length === 0) {
+        throw new AtlasError('INVALID_ARGUMENT', 'Choose at least one card to flash.');
+      }
+      if (o.targets.length > MAX_TARGETS) {
+        throw new AtlasError('INVALID_ARGUMENT', `At most ${MAX_TARGETS} cards can be flashed at once.`);
+      }
+      const confirmed = o.targets.map((t, i) => v.snapshot(t, `Card ${i + 1}`));
+      if (new Set(confirmed.map((s) => s.device)).size !== confirmed.length) {
+        throw new AtlasError('INVALID_ARGUMENT', 'The same card is listed twice.');
+      }
+      const drives = await deps.listDrives();
+      const targets: Drive[] = [];
+      const context = { imageSize: image.imageSize, sourcePath: image.path, sourceName: image.name };
+      for (const snap of confirmed) targets.push(await ctx.resolveDrive(snap, 'write', context, drives));
+      return ctx.startDeviceJob(
+        'flash',
+        targets.map((d) => d.device),
+        { image, targets, confirmed, verify, usedBlocksOnly },
+      );
+    },
+    'clone:start': async (request) => {
+      const o = v.onlyKeys(v.object(request), ['source', 'tag', 'outDir', 'allowUnbooted']);
+      const confirmed = v.snapshot(o.source, 'The source card');
+      const t = tag(o.tag);
+      const allowUnbooted = v.optionalBoolean(o.allowUnbooted, 'Clone anyway') ?? false;
+      const outDir =
+        o.outDir === undefined ? (await settings.get()).buildFolder : v.path(o.outDir, 'The output folder');
+      const source = await ctx.resolveDrive(confirmed, 'read');
+      const target = `${outDir}/${cloneFolderName(t)}`;
+      if (
+        await fsp.stat(target).then(
+          () => true,
+          () => false,
+        )
+      ) {
+        throw new AtlasError(
+          'ALREADY_EXISTS',
+          `${target} already exists. Choose another tag, or move the old clone away.`,
+        );
+      }
+      return ctx.startDeviceJob('clone', [source.device], {
+        source,
+        confirmed,
+        tag: t,
+        outDir,
+        allowUnbooted,
+      });
+    },
+    'restore:start': async (request) => {
+      const r = checkRestoreRequest(request);
+      const folder = await existing(r.folder, 'The clone folder', 'folder');
+      const clone = await inspectClone(folder);
+      const drives = await deps.listDrives();
+      const context = { sourcePath: folder, sourceName: clone.name, imageSize: clone.neededBytes };
+      const targets: Drive[] = [];
+      for (const snap of r.confirmed) targets.push(await ctx.resolveDrive(snap, 'write', context, drives));
+      const hostnames = restoreHostnames(r.hostnamePattern, targets);
+      const job = { folder, intent: r.intent, targets, confirmed: r.confirmed, hostnames, grow: r.grow };
+      return ctx.startDeviceJob(
+        'restore',
+        targets.map((d) => d.device),
+        job,
+        async (value) => {
+          const records = deploymentRecords(
+            value,
+            targets.map((d) => ({ device: d.device, model: d.description, serial: d.serial, size: d.size })),
+            new Date(),
+          );
+          await appendDeployments((await settings.get()).buildFolder, records);
+        },
+      );
+    },
+    'card:check': async (request) => {
+      const o = v.onlyKeys(v.object(request), ['target']);
+      const confirmed = v.snapshot(o.target, 'The card');
+      const target = await ctx.resolveDrive(confirmed, 'write');
+      return ctx.startDeviceJob('check-card', [target.device], { target, confirmed });
+    },
+    'job:cancel': async (request) => {
+      const o = v.onlyKeys(v.object(request), ['jobId']);
+      return { cancelled: jobs.cancel(v.string(o.jobId, 'The job id', 64)) };
+    },
+  };
+}
