@@ -121,8 +121,12 @@ function owned(b: Buffer): Uint8Array {
   return new Uint8Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
 }
 
+/** The compressed bytes of the job at hand: one buffer, grown as needed, so each region is not new memory. */
+let regionBuffer = Buffer.alloc(0);
+
 function readRegion(job: InflateJob): Buffer {
-  const d = Buffer.allocUnsafeSlow(job.length);
+  if (regionBuffer.length < job.length) regionBuffer = Buffer.allocUnsafeSlow(job.length);
+  const d = regionBuffer.subarray(0, job.length);
   let got = 0;
   while (got < job.length) {
     const n = readSync(job.fd, d, got, job.length - got, job.start + got);
