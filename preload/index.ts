@@ -4,40 +4,11 @@
  * dropped files become paths through webUtils (File.path is gone since Electron 32).
  */
 import { contextBridge, ipcRenderer, webUtils, type IpcRendererEvent } from 'electron';
-import type { AtlasApi, EventChannel, RequestChannel } from '../main/contract';
+import type { AtlasApi } from '../main/contract';
+import { EVENT_CHANNELS, REQUEST_CHANNELS } from '../main/contract/channel-list';
 
-// Records, not arrays: a channel added to the contract and missing here is a type error.
-const REQUESTS: Record<RequestChannel, true> = {
-  'app:info': true,
-  'settings:get': true,
-  'settings:set': true,
-  'drives:list': true,
-  'dialog:open-file': true,
-  'dialog:open-folder': true,
-  'image:inspect': true,
-  'library:list': true,
-  'remote:list': true,
-  'clone:inspect': true,
-  'flash:start': true,
-  'insert:prepare-base': true,
-  'insert:check': true,
-  'insert:start': true,
-  'clone:start': true,
-  'restore:start': true,
-  'deploy:list': true,
-  'card:check': true,
-  'verify:start': true,
-  'vault:sync': true,
-  'vault:verify': true,
-  'job:cancel': true,
-  'log:list': true,
-  'shell:show-item': true,
-};
-const EVENTS: Record<EventChannel, true> = {
-  'job:progress': true,
-  'job:finished': true,
-  'drives:changed': true,
-};
+const REQUESTS = REQUEST_CHANNELS;
+const EVENTS = EVENT_CHANNELS;
 
 const api: AtlasApi = {
   invoke(channel, request) {

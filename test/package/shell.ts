@@ -4,12 +4,13 @@
  * and nothing else, every request channel of the contract is registered behind the sender check, the session
  * refuses permissions and outside requests, and quitting cancels a running job before the app exits.
  */
+import { REQUEST_CHANNELS } from '../../main/contract/channel-list';
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import type { AtlasApi, RequestChannel } from '../../main/contract';
+import type { AtlasApi } from '../../main/contract';
 import type * as RendererPolicy from '../../main/shared/renderer-policy';
 import {
   FakeWebContents,
@@ -22,33 +23,7 @@ import type { PackedApp } from './packed';
 import { ROOT } from './packed';
 import { shell } from '../support/sh';
 
-// A Record, so a channel added to the contract and not listed here is a type error.
-const CHANNELS: Record<RequestChannel, true> = {
-  'app:info': true,
-  'settings:get': true,
-  'settings:set': true,
-  'drives:list': true,
-  'dialog:open-file': true,
-  'dialog:open-folder': true,
-  'image:inspect': true,
-  'library:list': true,
-  'remote:list': true,
-  'clone:inspect': true,
-  'log:list': true,
-  'flash:start': true,
-  'insert:prepare-base': true,
-  'insert:check': true,
-  'insert:start': true,
-  'clone:start': true,
-  'restore:start': true,
-  'deploy:list': true,
-  'card:check': true,
-  'verify:start': true,
-  'vault:sync': true,
-  'vault:verify': true,
-  'job:cancel': true,
-  'shell:show-item': true,
-};
+const CHANNELS = REQUEST_CHANNELS;
 
 type Reply = { ok: true; value: unknown } | { ok: false; error: { code: string; message: string } };
 
