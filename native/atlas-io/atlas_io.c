@@ -1,7 +1,8 @@
 /*
  * The two descriptor controls the engine needs and Node has no API for (main/engine/io/cache.ts says when each
- * is used). Plain C against Node-API, so one build runs in Node and in Electron alike; each call runs on libuv's
- * thread pool (a full sync can take a second) and returns a promise.
+ * is used), and the block hash it needs fast (main/engine/io/hash-pool.ts). Plain C against Node-API, so one
+ * build runs in Node and in Electron alike; each call runs on libuv's thread pool (a full sync can take a second)
+ * and returns a promise.
  *
  *   nocache(fd)  macOS: fcntl(F_NOCACHE, 1), this descriptor's reads and writes bypass the unified buffer cache.
  *                Linux: posix_fadvise(POSIX_FADV_DONTNEED), the clean cached pages of the file are dropped, so
@@ -10,6 +11,11 @@
  *                stops there on macOS). Linux: fsync, which already asks the device to flush its cache.
  *
  * A failure rejects with an Error whose code is the errno's name (EBADF, ENOTTY, ...).
+ *
+ *   xxh64Segments(view, length, segment)  the XXH64 (xxh64.c) of each `segment`-byte piece of view[0, length),
+ *                as 16 hex digits each: the block hashes of a write and of its read-back, off the JS thread and
+ *                read in place (the wasm hasher copies every byte into its own memory first). The caller keeps
+ *                the bytes unchanged until the promise settles; a reference keeps the view alive meanwhile.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -19,6 +25,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 #include <node_api.h>
+#include "xxh64.h"
 
 enum op { OP_NOCACHE, OP_FULLSYNC };
 
@@ -115,12 +122,109 @@ static napi_value start(napi_env env, napi_callback_info info, enum op op) {
 static napi_value nocache(napi_env env, napi_callback_info info) { return start(env, info, OP_NOCACHE); }
 static napi_value fullsync(napi_env env, napi_callback_info info) { return start(env, info, OP_FULLSYNC); }
 
+/* ---- block hashes ---- */
+
+struct hash_work {
+  napi_async_work work;
+  napi_deferred deferred;
+  napi_ref view;
+  const uint8_t *data;
+  size_t length;
+  size_t segment;
+  size_t count;
+  uint64_t *hashes;
+};
+
+static void hash_execute(napi_env env, void *data) {
+  (void)env;
+  struct hash_work *w = data;
+  for (size_t i = 0; i < w->count; i++) {
+    size_t at = i * w->segment;
+    size_t n = w->length - at < w->segment ? w->length - at : w->segment;
+    w->hashes[i] = atlas_xxh64(w->data + at, n, 0);
+  }
+}
+
+static void hash_complete(napi_env env, napi_status status, void *data) {
+  struct hash_work *w = data;
+  napi_value result;
+  if (status == napi_ok && napi_create_array_with_length(env, w->count, &result) == napi_ok) {
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < w->count; i++) {
+      char hex[16];
+      for (int k = 0; k < 16; k++) hex[k] = digits[(w->hashes[i] >> (60 - 4 * k)) & 15];
+      napi_value text;
+      napi_create_string_latin1(env, hex, 16, &text);
+      napi_set_element(env, result, (uint32_t)i, text);
+    }
+    napi_resolve_deferred(env, w->deferred, result);
+  } else {
+    napi_value message;
+    napi_create_string_utf8(env, "xxh64Segments was cancelled", NAPI_AUTO_LENGTH, &message);
+    napi_create_error(env, NULL, message, &result);
+    napi_reject_deferred(env, w->deferred, result);
+  }
+  napi_delete_reference(env, w->view);
+  napi_delete_async_work(env, w->work);
+  free(w->hashes);
+  free(w);
+}
+
+static napi_value xxh64_segments(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3], promise, name;
+  bool is_view = false;
+  void *data = NULL;
+  size_t byte_length = 0;
+  int64_t length = -1, segment = 0;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3 ||
+      napi_is_typedarray(env, argv[0], &is_view) != napi_ok || !is_view ||
+      napi_get_value_int64(env, argv[1], &length) != napi_ok ||
+      napi_get_value_int64(env, argv[2], &segment) != napi_ok) {
+    napi_throw_type_error(env, NULL, "xxh64Segments(view, length, segment)");
+    return NULL;
+  }
+  napi_typedarray_type type;
+  size_t elements;
+  napi_get_typedarray_info(env, argv[0], &type, &elements, &data, NULL, NULL);
+  if (type != napi_uint8_array) {
+    napi_throw_type_error(env, NULL, "xxh64Segments: the view must be a Uint8Array");
+    return NULL;
+  }
+  byte_length = elements;
+  if (length < 0 || (uint64_t)length > byte_length || segment <= 0) {
+    napi_throw_range_error(env, NULL, "xxh64Segments: length or segment out of range");
+    return NULL;
+  }
+  struct hash_work *w = calloc(1, sizeof *w);
+  size_t count = length == 0 ? 0 : ((size_t)length + (size_t)segment - 1) / (size_t)segment;
+  uint64_t *hashes = calloc(count ? count : 1, sizeof *hashes);
+  if (!w || !hashes) {
+    free(w);
+    free(hashes);
+    napi_throw_error(env, NULL, "out of memory");
+    return NULL;
+  }
+  w->data = data;
+  w->length = (size_t)length;
+  w->segment = (size_t)segment;
+  w->count = count;
+  w->hashes = hashes;
+  napi_create_reference(env, argv[0], 1, &w->view);
+  napi_create_promise(env, &w->deferred, &promise);
+  napi_create_string_utf8(env, "atlas_io.xxh64Segments", NAPI_AUTO_LENGTH, &name);
+  napi_create_async_work(env, NULL, name, hash_execute, hash_complete, w, &w->work);
+  napi_queue_async_work(env, w->work);
+  return promise;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"nocache", NULL, nocache, NULL, NULL, NULL, napi_default, NULL},
       {"fullsync", NULL, fullsync, NULL, NULL, NULL, napi_default, NULL},
+      {"xxh64Segments", NULL, xxh64_segments, NULL, NULL, NULL, napi_default, NULL},
   };
-  napi_define_properties(env, exports, 2, props);
+  napi_define_properties(env, exports, 3, props);
   return exports;
 }
 

@@ -2,8 +2,8 @@
   "targets": [
     {
       "target_name": "atlas_io",
-      "sources": ["atlas_io.c"],
-      "cflags": ["-Wall", "-Wextra", "-O2"],
+      "sources": ["atlas_io.c", "xxh64.c"],
+      "cflags": ["-Wall", "-Wextra", "-O3"],
       "xcode_settings": { "MACOSX_DEPLOYMENT_TARGET": "11.0", "OTHER_CFLAGS": ["-Wall", "-Wextra"] }
     }
   ]

@@ -8,14 +8,8 @@ import assert from 'node:assert/strict';
 import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  fullSync,
-  loadAddon,
-  readBackPlan,
-  readsMedium,
-  syncPlan,
-  uncached,
-} from '../../main/engine/io/cache';
+import { fullSync, readBackPlan, readsMedium, syncPlan, uncached } from '../../main/engine/io/cache';
+import { loadAddon } from '../../main/engine/io/addon';
 import { flashJob } from '../../main/engine/jobs/flash';
 import { rejection } from '../support/assert';
 import { attachLoop, type LoopDevice } from '../support/loop';

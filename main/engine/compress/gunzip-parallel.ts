@@ -11,6 +11,11 @@
  * next and inflated again. The output is given out in file order; how far the file is read ahead is bounded
  * by the regions in the works and by what the reader has not taken yet (back-pressure).
  *
+ * The memory a region was inflated into goes back to its worker once the reader has read it (recycle(); the
+ * partclone reader says when, see its `release` option): the worker inflates the next regions into pages already
+ * mapped (gunzip-worker.ts says what that saves). Memory given back is transferred, so a view of it the reader
+ * still held would read as empty, never as another region's bytes.
+ *
  * What cannot be split this way (a single-member file from pigz, a member larger than the window, a damaged
  * or truncated member) is read on from the last proven member boundary by the serial gunzip, which also gives
  * the error a person reads. So every file reads exactly as the serial gunzip would read it, only faster.
@@ -23,7 +28,7 @@ import { Readable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import { AtlasError, destroyOnAbort, toAtlasError } from '../errors';
 import { createGunzip } from './gunzip-stream';
-import type { InflateJob, InflateReply } from './gunzip-worker';
+import type { InflateJob, InflateReply, RecycleMessage } from './gunzip-worker';
 
 export interface ParallelGunzipOptions {
   /** worker threads, default the available cores */
@@ -102,6 +107,8 @@ class ParallelGunzip extends Readable {
   private pumpQueued = false;
   private shuttingDown = false;
   private done = false;
+  /** memory given out that a worker inflated into, and the worker it goes back to */
+  private readonly lent = new WeakMap<ArrayBufferLike, Slot>();
 
   constructor(
     private readonly path: string,
@@ -151,6 +158,19 @@ class ParallelGunzip extends Readable {
     callback(error);
   }
 
+  /**
+   * The reader is done with `memory` (the buffer behind chunks it was given): it goes back to the worker that
+   * inflated into it. Memory this stream did not lend is ignored.
+   */
+  recycle(memory: ArrayBufferLike): void {
+    const slot = this.lent.get(memory);
+    if (!slot) return;
+    this.lent.delete(memory);
+    if (this.shuttingDown || !this.slots.includes(slot) || memory.byteLength === 0) return;
+    const message: RecycleMessage = { recycle: memory as ArrayBuffer };
+    slot.worker.postMessage(message, [memory as ArrayBuffer]);
+  }
+
   /** Gives out what is ready in order, posts what is found to the workers, and reads on when there is room. */
   private pump(): void {
     if (this.serial || this.done || this.destroyed) return;
@@ -160,7 +180,8 @@ class ParallelGunzip extends Readable {
       if (reply.ok) {
         this.ahead.shift();
         if (reply.data.byteLength > 0) {
-          // one region's output per read: the reader takes it as it is, without joining chunks
+          // one region's output per read: the reader takes it as it is, without joining chunks (regions
+          // smaller than the high-water mark may still be read joined: a copy, whose parts are not recycled)
           this.wanted = false;
           this.push(Buffer.from(reply.data.buffer, reply.data.byteOffset, reply.data.byteLength));
         }
@@ -305,6 +326,7 @@ class ParallelGunzip extends Readable {
     this.jobs.delete(reply.id);
     if (!job || job.region.job !== reply.id) return this.pump();
     job.region.reply = reply;
+    if (reply.ok) this.lent.set(reply.data.buffer, slot);
     this.pump();
   }
 
@@ -345,6 +367,11 @@ class ParallelGunzip extends Readable {
 
 function newRegion(start: number): Region {
   return { start, end: start, last: false, job: 0 };
+}
+
+/** Where `stream` is a parallel gunzip, how its reader hands back memory it has read (see recycle()). */
+export function recyclerOf(stream: Readable): ((memory: ArrayBufferLike) => void) | undefined {
+  return stream instanceof ParallelGunzip ? (memory) => stream.recycle(memory) : undefined;
 }
 
 /**

@@ -6,9 +6,9 @@ import { createReadStream, promises as fsp } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { toAtlasError } from '../errors';
 import { createGunzip, isGzipMagic } from './gunzip-stream';
-import { createParallelGunzip } from './gunzip-parallel';
+import { createParallelGunzip, recyclerOf } from './gunzip-parallel';
 
-export { createGunzip, isGzipMagic };
+export { createGunzip, isGzipMagic, recyclerOf };
 
 export interface OpenedImage {
   /** the decompressed bytes */

@@ -1,14 +1,11 @@
 /**
  * Reading back from the medium and making writes durable, on each platform. Node has an API for neither of the
- * macOS calls, so they come from a small Node-API addon in C (native/atlas-io, built with the project by node-gyp
- * and packed per architecture, see scripts/build-native.mjs). An addon of our own rather than an FFI package:
- * two fcntl calls do not need a foreign-function library shipping binaries for every platform, and its Linux
- * branch (posix_fadvise, fsync) runs in the Linux tests through the same binding the Mac uses.
+ * macOS calls, so they come from the engine's small Node-API addon in C (addon.ts); its Linux branch
+ * (posix_fadvise, fsync) runs in the Linux tests through the same binding the Mac uses.
  *
  * Which call each platform gets is decided by the pure functions below, tested with the platform injected.
  */
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { loadAddon } from './addon';
 import type { DeviceHandle } from './fd-handle';
 
 /** How a read-back is kept from answering out of the cache. */
@@ -42,28 +39,6 @@ export function readsMedium(plan: ReadBackPlan | 'cached'): boolean {
  */
 export function syncPlan(platform: NodeJS.Platform): 'f_fullfsync' | 'fsync' {
   return platform === 'darwin' ? 'f_fullfsync' : 'fsync';
-}
-
-interface Addon {
-  nocache(fd: number): Promise<void>;
-  fullsync(fd: number): Promise<void>;
-}
-
-let addon: Addon | null | undefined;
-
-/** The addon beside the compiled engine (out/native), or null where it was not built. */
-export function loadAddon(): Addon | null {
-  if (addon === undefined) {
-    try {
-      // out/main/engine/io → out/native; electron-builder unpacks *.node, so this resolves in the package too
-      addon = createRequire(__filename)(
-        join(__dirname, '..', '..', '..', 'native', 'atlas_io.node'),
-      ) as Addon;
-    } catch {
-      addon = null;
-    }
-  }
-  return addon;
 }
 
 /**

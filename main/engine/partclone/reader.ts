@@ -40,6 +40,12 @@ export interface PartcloneReaderOptions {
    * (restore gathers it into aligned buffers), this saves a copy into fresh memory per block.
    */
   views?: boolean;
+  /**
+   * Views only: called with the memory behind the source's chunks once no run handed out still views it, so the
+   * source can reuse it (gunzip-parallel.ts recycle). A run's data may then be used only until the next run is
+   * asked for.
+   */
+  release?: (memory: ArrayBufferLike) => void;
 }
 
 export interface PartcloneStreamReader {
@@ -68,8 +74,29 @@ class ByteSource {
   private ended = false;
   /** bytes consumed so far = offset in the image of the next byte */
   offset = 0;
+  /** per source memory: its chunks buffered here and the views of it handed out and not given back yet */
+  private readonly holds = new Map<ArrayBufferLike, number>();
+  /** memory is released from the data on (the header's views are used after the chunk they came from is gone) */
+  releasing = false;
 
-  constructor(private readonly iterator: AsyncIterator<Uint8Array>) {}
+  constructor(
+    private readonly iterator: AsyncIterator<Uint8Array>,
+    private readonly release?: (memory: ArrayBufferLike) => void,
+  ) {}
+
+  /** A view of `memory` is out (or a chunk of it buffered). */
+  hold(memory: ArrayBufferLike): void {
+    if (this.release) this.holds.set(memory, (this.holds.get(memory) ?? 0) + 1);
+  }
+
+  /** A view of `memory` is given back: with none left, the memory goes back to the source. */
+  drop(memory: ArrayBufferLike): void {
+    const n = this.holds.get(memory);
+    if (n === undefined) return;
+    if (n > 1) return void this.holds.set(memory, n - 1);
+    this.holds.delete(memory);
+    if (this.releasing) this.release?.(memory);
+  }
 
   /** Buffers at least n bytes unless the source ends first; returns how many are available. */
   async fill(n: number): Promise<number> {
@@ -87,6 +114,7 @@ class ByteSource {
       const chunk = Buffer.isBuffer(next.value) ? next.value : Buffer.from(next.value);
       if (chunk.length === 0) continue;
       this.chunks.push(chunk);
+      this.hold(chunk.buffer);
       this.buffered += chunk.length;
     }
     return Math.min(this.buffered, n);
@@ -110,11 +138,15 @@ class ByteSource {
     return chunk ? chunk.length - this.head : 0;
   }
 
-  /** n buffered bytes as one Buffer (a view when they sit in one chunk). */
-  takeBuffer(n: number): Buffer {
+  /**
+   * n buffered bytes as one Buffer (a view when they sit in one chunk). `held`: the caller keeps it past the next
+   * take, and drops it when done (its memory must not go back before; held before the chunk is used up).
+   */
+  takeBuffer(n: number, held = false): Buffer {
     const chunk = this.chunks[0];
     if (chunk && chunk.length - this.head >= n) {
       const view = chunk.subarray(this.head, this.head + n);
+      if (held) this.hold(view.buffer);
       this.consumed(n);
       return view;
     }
@@ -128,7 +160,7 @@ class ByteSource {
     this.buffered -= m;
     this.offset += m;
     if (this.head === this.chunks[0]!.length) {
-      this.chunks.shift();
+      this.drop(this.chunks.shift()!.buffer);
       this.head = 0;
     }
   }
@@ -151,7 +183,7 @@ export async function openPartcloneStream(
   source: Readable | AsyncIterable<Uint8Array>,
   options: PartcloneReaderOptions = {},
 ): Promise<PartcloneStreamReader> {
-  const src = new ByteSource(source[Symbol.asyncIterator]());
+  const src = new ByteSource(source[Symbol.asyncIterator](), options.views ? options.release : undefined);
   try {
     return await openOn(src, options);
   } catch (error) {
@@ -270,6 +302,7 @@ async function* dataRuns(
   const maxRunBlocks = Math.max(1, Math.floor((options.maxRunBytes ?? 8 * 1024 * 1024) / B));
   // Past this much unverified data (huge groups) runs are handed out before their checksum arrives.
   const maxUnverifiedBlocks = Math.max(maxRunBlocks, Math.floor((64 * 1024 * 1024) / B));
+  src.releasing = true;
 
   let got = 0; // blocks read
   let verified = 0; // blocks covered by a good checksum (or all read, when there is nothing to check)
@@ -359,7 +392,7 @@ async function* dataRuns(
         // whole blocks that lie in one chunk are handed out as a view of it; a block across two is copied
         for (let k = 0; k < n;) {
           const count = Math.min(n - k, Math.max(1, Math.floor(src.contiguous() / B)));
-          const data = src.takeBuffer(count * B);
+          const data = src.takeBuffer(count * B, true);
           check(data, count);
           closed.push({ firstBlock: block + k, count, data, endIndex: got + k + count });
           k += count;
@@ -367,7 +400,11 @@ async function* dataRuns(
         block += n;
         left -= n;
         await advance(n);
-        while (closed.length && closed[0]!.endIndex <= verified) yield toRun(closed.shift()!, B);
+        while (closed.length && closed[0]!.endIndex <= verified) {
+          const done = closed.shift()!;
+          yield toRun(done, B);
+          src.drop(done.data.buffer); // asked for the next run: done with this one
+        }
         continue;
       }
       if (open && (open.firstBlock + open.count !== block || open.count === maxRunBlocks)) {
@@ -403,7 +440,10 @@ async function* dataRuns(
       { offset: src.offset },
     );
   }
-  for (const run of closed) yield toRun(run, B);
+  for (const run of closed) {
+    yield toRun(run, B);
+    src.drop(run.data.buffer);
+  }
   await src.close();
 }
 

@@ -9,12 +9,14 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import {
   createParallelGunzip,
+  recyclerOf,
   type ParallelGunzipOptions,
 } from '../../../main/engine/compress/gunzip-parallel';
+import { inflatesInPlace } from '../../../main/engine/compress/gunzip-worker';
 import { openMaybeGzipped } from '../../../main/engine/compress/gunzip';
 import { scratchDir, shell } from '../../support/sh';
 
@@ -86,6 +88,38 @@ test('multi-member: every member inflated on the workers, in order, byte for byt
   const opened = await openMaybeGzipped(path);
   assert.equal(opened.compressed, true);
   assert.ok((await readAll(opened.stream)).data.equals(data));
+});
+
+test('the workers inflate into given memory in this Node (the fast path is the one that runs)', () => {
+  assert.equal(inflatesInPlace(), true);
+});
+
+test('memory read and handed back is inflated into again: the output stays byte for byte, a stale view empties', async () => {
+  // members larger than the stream's high-water mark (1 MiB), as our clones' (4 MiB): read one at a time
+  const data = sampleData(12_000_000);
+  const path = file('recycled.gz', ...members(data, 1_500_000));
+  const stream = createParallelGunzip(path, { workers: 2, readBytes: 65536 });
+  const recycle = recyclerOf(stream)!;
+  assert.ok(recycle, 'a parallel gunzip takes memory back');
+  const copies: Buffer[] = [];
+  const stale: Buffer[] = [];
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    copies.push(Buffer.from(chunk)); // read it
+    stale.push(chunk);
+    recycle(chunk.buffer); // done with it
+    recycle(chunk.buffer); // twice is harmless
+  }
+  assert.ok(Buffer.concat(copies).equals(data));
+  // what went back was transferred: a view kept past its hand-back reads as empty, never as another region
+  // (the last regions come after the workers stopped: nothing takes them back)
+  assert.ok(stale.length >= 8);
+  assert.deepEqual(
+    stale.slice(0, -2).map((c) => c.length),
+    stale.slice(0, -2).map(() => 0),
+  );
+  // and memory given by the caller is ignored
+  recycle(new ArrayBuffer(16));
+  assert.equal(recyclerOf(Readable.from([Buffer.from('plain')])), undefined);
 });
 
 test('a single member (as pigz writes) larger than the window is read serially, and right', async () => {

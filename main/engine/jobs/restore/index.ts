@@ -20,7 +20,7 @@ import { makeBlockFile, type BlockFile } from '../../io/block-file';
 import { alignedHandle } from '../../io/aligned-handle';
 import { ioUnit } from '../../io/direct';
 import { BlockHasher } from '../../io/hash-pool';
-import { openMaybeGzipped } from '../../compress/gunzip';
+import { openMaybeGzipped, recyclerOf } from '../../compress/gunzip';
 import { openPartcloneStream } from '../../partclone';
 import { applyPartitionTable, growLastPartition } from '../../partition';
 import type { PartitionTable } from '../../partition/types';
@@ -117,8 +117,9 @@ export async function restoreJob(options: RestoreOptions, control: JobControl = 
 
   const cards = options.targets.map(newCard);
   const tables = new Map<RestoreCard, TableWrite[]>();
-  // Hashed inline, on this thread: the cores are the inflating workers' (gunzip-parallel.ts), and the pool's
-  // messages cost more than the hash (1.15 GiB in 4 MiB chunks: 170 ms of CPU inline, 350 ms through the pool).
+  // The addon's hash on libuv's threads (hash-pool.ts); without it inline, never on wasm workers: the cores are
+  // the inflating workers' (gunzip-parallel.ts), and the pool's messages cost more than the hash (1.15 GiB in
+  // 4 MiB chunks: 170 ms of CPU inline, 350 ms through the pool).
   const hasher = new BlockHasher(0);
   const board = new CardBoard(cards);
   let writeSeconds: number;
@@ -290,13 +291,17 @@ async function restorePartition(
 ): Promise<void> {
   const offset = p.entry.start * table.sectorSize;
   const { stream } = await openMaybeGzipped(join(folder, p.image.file), signal ? { signal } : {});
-  // views, not copies: the writer gathers the runs into its aligned buffers anyway
-  const reader = await openPartcloneStream(stream, { views: true, ...(signal ? { signal } : {}) }).catch(
-    (error: unknown) => {
-      stream.destroy();
-      return inFile(p.image.file)(error);
-    },
-  );
+  // views, not copies: the writer gathers the runs into its aligned buffers anyway, each before asking for the
+  // next run, so the inflated memory can go back to the workers (release)
+  const release = recyclerOf(stream);
+  const reader = await openPartcloneStream(stream, {
+    views: true,
+    ...(release ? { release } : {}),
+    ...(signal ? { signal } : {}),
+  }).catch((error: unknown) => {
+    stream.destroy();
+    return inFile(p.image.file)(error);
+  });
   try {
     const { blockSize } = reader.header;
     const runs = reader.runs();

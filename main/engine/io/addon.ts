@@ -1,0 +1,33 @@
+/**
+ * The engine's Node-API addon (native/atlas-io, built with the project by node-gyp and packed per architecture,
+ * see scripts/build-native.mjs): the descriptor controls Node has no API for (cache.ts) and the block hash
+ * (hash-pool.ts). An addon of our own rather than an FFI package: two fcntl calls and a hash do not need a
+ * foreign-function library shipping binaries for every platform. Everything that uses it has a fallback, so a
+ * build without it still works, slower or less sure of the medium.
+ */
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+
+export interface Addon {
+  nocache(fd: number): Promise<void>;
+  fullsync(fd: number): Promise<void>;
+  /** XXH64 of each `segment`-byte piece of view[0, length), 16 hex digits each, hashed off the JS thread */
+  xxh64Segments(view: Uint8Array, length: number, segment: number): Promise<string[]>;
+}
+
+let addon: Addon | null | undefined;
+
+/** The addon beside the compiled engine (out/native), or null where it was not built. */
+export function loadAddon(): Addon | null {
+  if (addon === undefined) {
+    try {
+      // out/main/engine/io → out/native; electron-builder unpacks *.node, so this resolves in the package too
+      addon = createRequire(__filename)(
+        join(__dirname, '..', '..', '..', 'native', 'atlas_io.node'),
+      ) as Addon;
+    } catch {
+      addon = null;
+    }
+  }
+  return addon;
+}
