@@ -93,10 +93,10 @@ export async function sha256Readable(
  * SHA-256 of a file or block device (whole device capacity), with large reads. The next read is issued
  * before the current buffer is hashed, so disk and CPU overlap.
  */
-export async function sha256File(
-  path: string,
-  control: JobControl & { stage?: JobStage; length?: number } = {},
-): Promise<string> {
+/** `cached`: read through the page cache whatever the size, for a file read again right after (see DIRECT_MIN). */
+type HashFileOptions = JobControl & { stage?: JobStage; length?: number; cached?: boolean };
+
+export async function sha256File(path: string, control: HashFileOptions = {}): Promise<string> {
   return (await sha256FileWithSize(path, control)).sha256;
 }
 
@@ -109,16 +109,16 @@ export async function sha256File(
 const DIRECT_MIN = HASH_READ_SIZE;
 
 /** Like sha256File, also returning the number of bytes hashed. `length` hashes only the first bytes. */
-export async function sha256FileWithSize(
-  path: string,
-  control: JobControl & { stage?: JobStage; length?: number } = {},
-): Promise<HashResult> {
+export async function sha256FileWithSize(path: string, control: HashFileOptions = {}): Promise<HashResult> {
   throwIfCancelled(control.signal);
   const size = await fsp.stat(path).then(
     (st) => (st.isFile() ? st.size : DIRECT_MIN),
     () => 0, // openDirect says what is wrong
   );
-  const file = await openDirect(path, { write: false, direct: size >= DIRECT_MIN });
+  const file = await openDirect(path, {
+    write: false,
+    direct: control.cached !== true && size >= DIRECT_MIN,
+  });
   const total = control.length === undefined ? file.size : Math.min(control.length, file.size);
   const meter = new ProgressMeter(control.stage ?? 'hashing', total, control.onProgress, { detail: path });
   const result = await hashOpened(file, total, control.signal, (done) => meter.set(done));

@@ -87,7 +87,9 @@ export async function checkCloneManifest(
       );
     }
     const done = meter.bytesDone;
+    // through the page cache: restore and verify read the files again right after, and an archive has no holes
     const sha256 = await sha256File(path, {
+      cached: true,
       ...(control.signal ? { signal: control.signal } : {}),
       onProgress: (p) => meter.set(done + p.bytesDone),
     });
