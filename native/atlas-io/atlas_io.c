@@ -16,6 +16,9 @@
  *                as 16 hex digits each: the block hashes of a write and of its read-back, off the JS thread and
  *                read in place (the wasm hasher copies every byte into its own memory first). The caller keeps
  *                the bytes unchanged until the promise settles; a reference keeps the view alive meanwhile.
+ *   crc32Raw(view, register)  the CRC-32 register after the view's bytes (crc32.c: no inversions; zlib's crc32 is
+ *                ~crc32Raw(~c)), synchronously: partclone's block checksums and the gzip members' on the threads
+ *                that hold the bytes. crc32Fast says whether the folding (PCLMULQDQ) path runs here.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -25,6 +28,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 #include <node_api.h>
+#include "crc32.h"
 #include "xxh64.h"
 
 enum op { OP_NOCACHE, OP_FULLSYNC };
@@ -218,13 +222,43 @@ static napi_value xxh64_segments(napi_env env, napi_callback_info info) {
   return promise;
 }
 
+/* ---- CRC-32 ---- */
+
+static napi_value crc32_raw(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], result;
+  bool is_view = false;
+  uint32_t reg = 0;
+  napi_typedarray_type type;
+  size_t length = 0;
+  void *data = NULL;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2 ||
+      napi_is_typedarray(env, argv[0], &is_view) != napi_ok || !is_view ||
+      napi_get_value_uint32(env, argv[1], &reg) != napi_ok) {
+    napi_throw_type_error(env, NULL, "crc32Raw(view, register)");
+    return NULL;
+  }
+  napi_get_typedarray_info(env, argv[0], &type, &length, &data, NULL, NULL);
+  if (type != napi_uint8_array) {
+    napi_throw_type_error(env, NULL, "crc32Raw: the view must be a Uint8Array");
+    return NULL;
+  }
+  napi_create_uint32(env, atlas_crc32_raw(reg, data, length), &result);
+  return result;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
+  atlas_crc32_init();
+  napi_value fast;
+  napi_get_boolean(env, atlas_crc32_fast() != 0, &fast);
   napi_property_descriptor props[] = {
       {"nocache", NULL, nocache, NULL, NULL, NULL, napi_default, NULL},
       {"fullsync", NULL, fullsync, NULL, NULL, NULL, napi_default, NULL},
       {"xxh64Segments", NULL, xxh64_segments, NULL, NULL, NULL, napi_default, NULL},
+      {"crc32Raw", NULL, crc32_raw, NULL, NULL, NULL, napi_default, NULL},
+      {"crc32Fast", NULL, NULL, NULL, NULL, fast, napi_enumerable, NULL},
   };
-  napi_define_properties(env, exports, 3, props);
+  napi_define_properties(env, exports, 5, props);
   return exports;
 }
 

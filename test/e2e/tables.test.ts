@@ -60,7 +60,7 @@ test('an empty library says so in each place, with no empty tables', async () =>
     async ({ page }) => {
       const said = [
         'Nothing here yet. Insert builds golden images; Clone saves clone folders.',
-        'No card has been flashed, cloned or restored yet.',
+        'No flash, clone, restore, insert or vault sync has run yet.',
         'No clone has been restored onto a card from this build folder yet.',
       ];
       for (const text of said) await page.getByText(text, { exact: true }).waitFor();

@@ -20,14 +20,13 @@
  * or truncated member) is read on from the last proven member boundary by the serial gunzip, which also gives
  * the error a person reads. So every file reads exactly as the serial gunzip would read it, only faster.
  */
-import { createReadStream } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import { AtlasError, destroyOnAbort, toAtlasError } from '../errors';
-import { createGunzip } from './gunzip-stream';
+import { gunzipFile } from './gunzip-stream';
 import type { InflateJob, InflateReply, RecycleMessage } from './gunzip-worker';
 
 export interface ParallelGunzipOptions {
@@ -101,7 +100,7 @@ class ParallelGunzip extends Readable {
   private readonly slots: Slot[] = [];
   private readonly jobs = new Map<number, { region: Region; slot: Slot }>();
   private nextJob = 1;
-  private serial: { file: Readable; gunzip: Readable } | null = null;
+  private serial: Readable | null = null;
   /** the reader asked for data (_read) and has not been given any since */
   private wanted = false;
   private pumpQueued = false;
@@ -137,7 +136,7 @@ class ParallelGunzip extends Readable {
 
   override _read(): void {
     if (this.serial) {
-      this.serial.gunzip.resume();
+      this.serial.resume();
       return;
     }
     this.wanted = true;
@@ -153,8 +152,7 @@ class ParallelGunzip extends Readable {
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     this.stopParallel();
-    this.serial?.gunzip.destroy();
-    this.serial?.file.destroy();
+    this.serial?.destroy();
     callback(error);
   }
 
@@ -333,16 +331,13 @@ class ParallelGunzip extends Readable {
   /** Reads the rest of the file from `from`, a proven member boundary, with the serial gunzip. */
   private toSerial(from: number): void {
     this.stopParallel();
-    const file = createReadStream(this.path, { start: from, highWaterMark: 1024 * 1024 });
-    const gunzip = createGunzip(this.name);
-    this.serial = { file, gunzip };
-    file.on('error', (error) => this.destroy(toAtlasError(error, `Cannot read ${this.name}`)));
+    const gunzip = gunzipFile(this.path, { start: from, name: this.name });
+    this.serial = gunzip;
     gunzip.on('error', (error) => this.destroy(error));
     gunzip.on('data', (data: Buffer) => {
       if (!this.push(data)) gunzip.pause();
     });
     gunzip.on('end', () => this.push(null));
-    file.pipe(gunzip);
   }
 
   /**

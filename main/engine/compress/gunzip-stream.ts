@@ -3,7 +3,8 @@
  * parallel writer produce) and ignores zero padding after the last member; this module adds errors a person
  * can act on. The parallel gunzip falls back on it for what it cannot split (gunzip-parallel.ts).
  */
-import { Transform, type TransformCallback } from 'node:stream';
+import { createReadStream } from 'node:fs';
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { createGunzip as zlibGunzip, type Gunzip } from 'node:zlib';
 import { AtlasError, toAtlasError } from '../errors';
 
@@ -66,4 +67,24 @@ export function createGunzip(name = 'The gzip file'): Transform {
   };
   inner.on('error', (error) => outer.destroy(gunzipError(error, name)));
   return outer;
+}
+
+/**
+ * The inflated bytes of the gzip file at `path`, read serially from byte `start` (a member boundary; default
+ * the start). A read error ends it as "Cannot read <name>"; destroying it, or its end, closes the file.
+ */
+export function gunzipFile(
+  path: string,
+  options: { start?: number; name?: string; readBytes?: number; signal?: AbortSignal | undefined } = {},
+): Readable {
+  const name = options.name ?? path;
+  const file = createReadStream(path, {
+    highWaterMark: options.readBytes ?? 1024 * 1024,
+    ...(options.start ? { start: options.start } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  const gunzip = createGunzip(name);
+  file.on('error', (error) => gunzip.destroy(toAtlasError(error, `Cannot read ${name}`)));
+  gunzip.on('close', () => file.destroy());
+  return file.pipe(gunzip);
 }

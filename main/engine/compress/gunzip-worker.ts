@@ -15,7 +15,8 @@
  */
 import { readSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
-import { constants, createInflateRaw, crc32, inflateRawSync, type InflateRaw } from 'node:zlib';
+import { constants, createInflateRaw, inflateRawSync, type InflateRaw } from 'node:zlib';
+import { crc32 } from '../io/crc32';
 
 export interface InflateJob {
   id: number;

@@ -5,7 +5,7 @@
 import { createReadStream, promises as fsp } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { toAtlasError } from '../errors';
-import { createGunzip, isGzipMagic } from './gunzip-stream';
+import { createGunzip, gunzipFile, isGzipMagic } from './gunzip-stream';
 import { createParallelGunzip, recyclerOf } from './gunzip-parallel';
 
 export { createGunzip, isGzipMagic, recyclerOf };
@@ -42,14 +42,8 @@ export async function openMaybeGzipped(
     throw toAtlasError(error, `Cannot open ${path}`);
   }
   if (isGzipMagic(head) && options.headOnly) {
-    const file = createReadStream(path, {
-      highWaterMark: 64 * 1024,
-      ...(options.signal ? { signal: options.signal } : {}),
-    });
-    const gunzip = createGunzip(path);
-    file.on('error', (error) => gunzip.destroy(toAtlasError(error, `Cannot read ${path}`)));
-    gunzip.on('close', () => file.destroy());
-    return { stream: file.pipe(gunzip), compressed: true, fileSize };
+    const stream = gunzipFile(path, { readBytes: 64 * 1024, signal: options.signal });
+    return { stream, compressed: true, fileSize };
   }
   if (isGzipMagic(head)) {
     const stream = createParallelGunzip(path, options.signal ? { signal: options.signal } : {});

@@ -7,7 +7,7 @@ import { promises as fsp } from 'node:fs';
 import { basename, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
-import { crc32 } from 'node:zlib';
+import { crc32 } from '../io/crc32';
 import { AtlasError } from '../errors';
 import type { WorkerMessage } from './source-xz-worker';
 

@@ -1,9 +1,9 @@
 /**
  * The engine's Node-API addon (native/atlas-io, built with the project by node-gyp and packed per architecture,
- * see scripts/build-native.mjs): the descriptor controls Node has no API for (cache.ts) and the block hash
- * (hash-pool.ts). An addon of our own rather than an FFI package: two fcntl calls and a hash do not need a
- * foreign-function library shipping binaries for every platform. Everything that uses it has a fallback, so a
- * build without it still works, slower or less sure of the medium.
+ * see scripts/build-native.mjs): the descriptor controls Node has no API for (cache.ts), the block hash
+ * (hash-pool.ts) and a fast CRC-32 (crc32.ts). An addon of our own rather than an FFI package: two fcntl calls,
+ * a hash and a CRC do not need a foreign-function library shipping binaries for every platform. Everything that
+ * uses it has a fallback, so a build without it still works, slower or less sure of the medium.
  */
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -13,6 +13,10 @@ export interface Addon {
   fullsync(fd: number): Promise<void>;
   /** XXH64 of each `segment`-byte piece of view[0, length), 16 hex digits each, hashed off the JS thread */
   xxh64Segments(view: Uint8Array, length: number, segment: number): Promise<string[]>;
+  /** the CRC-32 register after the view's bytes, no inversions (crc32.ts) */
+  crc32Raw(view: Uint8Array, register: number): number;
+  /** the folding (PCLMULQDQ) CRC runs on this CPU */
+  crc32Fast: boolean;
 }
 
 let addon: Addon | null | undefined;

@@ -1,15 +1,15 @@
 /**
- * partclone's CRC32: the reflected IEEE table, register seeded with 0xFFFFFFFF, no final XOR. That is the
- * bitwise NOT of zlib's CRC-32, so we let zlib (native, fast) do the work and flip the bits around it.
+ * partclone's CRC32: the reflected IEEE table, register seeded with 0xFFFFFFFF, no final XOR: the CRC-32
+ * register itself (io/crc32.ts; zlib's CRC-32 is its bitwise NOT).
  */
-import { crc32 } from 'node:zlib';
+import { crc32Register } from '../io/crc32';
 
 /** The seed partclone starts every checksum from. */
 export const PC_CRC_SEED = 0xffffffff;
 
 /** Continues a partclone CRC register over `data` (pass PC_CRC_SEED to start fresh). */
 export function pcCrc32(data: Uint8Array, register: number = PC_CRC_SEED): number {
-  return ~crc32(data, ~register >>> 0) >>> 0;
+  return crc32Register(data, register);
 }
 
 /**

@@ -3,7 +3,7 @@
  * (util-linux 2.38): a fresh label, boot code bytes 0..439 kept, CHS computed like libfdisk, GPT with both
  * copies and CRCs. Everything is checked and built in memory before the first byte is written.
  */
-import { crc32 } from 'node:zlib';
+import { crc32 } from '../io/crc32';
 import { randomUUID } from 'node:crypto';
 import { AtlasError, throwIfCancelled } from '../errors';
 import type { BlockFile } from '../io/block-file';

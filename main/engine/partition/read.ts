@@ -3,7 +3,7 @@
  * the way util-linux 2.38's libfdisk does (GPT wins when the MBR is protective; a bad primary GPT header
  * falls back to the backup at the last sector).
  */
-import { crc32 } from 'node:zlib';
+import { crc32 } from '../io/crc32';
 import { AtlasError } from '../errors';
 import { readExactly, type BlockFile } from '../io/block-file';
 import { guidFromBytes, isZeroGuid } from './guid';

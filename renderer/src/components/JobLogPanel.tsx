@@ -1,4 +1,7 @@
-/** The Library page's job log: every flash, clone and restore this app ran, newest first, reloaded as jobs end. */
+/**
+ * The Library page's job log: every flash, clone, restore, insert and vault sync this app (or the CLI) ran,
+ * newest first, reloaded as jobs end.
+ */
 import { useEffect } from 'react';
 import type { JobLogEntry } from '../../../main/contract';
 import { useJobLog } from '../stores/job-log';
@@ -31,7 +34,8 @@ const COLUMNS: Array<Column<JobLogEntry>> = [
       </>
     ),
   },
-  { header: 'Cards', cell: (e) => e.cards.map(recordedCard).join(', ') },
+  // an insert or a vault sync writes files, not cards
+  { header: 'Cards', cell: (e) => (e.cards.length ? e.cards.map(recordedCard).join(', ') : '—') },
   {
     header: 'Result',
     cell: (e) => (
@@ -56,7 +60,7 @@ export function JobLogPanel() {
         columns={COLUMNS}
         rowKey={(e, i) => `${e.time}-${i}`}
         rowProps={() => ({ 'data-testid': 'job-log-entry' })}
-        empty="No card has been flashed, cloned or restored yet."
+        empty="No flash, clone, restore, insert or vault sync has run yet."
       />
     </section>
   );
