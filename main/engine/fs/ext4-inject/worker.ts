@@ -1,9 +1,13 @@
 /**
- * The worker thread that holds one ext2/3/4 filesystem open through libext2fs (WebAssembly). It lives in its own
+ * The worker thread that holds an ext2/3/4 filesystem open through libext2fs (WebAssembly). It lives in its own
  * thread because the wasm glue installs process-wide uncaughtException/unhandledRejection handlers that rethrow,
  * which would take the whole app down; here they can only end this worker, and the API sees the exit.
+ *
+ * It starts idle (loading libext2fs meanwhile) and runs one session per 'open', one after another, each on the
+ * port the 'open' hands over. One wasm instance mounts and unmounts again and again: the package frees each
+ * mount's memory and disk object on umount (and on a failed mount); 400 cycles left the heap where it was.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, type MessagePort } from 'node:worker_threads';
 import { promises as fsp } from 'node:fs';
 import { FdHandle, type DeviceHandle } from '../../io/fd-handle';
 import { AlignedHandle } from '../../io/aligned-handle';
@@ -16,16 +20,12 @@ import type {
   Ext4Stat,
   FromWorker,
   ToWorker,
+  OpenSession,
   WorkerFailure,
   WorkerInit,
 } from './protocol';
 
-const init = workerData as WorkerInit;
-const port = parentPort!;
-
-function post(message: FromWorker): void {
-  port.postMessage(message);
-}
+type Post = (message: FromWorker) => void;
 
 // libext2fs's own error codes (lib/ext2fs/ext2_err.et.in) that mean a plain errno
 const EXT2_ET_BASE = 2133571328;
@@ -51,12 +51,14 @@ class Gate {
   private nextId = 1;
   private readonly waiting = new Map<number, () => void>();
 
+  constructor(private readonly post: Post) {}
+
   async need(end: number): Promise<void> {
     if (end <= this.available) return;
     const id = this.nextId++;
     await new Promise<void>((resolve) => {
       this.waiting.set(id, resolve);
-      post({ type: 'need', id, end });
+      this.post({ type: 'need', id, end });
     });
   }
 
@@ -268,8 +270,17 @@ async function apply(fs: Fs, op: Ext4Op): Promise<Ext4Result> {
   }
 }
 
-async function main(): Promise<void> {
-  const gate = init.gated ? new Gate() : null;
+/** Runs one session on its own port; resolves once it is closed or failed, the worker then idle again. */
+async function runSession(init: WorkerInit, port: MessagePort): Promise<void> {
+  const post: Post = (message) => port.postMessage(message);
+  const gate = init.gated ? new Gate(post) : null;
+  let finished!: () => void;
+  const done = new Promise<void>((resolve) => (finished = resolve));
+  const end = (message: FromWorker): void => {
+    post(message);
+    port.close();
+    finished();
+  };
   // answered at once, outside the ops' chain: a read of the mount or of an op is waiting for it
   port.on('message', (message: ToWorker) => {
     if (message.type === 'available') gate?.answer(message.id, message.bytes);
@@ -283,8 +294,8 @@ async function main(): Promise<void> {
         : await fsp.open(init.path, init.write ? 'r+' : 'r');
     if (init.directUnit !== undefined) handle = new AlignedHandle(handle, init.directUnit);
   } catch (error) {
-    post({ type: 'failed', error: failure(error, 'OPEN') });
-    return;
+    end({ type: 'failed', error: failure(error, 'OPEN') });
+    return done;
   }
   const disk = new HandleDisk(handle, init.write, gate);
   let mounted: ext2fs.Ext2Fs;
@@ -292,8 +303,8 @@ async function main(): Promise<void> {
     mounted = await ext2fs.mount(disk, init.offset);
   } catch (error) {
     await handle.close();
-    post({ type: 'failed', error: failure(error, 'MOUNT') });
-    return;
+    end({ type: 'failed', error: failure(error, 'MOUNT') });
+    return done;
   }
   const fs = mounted.promises;
   // one batch at a time, in arrival order
@@ -310,9 +321,8 @@ async function main(): Promise<void> {
           error = failure(e, 'UMOUNT');
         }
         await handle.close().catch(() => undefined);
-        if (error) post({ type: 'closed', error });
-        else post({ type: 'closed', ...(init.capture ? { writes: disk.overlay } : {}) });
-        port.close();
+        if (error) end({ type: 'closed', error });
+        else end({ type: 'closed', ...(init.capture ? { writes: disk.overlay } : {}) });
         return;
       }
       const results: Ext4Result[] = [];
@@ -332,6 +342,12 @@ async function main(): Promise<void> {
     });
   });
   post({ type: 'ready' });
+  return done;
 }
 
-void main();
+// sessions one after another: the pool hands a worker on only once its session closed, but an 'open' that
+// arrives early anyway waits its turn rather than sharing libext2fs's state
+let sessions = Promise.resolve();
+parentPort!.on('message', (message: OpenSession) => {
+  sessions = sessions.then(() => runSession(message.init, message.port));
+});
