@@ -24,9 +24,16 @@ interface Idle {
 const idle: Idle[] = [];
 /** prestarts not yet released: while any is held, idle workers wait however long the write takes */
 let holds = 0;
+let started = 0;
+
+/** For tests: workers idle now, and workers started by this process so far. */
+export function ext4PoolState(): { idle: number; started: number } {
+  return { idle: idle.length, started };
+}
 
 function startWorker(): Worker {
   const worker = new Worker(WORKER);
+  started += 1;
   // a session listens for its own worker's errors; between sessions an error only ends the worker
   worker.on('error', () => undefined);
   worker.on('exit', () => {
