@@ -69,6 +69,47 @@ class Gate {
   }
 }
 
+/** reads up to this size are kept for the session (metadata: inode tables, directories, bitmaps) */
+const CACHED_READ_MAX = 64 * 1024;
+/** what a session keeps at most; the oldest reads go first */
+const CACHE_BYTES = 8 * 1024 * 1024;
+
+/**
+ * The bytes of the session's small reads, as the file holds them. libext2fs keeps no block cache of its own
+ * here: a deploy's re-arm read 30 blocks 180 times, each an uncached read of the card (O_DIRECT).
+ * Only this session writes the filesystem while it is open, so a write just drops what it overlaps.
+ */
+class ReadCache {
+  private readonly reads = new Map<string, { position: number; data: Buffer }>();
+  private bytes = 0;
+
+  get(position: number, length: number): Buffer | undefined {
+    return this.reads.get(`${position}:${length}`)?.data;
+  }
+
+  put(position: number, data: Buffer): void {
+    if (data.length > CACHED_READ_MAX) return;
+    const key = `${position}:${data.length}`;
+    if (this.reads.has(key)) return;
+    this.reads.set(key, { position, data: Buffer.from(data) });
+    this.bytes += data.length;
+    for (const [oldest, entry] of this.reads) {
+      if (this.bytes <= CACHE_BYTES) break;
+      this.reads.delete(oldest);
+      this.bytes -= entry.data.length;
+    }
+  }
+
+  drop(position: number, length: number): void {
+    for (const [key, entry] of this.reads) {
+      if (entry.position < position + length && position < entry.position + entry.data.length) {
+        this.reads.delete(key);
+        this.bytes -= entry.data.length;
+      }
+    }
+  }
+}
+
 /**
  * The disk libext2fs reads and writes, over a file handle. A read-only session still gets writes from
  * libext2fs (atime on open), so those land in memory and are overlaid on later reads: the file stays untouched.
@@ -76,6 +117,7 @@ class Gate {
 class HandleDisk implements ext2fs.Ext2Disk {
   /** the writes of a read-only session, in order; a capture session hands them back on close */
   readonly overlay: Array<{ position: number; data: Buffer }> = [];
+  private readonly cache = new ReadCache();
 
   constructor(
     private readonly handle: DeviceHandle,
@@ -85,14 +127,16 @@ class HandleDisk implements ext2fs.Ext2Disk {
 
   async read(buffer: Buffer, bufferOffset: number, length: number, fileOffset: number): Promise<void> {
     await this.gate?.need(fileOffset + length);
-    const done = await readFullyAt(
-      this.handle,
-      buffer.subarray(bufferOffset, bufferOffset + length),
-      fileOffset,
-      length,
-    );
-    // past the end of a file reads as zeros, as on a sparse image
-    if (done < length) buffer.fill(0, bufferOffset + done, bufferOffset + length);
+    const target = buffer.subarray(bufferOffset, bufferOffset + length);
+    const cached = this.cache.get(fileOffset, length);
+    if (cached) cached.copy(target);
+    else {
+      const done = await readFullyAt(this.handle, target, fileOffset, length);
+      // past the end of a file reads as zeros, as on a sparse image
+      if (done < length) target.fill(0, done);
+      this.cache.put(fileOffset, target);
+    }
+    // the overlay on top of the file's bytes, never into the cache
     for (const { position, data } of this.overlay) {
       const from = Math.max(position, fileOffset);
       const to = Math.min(position + data.length, fileOffset + length);
@@ -108,6 +152,7 @@ class HandleDisk implements ext2fs.Ext2Disk {
       });
       return;
     }
+    this.cache.drop(fileOffset, length);
     await writeFullyAt(
       this.handle,
       buffer.subarray(bufferOffset, bufferOffset + length),
