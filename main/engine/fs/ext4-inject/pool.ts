@@ -25,6 +25,8 @@ const idle: Idle[] = [];
 /** prestarts not yet released: while any is held, idle workers wait however long the write takes */
 let holds = 0;
 let started = 0;
+/** a worker that ended is never handed out again, whenever it ended */
+const exited = new WeakSet<Worker>();
 
 /** For tests: workers idle now, and workers started by this process so far. */
 export function ext4PoolState(): { idle: number; started: number } {
@@ -37,6 +39,7 @@ function startWorker(): Worker {
   // a session listens for its own worker's errors; between sessions an error only ends the worker
   worker.on('error', () => undefined);
   worker.on('exit', () => {
+    exited.add(worker);
     const at = idle.findIndex((i) => i.worker === worker);
     if (at >= 0) {
       const [gone] = idle.splice(at, 1);
@@ -74,6 +77,7 @@ export function takeWorker(): Worker {
 
 /** After a clean close only: the worker serves the next session, or ends when enough are warm already. */
 export function returnWorker(worker: Worker): void {
+  if (exited.has(worker)) return;
   if (idle.length >= EXT4_WARM_WORKERS) void worker.terminate();
   else putIdle(worker);
 }
