@@ -69,18 +69,36 @@ class Gate {
   }
 }
 
-/** reads up to this size are kept for the session (metadata: inode tables, directories, bitmaps) */
-const CACHED_READ_MAX = 64 * 1024;
-/** what a session keeps at most; the oldest reads go first */
+interface Placed {
+  position: number;
+  data: Buffer;
+}
+
+const overlaps = (a: Placed, position: number, length: number): boolean =>
+  a.position < position + length && position < a.position + a.data.length;
+
+/** Copies the parts of `writes` that fall in the `length` bytes at `fileOffset` over `target`, in order. */
+function applyOver(writes: Iterable<Placed>, target: Buffer, fileOffset: number, length: number): void {
+  for (const { position, data } of writes) {
+    const from = Math.max(position, fileOffset);
+    const to = Math.min(position + data.length, fileOffset + length);
+    if (from < to) data.copy(target, from - fileOffset, from - position, to - position);
+  }
+}
+
+/** reads and writes up to this size are kept for the session (metadata: inode tables, directories, bitmaps) */
+const KEPT_IO_MAX = 64 * 1024;
+/** what a session keeps at most, of reads (the oldest go first) and of writes (then written back) */
 const CACHE_BYTES = 8 * 1024 * 1024;
 
 /**
  * The bytes of the session's small reads, as the file holds them. libext2fs keeps no block cache of its own
  * here: a deploy's re-arm read 30 blocks 180 times, each an uncached read of the card (O_DIRECT).
- * Only this session writes the filesystem while it is open, so a write just drops what it overlaps.
+ * Only this session writes the filesystem while it is open, so a write reaching the file just drops what it
+ * overlaps.
  */
 class ReadCache {
-  private readonly reads = new Map<string, { position: number; data: Buffer }>();
+  private readonly reads = new Map<string, Placed>();
   private bytes = 0;
 
   get(position: number, length: number): Buffer | undefined {
@@ -88,7 +106,7 @@ class ReadCache {
   }
 
   put(position: number, data: Buffer): void {
-    if (data.length > CACHED_READ_MAX) return;
+    if (data.length > KEPT_IO_MAX) return;
     const key = `${position}:${data.length}`;
     if (this.reads.has(key)) return;
     this.reads.set(key, { position, data: Buffer.from(data) });
@@ -102,7 +120,7 @@ class ReadCache {
 
   drop(position: number, length: number): void {
     for (const [key, entry] of this.reads) {
-      if (entry.position < position + length && position < entry.position + entry.data.length) {
+      if (overlaps(entry, position, length)) {
         this.reads.delete(key);
         this.bytes -= entry.data.length;
       }
@@ -113,11 +131,16 @@ class ReadCache {
 /**
  * The disk libext2fs reads and writes, over a file handle. A read-only session still gets writes from
  * libext2fs (atime on open), so those land in memory and are overlaid on later reads: the file stays untouched.
+ * A writable session keeps its small writes until flush (writeBack): libext2fs rewrites the same inode table
+ * and bitmap blocks over and over (a re-arm: 52 writes, 17 blocks), and each would be an uncached card write.
  */
 class HandleDisk implements ext2fs.Ext2Disk {
   /** the writes of a read-only session, in order; a capture session hands them back on close */
-  readonly overlay: Array<{ position: number; data: Buffer }> = [];
+  readonly overlay: Placed[] = [];
   private readonly cache = new ReadCache();
+  /** a writable session's small writes not yet in the file, by place; they never overlap each other */
+  private readonly dirty = new Map<string, Placed>();
+  private dirtyBytes = 0;
 
   constructor(
     private readonly handle: DeviceHandle,
@@ -136,30 +159,49 @@ class HandleDisk implements ext2fs.Ext2Disk {
       if (done < length) target.fill(0, done);
       this.cache.put(fileOffset, target);
     }
-    // the overlay on top of the file's bytes, never into the cache
-    for (const { position, data } of this.overlay) {
-      const from = Math.max(position, fileOffset);
-      const to = Math.min(position + data.length, fileOffset + length);
-      if (from < to) data.copy(buffer, bufferOffset + (from - fileOffset), from - position, to - position);
-    }
+    // what the session wrote, on top of the file's bytes (never into the cache)
+    applyOver(this.dirty.values(), target, fileOffset, length);
+    applyOver(this.overlay, target, fileOffset, length);
   }
 
   async write(buffer: Buffer, bufferOffset: number, length: number, fileOffset: number): Promise<void> {
+    const data = buffer.subarray(bufferOffset, bufferOffset + length);
     if (!this.writable) {
-      this.overlay.push({
-        position: fileOffset,
-        data: Buffer.from(buffer.subarray(bufferOffset, bufferOffset + length)),
-      });
+      this.overlay.push({ position: fileOffset, data: Buffer.from(data) });
       return;
     }
-    this.cache.drop(fileOffset, length);
+    const key = `${fileOffset}:${length}`;
+    // a write over part of a kept one: the file gets the kept ones first, so the order holds
+    if ([...this.dirty].some(([k, d]) => k !== key && overlaps(d, fileOffset, length)))
+      await this.writeBack();
+    if (length > KEPT_IO_MAX) {
+      this.cache.drop(fileOffset, length);
+      await this.writeOut(data, fileOffset);
+      return;
+    }
+    this.dirtyBytes += length - (this.dirty.get(key)?.data.length ?? 0);
+    this.dirty.set(key, { position: fileOffset, data: Buffer.from(data) });
+    if (this.dirtyBytes > CACHE_BYTES) await this.writeBack();
+  }
+
+  /** Writes the kept writes to the file (flush does, and the session's close, whatever else happened). */
+  async writeBack(): Promise<void> {
+    for (const [key, { position, data }] of this.dirty) {
+      await this.writeOut(data, position);
+      this.dirty.delete(key);
+      this.dirtyBytes -= data.length;
+    }
+  }
+
+  private async writeOut(data: Buffer, position: number): Promise<void> {
     await writeFullyAt(
       this.handle,
-      buffer.subarray(bufferOffset, bufferOffset + length),
-      fileOffset,
-      length,
+      data,
+      position,
+      data.length,
       (at) => new Error(`short write at byte ${at}`),
     );
+    this.cache.drop(position, data.length);
   }
 
   async discard(): Promise<void> {
@@ -167,6 +209,7 @@ class HandleDisk implements ext2fs.Ext2Disk {
   }
 
   async flush(): Promise<void> {
+    await this.writeBack();
     if (this.writable) await this.handle.datasync();
   }
 }
@@ -361,9 +404,15 @@ async function runSession(init: WorkerInit, port: MessagePort): Promise<void> {
         let error: WorkerFailure | undefined;
         try {
           await ext2fs.umount(mounted);
-          if (init.sync) await disk.flush();
         } catch (e) {
           error = failure(e, 'UMOUNT');
+        }
+        try {
+          // even after a failed unmount: the file gets what libext2fs wrote, as it would have without keeping
+          await disk.writeBack();
+          if (init.sync) await disk.flush();
+        } catch (e) {
+          error ??= failure(e, 'UMOUNT');
         }
         await handle.close().catch(() => undefined);
         if (error) end({ type: 'closed', error });
