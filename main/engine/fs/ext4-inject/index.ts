@@ -50,7 +50,10 @@ export interface Ext4OpenOptions {
    * bytes at aligned offsets (see io/aligned-handle.ts)
    */
   directUnit?: number;
-  /** aborting ends the worker at once; a file being written is then left half-done (write to a *.partial) */
+  /**
+   * aborting ends the worker at once: the small writes it still kept (see worker.ts) are lost and a file being
+   * written is left half-done (write to a *.partial)
+   */
   signal?: AbortSignal | undefined;
   /**
    * The image is still being written, in order (an archive decoded as it is read: compress/decoded-head.ts):
