@@ -158,3 +158,27 @@ test('aborting ends the worker with CANCELLED', async () => {
   await assert.rejects(pending, (e) => isAtlasError(e, 'CANCELLED'));
   await session.close(); // no throw after an abort
 });
+
+test('what a session keeps in memory (its reads, its small writes) reaches the file at close, also unsynced', async () => {
+  const img = join(dir, 'kept.img');
+  copyFileSync(base, img);
+  const big = Buffer.alloc(200_000, 0x5a); // written straight through, between kept metadata writes
+  await withExt4(img, { offset: ROOT, write: true, sync: false }, async (ext4) => {
+    await ext4.mkdirp('/opt');
+    for (let i = 0; i < 40; i++) {
+      await ext4.writeFile(`/etc/kept-${i}`, `file ${i}\n`, { mode: 0o600, uid: i, gid: i });
+      if (i === 20) await ext4.writeFile('/opt/big.bin', big, { mode: 0o644 });
+    }
+    for (let i = 0; i < 40; i += 2) await ext4.unlink(`/etc/kept-${i}`);
+    // read back from what the session kept, before anything reached the file
+    assert.equal((await ext4.readFile('/etc/kept-39')).toString(), 'file 39\n');
+    assert.equal(await ext4.exists('/etc/kept-38'), false);
+  });
+  e2fsckClean(img);
+  assert.equal(debugfs(img, 'cat /etc/kept-39'), 'file 39\n');
+  assert.match(debugfs(img, 'stat /etc/kept-39'), /User: +39 +Group: +39/);
+  assert.doesNotMatch(debugfs(img, 'ls /etc'), /kept-38/);
+  const out = join(dir, 'big.out');
+  debugfs(img, `dump /opt/big.bin ${out}`);
+  assert.ok(readFileSync(out).equals(big));
+});

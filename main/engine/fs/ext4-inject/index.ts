@@ -9,10 +9,11 @@
  *   });
  */
 import { promises as fsp } from 'node:fs';
-import { Worker } from 'node:worker_threads';
-import { join, posix } from 'node:path';
+import { MessageChannel } from 'node:worker_threads';
+import { posix } from 'node:path';
 import { AtlasError, toAtlasError, type AtlasErrorCode } from '../../errors';
 import { writeFullyAt } from '../../io/block-file';
+import { returnWorker, takeWorker } from './pool';
 import type {
   CapturedWrite,
   Ext4Op,
@@ -20,12 +21,14 @@ import type {
   Ext4Result,
   Ext4Stat,
   FromWorker,
+  OpenSession,
   ToWorker,
   WorkerFailure,
   WorkerInit,
 } from './protocol';
 
 export type { CapturedWrite, Ext4Op, Ext4Owner, Ext4Result, Ext4Stat, Ext4FileType } from './protocol';
+export { EXT4_WARM_WORKERS, prestartExt4Workers } from './pool';
 
 export interface Ext4OpenOptions {
   /** byte offset of the filesystem inside the file (partition start × sector size) */
@@ -47,7 +50,10 @@ export interface Ext4OpenOptions {
    * bytes at aligned offsets (see io/aligned-handle.ts)
    */
   directUnit?: number;
-  /** aborting ends the worker at once; a file being written is then left half-done (write to a *.partial) */
+  /**
+   * aborting ends the worker at once: the small writes it still kept (see worker.ts) are lost and a file being
+   * written is left half-done (write to a *.partial)
+   */
   signal?: AbortSignal | undefined;
   /**
    * The image is still being written, in order (an archive decoded as it is read: compress/decoded-head.ts):
@@ -72,11 +78,12 @@ export interface Ext4Session {
   unlink(path: string): Promise<void>;
   /** A capture session's writes, once it is closed (see captureExt4Writes); empty otherwise. */
   capturedWrites(): CapturedWrite[];
-  /** Unmounts (writing back libext2fs's metadata), syncs (unless sync: false) and ends the worker. Safe to call twice. */
+  /**
+   * Unmounts (writing back libext2fs's metadata), syncs (unless sync: false) and hands the worker back to the
+   * pool (or ends it, after any failure). Safe to call twice.
+   */
   close(): Promise<void>;
 }
-
-const WORKER = join(__dirname, 'worker.js');
 
 function checkPath(path: string): void {
   if (!path.startsWith('/') || path.includes('\0') || posix.normalize(path) !== path || path === '/') {
@@ -112,7 +119,7 @@ function toError(failure: WorkerFailure, image: string, offset: number): AtlasEr
   return new AtlasError(code, message, details);
 }
 
-/** Starts a worker on the filesystem at `offset` of `imagePath`; close the session when done. */
+/** Opens the filesystem at `offset` of `imagePath` in a worker (a warm one if any); close the session when done. */
 export async function openExt4(
   imagePath: string,
   options: Ext4OpenOptions & { capture?: boolean },
@@ -137,7 +144,10 @@ export async function openExt4(
     throw new AtlasError('INVALID_ARGUMENT', 'A session on an image still being written cannot write.');
   }
   let captured: CapturedWrite[] = [];
-  const worker = new Worker(WORKER, { workerData: init });
+  const worker = takeWorker();
+  // the session's own port: a reused worker's earlier sessions cannot reach this one's listeners
+  const { port1: port, port2 } = new MessageChannel();
+  worker.postMessage({ type: 'open', init, port: port2 } satisfies OpenSession, [port2]);
 
   let nextId = 1;
   let ended: AtlasError | null = null;
@@ -154,7 +164,7 @@ export async function openExt4(
     pending.clear();
   };
 
-  worker.on('message', (message: FromWorker) => {
+  port.on('message', (message: FromWorker) => {
     switch (message.type) {
       case 'ready':
         onReady?.resolve();
@@ -173,11 +183,11 @@ export async function openExt4(
       case 'need':
         options.waitFor!(message.end).then(
           (bytes) => {
-            if (!ended) worker.postMessage({ type: 'available', id: message.id, bytes } satisfies ToWorker);
+            if (!ended) port.postMessage({ type: 'available', id: message.id, bytes } satisfies ToWorker);
           },
           (error: unknown) => {
             endAll(toAtlasError(error));
-            void worker.terminate();
+            void release(false);
           },
         );
         break;
@@ -189,7 +199,7 @@ export async function openExt4(
         break;
     }
   });
-  worker.on('error', (error) => {
+  const onError = (error: Error): void => {
     endAll(
       new AtlasError(
         'INTERNAL',
@@ -198,13 +208,28 @@ export async function openExt4(
         { cause: error },
       ),
     );
-  });
-  worker.on('exit', (code) => {
+  };
+  const onExit = (code: number): void => {
     endAll(new AtlasError('INTERNAL', `The ext4 worker for ${imagePath} ended early (exit code ${code}).`));
-  });
+  };
+  worker.on('error', onError);
+  worker.on('exit', onExit);
   const onAbort = (): void => {
     endAll(new AtlasError('CANCELLED', 'The operation was cancelled.'));
-    void worker.terminate();
+    void release(false);
+  };
+  /** Detaches the session; the worker serves the next one only after a clean close, else it is ended. */
+  let released: Promise<void> | null = null;
+  const release = (clean: boolean): Promise<void> => {
+    released ??= (async () => {
+      signal?.removeEventListener('abort', onAbort);
+      worker.off('error', onError);
+      worker.off('exit', onExit);
+      port.close();
+      if (clean) returnWorker(worker);
+      else await worker.terminate();
+    })();
+    return released;
   };
   signal?.addEventListener('abort', onAbort, { once: true });
 
@@ -213,13 +238,12 @@ export async function openExt4(
       onReady = { resolve, reject };
     });
   } catch (error) {
-    signal?.removeEventListener('abort', onAbort);
-    await worker.terminate();
+    await release(false);
     throw error;
   }
   onReady = null;
 
-  const send = (message: ToWorker): void => worker.postMessage(message);
+  const send = (message: ToWorker): void => port.postMessage(message);
   let closing: Promise<void> | null = null;
 
   const session: Ext4Session = {
@@ -275,16 +299,17 @@ export async function openExt4(
     },
     close() {
       closing ??= (async () => {
+        let clean = false;
         try {
           if (ended) return;
           await new Promise<void>((resolve, reject) => {
             onClosed = { resolve, reject };
             send({ type: 'close' });
           });
+          clean = true;
         } finally {
-          signal?.removeEventListener('abort', onAbort);
           ended ??= new AtlasError('INTERNAL', 'The ext4 session is closed.');
-          await worker.terminate();
+          await release(clean);
         }
       })();
       return closing;

@@ -1,7 +1,12 @@
 /**
  * What the ext4 injection worker understands: a list of operations on one ext2/3/4 filesystem inside an image
  * file, run in order. Shared by the worker and its API; types only.
+ *
+ * A worker serves sessions one after another (pool.ts keeps it warm between them): each starts with an
+ * OpenSession on the worker's own port, which hands over a MessagePort of the session's own; everything else
+ * (ToWorker, FromWorker) goes over that port, so a session never sees another's messages.
  */
+import type { MessagePort } from 'node:worker_threads';
 
 /** Owner and mode of something created in the image; uid/gid default to 0 (root). */
 export interface Ext4Owner {
@@ -71,12 +76,21 @@ export interface WorkerFailure {
   opIndex?: number;
 }
 
+/** To the worker's own port: run a session on `port` (the worker is idle: sessions never overlap). */
+export interface OpenSession {
+  type: 'open';
+  init: WorkerInit;
+  port: MessagePort;
+}
+
+/** To a session's port. */
 export type ToWorker =
   | { type: 'run'; id: number; ops: Ext4Op[] }
   | { type: 'close' }
   /** the answer to a 'need': the image now holds `bytes` bytes (fewer than asked only when it ended first) */
   | { type: 'available'; id: number; bytes: number };
 
+/** From a session's port; after 'failed' or 'closed' the session's port is closed. */
 export type FromWorker =
   | { type: 'ready' }
   | { type: 'failed'; error: WorkerFailure }

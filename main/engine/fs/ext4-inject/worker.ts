@@ -1,9 +1,13 @@
 /**
- * The worker thread that holds one ext2/3/4 filesystem open through libext2fs (WebAssembly). It lives in its own
+ * The worker thread that holds an ext2/3/4 filesystem open through libext2fs (WebAssembly). It lives in its own
  * thread because the wasm glue installs process-wide uncaughtException/unhandledRejection handlers that rethrow,
  * which would take the whole app down; here they can only end this worker, and the API sees the exit.
+ *
+ * It starts idle (loading libext2fs meanwhile) and runs one session per 'open', one after another, each on the
+ * port the 'open' hands over. One wasm instance mounts and unmounts again and again: the package frees each
+ * mount's memory and disk object on umount (and on a failed mount); 400 cycles left the heap where it was.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, type MessagePort } from 'node:worker_threads';
 import { promises as fsp } from 'node:fs';
 import { FdHandle, type DeviceHandle } from '../../io/fd-handle';
 import { AlignedHandle } from '../../io/aligned-handle';
@@ -16,16 +20,12 @@ import type {
   Ext4Stat,
   FromWorker,
   ToWorker,
+  OpenSession,
   WorkerFailure,
   WorkerInit,
 } from './protocol';
 
-const init = workerData as WorkerInit;
-const port = parentPort!;
-
-function post(message: FromWorker): void {
-  port.postMessage(message);
-}
+type Post = (message: FromWorker) => void;
 
 // libext2fs's own error codes (lib/ext2fs/ext2_err.et.in) that mean a plain errno
 const EXT2_ET_BASE = 2133571328;
@@ -51,12 +51,14 @@ class Gate {
   private nextId = 1;
   private readonly waiting = new Map<number, () => void>();
 
+  constructor(private readonly post: Post) {}
+
   async need(end: number): Promise<void> {
     if (end <= this.available) return;
     const id = this.nextId++;
     await new Promise<void>((resolve) => {
       this.waiting.set(id, resolve);
-      post({ type: 'need', id, end });
+      this.post({ type: 'need', id, end });
     });
   }
 
@@ -67,13 +69,78 @@ class Gate {
   }
 }
 
+interface Placed {
+  position: number;
+  data: Buffer;
+}
+
+const overlaps = (a: Placed, position: number, length: number): boolean =>
+  a.position < position + length && position < a.position + a.data.length;
+
+/** Copies the parts of `writes` that fall in the `length` bytes at `fileOffset` over `target`, in order. */
+function applyOver(writes: Iterable<Placed>, target: Buffer, fileOffset: number, length: number): void {
+  for (const { position, data } of writes) {
+    const from = Math.max(position, fileOffset);
+    const to = Math.min(position + data.length, fileOffset + length);
+    if (from < to) data.copy(target, from - fileOffset, from - position, to - position);
+  }
+}
+
+/** reads and writes up to this size are kept for the session (metadata: inode tables, directories, bitmaps) */
+const KEPT_IO_MAX = 64 * 1024;
+/** what a session keeps at most, of reads (the oldest go first) and of writes (then written back) */
+const CACHE_BYTES = 8 * 1024 * 1024;
+
+/**
+ * The bytes of the session's small reads, as the file holds them. libext2fs keeps no block cache of its own
+ * here: a deploy's re-arm read 30 blocks 180 times, each an uncached read of the card (O_DIRECT).
+ * Only this session writes the filesystem while it is open, so a write reaching the file just drops what it
+ * overlaps.
+ */
+class ReadCache {
+  private readonly reads = new Map<string, Placed>();
+  private bytes = 0;
+
+  get(position: number, length: number): Buffer | undefined {
+    return this.reads.get(`${position}:${length}`)?.data;
+  }
+
+  put(position: number, data: Buffer): void {
+    if (data.length > KEPT_IO_MAX) return;
+    const key = `${position}:${data.length}`;
+    if (this.reads.has(key)) return;
+    this.reads.set(key, { position, data: Buffer.from(data) });
+    this.bytes += data.length;
+    for (const [oldest, entry] of this.reads) {
+      if (this.bytes <= CACHE_BYTES) break;
+      this.reads.delete(oldest);
+      this.bytes -= entry.data.length;
+    }
+  }
+
+  drop(position: number, length: number): void {
+    for (const [key, entry] of this.reads) {
+      if (overlaps(entry, position, length)) {
+        this.reads.delete(key);
+        this.bytes -= entry.data.length;
+      }
+    }
+  }
+}
+
 /**
  * The disk libext2fs reads and writes, over a file handle. A read-only session still gets writes from
  * libext2fs (atime on open), so those land in memory and are overlaid on later reads: the file stays untouched.
+ * A writable session keeps its small writes until flush (writeBack): libext2fs rewrites the same inode table
+ * and bitmap blocks over and over (a re-arm: 52 writes, 17 blocks), and each would be an uncached card write.
  */
 class HandleDisk implements ext2fs.Ext2Disk {
   /** the writes of a read-only session, in order; a capture session hands them back on close */
-  readonly overlay: Array<{ position: number; data: Buffer }> = [];
+  readonly overlay: Placed[] = [];
+  private readonly cache = new ReadCache();
+  /** a writable session's small writes not yet in the file, by place; they never overlap each other */
+  private readonly dirty = new Map<string, Placed>();
+  private dirtyBytes = 0;
 
   constructor(
     private readonly handle: DeviceHandle,
@@ -83,36 +150,58 @@ class HandleDisk implements ext2fs.Ext2Disk {
 
   async read(buffer: Buffer, bufferOffset: number, length: number, fileOffset: number): Promise<void> {
     await this.gate?.need(fileOffset + length);
-    const done = await readFullyAt(
-      this.handle,
-      buffer.subarray(bufferOffset, bufferOffset + length),
-      fileOffset,
-      length,
-    );
-    // past the end of a file reads as zeros, as on a sparse image
-    if (done < length) buffer.fill(0, bufferOffset + done, bufferOffset + length);
-    for (const { position, data } of this.overlay) {
-      const from = Math.max(position, fileOffset);
-      const to = Math.min(position + data.length, fileOffset + length);
-      if (from < to) data.copy(buffer, bufferOffset + (from - fileOffset), from - position, to - position);
+    const target = buffer.subarray(bufferOffset, bufferOffset + length);
+    const cached = this.cache.get(fileOffset, length);
+    if (cached) cached.copy(target);
+    else {
+      const done = await readFullyAt(this.handle, target, fileOffset, length);
+      // past the end of a file reads as zeros, as on a sparse image
+      if (done < length) target.fill(0, done);
+      this.cache.put(fileOffset, target);
     }
+    // what the session wrote, on top of the file's bytes (never into the cache)
+    applyOver(this.dirty.values(), target, fileOffset, length);
+    applyOver(this.overlay, target, fileOffset, length);
   }
 
   async write(buffer: Buffer, bufferOffset: number, length: number, fileOffset: number): Promise<void> {
+    const data = buffer.subarray(bufferOffset, bufferOffset + length);
     if (!this.writable) {
-      this.overlay.push({
-        position: fileOffset,
-        data: Buffer.from(buffer.subarray(bufferOffset, bufferOffset + length)),
-      });
+      this.overlay.push({ position: fileOffset, data: Buffer.from(data) });
       return;
     }
+    const key = `${fileOffset}:${length}`;
+    // a write over part of a kept one: the file gets the kept ones first, so the order holds
+    if ([...this.dirty].some(([k, d]) => k !== key && overlaps(d, fileOffset, length)))
+      await this.writeBack();
+    if (length > KEPT_IO_MAX) {
+      this.cache.drop(fileOffset, length);
+      await this.writeOut(data, fileOffset);
+      return;
+    }
+    this.dirtyBytes += length - (this.dirty.get(key)?.data.length ?? 0);
+    this.dirty.set(key, { position: fileOffset, data: Buffer.from(data) });
+    if (this.dirtyBytes > CACHE_BYTES) await this.writeBack();
+  }
+
+  /** Writes the kept writes to the file (flush does, and the session's close, whatever else happened). */
+  async writeBack(): Promise<void> {
+    for (const [key, { position, data }] of this.dirty) {
+      await this.writeOut(data, position);
+      this.dirty.delete(key);
+      this.dirtyBytes -= data.length;
+    }
+  }
+
+  private async writeOut(data: Buffer, position: number): Promise<void> {
     await writeFullyAt(
       this.handle,
-      buffer.subarray(bufferOffset, bufferOffset + length),
-      fileOffset,
-      length,
+      data,
+      position,
+      data.length,
       (at) => new Error(`short write at byte ${at}`),
     );
+    this.cache.drop(position, data.length);
   }
 
   async discard(): Promise<void> {
@@ -120,6 +209,7 @@ class HandleDisk implements ext2fs.Ext2Disk {
   }
 
   async flush(): Promise<void> {
+    await this.writeBack();
     if (this.writable) await this.handle.datasync();
   }
 }
@@ -268,8 +358,17 @@ async function apply(fs: Fs, op: Ext4Op): Promise<Ext4Result> {
   }
 }
 
-async function main(): Promise<void> {
-  const gate = init.gated ? new Gate() : null;
+/** Runs one session on its own port; resolves once it is closed or failed, the worker then idle again. */
+async function runSession(init: WorkerInit, port: MessagePort): Promise<void> {
+  const post: Post = (message) => port.postMessage(message);
+  const gate = init.gated ? new Gate(post) : null;
+  let finished!: () => void;
+  const done = new Promise<void>((resolve) => (finished = resolve));
+  const end = (message: FromWorker): void => {
+    post(message);
+    port.close();
+    finished();
+  };
   // answered at once, outside the ops' chain: a read of the mount or of an op is waiting for it
   port.on('message', (message: ToWorker) => {
     if (message.type === 'available') gate?.answer(message.id, message.bytes);
@@ -283,8 +382,8 @@ async function main(): Promise<void> {
         : await fsp.open(init.path, init.write ? 'r+' : 'r');
     if (init.directUnit !== undefined) handle = new AlignedHandle(handle, init.directUnit);
   } catch (error) {
-    post({ type: 'failed', error: failure(error, 'OPEN') });
-    return;
+    end({ type: 'failed', error: failure(error, 'OPEN') });
+    return done;
   }
   const disk = new HandleDisk(handle, init.write, gate);
   let mounted: ext2fs.Ext2Fs;
@@ -292,8 +391,8 @@ async function main(): Promise<void> {
     mounted = await ext2fs.mount(disk, init.offset);
   } catch (error) {
     await handle.close();
-    post({ type: 'failed', error: failure(error, 'MOUNT') });
-    return;
+    end({ type: 'failed', error: failure(error, 'MOUNT') });
+    return done;
   }
   const fs = mounted.promises;
   // one batch at a time, in arrival order
@@ -305,14 +404,19 @@ async function main(): Promise<void> {
         let error: WorkerFailure | undefined;
         try {
           await ext2fs.umount(mounted);
-          if (init.sync) await disk.flush();
         } catch (e) {
           error = failure(e, 'UMOUNT');
         }
+        try {
+          // even after a failed unmount: the file gets what libext2fs wrote, as it would have without keeping
+          await disk.writeBack();
+          if (init.sync) await disk.flush();
+        } catch (e) {
+          error ??= failure(e, 'UMOUNT');
+        }
         await handle.close().catch(() => undefined);
-        if (error) post({ type: 'closed', error });
-        else post({ type: 'closed', ...(init.capture ? { writes: disk.overlay } : {}) });
-        port.close();
+        if (error) end({ type: 'closed', error });
+        else end({ type: 'closed', ...(init.capture ? { writes: disk.overlay } : {}) });
         return;
       }
       const results: Ext4Result[] = [];
@@ -332,6 +436,12 @@ async function main(): Promise<void> {
     });
   });
   post({ type: 'ready' });
+  return done;
 }
 
-void main();
+// sessions one after another: the pool hands a worker on only once its session closed, but an 'open' that
+// arrives early anyway waits its turn rather than sharing libext2fs's state
+let sessions = Promise.resolve();
+parentPort!.on('message', (message: OpenSession) => {
+  sessions = sessions.then(() => runSession(message.init, message.port));
+});

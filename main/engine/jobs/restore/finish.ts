@@ -1,9 +1,11 @@
 /**
  * A verified card made ready: root grown to fill it (resize2fs through `access`, or Armbian's resize at first
  * boot), then for a deploy its identity re-armed (deploy/identity.ts), on the card's own descriptor, without
- * mounting. Each card on its own; one that fails here is dropped like any other.
+ * mounting. Each card on its own; one that fails here is dropped like any other. Re-arms take turns, at most
+ * EXT4_WARM_WORKERS at once: each holds an ext4 worker, and sixteen cards must not start sixteen.
  */
 import { rearmIdentity } from '../deploy/identity';
+import { EXT4_WARM_WORKERS } from '../../fs/ext4-inject';
 import { ensureFirstBootResize } from '../../library/first-boot-resize';
 import { ioUnit } from '../../io/direct';
 import type { CardAccess } from '../../drives/index';
@@ -19,6 +21,30 @@ export interface FinishPlan {
   lastIsExt: boolean;
   access: CardAccess;
 }
+
+/** Runs at most `size` tasks at once; the others wait their turn, in order. */
+class Slots {
+  private busy = 0;
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(private readonly size: number) {}
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.busy >= this.size) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else this.busy += 1;
+    try {
+      return await task();
+    } finally {
+      // the slot passes straight to the next waiter, so busy counts it still
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.busy -= 1;
+    }
+  }
+}
+
+/** shared by every deploy in this process: the workers are the process's */
+const rearmSlots = new Slots(EXT4_WARM_WORKERS);
 
 export async function finishCard(card: RestoreCard, plan: FinishPlan, control: JobControl): Promise<void> {
   const table = card.table!;
@@ -39,12 +65,14 @@ export async function finishCard(card: RestoreCard, plan: FinishPlan, control: J
   }
   if (plan.intent !== 'deploy') return;
   try {
-    const changes = await rearmIdentity(card.spec.device, rootOffset, {
-      hostname: card.spec.hostname!,
-      fd: dev.handle.fd,
-      ...unit,
-      signal: control.signal,
-    });
+    const changes = await rearmSlots.run(() =>
+      rearmIdentity(card.spec.device, rootOffset, {
+        hostname: card.spec.hostname!,
+        fd: dev.handle.fd,
+        ...unit,
+        signal: control.signal,
+      }),
+    );
     card.identityChanges = changes.map((c) => `${c.path}: ${c.change}`);
   } catch (error) {
     failCard(card, error, 'Re-arming');

@@ -49,6 +49,7 @@ import {
 import { RunWriter } from './write';
 import { verifyCards, type TableWrite } from './verify';
 import { finishCard } from './finish';
+import { EXT4_WARM_WORKERS, prestartExt4Workers } from '../../fs/ext4-inject';
 
 export type { GrowOutcome, RestoreIntent, RestoreTargetResult, RestoreTargetSpec } from './cards';
 
@@ -98,9 +99,22 @@ export interface RestoreResult {
 }
 
 export async function restoreJob(options: RestoreOptions, control: JobControl = {}): Promise<RestoreResult> {
+  checkTargets(options);
+  // a deploy ends re-arming each card in an ext4 worker: started now, they load while the cards are written
+  const warm =
+    options.intent === 'deploy'
+      ? prestartExt4Workers(Math.min(options.targets.length, EXT4_WARM_WORKERS))
+      : null;
+  try {
+    return await restoreChecked(options, control);
+  } finally {
+    warm?.release();
+  }
+}
+
+async function restoreChecked(options: RestoreOptions, control: JobControl): Promise<RestoreResult> {
   const { signal } = control;
   const grow = options.grow ?? true;
-  checkTargets(options);
   const images = await listPartitionImages(options.folder);
   const manifestChecked = (await checkCloneManifest(options.folder, control)) !== null;
   const table = await readDump(options.folder);
