@@ -16,6 +16,7 @@
  *                as 16 hex digits each: the block hashes of a write and of its read-back, off the JS thread and
  *                read in place (the wasm hasher copies every byte into its own memory first). The caller keeps
  *                the bytes unchanged until the promise settles; a reference keeps the view alive meanwhile.
+ *   xxh64SegmentsSync(view, length, segment)  the same on the calling thread, returning the array (hash-pool.ts).
  *   crc32Raw(view, register)  the CRC-32 register after the view's bytes (crc32.c: no inversions; zlib's crc32 is
  *                ~crc32Raw(~c)), synchronously: partclone's block checksums and the gzip members' on the threads
  *                that hold the bytes. crc32Fast says whether the folding (PCLMULQDQ) path runs here.
@@ -149,18 +150,24 @@ static void hash_execute(napi_env env, void *data) {
   }
 }
 
+/* The hashes as an array of 16-hex-digit strings (the form hash-wasm and xxhsum print). */
+static napi_status hex_array(napi_env env, const uint64_t *hashes, size_t count, napi_value *result) {
+  static const char digits[] = "0123456789abcdef";
+  napi_status status = napi_create_array_with_length(env, count, result);
+  for (size_t i = 0; status == napi_ok && i < count; i++) {
+    char hex[16];
+    for (int k = 0; k < 16; k++) hex[k] = digits[(hashes[i] >> (60 - 4 * k)) & 15];
+    napi_value text;
+    status = napi_create_string_latin1(env, hex, 16, &text);
+    if (status == napi_ok) status = napi_set_element(env, *result, (uint32_t)i, text);
+  }
+  return status;
+}
+
 static void hash_complete(napi_env env, napi_status status, void *data) {
   struct hash_work *w = data;
   napi_value result;
-  if (status == napi_ok && napi_create_array_with_length(env, w->count, &result) == napi_ok) {
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < w->count; i++) {
-      char hex[16];
-      for (int k = 0; k < 16; k++) hex[k] = digits[(w->hashes[i] >> (60 - 4 * k)) & 15];
-      napi_value text;
-      napi_create_string_latin1(env, hex, 16, &text);
-      napi_set_element(env, result, (uint32_t)i, text);
-    }
+  if (status == napi_ok && hex_array(env, w->hashes, w->count, &result) == napi_ok) {
     napi_resolve_deferred(env, w->deferred, result);
   } else {
     napi_value message;
@@ -174,7 +181,7 @@ static void hash_complete(napi_env env, napi_status status, void *data) {
   free(w);
 }
 
-static napi_value xxh64_segments(napi_env env, napi_callback_info info) {
+static napi_value xxh64_segments_of(napi_env env, napi_callback_info info, bool now) {
   size_t argc = 3;
   napi_value argv[3], promise, name;
   bool is_view = false;
@@ -214,6 +221,14 @@ static napi_value xxh64_segments(napi_env env, napi_callback_info info) {
   w->segment = (size_t)segment;
   w->count = count;
   w->hashes = hashes;
+  if (now) {
+    napi_value result = NULL;
+    hash_execute(env, w);
+    if (hex_array(env, hashes, count, &result) != napi_ok) napi_throw_error(env, NULL, "out of memory");
+    free(hashes);
+    free(w);
+    return result;
+  }
   napi_create_reference(env, argv[0], 1, &w->view);
   napi_create_promise(env, &w->deferred, &promise);
   napi_create_string_utf8(env, "atlas_io.xxh64Segments", NAPI_AUTO_LENGTH, &name);
@@ -247,6 +262,13 @@ static napi_value crc32_raw(napi_env env, napi_callback_info info) {
   return result;
 }
 
+static napi_value xxh64_segments(napi_env env, napi_callback_info info) {
+  return xxh64_segments_of(env, info, false);
+}
+static napi_value xxh64_segments_sync(napi_env env, napi_callback_info info) {
+  return xxh64_segments_of(env, info, true);
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   atlas_crc32_init();
   napi_value fast;
@@ -255,10 +277,11 @@ static napi_value init(napi_env env, napi_value exports) {
       {"nocache", NULL, nocache, NULL, NULL, NULL, napi_default, NULL},
       {"fullsync", NULL, fullsync, NULL, NULL, NULL, napi_default, NULL},
       {"xxh64Segments", NULL, xxh64_segments, NULL, NULL, NULL, napi_default, NULL},
+      {"xxh64SegmentsSync", NULL, xxh64_segments_sync, NULL, NULL, NULL, napi_default, NULL},
       {"crc32Raw", NULL, crc32_raw, NULL, NULL, NULL, napi_default, NULL},
       {"crc32Fast", NULL, NULL, NULL, NULL, fast, napi_enumerable, NULL},
   };
-  napi_define_properties(env, exports, 5, props);
+  napi_define_properties(env, exports, 6, props);
   return exports;
 }
 

@@ -66,6 +66,7 @@ test('segments: each piece hashed on its own, the last one shorter, only `length
     xxhsum(data.subarray(k * segment, Math.min(length, (k + 1) * segment))),
   );
   assert.deepEqual(await native.hashSegments(data, length, segment), expected);
+  assert.deepEqual(await native.hashSegments(data, length, segment, { now: true }), expected);
   assert.deepEqual(await inline.hashSegments(data, length, segment), expected);
   // a flipped byte moves only its own segment's hash
   data[segment + 5]! ^= 1;

@@ -13,6 +13,8 @@ export interface Addon {
   fullsync(fd: number): Promise<void>;
   /** XXH64 of each `segment`-byte piece of view[0, length), 16 hex digits each, hashed off the JS thread */
   xxh64Segments(view: Uint8Array, length: number, segment: number): Promise<string[]>;
+  /** the same, on the calling thread */
+  xxh64SegmentsSync(view: Uint8Array, length: number, segment: number): string[];
   /** the CRC-32 register after the view's bytes, no inversions (crc32.ts) */
   crc32Raw(view: Uint8Array, register: number): number;
   /** the folding (PCLMULQDQ) CRC runs on this CPU */

@@ -73,10 +73,20 @@ export class BlockHasher {
 
   /**
    * The hash of each `segment`-byte piece of buffer[0, length) (the last one may be shorter), hashed in
-   * parallel. The caller must not change those bytes until the promise settles.
+   * parallel. The caller must not change those bytes until the promise settles. `now`: with the addon, hashed
+   * on this thread at once (12 GB/s: 90 µs for 1 MiB), for a read-back that waits for each hash before its
+   * buffer takes the next read: on libuv's threads the hash would queue behind the reads in flight.
    */
-  hashSegments(buffer: Buffer, length: number, segment: number): Promise<string[]> {
-    if (this.native) return this.native.xxh64Segments(buffer, length, segment);
+  hashSegments(
+    buffer: Buffer,
+    length: number,
+    segment: number,
+    options: { now?: boolean } = {},
+  ): Promise<string[]> {
+    if (this.native) {
+      if (options.now) return Promise.resolve(this.native.xxh64SegmentsSync(buffer, length, segment));
+      return this.native.xxh64Segments(buffer, length, segment);
+    }
     const parts: Array<Promise<string>> = [];
     for (let at = 0; at < length; at += segment) {
       parts.push(this.hash(buffer.subarray(at), Math.min(segment, length - at)));

@@ -100,7 +100,8 @@ export interface RestoreResult {
 
 export async function restoreJob(options: RestoreOptions, control: JobControl = {}): Promise<RestoreResult> {
   checkTargets(options);
-  // a deploy ends re-arming each card in an ext4 worker: started now, they load while the cards are written
+  // A deploy ends re-arming each card in an ext4 worker: started now, they load while the manifest is hashed
+  // (one core's work) and are warm for the re-arm.
   const warm =
     options.intent === 'deploy'
       ? prestartExt4Workers(Math.min(options.targets.length, EXT4_WARM_WORKERS))
