@@ -162,45 +162,55 @@ function inflateMemberInto(
 }
 
 /**
- * Inflates every member of the region into `out` (from its start), checking each trailer: the output's length.
- * Throws RegionError, or NoRoom when `out` is too small.
+ * Walks the region's members end to end: `inflate` gives each member's output (its deflate data starts at
+ * `body`; `total` bytes came out before it) and the input it took; each trailer is checked, and the region's
+ * output capped. Returns the region's output length. Throws RegionError (or what `inflate` throws).
  */
-function inflateRegionInto(d: Buffer, last: boolean, maxOutput: number, out: Uint8Array): number {
+function eachMember(
+  d: Buffer,
+  last: boolean,
+  maxOutput: number,
+  inflate: (body: number, total: number) => { data: Uint8Array; consumed: number },
+): number {
   let total = 0;
   let at = 0;
   do {
     const body = at + headerLength(d, at);
-    const { produced, consumed } = inflateMemberInto(d, body, out, total);
-    if (total + produced > maxOutput) throw new RegionError('large', 'the region inflates past its cap');
+    const { data, consumed } = inflate(body, total);
+    if (total + data.length > maxOutput) throw new RegionError('large', 'the region inflates past its cap');
     const end = body + consumed;
     if (end + 8 > d.length) throw new RegionError('short', 'the data ends inside a gzip trailer');
-    const data = out.subarray(total, total + produced);
     if (d.readUInt32LE(end) !== crc32(data)) throw new RegionError('bad', 'incorrect data check (CRC-32)');
-    if (d.readUInt32LE(end + 4) !== produced % 2 ** 32) {
+    if (d.readUInt32LE(end + 4) !== data.length % 2 ** 32) {
       throw new RegionError('bad', 'incorrect length check (ISIZE)');
     }
-    total += produced;
+    total += data.length;
     at = end + 8;
   } while (at < d.length && !(last && allZero(d, at)));
   return total;
 }
 
+/** Inflates every member of the region into `out` (from its start): the output's length. NoRoom when too small. */
+function inflateRegionInto(d: Buffer, last: boolean, maxOutput: number, out: Uint8Array): number {
+  return eachMember(d, last, maxOutput, (body, total) => {
+    const { produced, consumed } = inflateMemberInto(d, body, out, total);
+    return { data: out.subarray(total, total + produced), consumed };
+  });
+}
+
 /** Inflates every member of the region into fresh memory, checking each trailer; throws RegionError. */
 export function inflateRegion(d: Buffer, last: boolean, maxOutput: number): Buffer {
   const out: Buffer[] = [];
-  let total = 0;
-  let at = 0;
   // The region's last 4 bytes are its last member's ISIZE: for the usual one-member region, an output buffer of
   // exactly that size is filled without a copy (and handed back without one).
   const hint = Math.min(maxOutput, Math.max(64 * 1024, d.length >= 4 ? d.readUInt32LE(d.length - 4) : 0));
-  do {
-    const body = at + headerLength(d, at);
+  const total = eachMember(d, last, maxOutput, (body, before) => {
     let inflated: { buffer: Buffer; engine: { bytesWritten: number } };
     try {
       inflated = inflateRawSync(d.subarray(body), {
         info: true,
         chunkSize: hint,
-        maxOutputLength: Math.max(1, maxOutput - total),
+        maxOutputLength: Math.max(1, maxOutput - before),
       }) as unknown as typeof inflated;
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
@@ -208,17 +218,9 @@ export function inflateRegion(d: Buffer, last: boolean, maxOutput: number): Buff
       if (code === 'ERR_BUFFER_TOO_LARGE') throw new RegionError('large', 'the region inflates past its cap');
       throw new RegionError('bad', (error as Error).message);
     }
-    const end = body + inflated.engine.bytesWritten;
-    if (end + 8 > d.length) throw new RegionError('short', 'the data ends inside a gzip trailer');
-    const data = inflated.buffer;
-    if (d.readUInt32LE(end) !== crc32(data)) throw new RegionError('bad', 'incorrect data check (CRC-32)');
-    if (d.readUInt32LE(end + 4) !== data.length % 2 ** 32) {
-      throw new RegionError('bad', 'incorrect length check (ISIZE)');
-    }
-    out.push(data);
-    total += data.length;
-    at = end + 8;
-  } while (at < d.length && !(last && allZero(d, at)));
+    out.push(inflated.buffer);
+    return { data: inflated.buffer, consumed: inflated.engine.bytesWritten };
+  });
   return out.length === 1 ? out[0]! : Buffer.concat(out, total);
 }
 

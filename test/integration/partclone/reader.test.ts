@@ -177,17 +177,10 @@ for (const name of ['ext4-1k', 'ext4-4k', 'fat32'] as const) {
       new Uint8Array(m).fill(0xa5);
     };
     const reader = await openPartcloneStream(source, { views: true, release });
-    const B = reader.header.blockSize;
     const out = join(scratch.dir, `${name}.released.restored`);
-    const fd = openSync(out, 'w');
-    try {
-      // each run written before the next is asked for, as restore's writer does
-      for await (const r of reader.runs()) writeSync(fd, r.data, 0, r.data.length, r.firstBlock * B);
-    } finally {
-      closeSync(fd);
-    }
-    run('truncate', ['-s', String(reader.header.totalBlocks * B), out]);
-    assertUsedBlocksEqual(reader.bitmap, reader.header.totalBlocks, B, s.image, out);
+    // each run written before the next is asked for, as restore's writer does
+    await restoreToFile(reader, out);
+    assertUsedBlocksEqual(reader.bitmap, reader.header.totalBlocks, reader.header.blockSize, s.image, out);
     // every chunk of the data went back once (those read up to the bitmap's end are not lent out)
     const lent = released.filter((m) => memory.has(m));
     assert.equal(new Set(lent).size, lent.length, 'no memory released twice');
