@@ -152,6 +152,9 @@ export class RunWriter {
         card.stateBytes += length;
         this.board.report();
       } catch (error) {
+        // the writes before this one settle first: one of them failing too names the first bad byte, as
+        // writing in order would (the card's first failure is the one it keeps)
+        await before.all;
         failCard(card, error, 'Writing', at, this.total);
         this.board.report();
       }
