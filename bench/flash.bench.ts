@@ -126,7 +126,7 @@ async function main(): Promise<void> {
     console.log(pairedRow('raw 1 GiB write (O_DIRECT)', pairs.raw, '<= 1.11'));
     console.log(pairedRow('raw write, as the helper worker', worker, '<= 1.11'));
     console.log(pairedRow('.img.xz write', pairs.xz, '<= 1.11'));
-    console.log(pairedRow('verify read-back (O_DIRECT + XXH64)', verify, '<= 1.11'));
+    console.log(pairedRow('verify read-back (O_DIRECT + XXH3)', verify, '<= 1.11'));
     console.log(
       pairedRow(
         'raw write vs dd iflag=direct',

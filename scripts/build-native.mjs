@@ -17,7 +17,7 @@ const dir = `${root}native/atlas-io`;
 export function buildNative(out, arch = process.arch) {
   // another arch builds in a copy of the sources, so packing one does not overwrite the build the tests use
   const src = arch === process.arch ? dir : `${dir}/arch-${arch}`;
-  const sources = ['atlas_io.c', 'xxh64.c', 'xxh64.h', 'crc32.c', 'crc32.h', 'binding.gyp'];
+  const sources = ['atlas_io.c', 'xxh3.c', 'xxh3.h', 'crc32.c', 'crc32.h', 'binding.gyp'];
   if (src !== dir) {
     mkdirSync(src, { recursive: true });
     for (const f of sources) copyFileSync(`${dir}/${f}`, `${src}/${f}`);

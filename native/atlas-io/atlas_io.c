@@ -12,11 +12,13 @@
  *
  * A failure rejects with an Error whose code is the errno's name (EBADF, ENOTTY, ...).
  *
- *   xxh64Segments(view, length, segment)  the XXH64 (xxh64.c) of each `segment`-byte piece of view[0, length),
- *                as 16 hex digits each: the block hashes of a write and of its read-back, off the JS thread and
- *                read in place (the wasm hasher copies every byte into its own memory first). The caller keeps
- *                the bytes unchanged until the promise settles; a reference keeps the view alive meanwhile.
- *   xxh64SegmentsSync(view, length, segment)  the same on the calling thread, returning the array (hash-pool.ts).
+ *   xxh3Segments(view, length, segment[, portable])  the XXH3-64 (xxh3.c) of each `segment`-byte piece of
+ *                view[0, length), as 16 hex digits each: the block hashes of a write and of its read-back, off
+ *                the JS thread and read in place (the wasm hasher copies every byte into its own memory first).
+ *                The caller keeps the bytes unchanged until the promise settles; a reference keeps the view
+ *                alive meanwhile. `portable` (tests): the C loop even where the AVX2 one runs; xxh3Wide says
+ *                whether it does.
+ *   xxh3SegmentsSync(view, length, segment[, portable])  the same on the calling thread, returning the array.
  *   crc32Raw(view, register)  the CRC-32 register after the view's bytes (crc32.c: no inversions; zlib's crc32 is
  *                ~crc32Raw(~c)), synchronously: partclone's block checksums and the gzip members' on the threads
  *                that hold the bytes. crc32Fast says whether the folding (PCLMULQDQ) path runs here.
@@ -30,7 +32,7 @@
 #include <unistd.h>
 #include <node_api.h>
 #include "crc32.h"
-#include "xxh64.h"
+#include "xxh3.h"
 
 enum op { OP_NOCACHE, OP_FULLSYNC };
 
@@ -137,6 +139,7 @@ struct hash_work {
   size_t length;
   size_t segment;
   size_t count;
+  int portable;
   uint64_t *hashes;
 };
 
@@ -146,7 +149,7 @@ static void hash_execute(napi_env env, void *data) {
   for (size_t i = 0; i < w->count; i++) {
     size_t at = i * w->segment;
     size_t n = w->length - at < w->segment ? w->length - at : w->segment;
-    w->hashes[i] = atlas_xxh64(w->data + at, n, 0);
+    w->hashes[i] = atlas_xxh3(w->data + at, n, w->portable);
   }
 }
 
@@ -171,7 +174,7 @@ static void hash_complete(napi_env env, napi_status status, void *data) {
     napi_resolve_deferred(env, w->deferred, result);
   } else {
     napi_value message;
-    napi_create_string_utf8(env, "xxh64Segments was cancelled", NAPI_AUTO_LENGTH, &message);
+    napi_create_string_utf8(env, "xxh3Segments was cancelled", NAPI_AUTO_LENGTH, &message);
     napi_create_error(env, NULL, message, &result);
     napi_reject_deferred(env, w->deferred, result);
   }
@@ -181,30 +184,31 @@ static void hash_complete(napi_env env, napi_status status, void *data) {
   free(w);
 }
 
-static napi_value xxh64_segments_of(napi_env env, napi_callback_info info, bool now) {
-  size_t argc = 3;
-  napi_value argv[3], promise, name;
-  bool is_view = false;
+static napi_value xxh3_segments_of(napi_env env, napi_callback_info info, bool now) {
+  size_t argc = 4;
+  napi_value argv[4], promise, name;
+  bool is_view = false, portable = false;
   void *data = NULL;
   size_t byte_length = 0;
   int64_t length = -1, segment = 0;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3 ||
       napi_is_typedarray(env, argv[0], &is_view) != napi_ok || !is_view ||
       napi_get_value_int64(env, argv[1], &length) != napi_ok ||
-      napi_get_value_int64(env, argv[2], &segment) != napi_ok) {
-    napi_throw_type_error(env, NULL, "xxh64Segments(view, length, segment)");
+      napi_get_value_int64(env, argv[2], &segment) != napi_ok ||
+      (argc > 3 && napi_get_value_bool(env, argv[3], &portable) != napi_ok)) {
+    napi_throw_type_error(env, NULL, "xxh3Segments(view, length, segment[, portable])");
     return NULL;
   }
   napi_typedarray_type type;
   size_t elements;
   napi_get_typedarray_info(env, argv[0], &type, &elements, &data, NULL, NULL);
   if (type != napi_uint8_array) {
-    napi_throw_type_error(env, NULL, "xxh64Segments: the view must be a Uint8Array");
+    napi_throw_type_error(env, NULL, "xxh3Segments: the view must be a Uint8Array");
     return NULL;
   }
   byte_length = elements;
   if (length < 0 || (uint64_t)length > byte_length || segment <= 0) {
-    napi_throw_range_error(env, NULL, "xxh64Segments: length or segment out of range");
+    napi_throw_range_error(env, NULL, "xxh3Segments: length or segment out of range");
     return NULL;
   }
   struct hash_work *w = calloc(1, sizeof *w);
@@ -220,6 +224,7 @@ static napi_value xxh64_segments_of(napi_env env, napi_callback_info info, bool 
   w->length = (size_t)length;
   w->segment = (size_t)segment;
   w->count = count;
+  w->portable = portable;
   w->hashes = hashes;
   if (now) {
     napi_value result = NULL;
@@ -231,7 +236,7 @@ static napi_value xxh64_segments_of(napi_env env, napi_callback_info info, bool 
   }
   napi_create_reference(env, argv[0], 1, &w->view);
   napi_create_promise(env, &w->deferred, &promise);
-  napi_create_string_utf8(env, "atlas_io.xxh64Segments", NAPI_AUTO_LENGTH, &name);
+  napi_create_string_utf8(env, "atlas_io.xxh3Segments", NAPI_AUTO_LENGTH, &name);
   napi_create_async_work(env, NULL, name, hash_execute, hash_complete, w, &w->work);
   napi_queue_async_work(env, w->work);
   return promise;
@@ -262,26 +267,28 @@ static napi_value crc32_raw(napi_env env, napi_callback_info info) {
   return result;
 }
 
-static napi_value xxh64_segments(napi_env env, napi_callback_info info) {
-  return xxh64_segments_of(env, info, false);
+static napi_value xxh3_segments(napi_env env, napi_callback_info info) {
+  return xxh3_segments_of(env, info, false);
 }
-static napi_value xxh64_segments_sync(napi_env env, napi_callback_info info) {
-  return xxh64_segments_of(env, info, true);
+static napi_value xxh3_segments_sync(napi_env env, napi_callback_info info) {
+  return xxh3_segments_of(env, info, true);
 }
 
 static napi_value init(napi_env env, napi_value exports) {
   atlas_crc32_init();
-  napi_value fast;
+  napi_value fast, wide;
   napi_get_boolean(env, atlas_crc32_fast() != 0, &fast);
+  napi_get_boolean(env, atlas_xxh3_wide() != 0, &wide);
   napi_property_descriptor props[] = {
       {"nocache", NULL, nocache, NULL, NULL, NULL, napi_default, NULL},
       {"fullsync", NULL, fullsync, NULL, NULL, NULL, napi_default, NULL},
-      {"xxh64Segments", NULL, xxh64_segments, NULL, NULL, NULL, napi_default, NULL},
-      {"xxh64SegmentsSync", NULL, xxh64_segments_sync, NULL, NULL, NULL, napi_default, NULL},
+      {"xxh3Segments", NULL, xxh3_segments, NULL, NULL, NULL, napi_default, NULL},
+      {"xxh3SegmentsSync", NULL, xxh3_segments_sync, NULL, NULL, NULL, napi_default, NULL},
+      {"xxh3Wide", NULL, NULL, NULL, NULL, wide, napi_enumerable, NULL},
       {"crc32Raw", NULL, crc32_raw, NULL, NULL, NULL, napi_default, NULL},
       {"crc32Fast", NULL, NULL, NULL, NULL, fast, napi_enumerable, NULL},
   };
-  napi_define_properties(env, exports, 6, props);
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;
 }
 

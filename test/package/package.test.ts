@@ -9,6 +9,7 @@ import test, { after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { crc32 } from 'node:zlib';
 import {
   chmodSync,
   copyFileSync,
@@ -32,6 +33,7 @@ import type * as Launch from '../../main/helper/launch';
 import type * as Resources from '../../main/engine/resources';
 import type * as Production from '../../main/app/production';
 import type * as Source from '../../main/engine/compress/source';
+import type * as AddonModule from '../../main/engine/io/addon';
 import type { FlashResult } from '../../main/engine/jobs/flash';
 import type { CloneResult } from '../../main/engine/jobs/clone';
 import type { RestoreResult } from '../../main/engine/jobs/restore';
@@ -165,6 +167,24 @@ test('the packed executable carries the fuses; it runs as Node only while runAsN
     spawnSync(path, ['-e', 'process.exit(0)'], { env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' } }).status;
   assert.equal(runsAsNode(app.executable), 0);
   assert.equal(runsAsNode(off), 1);
+});
+
+test("the engine's addon loads from the package and computes what zlib and xxhsum compute", () => {
+  // Present is not enough: an addon built for another ABI, or left where loadAddon does not look, sends the
+  // engine to its slower fallbacks without a word. Both trees load it: the main process's and the helper's.
+  const data = Buffer.from(Array.from({ length: 100_000 }, (_, i) => (i * 2654435761) >>> 24));
+  for (const tree of [app.extracted, app.unpacked]) {
+    const addonJs = join(tree, 'out', 'main', 'engine', 'io', 'addon.js');
+    const { loadAddon } = createRequire(__filename)(addonJs) as typeof AddonModule;
+    const addon = loadAddon();
+    assert.ok(addon, `${addonJs} found no addon to load`);
+    // crc32Raw is the register without zlib's inversions
+    assert.equal((~addon.crc32Raw(data, 0xffffffff) >>> 0).toString(16), crc32(data).toString(16));
+    // XXH3-64 in 64 KiB segments, as `xxhsum -H3` prints each
+    const segment = 64 * 1024;
+    const expected = [data.subarray(0, segment), data.subarray(segment)].map(xxhsum);
+    assert.deepEqual(addon.xxh3SegmentsSync(data, data.length, segment), expected);
+  }
 });
 
 test('the packed CLI reports the package version', () => {
@@ -349,6 +369,12 @@ electronShellTests(
   () => app,
   () => dir,
 );
+
+function xxhsum(data: Uint8Array): string {
+  const file = join(dir, 'xxhsum.bin');
+  writeFileSync(file, data);
+  return /= ([0-9a-f]{16})\s*$/.exec(run('xxhsum', ['-H3', file]))?.[1] ?? 'xxhsum -H3 printed no hash';
+}
 
 function sha256(path: string): string {
   return shell(`sha256sum ${path}`).split(' ')[0]!;

@@ -11,10 +11,15 @@ import { join } from 'node:path';
 export interface Addon {
   nocache(fd: number): Promise<void>;
   fullsync(fd: number): Promise<void>;
-  /** XXH64 of each `segment`-byte piece of view[0, length), 16 hex digits each, hashed off the JS thread */
-  xxh64Segments(view: Uint8Array, length: number, segment: number): Promise<string[]>;
+  /**
+   * XXH3-64 of each `segment`-byte piece of view[0, length), 16 hex digits each, hashed off the JS thread.
+   * `portable` (tests only): the C loop an Apple-silicon Mac runs, even where the AVX2 one runs.
+   */
+  xxh3Segments(view: Uint8Array, length: number, segment: number, portable?: boolean): Promise<string[]>;
   /** the same, on the calling thread */
-  xxh64SegmentsSync(view: Uint8Array, length: number, segment: number): string[];
+  xxh3SegmentsSync(view: Uint8Array, length: number, segment: number, portable?: boolean): string[];
+  /** the AVX2 loop of XXH3 runs on this CPU */
+  xxh3Wide: boolean;
   /** the CRC-32 register after the view's bytes, no inversions (crc32.ts) */
   crc32Raw(view: Uint8Array, register: number): number;
   /** the folding (PCLMULQDQ) CRC runs on this CPU */

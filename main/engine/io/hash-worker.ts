@@ -1,9 +1,9 @@
 /**
- * XXH64 off the main thread (see hash-pool.ts): hashes a range of a SharedArrayBuffer the main thread is
+ * XXH3-64 off the main thread (see hash-pool.ts): hashes a range of a SharedArrayBuffer the main thread is
  * writing to a card (or has just read back), so hashing overlaps the device I/O.
  */
 import { parentPort } from 'node:worker_threads';
-import { createXXHash64, type IHasher } from 'hash-wasm';
+import { createXXHash3, type IHasher } from 'hash-wasm';
 
 interface HashRequest {
   id: number;
@@ -15,7 +15,7 @@ interface HashRequest {
 let hasher: Promise<IHasher> | null = null;
 
 parentPort!.on('message', (request: HashRequest) => {
-  hasher ??= createXXHash64();
+  hasher ??= createXXHash3();
   // requests are answered in order: each waits for the one instance, which is used synchronously
   void hasher
     .then((h) => {

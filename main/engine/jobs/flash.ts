@@ -3,7 +3,7 @@
  * source, then verified by reading every card back from the device (O_DIRECT, or the device cache dropped).
  *
  * Order of writes: the first 1 MiB (partition table, boot code) is zeroed first and written last, so a card
- * pulled out half-way never looks bootable. An XXH64 per 2 MiB is taken while writing, on worker threads
+ * pulled out half-way never looks bootable. An XXH3 per 2 MiB is taken while writing, on worker threads
  * reading the shared write buffer in place (hash-pool.ts), so hashing overlaps the device writes instead of
  * delaying the next one; verify reads ahead while it compares the read-back blocks against them and, on a
  * mismatch, streams the source again to report the exact first bad byte. A raw source is read with O_DIRECT
