@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { restoreJob, type RestoreResult } from '../../main/engine/jobs/restore';
 import { HASH_SEGMENT } from '../../main/engine/jobs/restore/write';
 import { localCardAccess } from '../../main/engine/drives/index';
+import { BlockHasher } from '../../main/engine/io/hash-pool';
 import type { CardProgress } from '../../main/engine/progress';
 import { makeFaultCard, type FaultCard } from '../support/fault-card';
 import { attachLoop, type LoopDevice } from '../support/loop';
@@ -64,6 +65,15 @@ test(
       good[1]!.device,
     ];
     let last: CardProgress[] = [];
+    // the read-back reads and hashes each piece in one step (hash-pool.ts): count that it ran, so the flipped
+    // byte below is caught on that path, not only on the read-then-hash one a wrapped handle takes
+    const readThenHash = BlockHasher.prototype.readThenHash;
+    let fused = 0;
+    BlockHasher.prototype.readThenHash = function (this: BlockHasher, ...args) {
+      const reading = readThenHash.apply(this, args);
+      if (reading) fused += 1;
+      return reading;
+    };
     const result: RestoreResult = await restoreJob(
       {
         folder,
@@ -74,7 +84,8 @@ test(
         access: localCardAccess(),
       },
       { onProgress: (p) => (last = p.cards ?? last) },
-    );
+    ).finally(() => (BlockHasher.prototype.readThenHash = readThenHash));
+    assert.ok(fused > 0, 'the read-back never read and hashed in one step');
     assert.equal(result.ok, false);
     const [g1, bad, gone, flipped, g2] = result.targets;
 

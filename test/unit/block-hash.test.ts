@@ -9,9 +9,11 @@ import test, { after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadAddon } from '../../main/engine/io/addon';
 import { BlockHasher } from '../../main/engine/io/hash-pool';
+import { FdHandle, plainDescriptor } from '../../main/engine/io/fd-handle';
 import { run, scratchDir } from '../support/sh';
 
 const { dir, cleanup } = scratchDir('atlas-block-hash-');
@@ -102,4 +104,81 @@ test('the addon refuses what it cannot hash, before touching memory', () => {
   assert.throws(() => void addon.xxh3Segments(data, 8, 0), RangeError);
   assert.throws(() => void addon.xxh3Segments(new Uint16Array(8) as unknown as Uint8Array, 8, 8), TypeError);
   assert.throws(() => void addon.xxh3SegmentsSync(data, 8, 8, 'yes' as unknown as boolean), TypeError);
+});
+
+test("the read-back's read and hash in one step: the region's XXH3, nothing for a short read, fs's errors", async () => {
+  const native = new BlockHasher(0);
+  const wasm = new BlockHasher(0, { native: false });
+  hashers.push(native, wasm);
+  const file = join(dir, 'card');
+  const data = randomBytes(3 * 4096 + 100);
+  writeFileSync(file, data);
+  const handle = await open(file, 'r');
+  try {
+    const buffer = Buffer.alloc(8192);
+    // 8 KiB from byte 4096; the hash over 5000 bytes from 96 into the buffer, in 4 KiB segments
+    const got = await native.readThenHash(
+      handle.fd,
+      buffer,
+      { length: 8192, position: 4096 },
+      { at: 96, length: 5000, segment: 4096 },
+    );
+    assert.equal(got?.bytesRead, 8192);
+    assert.deepEqual(buffer, data.subarray(4096, 4096 + 8192));
+    const region = data.subarray(4096 + 96, 4096 + 96 + 5000);
+    assert.deepEqual(got?.hashes, [xxhsum(region.subarray(0, 4096)), xxhsum(region.subarray(4096))]);
+    // past the end: what there was, and no hashes (the read-back calls that a card that ended)
+    const short = await native.readThenHash(
+      handle.fd,
+      buffer,
+      { length: 8192, position: 2 * 4096 },
+      { at: 0, length: 8192, segment: 4096 },
+    );
+    assert.deepEqual(short, { bytesRead: 4096 + 100, hashes: [] });
+    // a failed read rejects as fs does, so a card's error reads the same on either path
+    await assert.rejects(
+      native.readThenHash(
+        2 ** 30,
+        buffer,
+        { length: 512, position: 0 },
+        { at: 0, length: 512, segment: 512 },
+      )!,
+      (e: NodeJS.ErrnoException) => e.code === 'EBADF' && e.syscall === 'read' && e.errno === -9,
+    );
+    assert.throws(
+      () =>
+        native.readThenHash(
+          handle.fd,
+          buffer,
+          { length: 8193, position: 0 },
+          { at: 0, length: 1, segment: 1 },
+        ),
+      RangeError,
+    );
+    // without the addon the caller reads and hashes itself
+    assert.equal(
+      wasm.readThenHash(
+        handle.fd,
+        buffer,
+        { length: 512, position: 0 },
+        { at: 0, length: 512, segment: 512 },
+      ),
+      null,
+    );
+  } finally {
+    await handle.close();
+  }
+});
+
+test('a descriptor is read in one step only where its handle adds no rules of its own', async () => {
+  const handle = await open(join(dir, 'card'), 'r');
+  try {
+    assert.equal(plainDescriptor(handle), handle.fd);
+    assert.equal(plainDescriptor(new FdHandle(handle.fd, { owned: false })), handle.fd);
+    // a wrapper (an aligning handle, a test's raw card) keeps its own reads
+    const wrapper = { fd: handle.fd, read: handle.read.bind(handle), write: handle.write.bind(handle) };
+    assert.equal(plainDescriptor(wrapper as unknown as FdHandle), null);
+  } finally {
+    await handle.close();
+  }
 });

@@ -20,6 +20,20 @@ export interface Addon {
   xxh3SegmentsSync(view: Uint8Array, length: number, segment: number, portable?: boolean): string[];
   /** the AVX2 loop of XXH3 runs on this CPU */
   xxh3Wide: boolean;
+  /**
+   * pread()s `length` bytes at `position` into view[0, length) (less only at the end), then the XXH3-64 of each
+   * `segment` of view[hashAt, hashAt + hashLength), on the same libuv thread; no hashes when the read came back
+   * short. A failed read rejects as Node's fs does (code, errno, syscall).
+   */
+  readHash(
+    fd: number,
+    view: Uint8Array,
+    length: number,
+    position: number,
+    hashAt: number,
+    hashLength: number,
+    segment: number,
+  ): Promise<{ bytesRead: number; hashes: string[] }>;
   /** the CRC-32 register after the view's bytes, no inversions (crc32.ts) */
   crc32Raw(view: Uint8Array, register: number): number;
   /** the folding (PCLMULQDQ) CRC runs on this CPU */

@@ -26,6 +26,18 @@ const fsync = promisify(fs.fsync);
 const fdatasync = promisify(fs.fdatasync);
 const close = promisify(fs.close);
 
+/**
+ * The descriptor behind `handle` when its reads are plain pread()s of it: an FdHandle or Node's own FileHandle,
+ * not a wrapper that adds rules of its own (an aligning handle, a test's raw card). Null otherwise.
+ */
+export function plainDescriptor(handle: DeviceHandle): number | null {
+  if (handle instanceof FdHandle) return handle.fd;
+  return (Object.getPrototypeOf(handle) as { constructor?: { name?: string } } | null)?.constructor?.name ===
+    'FileHandle'
+    ? handle.fd
+    : null;
+}
+
 /** A descriptor this process inherited or opened; close() closes it once (never, when not `owned`). */
 export class FdHandle implements DeviceHandle {
   private closed = false;

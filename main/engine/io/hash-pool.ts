@@ -95,6 +95,22 @@ export class BlockHasher {
     return Promise.all(parts);
   }
 
+  /**
+   * With the addon: reads `length` bytes at `position` of `fd` into `buffer`, then hashes buffer[hashAt, hashAt +
+   * hashLength) in `segment`s on the same libuv thread, while the bytes the kernel just copied are in that core's
+   * cache (hashed later on the JS thread, they come back from memory: that bound the 4-card read-back). `hashes`
+   * is empty when the read came back short. Null without the addon: the caller reads, then hashes.
+   */
+  readThenHash(
+    fd: number,
+    buffer: Buffer,
+    read: { length: number; position: number },
+    hash: { at: number; length: number; segment: number },
+  ): Promise<{ bytesRead: number; hashes: string[] }> | null {
+    if (!this.native) return null;
+    return this.native.readHash(fd, buffer, read.length, read.position, hash.at, hash.length, hash.segment);
+  }
+
   /** XXH3-64 of buffer[0, length), hex. The caller must not change those bytes until the promise settles. */
   hash(buffer: Buffer, length: number): Promise<string> {
     if (this.native)

@@ -1,12 +1,14 @@
 /**
  * The read-back: every card read from the medium (O_DIRECT, or the device's cache dropped first) over exactly what
  * was written to it (its partition table and the used blocks), the blocks compared against the hashes taken while
- * writing, the table's few sectors byte for byte. A card that differs is dropped with the byte where it differs
- * (the table) or the piece of HASH_SEGMENT bytes that holds it; the others go on.
+ * writing, the table's few sectors byte for byte. With the addon each piece is read and hashed in one step on a
+ * libuv thread (hash-pool.ts readThenHash), else read there and hashed here. A card that differs is dropped with
+ * the byte where it differs (the table) or the piece of HASH_SEGMENT bytes that holds it; the others go on.
  */
 import { AtlasError } from '../../errors';
 import { formatBytes } from '../../format';
 import { alignedBuffer, ioUnit, dropDeviceCache, readAhead, readFully } from '../../io/direct';
+import { plainDescriptor } from '../../io/fd-handle';
 import type { BlockHasher } from '../../io/hash-pool';
 import type { JobControl } from '../../progress';
 import { ProgressMeter } from '../../progress';
@@ -81,8 +83,8 @@ async function verifyExtents(
 ): Promise<void> {
   const dev = card.dev!;
   const unit = ioUnit(dev);
-  // A hash segment per read, hashed as it arrives, while the next ones are read: 5 MiB of buffers per card
-  // (16 cards: 80 MiB), and the bytes are hashed while the cache still holds them.
+  // A hash segment per read, hashed as it arrives (with the addon, on the thread that read it, at once), while
+  // the next ones are read: 5 MiB of buffers per card (16 cards: 80 MiB).
   const pieces: Piece[] = extents.flatMap((e) =>
     e.hashes.map((hash, k) => ({
       at: e.at + k * HASH_SEGMENT,
@@ -96,13 +98,32 @@ async function verifyExtents(
     return { from, skip: p.at - from, ask: Math.ceil((p.at + p.length) / unit) * unit - from };
   };
   const pool = Array.from({ length: VERIFY_AHEAD + 1 }, () => alignedBuffer(HASH_SEGMENT + 2 * unit, [dev]));
+  // the hash each buffer's read came with (read and hashed in one step), by pool slot as the buffers are
+  const hashed: Array<string | undefined> = [];
+  const fd = plainDescriptor(dev.handle);
   const blocks = readAhead(pool, {
     count: pieces.length,
     ahead: VERIFY_AHEAD,
     signal: control.signal,
     position: (k) => pieces[k]!.at,
     want: (k) => span(pieces[k]!).ask,
-    read: (k, buffer) => readFully(dev, buffer, span(pieces[k]!).ask, span(pieces[k]!).from),
+    read: async (k, buffer) => {
+      const p = pieces[k]!;
+      const { from, skip, ask } = span(p);
+      const fused =
+        fd === null
+          ? null
+          : hasher.readThenHash(
+              fd,
+              buffer,
+              { length: ask, position: from },
+              { at: skip, length: p.length, segment: HASH_SEGMENT },
+            );
+      if (!fused) return readFully(dev, buffer, ask, from);
+      const { bytesRead, hashes } = await fused;
+      hashed[k % pool.length] = hashes[0];
+      return bytesRead;
+    },
   });
   let k = 0;
   for await (const { buffer, length } of blocks) {
@@ -115,9 +136,10 @@ async function verifyExtents(
         { device: dev.path, offset: p.at + Math.max(0, length - skip) },
       );
     }
-    const [readBack] = await hasher.hashSegments(buffer.subarray(skip), p.length, HASH_SEGMENT, {
-      now: true,
-    });
+    const readBack =
+      hashed[k % pool.length] ??
+      (await hasher.hashSegments(buffer.subarray(skip), p.length, HASH_SEGMENT, { now: true }))[0];
+    hashed[k % pool.length] = undefined;
     if (readBack !== p.hash)
       throw mismatch(card, p.at, `the ${formatBytes(p.length)} starting at byte ${p.at}`);
     card.verifiedBytes += p.length;
