@@ -93,6 +93,21 @@ static const char *errno_name(int e) {
   }
 }
 
+/* An Error as Node's fs makes one for errno `e` in `syscall`: code, errno, syscall and "CODE: text, syscall". */
+static napi_value errno_error(napi_env env, int e, const char *syscall) {
+  char text[160];
+  snprintf(text, sizeof text, "%s: %s, %s", errno_name(e), strerror(e), syscall);
+  napi_value error, code, message, number, name;
+  napi_create_string_utf8(env, errno_name(e), NAPI_AUTO_LENGTH, &code);
+  napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &message);
+  napi_create_error(env, code, message, &error);
+  napi_create_int32(env, -e, &number);
+  napi_set_named_property(env, error, "errno", number);
+  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &name);
+  napi_set_named_property(env, error, "syscall", name);
+  return error;
+}
+
 static void complete(napi_env env, napi_status status, void *data) {
   struct work *w = data;
   napi_value result;
@@ -101,13 +116,7 @@ static void complete(napi_env env, napi_status status, void *data) {
     napi_resolve_deferred(env, w->deferred, result);
   } else {
     int e = status == napi_ok ? w->error : ECANCELED;
-    char text[160];
-    snprintf(text, sizeof text, "%s: %s, %s", errno_name(e), strerror(e),
-             w->op == OP_NOCACHE ? "nocache" : "fullsync");
-    napi_value code, message;
-    napi_create_string_utf8(env, errno_name(e), NAPI_AUTO_LENGTH, &code);
-    napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &message);
-    napi_create_error(env, code, message, &result);
+    result = errno_error(env, e, w->op == OP_NOCACHE ? "nocache" : "fullsync");
     napi_reject_deferred(env, w->deferred, result);
   }
   napi_delete_async_work(env, w->work);
@@ -326,19 +335,9 @@ static void read_hash_complete(napi_env env, napi_status status, void *data) {
       napi_set_named_property(env, result, "hashes", hashes) == napi_ok) {
     napi_resolve_deferred(env, w->deferred, result);
   } else {
-    /* an error as Node's fs gives it (code, errno, syscall), so a card's EIO reads the same either way */
+    /* as Node's fs gives it, so a card's EIO reads the same on either path */
     int e = status != napi_ok ? ECANCELED : w->error ? w->error : ENOMEM;
-    char text[160];
-    snprintf(text, sizeof text, "%s: %s, read", errno_name(e), strerror(e));
-    napi_value code, message, number, syscall;
-    napi_create_string_utf8(env, errno_name(e), NAPI_AUTO_LENGTH, &code);
-    napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &message);
-    napi_create_error(env, code, message, &result);
-    napi_create_int32(env, -e, &number);
-    napi_set_named_property(env, result, "errno", number);
-    napi_create_string_utf8(env, "read", NAPI_AUTO_LENGTH, &syscall);
-    napi_set_named_property(env, result, "syscall", syscall);
-    napi_reject_deferred(env, w->deferred, result);
+    napi_reject_deferred(env, w->deferred, errno_error(env, e, "read"));
   }
   napi_delete_reference(env, w->view);
   napi_delete_async_work(env, w->work);
