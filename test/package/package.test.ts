@@ -29,6 +29,7 @@ import { archiveFiles, buildPackage, filesUnder, missingLoads, OUT, ROOT, type P
 import { attachLoop, type LoopDevice } from '../support/loop';
 import { installFakeLsblk, type FakeLsblk } from '../support/fake-lsblk';
 import { isRoot, run, scratchDir, shell } from '../support/sh';
+import { xxhsum } from '../support/xxhsum';
 import type * as Launch from '../../main/helper/launch';
 import type * as Resources from '../../main/engine/resources';
 import type * as Production from '../../main/app/production';
@@ -182,7 +183,7 @@ test("the engine's addon loads from the package and computes what zlib and xxhsu
     assert.equal((~addon.crc32Raw(data, 0xffffffff) >>> 0).toString(16), crc32(data).toString(16));
     // XXH3-64 in 64 KiB segments, as `xxhsum -H3` prints each
     const segment = 64 * 1024;
-    const expected = [data.subarray(0, segment), data.subarray(segment)].map(xxhsum);
+    const expected = [data.subarray(0, segment), data.subarray(segment)].map((d) => xxhsum(d, dir));
     assert.deepEqual(addon.xxh3SegmentsSync(data, data.length, segment), expected);
   }
 });
@@ -369,12 +370,6 @@ electronShellTests(
   () => app,
   () => dir,
 );
-
-function xxhsum(data: Uint8Array): string {
-  const file = join(dir, 'xxhsum.bin');
-  writeFileSync(file, data);
-  return /= ([0-9a-f]{16})\s*$/.exec(run('xxhsum', ['-H3', file]))?.[1] ?? 'xxhsum -H3 printed no hash';
-}
 
 function sha256(path: string): string {
   return shell(`sha256sum ${path}`).split(' ')[0]!;

@@ -14,7 +14,8 @@ import { join } from 'node:path';
 import { loadAddon } from '../../main/engine/io/addon';
 import { BlockHasher } from '../../main/engine/io/hash-pool';
 import { FdHandle, plainDescriptor } from '../../main/engine/io/fd-handle';
-import { run, scratchDir } from '../support/sh';
+import { scratchDir } from '../support/sh';
+import { xxhsum as xxhsumOf } from '../support/xxhsum';
 
 const { dir, cleanup } = scratchDir('atlas-block-hash-');
 const hashers: BlockHasher[] = [];
@@ -25,14 +26,7 @@ after(async () => {
   cleanup();
 });
 
-function xxhsum(data: Uint8Array): string {
-  const file = join(dir, 'piece');
-  writeFileSync(file, data);
-  // "XXH3 (file) = 16 hex digits"
-  const hash = /= ([0-9a-f]{16})\s*$/.exec(run('xxhsum', ['-H3', file]))?.[1];
-  assert.ok(hash, 'xxhsum -H3 printed no hash');
-  return hash;
-}
+const xxhsum = (data: Uint8Array): string => xxhsumOf(data, dir);
 
 /** `data` copied into a SharedArrayBuffer, the memory the flash's hashing workers read in place. */
 function shared(data: Uint8Array): Buffer {
