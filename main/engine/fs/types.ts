@@ -1,7 +1,7 @@
 /**
  * A filesystem's used-block map, exactly as partclone computes it: the bitmap a partclone image carries.
  * Produced by the ext and FAT readers in this folder, consumed by the partclone writer, the clone job and
- * the used-blocks-only flash (jobs/flash-plan.ts).
+ * the used-blocks-only flash (jobs/flash/plan.ts).
  */
 export type PartcloneFsName = 'EXTFS' | 'FAT12' | 'FAT16' | 'FAT32';
 

@@ -6,10 +6,10 @@
  * filesystem cannot be mapped (another type, or not cleanly unmounted: its bitmaps may be wrong) is written
  * whole.
  */
-import { openBlockFile } from '../io/block-file';
-import { toAtlasError } from '../errors';
-import { readUsedBlockMap, usedRuns } from '../fs';
-import { readPartitionTable } from '../partition';
+import { openBlockFile } from '../../io/block-file';
+import { toAtlasError } from '../../errors';
+import { readUsedBlockMap, usedRuns } from '../../fs';
+import { readPartitionTable } from '../../partition';
 
 export interface UsedBlocksPlan {
   /** indices of the blockSize-sized blocks of the image to write, ascending */
