@@ -4,18 +4,16 @@
  * decoder available (the xz/pigz/zstd binaries when present, in-process libraries otherwise).
  * Flash and Insert read images through here; nothing here writes anywhere.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createReadStream, promises as fsp } from 'node:fs';
 import { basename } from 'node:path';
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { createGunzip, createInflateRaw } from 'node:zlib';
 import { crc32 } from '../io/crc32';
 import { AtlasError, throwIfCancelled, toAtlasError } from '../errors';
-import { formatBytes } from '../format';
 import { blockDeviceSize } from '../io/block-file';
 import type { Block } from '../io/direct';
-import { openFifoBlocks } from '../io/fifo-blocks';
-import { findTool } from './source-tools';
+import { cleanToolMessage, feedChild, findTool, toolBlocks } from './source-tools';
+import { READ_CHUNK, SourceStream, feedInProcess, corruptArchive, type Base } from './source-stream';
 import { xzUncompressedSize, createXzWorkerStream } from './source-xz';
 import { openZipEntry, type ZipEntryInfo } from './source-zip';
 import { zstdContentSize, createZstdNapiStream, loadZstdNapi } from './source-zstd';
@@ -24,6 +22,8 @@ export type SourceFormat = 'raw' | 'gzip' | 'xz' | 'zip' | 'zstd';
 
 /** Which implementation decodes the stream; reported so logs and benches can tell. */
 export type SourceDecoder = 'file' | 'zlib' | 'pigz' | 'xz' | 'xz-wasm' | 'zstd' | 'zstd-napi';
+
+export { cleanToolMessage, corruptArchive };
 
 export const ACCEPTED_FORMATS = '.img, .img.gz, .img.xz, .img.zst, and .zip holding one .img';
 
@@ -80,8 +80,6 @@ export interface OpenImageSourceOptions {
   signal?: AbortSignal | undefined;
 }
 
-const READ_CHUNK = 1024 * 1024;
-const OUT_HIGH_WATER = 4 * 1024 * 1024;
 const RAW_EXTENSIONS = ['.img', '.raw', '.bin', '.iso', '.dd'];
 
 type Detected = SourceFormat | { unsupported: string };
@@ -273,47 +271,6 @@ export function sourceProgress(
   return { bytesDone: stream.compressedBytesRead, bytesTotal: source.fileSize, unit: 'compressed' };
 }
 
-interface Base {
-  path: string;
-  name: string;
-  fileSize: number;
-}
-
-/** The stream handed to callers: counts bytes, runs checks at the end, and tears its producers down on destroy. */
-class SourceStream extends Transform implements SourceReadable {
-  compressedBytesRead = 0;
-  bytesProduced = 0;
-  readonly cleanups: Array<() => void> = [];
-  onChunk: ((chunk: Buffer) => void) | null = null;
-  /** Returns an error when the finished stream is incomplete or fails its checksum. */
-  finalCheck: (() => Error | null) | null = null;
-
-  constructor() {
-    super({ readableHighWaterMark: OUT_HIGH_WATER, writableHighWaterMark: OUT_HIGH_WATER });
-  }
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.bytesProduced += chunk.byteLength;
-    this.onChunk?.(chunk);
-    callback(null, chunk);
-  }
-
-  override _flush(callback: TransformCallback): void {
-    callback(this.finalCheck?.() ?? null);
-  }
-
-  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    for (const cleanup of this.cleanups.splice(0)) {
-      try {
-        cleanup();
-      } catch {
-        // tearing down; the original error matters more
-      }
-    }
-    callback(error);
-  }
-}
-
 /** What makeSource needs to know of one opened image. */
 interface SourceParts {
   base: Base & { signal?: AbortSignal | undefined };
@@ -403,235 +360,6 @@ async function* streamBlocks(stream: SourceReadable, pool: readonly Buffer[]): A
   } finally {
     stream.destroy();
   }
-}
-
-/** A damaged archive, located by the uncompressed byte where decoding stopped. */
-export function corruptArchive(
-  base: Base,
-  format: SourceFormat,
-  out: Pick<SourceReadable, 'bytesProduced' | 'compressedBytesRead'>,
-  reason: string,
-): AtlasError {
-  const at = out.bytesProduced;
-  return new AtlasError(
-    'CORRUPT_ARCHIVE',
-    `The archive ${base.name} is damaged (${reason}): decompression failed at about ${formatBytes(at)} ` +
-      `(byte ${at}) of the image. Download or copy it again.`,
-    {
-      path: base.path,
-      format,
-      uncompressedOffset: at,
-      // unknown (0) when the tool read the file itself
-      ...(out.compressedBytesRead > 0 ? { compressedOffset: out.compressedBytesRead } : {}),
-      reason,
-    },
-  );
-}
-
-function countCompressed(out: SourceStream, file: Readable): void {
-  file.on('data', (chunk: Buffer) => {
-    out.compressedBytesRead += chunk.byteLength;
-  });
-}
-
-/** file → (decoder) → out, in this process. */
-function feedInProcess(
-  out: SourceStream,
-  file: Readable,
-  decoder: Transform | null,
-  base: Base,
-  format: SourceFormat,
-): void {
-  countCompressed(out, file);
-  out.cleanups.push(() => file.destroy());
-  file.on('error', (error) => out.destroy(toAtlasError(error, `Cannot read ${base.path}`)));
-  if (!decoder) {
-    file.pipe(out);
-    return;
-  }
-  out.cleanups.push(() => decoder.destroy());
-  decoder.on('error', (error: NodeJS.ErrnoException) => {
-    out.destroy(corruptArchive(base, format, out, zlibReason(error)));
-  });
-  file.pipe(decoder).pipe(out);
-}
-
-function zlibReason(error: NodeJS.ErrnoException): string {
-  const message = error.message || String(error);
-  if (/unexpected end/i.test(message)) return 'it ends too early; the file is truncated';
-  if (/incorrect data check|invalid.*check/i.test(message)) return 'checksum mismatch';
-  return message;
-}
-
-/**
- * file → child stdin, child stdout → out. The child's stderr becomes the error sentence. With `readsFile` the
- * tool opens the file itself: this process then neither reads it nor writes it down a pipe, CPU that the
- * decoder wants on a 2-core machine (measured with xz -T0 on 1 GiB: 0.5–0.9 s sooner, 0.3–0.5 s less CPU), but
- * the compressed bytes read are known only at the end, so it is for formats whose size is known.
- */
-function feedChild(
-  out: SourceStream,
-  command: string,
-  args: string[],
-  base: Base,
-  format: SourceFormat,
-  readsFile = false,
-): void {
-  const child = spawn(command, readsFile ? [...args, '--', base.path] : args, {
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  const file = readsFile ? null : createReadStream(base.path, { highWaterMark: READ_CHUNK });
-  if (file) countCompressed(out, file);
-  let stderr = '';
-  let stdoutEnded = false;
-  let exit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
-  let settled = false;
-
-  out.cleanups.push(() => {
-    settled = true;
-    file?.destroy();
-    child.stdout.destroy();
-    if (exit === null) child.kill('SIGKILL');
-  });
-  const settle = (): void => {
-    if (settled || !stdoutEnded || exit === null) return;
-    settled = true;
-    if (exit.code === 0) {
-      // the tool read the file to its end (xz and zstd refuse trailing garbage)
-      if (readsFile) out.compressedBytesRead = base.fileSize;
-      out.end();
-      return;
-    }
-    out.destroy(toolFailure(command, stderr, exit, base, format, out));
-  };
-
-  child.on('error', (error) => {
-    settled = true;
-    out.destroy(toAtlasError(error, `Cannot run ${command}`));
-  });
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (text: string) => {
-    if (stderr.length < 4096) stderr += text;
-  });
-  child.on('close', (code, signal) => {
-    exit = { code, signal };
-    settle();
-  });
-  // The child may exit early on corrupt input; the broken pipe is expected, its exit status tells why.
-  child.stdin.on('error', () => undefined);
-  if (file) {
-    file.on('error', (error) => out.destroy(toAtlasError(error, `Cannot read ${base.path}`)));
-    file.pipe(child.stdin);
-  } else child.stdin.end();
-  child.stdout.on('end', () => {
-    stdoutEnded = true;
-    settle();
-  });
-  child.stdout.pipe(out, { end: false });
-}
-
-/** A decoder tool that exited unsuccessfully, in its own words. */
-function toolFailure(
-  command: string,
-  stderr: string,
-  exit: { code: number | null; signal: NodeJS.Signals | null },
-  base: Base,
-  format: SourceFormat,
-  out: Pick<SourceReadable, 'bytesProduced' | 'compressedBytesRead'>,
-): AtlasError {
-  // a tool that read the file itself names it in every line: the message names it once already
-  const sentence = stderr
-    .split('\n')
-    .map((line) => cleanToolMessage(line.split(`${base.path}: `).join('')))
-    .filter(Boolean)
-    .join('; ');
-  const reason = `${basename(command)}: ${sentence || `exited with ${exit.code ?? exit.signal}`}`;
-  return corruptArchive(base, format, out, reason);
-}
-
-/**
- * A decoder tool that reads the file itself, its output taken in whole blocks through a FIFO by a worker
- * (io/fifo-blocks: a Node stream of xz's 8 KiB writes costs a core's worth of CPU the decoder wants).
- */
-async function* toolBlocks(
-  command: string,
-  args: string[],
-  base: Base,
-  format: SourceFormat,
-  pool: readonly Buffer[],
-  options: { ahead?: number; signal?: AbortSignal | undefined | undefined },
-  fallback: () => AsyncGenerator<Block>,
-): AsyncGenerator<Block> {
-  const { signal } = options;
-  throwIfCancelled(signal);
-  const fifo = await openFifoBlocks().catch(() => null);
-  if (!fifo) {
-    // no FIFO here (no mkfifo, a read-only temporary folder): the stream still works, only slower
-    yield* fallback();
-    return;
-  }
-  // iterated by hand so that stopping early kills the tool before waiting for the blocks being filled
-  const blocks = fifo.blocks(pool, options);
-  let child: ChildProcess | null = null;
-  let exited: Promise<{ code: number | null; signal: NodeJS.Signals | null } | Error> | null = null;
-  const onAbort = (): void => {
-    child?.kill('SIGKILL'); // the worker then sees the end of the FIFO and the blocks stop
-  };
-  signal?.addEventListener('abort', onAbort, { once: true });
-  try {
-    const running = spawn(command, [...args, '--', base.path], { stdio: ['ignore', fifo.writer.fd, 'pipe'] });
-    child = running;
-    let stderr = '';
-    const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null } | Error>((resolve) => {
-      running.once('error', resolve);
-      running.once('close', (code, sig) => resolve({ code, signal: sig }));
-    });
-    exited = exit;
-    running.stderr!.setEncoding('utf8');
-    running.stderr!.on('data', (text: string) => {
-      if (stderr.length < 4096) stderr += text;
-    });
-    await fifo.writer.close(); // the child has its own copy; its exit then ends the FIFO
-    const produced = { bytesProduced: 0, compressedBytesRead: 0 };
-    const failure = async (): Promise<AtlasError | null> => {
-      const status = await exit;
-      throwIfCancelled(signal);
-      if (status instanceof Error) return toAtlasError(status, `Cannot run ${command}`);
-      return status.code === 0 ? null : toolFailure(command, stderr, status, base, format, produced);
-    };
-    for (;;) {
-      const next = await blocks.next();
-      if (next.done) break;
-      const block = next.value;
-      produced.bytesProduced += block.length;
-      // a short block is the last: the tool has closed its output, and its exit says whether it finished
-      if (block.length < block.buffer.length) {
-        const error = await failure();
-        if (error) throw error;
-      }
-      yield block;
-    }
-    const error = await failure();
-    if (error) throw error;
-  } finally {
-    signal?.removeEventListener('abort', onAbort);
-    // the tool is gone (not just told to go) before the blocks end, as a cancelled flash promises
-    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    await exited;
-    await blocks.return(undefined);
-    await fifo.close();
-  }
-}
-
-/** Drops the tool's name and its "(stdin)" / "skipping: <stdin>" noise from a line of stderr. */
-export function cleanToolMessage(line: string): string {
-  return line
-    .trim()
-    .replace(/^[\w./-]+: /, '')
-    .replace(/^skipping: /, '')
-    .replace(/^(\(stdin\)|<stdin>|\/\*stdin\*\\?)\s*: /, '')
-    .replace(/^Decoding error \(\d+\) : /, '')
-    .trim();
 }
 
 /** The in-process xz fallback runs in a worker thread so a long decode never blocks the event loop. */
