@@ -5,7 +5,7 @@
  */
 import { AtlasError } from '../engine/errors';
 import type { Drive, DriveSnapshot, RestoreIntent } from '../contract';
-import { hostnamePatternProblem, hostnamesFor } from '../shared/hostnames';
+import { hostnamePatternProblem, hostnamesFor, type GivenHostname } from '../shared/hostnames';
 import * as v from './validate';
 
 export const MAX_RESTORE_CARDS = 16;
@@ -60,13 +60,21 @@ export function checkRestoreRequest(request: unknown): RestoreRequestChecked {
   return { folder, confirmed, intent, hostnamePattern, grow: v.boolean(o.grow, 'Grow root') };
 }
 
-/** Each card's hostname, in the order the person chose the cards; a pattern that collides or fails is refused. */
-export function restoreHostnames(pattern: string | null, cards: readonly Drive[]): string[] | null {
+/**
+ * Each card's hostname, in the order the person chose the cards, numbered on from the hostnames earlier deploys
+ * gave (`given`, from the deployment record); a pattern that collides or fails is refused.
+ */
+export function restoreHostnames(
+  pattern: string | null,
+  cards: readonly Drive[],
+  given: readonly GivenHostname[] = [],
+): string[] | null {
   if (pattern === null) return null;
   try {
     return hostnamesFor(
       pattern,
       cards.map((c) => c.serial),
+      given,
     );
   } catch (error) {
     throw new AtlasError('INVALID_ARGUMENT', error instanceof Error ? error.message : String(error));

@@ -42,6 +42,24 @@ test('deploy to four cards: chosen in order, hostnames previewed, cards checked,
       join(clone, 'partition-table.dump'),
       'label: dos\nunit: sectors\n\n/dev/sdc1 : start=8192, size=16384, type=83\n',
     );
+    // an earlier batch's record: a deploy numbers on from the highest name its pattern gave
+    const earlier = (hostname: string, serial: string, ok: boolean): string =>
+      `${JSON.stringify({
+        time: '2026-11-20T10:00:00.000Z',
+        clone: 'golden-clone-KIOSK',
+        cloneTag: 'KIOSK',
+        manifestSha256: null,
+        intent: 'deploy',
+        card: { device: '/dev/sdq', model: 'Old card', serial, size: 64 * MIB },
+        hostname,
+        verified: ok,
+        ok,
+        error: ok ? null : 'VERIFY_MISMATCH',
+      })}\n`;
+    writeFileSync(
+      join(build, 'deployments.jsonl'),
+      earlier('atlas-009', 'OLD-9', true) + earlier('atlas-011', 'OLD-11', false),
+    );
     const names = ['Kingston Canvas', 'NoName Bulk', 'SanDisk Ultra', 'Samsung EVO'];
     const cards = names.map((description, i) => {
       const path = join(dir, `card-${i}.img`);
@@ -170,7 +188,8 @@ test('deploy to four cards: chosen in order, hostnames previewed, cards checked,
             (await page.getByTestId(`restore-hostname-${c.device}`).locator('code').textContent()) ?? '',
         ),
       );
-    assert.deepEqual(await preview(), ['atlas-001', 'atlas-002', 'atlas-003', 'atlas-004']);
+    // on from atlas-009 (atlas-011's card failed: that name was never a kiosk's)
+    assert.deepEqual(await preview(), ['atlas-010', 'atlas-011', 'atlas-012', 'atlas-013']);
     assert.equal(await page.getByTestId('restore-start').textContent(), 'Deploy to 4 cards…');
     await shot(page, 'restore-deploy-preview');
 
@@ -275,7 +294,7 @@ test('deploy to four cards: chosen in order, hostnames previewed, cards checked,
     await page.getByTestId('nav-library').click();
     const rows = page.getByTestId('deployment-entry');
     await rows.first().waitFor();
-    assert.equal(await rows.count(), 4);
+    assert.equal(await rows.count(), 6, 'the four cards of this deploy and the two of the earlier one');
     assert.match(
       (await page.getByTestId('deployments').textContent()) ?? '',
       /KIOSK.*kiosk-0\d.*verified.*failed/s,

@@ -10,7 +10,7 @@ import test, { after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { restoreJob, type RestoreResult } from '../../main/engine/jobs/restore';
 import { localCardAccess } from '../../main/engine/drives/index';
@@ -40,6 +40,14 @@ let fake: FakeLsblk;
 
 const cardFile = (i: number): string => join(dir, `card${i + 1}.img`);
 
+/** The CLI's environment: the fake lsblk first on PATH, and settings whose build folder (the record's) is `dir`. */
+function cliEnv(): NodeJS.ProcessEnv {
+  const config = join(dir, 'config');
+  mkdirSync(config, { recursive: true });
+  writeFileSync(join(config, 'settings.json'), JSON.stringify({ buildFolder: dir }));
+  return { ...process.env, PATH: fake.path, ATLAS_CONFIG_DIR: config };
+}
+
 function atlas(...args: string[]): {
   status: number | null;
   error?: string;
@@ -47,7 +55,7 @@ function atlas(...args: string[]): {
   stderr: string;
 } {
   const r = spawnSync(fake.brokerLauncher, [cli, ...args, '--json'], {
-    env: { ...process.env, PATH: fake.path },
+    env: cliEnv(),
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -204,19 +212,31 @@ test('an exact restore leaves a card byte-equal to real partclone restoring the 
   assert.deepEqual(differingBlocks(oracle, cardFile(0)), []);
 });
 
-test('a deploy without a hostname pattern is a clear error, and nothing is written', { skip }, () => {
-  const devices = loops.slice(0, 2).map((l) => fake.deviceFor(l.device));
-  const before = join(dir, 'before.img');
-  run('cp', ['--sparse=always', cardFile(0), before]);
-  for (const args of [devices, ['--deploy', devices[0]!]]) {
-    const r = spawnSync(fake.brokerLauncher, [cli, 'restore', folder, ...args, '--yes'], {
-      env: { ...process.env, PATH: fake.path },
-      encoding: 'utf8',
-    });
-    assert.equal(r.status, 2, r.stderr); // a usage error
-    assert.match(r.stderr, /A deploy names each card: add --hostname PATTERN/);
-  }
-  const r = atlas('restore', folder, devices[0]!, devices[0]!, '--hostname', 'a-{n}', '--yes');
-  assert.equal(r.error, 'INVALID_ARGUMENT', 'the same card twice');
-  assert.deepEqual(differingBlocks(before, cardFile(0)), []);
-});
+test(
+  'a deploy without a hostname pattern names the cards atlas-{n:03}, numbered on from the record',
+  { skip },
+  () => {
+    const devices = loops.slice(0, 2).map((l) => fake.deviceFor(l.device));
+    const given = readFileSync(join(dir, DEPLOYMENTS_FILE), 'utf8').trim().split('\n').length;
+    const r = atlas('restore', folder, ...devices, '--no-grow', '--no-eject', '--yes');
+    assert.equal(r.status, 0, `${r.error} ${r.stderr}`);
+    assert.equal(r.result!.intent, 'deploy', 'two cards are a deploy by default');
+    // the first test gave atlas-001 … atlas-004: a second batch goes on, it does not name two kiosks atlas-001
+    assert.deepEqual(
+      r.result!.targets.map((t) => [t.ok, t.verified, t.hostname]),
+      [
+        [true, true, 'atlas-005'],
+        [true, true, 'atlas-006'],
+      ],
+    );
+    assert.equal(debugfsCat(cardFile(1), partitionStart(cardFile(1), 2), '/etc/hostname'), 'atlas-006');
+    const lines = readFileSync(join(dir, DEPLOYMENTS_FILE), 'utf8').trim().split('\n');
+    assert.equal(lines.length, given + 2);
+
+    const before = join(dir, 'before.img');
+    run('cp', ['--sparse=always', cardFile(0), before]);
+    const twice = atlas('restore', folder, devices[0]!, devices[0]!, '--hostname', 'a-{n}', '--yes');
+    assert.equal(twice.error, 'INVALID_ARGUMENT', 'the same card twice');
+    assert.deepEqual(differingBlocks(before, cardFile(0)), []);
+  },
+);

@@ -5,7 +5,7 @@
  */
 import test, { after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { lstatSync, readFileSync, mkdirSync } from 'node:fs';
+import { lstatSync, readFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RestoreResult } from '../../main/engine/jobs/restore';
 import { DEPLOYMENTS_FILE } from '../../main/engine/library/deployments';
@@ -32,6 +32,9 @@ before(async () => {
   home = join(dir, 'home');
   mkdirSync(home);
   const made = await bootedClone(home, 'ELEVDEPLOY');
+  // the person's settings: their build folder (where the record goes) is `home`
+  mkdirSync(join(home, 'config'));
+  writeFileSync(join(home, 'config', 'settings.json'), JSON.stringify({ buildFolder: home }));
   folder = made.folder;
   root = partitionStart(made.image, 2);
   run('chown', ['-R', `${user.uid}:${user.gid}`, home]);
@@ -55,7 +58,7 @@ test('atlas restore onto two cards as an unprivileged user: deployed through pke
   const cards = loops.map((l) => fake.deviceFor(l.device));
   const r = await runAsUser(
     [process.execPath, cli, 'restore', folder, ...cards, '--hostname', 'kiosk-{serial}', '--yes', '--json'],
-    { lsblk: fake.script },
+    { lsblk: fake.script, env: { ATLAS_CONFIG_DIR: join(home, 'config') } },
   );
   assert.equal(r.status, 0, `${r.stderr}${r.stdout}`);
   const result = r.stdout

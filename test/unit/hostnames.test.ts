@@ -1,6 +1,8 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  firstNumber,
+  givenBefore,
   hostnameFor,
   hostnamePatternProblem,
   hostnamesFor,
@@ -24,4 +26,43 @@ test('bad patterns and bad names are refused with a sentence', () => {
   for (const bad of ['-atlas', 'atlas-', 'a'.repeat(64), 'Atlas', 'at las', ''])
     assert.equal(isValidHostname(bad), false, bad);
   assert.equal(isValidHostname('a'.repeat(63)), true);
+});
+
+test('a batch numbers on from the highest {n} its pattern gave before; other names and patterns do not count', () => {
+  const given = (...names: string[]) => names.map((hostname) => ({ hostname }));
+  assert.equal(firstNumber('atlas-{n:03}', []), 1);
+  assert.equal(firstNumber('atlas-{n:03}', given('atlas-001', 'atlas-004', 'atlas-002')), 5);
+  // the padding does not matter, the number does; a name of another shape is not this pattern's
+  assert.equal(firstNumber('atlas-{n}', given('atlas-007', 'atlas-x', 'atlas-12b', 'kiosk-40')), 8);
+  assert.equal(
+    firstNumber('ATLAS-{N}', given('atlas-3')),
+    1,
+    '{N} is not {n}: the pattern is refused elsewhere',
+  );
+  assert.equal(
+    firstNumber('Atlas-{n}', given('atlas-3')),
+    4,
+    'hostnames are lowercase, and so is the pattern',
+  );
+  // literal text is literal: "." matches only a dot, and the pattern is anchored at both ends
+  assert.equal(firstNumber('a.{n}', given('ab9', 'a.9', 'xa.20', 'a.20x')), 10);
+  assert.equal(firstNumber('{serial}-{n}', given('sd-3a-7', 'sd-9')), 10);
+  assert.equal(firstNumber('atlas', given('atlas')), 1, 'no {n}: nothing to number');
+  assert.deepEqual(hostnamesFor('atlas-{n:03}', [null, null], given('atlas-004')), [
+    'atlas-005',
+    'atlas-006',
+  ]);
+  assert.deepEqual(hostnamesFor('atlas-{n:03}', [null], given('atlas-999')), ['atlas-1000']);
+});
+
+test('a name given before to another card is told; the same card named again is not', () => {
+  const given = [
+    { hostname: 'kiosk-lobby', serial: 'S1', time: '2026-11-20T10:00:00.000Z' },
+    { hostname: 'kiosk-bar', serial: null, time: '2026-11-21T10:00:00.000Z' },
+  ];
+  assert.deepEqual(givenBefore(['kiosk-lobby'], ['S1'], given), []);
+  assert.deepEqual(givenBefore(['kiosk-lobby', 'kiosk-bar', 'kiosk-new'], ['S2', 'S3', null], given), [
+    'kiosk-lobby was given to the card with serial S1 on 2026-11-20.',
+    'kiosk-bar was given to another card on 2026-11-21.',
+  ]);
 });

@@ -6,7 +6,7 @@
 import { promises as fsp } from 'node:fs';
 import { AtlasError } from '../../engine/errors';
 import type { Drive } from '../../contract';
-import { appendDeployments, deploymentRecords } from '../../engine/library/deployments';
+import { appendDeployments, deploymentRecords, readGivenHostnames } from '../../engine/library/deployments';
 import { cloneFolderName } from '../../shared/names';
 import { inspectClone } from '../clone-info';
 import { inspectImage } from '../image';
@@ -96,7 +96,10 @@ export function deviceHandlers(ctx: HandlerContext): HandlerGroup<DeviceChannel>
       const context = { sourcePath: folder, sourceName: clone.name, imageSize: clone.neededBytes };
       const targets: Drive[] = [];
       for (const snap of r.confirmed) targets.push(await ctx.resolveDrive(snap, 'write', context, drives));
-      const hostnames = restoreHostnames(r.hostnamePattern, targets);
+      const { buildFolder } = await settings.get();
+      // a deploy numbers on from the names the build folder's record gave (the Restore page previews the same)
+      const given = r.hostnamePattern === null ? [] : await readGivenHostnames(buildFolder);
+      const hostnames = restoreHostnames(r.hostnamePattern, targets, given);
       const job = { folder, intent: r.intent, targets, confirmed: r.confirmed, hostnames, grow: r.grow };
       return ctx.startDeviceJob(
         'restore',
@@ -108,7 +111,7 @@ export function deviceHandlers(ctx: HandlerContext): HandlerGroup<DeviceChannel>
             targets.map((d) => ({ device: d.device, model: d.description, serial: d.serial, size: d.size })),
             new Date(),
           );
-          await appendDeployments((await settings.get()).buildFolder, records);
+          await appendDeployments(buildFolder, records);
         },
       );
     },

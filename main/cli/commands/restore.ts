@@ -1,5 +1,4 @@
-import { promises as fsp } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import {
   MAX_RESTORE_TARGETS,
   restoreJob,
@@ -11,10 +10,10 @@ import { assertTarget, localCardAccess, type Drive } from '../../engine/drives/i
 import { runInHelper } from '../../helper/launch';
 import { AtlasError } from '../../engine/errors';
 import { formatBytes } from '../../engine/format';
-import { appendDeployments, deploymentRecords } from '../../engine/library/deployments';
+import { appendDeployments, deploymentRecords, readGivenHostnames } from '../../engine/library/deployments';
 import { withJobLog, type LoggedCard } from '../../engine/library/job-log';
 import { appConfigDir, readLibraryFolders } from '../../engine/library/locations';
-import { hostnamesFor } from '../../shared/hostnames';
+import { givenBefore, hostnamesFor } from '../../shared/hostnames';
 import {
   DEFAULT_HOSTNAME_PATTERN,
   defaultIntent,
@@ -30,7 +29,7 @@ export const restoreCommand: CliCommand = {
     `Restore a golden-clone folder onto one or several cards: ${INTENT_NAMES.exact.toLowerCase()} (--exact) or ` +
     `${INTENT_NAMES.deploy.toLowerCase()} (--deploy)`,
   usage: [
-    'Usage: atlas restore <clone-folder> <card...> [--exact | --deploy --hostname PATTERN] [--no-grow] [--no-eject]',
+    'Usage: atlas restore <clone-folder> <card...> [--exact | --deploy [--hostname PATTERN]] [--no-grow] [--no-eject]',
     '                     [--unmount] [--image-size BYTES] [--yes] [--json]',
     '',
     `Writes the partition table and every partition of <clone-folder> onto each card (up to ${MAX_RESTORE_TARGETS}) from one`,
@@ -43,8 +42,11 @@ export const restoreCommand: CliCommand = {
       '--deploy',
       `${INTENT_NAMES.deploy} (the default for several cards). ${INTENT_SENTENCES.deploy}`,
     ),
-    '  --hostname P       the hostnames of a deploy: {n} counts the cards from 1, {n:03} pads it, {serial} is',
-    `                     the card serial, e.g. ${DEFAULT_HOSTNAME_PATTERN}`,
+    '  --hostname P       the hostnames of a deploy (default ' +
+      DEFAULT_HOSTNAME_PATTERN +
+      '): {n} numbers the cards on',
+    '                     from the highest the pattern gave before (the deployment record), {n:03} pads it,',
+    '                     {serial} is the card serial',
     '  --no-grow          keep the partition sizes of the clone',
     '  --no-eject         leave the cards attached at the end',
     "  --unmount          unmount the image file's mounted partitions instead of refusing (a card's are",
@@ -52,8 +54,8 @@ export const restoreCommand: CliCommand = {
     '  --image-size N     size in bytes of a new image-file target (default: just what the clone needs)',
     '  --yes              do not ask for confirmation (required without a terminal)',
     '',
-    'Each card is recorded in deployments.jsonl in the build folder (the folder holding the clone, or the',
-    "app's build folder when the clone is in the vault).",
+    "Each card is recorded in deployments.jsonl in the app's build folder (default ~/atlas-build), which the",
+    'Library and `atlas library` show.',
     'Cards are written by the same administrator helper as in the app (started with pkexec or the macOS',
     'password dialog, or directly under sudo), with the same rules: whole, removable, not the system disk, and',
     'still the card you confirmed. The clone folder is read as you. Image files need no administrator.',
@@ -74,14 +76,8 @@ export const restoreCommand: CliCommand = {
       throw new AtlasError('INVALID_ARGUMENT', 'restore takes a clone folder and at least one card.');
     }
     const intent = intentOf(args.values.exact === true, args.values.deploy === true, paths.length);
-    const pattern = stringOption(args, 'hostname');
-    if (intent === 'deploy' && pattern === undefined) {
-      throw new AtlasError(
-        'INVALID_ARGUMENT',
-        `A deploy names each card: add --hostname PATTERN (e.g. --hostname ${DEFAULT_HOSTNAME_PATTERN}), or --exact for exact copies.`,
-      );
-    }
-    if (intent === 'exact' && pattern !== undefined) {
+    const typed = stringOption(args, 'hostname');
+    if (intent === 'exact' && typed !== undefined) {
       throw new AtlasError(
         'INVALID_ARGUMENT',
         '--hostname names the cards of a deploy; an exact restore keeps the clone’s.',
@@ -98,16 +94,21 @@ export const restoreCommand: CliCommand = {
     if (cards.length > 0 && cards.length < paths.length) {
       throw new AtlasError('INVALID_ARGUMENT', 'Restore onto cards or onto image files, not both at once.');
     }
+    // the record goes to the build folder the app shows (its settings), as the app's deploys do
+    const { buildFolder } = await readLibraryFolders();
     let hostnames: string[] | null = null;
     if (intent === 'deploy') {
+      const pattern = typed ?? DEFAULT_HOSTNAME_PATTERN;
+      const serials = drives.map((d) => d?.serial ?? null);
+      const given = await readGivenHostnames(buildFolder);
       try {
-        hostnames = hostnamesFor(
-          pattern!,
-          drives.map((d) => d?.serial ?? null),
-        );
+        hostnames = hostnamesFor(pattern, serials, given);
       } catch (error) {
         throw new AtlasError('INVALID_ARGUMENT', (error as Error).message);
       }
+      if (typed === undefined)
+        ui.info(`Hostnames from the pattern ${pattern} (--hostname to choose another).`);
+      for (const note of givenBefore(hostnames, serials, given)) ui.warn(note);
     }
     // the rules first, so nothing is asked about a disk that will not be written
     for (const card of cards) for (const w of assertTarget(card)) ui.warn(w.message);
@@ -167,9 +168,8 @@ export const restoreCommand: CliCommand = {
       signal,
     );
     const records = deploymentRecords(result, await recorded(), new Date());
-    const recordFolder = await buildFolderFor(folder);
-    await appendDeployments(recordFolder, records).catch((error: unknown) =>
-      ui.warn(`The deployment record could not be written to ${recordFolder}: ${(error as Error).message}`),
+    await appendDeployments(buildFolder, records).catch((error: unknown) =>
+      ui.warn(`The deployment record could not be written to ${buildFolder}: ${(error as Error).message}`),
     );
     ui.result({ ...result }, [
       `${intent === 'deploy' ? 'Deployed' : 'Restored'} ${folder}${result.manifestChecked ? ' (manifest hashes checked)' : ''}`,
@@ -201,13 +201,4 @@ function intentOf(exact: boolean, deploy: boolean, count: number): RestoreIntent
   if (exact) return 'exact';
   if (deploy) return 'deploy';
   return defaultIntent(count);
-}
-
-/** Where the record goes: the folder holding the clone, unless that is the vault (an archive, not a workbench). */
-async function buildFolderFor(folder: string): Promise<string> {
-  const parent = dirname(resolve(folder));
-  const { buildFolder, vaultFolder } = await readLibraryFolders();
-  const same = async (a: string, b: string): Promise<boolean> =>
-    (await fsp.realpath(a).catch(() => resolve(a))) === (await fsp.realpath(b).catch(() => resolve(b)));
-  return (await same(parent, vaultFolder)) ? buildFolder : parent;
 }

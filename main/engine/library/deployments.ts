@@ -5,7 +5,9 @@
  */
 import { promises as fsp } from 'node:fs';
 import { basename, join } from 'node:path';
+import { AtlasError } from '../errors';
 import type { DeploymentRecord } from '../../contract';
+import { givenHostnames, type GivenHostname } from '../../shared/hostnames';
 import type { RestoreResult, RestoreTargetResult } from '../jobs/restore';
 
 export type { DeploymentRecord };
@@ -83,6 +85,22 @@ export async function readDeployments(buildFolder: string): Promise<DeploymentRe
     if (record) records.push(record);
   }
   return records;
+}
+
+/**
+ * The build folder's given hostnames, for a deploy about to name its cards. A record that cannot be read stops the
+ * deploy: numbering without it could give a second kiosk a name already in use.
+ */
+export async function readGivenHostnames(buildFolder: string): Promise<GivenHostname[]> {
+  try {
+    return givenHostnames(await readDeployments(buildFolder));
+  } catch (error) {
+    throw new AtlasError(
+      'IO_ERROR',
+      `The deployment record ${join(buildFolder, DEPLOYMENTS_FILE)} cannot be read (${(error as Error).message}), so the new hostnames cannot be numbered on from the ones given before. Make it readable, then try again.`,
+      { path: join(buildFolder, DEPLOYMENTS_FILE) },
+    );
+  }
 }
 
 function parseRecord(line: string): DeploymentRecord | null {

@@ -7,22 +7,30 @@ import type { Drive, RestoreIntent } from '../../../main/contract';
 import { INTENT_NAMES, INTENT_SENTENCES } from '../../../main/shared/restore-intents';
 import {
   HOSTNAME_RULE,
+  firstNumber,
+  givenBefore,
   hostnameFor,
   hostnamePatternProblem,
   hostnamesFor,
+  type GivenHostname,
 } from '../../../main/shared/hostnames';
 import { cardName } from './CardProgressList';
 
 const INTENTS: RestoreIntent[] = ['deploy', 'exact'];
 
 /** Why the pattern cannot name these cards (the sentence main would refuse with), or null. */
-export function hostnameProblem(pattern: string, cards: readonly Drive[]): string | null {
+export function hostnameProblem(
+  pattern: string,
+  cards: readonly Drive[],
+  given: readonly GivenHostname[],
+): string | null {
   const problem = hostnamePatternProblem(pattern);
   if (problem || cards.length === 0) return problem;
   try {
     hostnamesFor(
       pattern,
       cards.map((c) => c.serial),
+      given,
     );
     return null;
   } catch (error) {
@@ -36,6 +44,7 @@ export function DeployOptions({
   pattern,
   onPattern,
   cards,
+  given,
   disabled,
 }: {
   intent: RestoreIntent;
@@ -44,10 +53,21 @@ export function DeployOptions({
   onPattern(pattern: string): void;
   /** the chosen cards, in the order chosen */
   cards: readonly Drive[];
+  /** the hostnames earlier deploys gave (the build folder's record): the numbering goes on from them */
+  given: readonly GivenHostname[];
   disabled: boolean;
 }) {
-  const problem = intent === 'deploy' ? hostnameProblem(pattern, cards) : null;
+  const problem = intent === 'deploy' ? hostnameProblem(pattern, cards, given) : null;
   const patternOk = hostnamePatternProblem(pattern) === null;
+  const first = firstNumber(pattern, given);
+  const names = cards.map((c, i) => hostnameFor(pattern, { n: first + i, serial: c.serial }));
+  const notes = problem
+    ? []
+    : givenBefore(
+        names,
+        cards.map((c) => c.serial),
+        given,
+      );
   return (
     <>
       <fieldset className="intent-choice" data-testid="restore-intent" disabled={disabled}>
@@ -92,7 +112,7 @@ export function DeployOptions({
             data-testid="restore-hostname-help"
           >
             {problem ??
-              `{n} counts the cards in the order you chose them ({n:03} pads to 001), {serial} is the card's serial; ${HOSTNAME_RULE}.`}
+              `{n} numbers the cards in the order you chose them, on from the highest this pattern gave before ({n:03} pads to 001); {serial} is the card's serial; ${HOSTNAME_RULE}.`}
           </p>
           {cards.length > 0 && patternOk && (
             <table className="table hostname-preview" data-testid="restore-hostname-preview">
@@ -105,12 +125,18 @@ export function DeployOptions({
                       {c.serial ? <span className="path-small"> S/N {c.serial}</span> : null}
                     </td>
                     <td>
-                      <code>{hostnameFor(pattern, { n: i + 1, serial: c.serial }) || '—'}</code>
+                      <code>{names[i] || '—'}</code>
                     </td>
                   </tr>
                 ))}
               </tbody>
             </table>
+          )}
+          {notes.length > 0 && (
+            <p className="notice notice-warn" data-testid="restore-hostname-given">
+              {notes.join(' ')} Two kiosks with one name clash on the network; change the pattern unless this
+              card replaces that one.
+            </p>
           )}
         </div>
       )}

@@ -1,3 +1,4 @@
+import { useEffect, useMemo } from 'react';
 import { effectiveIntent, useRestore } from '../stores/restore';
 import { useDrives } from '../stores/drives';
 import { useJob, useJobs } from '../stores/jobs';
@@ -15,7 +16,8 @@ import { CardChecks } from '../components/CardChecks';
 import { formatBytes, formatCardSize } from '../format';
 import type { Drive, RestoreResult, VerifyResult } from '../../../main/contract';
 import { INTENT_NAMES } from '../../../main/shared/restore-intents';
-import { hostnameFor } from '../../../main/shared/hostnames';
+import { firstNumber, givenHostnames, hostnameFor } from '../../../main/shared/hostnames';
+import { useDeployments } from '../stores/deployments';
 import { Checkbox } from '../components/Checkbox';
 import { againLabel } from '../components/againLabel';
 import { RemovedCards } from '../components/RemovedCards';
@@ -32,6 +34,11 @@ export function RestorePage() {
     .map((device) => drives.find((d) => d.device === device))
     .filter((d): d is Drive => d !== undefined && driveStatus(d, 'write', need).blocks.length === 0);
   const intent = effectiveIntent(r.chosenIntent, cards.length);
+  // the record's hostnames: a deploy numbers on from them, as main does when it starts the job
+  const records = useDeployments((s) => s.records);
+  const watchDeployments = useDeployments((s) => s.watch);
+  useEffect(() => watchDeployments(), [watchDeployments]);
+  const given = useMemo(() => givenHostnames(records ?? []), [records]);
   const cloneName = r.folder.split('/').pop() ?? '';
   // cards a check found fake: still the person's choice, but said beside the button that writes them
   const jobs = useJobs((s) => s.jobs);
@@ -75,7 +82,7 @@ export function RestorePage() {
       />
     );
   } else {
-    const patternProblem = intent === 'deploy' ? hostnameProblem(r.hostnamePattern, cards) : null;
+    const patternProblem = intent === 'deploy' ? hostnameProblem(r.hostnamePattern, cards, given) : null;
     body = (
       <>
         <section className="card">
@@ -155,6 +162,7 @@ export function RestorePage() {
             pattern={r.hostnamePattern}
             onPattern={r.setHostnamePattern}
             cards={cards}
+            given={given}
             disabled={!verified}
           />
           <Checkbox checked={r.grow} onChange={r.setGrow} disabled={!verified} testId="restore-grow">
@@ -224,7 +232,13 @@ export function RestorePage() {
                   {r.confirmedIntent === 'deploy' && (
                     <>
                       {' '}
-                      → <code>{hostnameFor(r.hostnamePattern, { n: i + 1, serial: d.serial })}</code>
+                      →{' '}
+                      <code>
+                        {hostnameFor(r.hostnamePattern, {
+                          n: firstNumber(r.hostnamePattern, given) + i,
+                          serial: d.serial,
+                        })}
+                      </code>
                     </>
                   )}
                   {d.large && (

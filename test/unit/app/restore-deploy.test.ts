@@ -258,6 +258,13 @@ test('a deploy numbers the cards in the order chosen, runs once for all, and rec
         ['/dev/sdy', true],
       ],
     );
+
+    // a second batch numbers on from the record: past atlas-004, the highest given to a card that came out whole
+    await t.run('restore:start', deploy(t.folder, [x, w], 'atlas-{n:03}'));
+    assert.deepEqual(t.calls.restore[1]!.hostnames, ['atlas-005', 'atlas-006']);
+    // another pattern has its own numbers
+    await t.run('restore:start', deploy(t.folder, [y], 'site2-{n}'));
+    assert.deepEqual(t.calls.restore[2]!.hostnames, ['site2-1']);
   } finally {
     t.cleanup();
   }
