@@ -8,6 +8,7 @@ import {
   hostnamesFor,
   isValidHostname,
 } from '../../main/shared/hostnames';
+import { renameInHosts } from '../../main/engine/jobs/deploy/identity';
 
 test('patterns: {n}, zero-padded {n:03}, {serial} reduced to a DNS label', () => {
   assert.equal(hostnameFor('atlas-{n}', { n: 7, serial: null }), 'atlas-7');
@@ -65,4 +66,29 @@ test('a name given before to another card is told; the same card named again is 
     'kiosk-lobby was given to the card with serial S1 on 2026-11-20.',
     'kiosk-bar was given to another card on 2026-11-21.',
   ]);
+});
+
+test('/etc/hosts: the old name and its FQDNs renamed, comments kept, 127.0.1.1 naming the new name', () => {
+  const debian = '127.0.0.1\tlocalhost\n127.0.1.1\tkiosk-src.lan kiosk-src\n::1\tlocalhost ip6-localhost\n';
+  assert.equal(
+    renameInHosts(debian, 'kiosk-src', 'atlas-007'),
+    '127.0.0.1\tlocalhost\n127.0.1.1\tatlas-007.lan atlas-007\n::1\tlocalhost ip6-localhost\n',
+  );
+  // another name that starts like the old one is not it; a comment is not an entry
+  assert.equal(
+    renameInHosts(
+      '10.0.0.2 kiosk-src-2 kiosk-src # kiosk-src was here\n127.0.1.1 kiosk-src\n',
+      'kiosk-src',
+      'a-1',
+    ),
+    '10.0.0.2 kiosk-src-2 a-1 # kiosk-src was here\n127.0.1.1 a-1\n',
+  );
+  // no 127.0.1.1 entry: one is added, after a last line without its newline too
+  assert.equal(renameInHosts('127.0.0.1 localhost', 'x', 'a-1'), '127.0.0.1 localhost\n127.0.1.1\ta-1\n');
+  assert.equal(renameInHosts('', '', 'a-1'), '127.0.1.1\ta-1\n');
+  // an empty /etc/hostname before: the 127.0.1.1 entry's names were another's, and become the new name's
+  assert.equal(renameInHosts('127.0.1.1\trpi4b.lan rpi4b\n', '', 'a-1'), '127.0.1.1\ta-1.lan a-1\n');
+  assert.equal(renameInHosts('127.0.1.1 rpi4b\n', '', 'a-1'), '127.0.1.1\ta-1\n');
+  // already right: nothing changes
+  assert.equal(renameInHosts('127.0.1.1\ta-1\n', 'a-1', 'a-1'), '127.0.1.1\ta-1\n');
 });

@@ -10,8 +10,10 @@
  *    OPENSSHD_REGENERATE_HOST_KEYS=true (docs/armbian-rpi4b.md §3), or where the image has no armbian-firstrun, a
  *    small unit of ours that runs `ssh-keygen -A` before sshd;
  *  - the hostname set in /etc/hostname and /etc/hosts;
- *  - Armbian's IMAGE_UUID line dropped (armbian-firstrun appends a new one).
- * Every change is listed, for the card's result and the deployment record.
+ *  - Armbian's IMAGE_UUID line dropped (armbian-firstrun appends a new one);
+ *  - the seeds, keys and DHCP leases systemd and NetworkManager keep for the device removed (they are made again).
+ * Every change is listed, for the card's result and the deployment record, and everything written, linked or
+ * removed is read back from the card once the session is closed and synced.
  */
 import { posix } from 'node:path';
 import { withExt4, type Ext4Session } from '../../fs/ext4-inject';
@@ -70,21 +72,86 @@ export async function rearmIdentity(
     ...(options.directUnit !== undefined ? { directUnit: options.directUnit } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
   };
-  return withExt4(image, session, async (ext4) => {
-    const changes: IdentityChange[] = [];
-    const note = (path: string, change: string): void => void changes.push({ path, change });
-    await resetMachineId(ext4, note);
-    await removeHostKeys(ext4, note);
-    await armKeyRegeneration(ext4, note);
-    await setHostname(ext4, options.hostname, note);
-    await dropImageUuid(ext4, note);
-    return changes;
+  const ledger: Ledger = { files: new Map(), links: new Map(), removed: new Set() };
+  const changes = await withExt4(image, session, async (ext4) => {
+    const card = recording(ext4, ledger);
+    const done: IdentityChange[] = [];
+    const note = (path: string, change: string): void => void done.push({ path, change });
+    await resetMachineId(card, note);
+    await removeHostKeys(card, note);
+    await armKeyRegeneration(card, note);
+    await setHostname(card, options.hostname, note);
+    await dropImageUuid(card, note);
+    await removeDeviceState(card, note);
+    return done;
   });
+  // closed and synced: read back from the card in a session of its own (the helper's descriptor is O_DIRECT, so
+  // from the medium), as Insert reads back what it writes
+  await withExt4(image, { ...session, write: false }, (ext4) => readBack(ext4, ledger, image));
+  return changes;
+}
+
+/** What a re-arm wrote, linked and removed, to read back. */
+interface Ledger {
+  files: Map<string, Buffer>;
+  links: Map<string, string>;
+  removed: Set<string>;
+}
+
+/** The session's calls a re-arm makes, its writes kept in `ledger` (the last write of a path wins). */
+type Card = Pick<
+  Ext4Session,
+  'stat' | 'exists' | 'readFile' | 'readdir' | 'mkdirp' | 'writeFile' | 'symlink' | 'unlink'
+>;
+
+function recording(ext4: Ext4Session, ledger: Ledger): Card {
+  return {
+    stat: (path) => ext4.stat(path),
+    exists: (path) => ext4.exists(path),
+    readFile: (path) => ext4.readFile(path),
+    readdir: (path) => ext4.readdir(path),
+    mkdirp: (path, options) => ext4.mkdirp(path, options),
+    async writeFile(path, data, options) {
+      await ext4.writeFile(path, data, options);
+      ledger.files.set(path, Buffer.from(data));
+      ledger.removed.delete(path);
+    },
+    async symlink(target, path, options) {
+      await ext4.symlink(target, path, options);
+      ledger.links.set(path, target);
+      ledger.removed.delete(path);
+    },
+    async unlink(path) {
+      await ext4.unlink(path);
+      ledger.files.delete(path);
+      ledger.links.delete(path);
+      ledger.removed.add(path);
+    },
+  };
+}
+
+async function readBack(ext4: Ext4Session, ledger: Ledger, image: string): Promise<void> {
+  const differs = (path: string, what: string): AtlasError =>
+    new AtlasError(
+      'VERIFY_MISMATCH',
+      `${path} on ${image} does not read back as it was written when re-arming the card (${what}). The card or the reader may be faulty; try another.`,
+      { device: image, path },
+    );
+  for (const [path, data] of ledger.files) {
+    const st = await ext4.stat(path);
+    if (st?.type !== 'file') throw differs(path, 'it is missing');
+    if (!(await ext4.readFile(path)).equals(data)) throw differs(path, 'other content');
+  }
+  for (const [path, target] of ledger.links) {
+    if ((await ext4.stat(path))?.type !== 'symlink') throw differs(path, 'the link is missing');
+    if ((await ext4.readlink(path)) !== target) throw differs(path, 'the link points elsewhere');
+  }
+  for (const path of ledger.removed) if (await ext4.exists(path)) throw differs(path, 'it is still there');
 }
 
 type Note = (path: string, change: string) => void;
 
-async function resetMachineId(ext4: Ext4Session, note: Note): Promise<void> {
+async function resetMachineId(ext4: Card, note: Note): Promise<void> {
   const path = '/etc/machine-id';
   const st = await ext4.stat(path);
   if (st?.type === 'file' && st.size > 0) {
@@ -103,14 +170,14 @@ async function resetMachineId(ext4: Ext4Session, note: Note): Promise<void> {
   }
 }
 
-async function removeHostKeys(ext4: Ext4Session, note: Note): Promise<void> {
+async function removeHostKeys(ext4: Card, note: Note): Promise<void> {
   if ((await ext4.stat('/etc/ssh'))?.type !== 'directory') return;
   const keys = (await ext4.readdir('/etc/ssh')).filter((n) => /^ssh_host_\w+_key(\.pub)?$/.test(n)).sort();
   for (const name of keys) await ext4.unlink(posix.join('/etc/ssh', name));
   if (keys.length) note('/etc/ssh', `removed ${keys.length} SSH host key files (${keys.join(', ')})`);
 }
 
-async function armKeyRegeneration(ext4: Ext4Session, note: Note): Promise<void> {
+async function armKeyRegeneration(ext4: Card, note: Note): Promise<void> {
   let firstrun: string | null = null;
   for (const unit of FIRSTRUN_UNITS) if (await ext4.exists(unit)) firstrun ??= unit;
   if (firstrun) {
@@ -136,29 +203,97 @@ async function armKeyRegeneration(ext4: Ext4Session, note: Note): Promise<void> 
   note(KEYGEN_UNIT, 'added and enabled: makes new SSH host keys at first boot (no armbian-firstrun here)');
 }
 
-async function enable(ext4: Ext4Session, name: string, target: string): Promise<void> {
+async function enable(ext4: Card, name: string, target: string): Promise<void> {
   await ext4.mkdirp(WANTS);
   await ext4.symlink(target, posix.join(WANTS, name), { replace: true });
 }
 
-async function setHostname(ext4: Ext4Session, hostname: string, note: Note): Promise<void> {
+async function setHostname(ext4: Card, hostname: string, note: Note): Promise<void> {
   const old = (await ext4.exists('/etc/hostname'))
     ? (await ext4.readFile('/etc/hostname')).toString('utf8').trim()
     : '';
   await ext4.writeFile('/etc/hostname', `${hostname}\n`, { mode: 0o644 });
   note('/etc/hostname', old ? `${old} → ${hostname}` : `set to ${hostname}`);
   const hosts = (await ext4.exists('/etc/hosts')) ? (await ext4.readFile('/etc/hosts')).toString('utf8') : '';
-  const escaped = old.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  let text = old ? hosts.replace(new RegExp(`(?<=\\s)${escaped}(?=\\s|$)`, 'gm'), hostname) : hosts;
-  if (!/^127\.0\.1\.1\s/m.test(text))
-    text = `${text}${text === '' || text.endsWith('\n') ? '' : '\n'}127.0.1.1\t${hostname}\n`;
+  const text = renameInHosts(hosts, old, hostname);
   if (text !== hosts) {
     await ext4.writeFile('/etc/hosts', text, { mode: 0o644 });
     note('/etc/hosts', `127.0.1.1 names ${hostname}`);
   }
 }
 
-async function dropImageUuid(ext4: Ext4Session, note: Note): Promise<void> {
+/**
+ * /etc/hosts with the old hostname renamed: the name itself and its FQDNs (kiosk-src.local → atlas-007.local) on
+ * every entry, comments left alone; then Debian's 127.0.1.1 entry names the new hostname (added when missing; its
+ * names replaced when they are not the new name's, as after an image whose /etc/hostname was empty).
+ */
+export function renameInHosts(hosts: string, old: string, hostname: string): string {
+  const escaped = old.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const oldName = new RegExp(`(?<=\\s)${escaped}(?=[.\\s]|$)`, 'g');
+  const lines = hosts.split('\n').map((line) => {
+    const [entry = '', ...comment] = line.split('#');
+    const renamed = old ? entry.replace(oldName, hostname) : entry;
+    return [renamed, ...comment].join('#');
+  });
+  const names = (line: string): string[] => (line.split('#')[0] ?? '').trim().split(/\s+/).slice(1);
+  const local = lines.findIndex((l) => /^127\.0\.1\.1\s/.test(l));
+  if (local < 0) {
+    const body = lines.join('\n');
+    return `${body}${body === '' || body.endsWith('\n') ? '' : '\n'}127.0.1.1\t${hostname}\n`;
+  }
+  const own = names(lines[local]!);
+  if (!own.some((n) => n === hostname || n.startsWith(`${hostname}.`))) {
+    // "127.0.1.1  rpi4b.lan rpi4b": the new name, with the domain the entry's first name had
+    const domain = own[0]?.includes('.') ? own[0].slice(own[0].indexOf('.')) : '';
+    lines[local] = `127.0.1.1\t${domain ? `${hostname}${domain} ` : ''}${hostname}`;
+  }
+  return lines.join('\n');
+}
+
+/**
+ * State a booted kiosk keeps that another device must not share: seeds, keys and leases systemd and NetworkManager
+ * make again when they are missing. The DHCP leases would have each card ask for the source kiosk's address;
+ * NetworkManager's secret_key (with the machine ID) derives its stable IPv6 addresses and DHCP client IDs.
+ */
+const DEVICE_STATE: Array<{ path: string; why: string }> = [
+  { path: '/var/lib/systemd/random-seed', why: 'systemd seeds this device from its own randomness' },
+  { path: '/var/lib/systemd/credential.secret', why: 'systemd makes this device its own credential key' },
+  {
+    path: '/var/lib/NetworkManager/secret_key',
+    why: 'NetworkManager makes this device its own (its stable addresses and DHCP client IDs come from it)',
+  },
+];
+const LEASE_FOLDERS: Array<{ folder: string; name: RegExp }> = [
+  { folder: '/var/lib/NetworkManager', name: /\.lease$/ },
+  { folder: '/var/lib/dhcp', name: /\.leases?$/ },
+  { folder: '/var/lib/dhclient', name: /\.leases?$/ },
+];
+
+async function removeDeviceState(ext4: Card, note: Note): Promise<void> {
+  for (const { path, why } of DEVICE_STATE) {
+    if ((await ext4.stat(path))?.type !== 'file') continue;
+    await ext4.unlink(path);
+    note(path, `removed: ${why}`);
+  }
+  for (const { folder, name } of LEASE_FOLDERS) {
+    if ((await ext4.stat(folder))?.type !== 'directory') continue;
+    const leases: string[] = [];
+    for (const entry of (await ext4.readdir(folder)).filter((n) => name.test(n)).sort()) {
+      const path = posix.join(folder, entry);
+      if ((await ext4.stat(path))?.type !== 'file') continue;
+      await ext4.unlink(path);
+      leases.push(entry);
+    }
+    if (leases.length) {
+      note(
+        folder,
+        `removed ${leases.length} DHCP lease${leases.length === 1 ? '' : 's'} of the source kiosk (${leases.join(', ')})`,
+      );
+    }
+  }
+}
+
+async function dropImageUuid(ext4: Card, note: Note): Promise<void> {
   for (const path of ['/etc/armbian-image-release', '/etc/armbian-release']) {
     if (!(await ext4.exists(path))) continue;
     const text = (await ext4.readFile(path)).toString('utf8');
