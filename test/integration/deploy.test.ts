@@ -232,6 +232,14 @@ test(
     assert.equal(debugfsCat(cardFile(1), partitionStart(cardFile(1), 2), '/etc/hostname'), 'atlas-006');
     const lines = readFileSync(join(dir, DEPLOYMENTS_FILE), 'utf8').trim().split('\n');
     assert.equal(lines.length, given + 2);
+    // `atlas library` shows the build folder's record, newest first
+    const library = spawnSync(process.execPath, [cli, 'library'], { env: cliEnv(), encoding: 'utf8' });
+    assert.equal(library.status, 0, library.stderr);
+    assert.match(library.stdout, new RegExp(`deployments: ${given + 2} cards`));
+    assert.match(
+      library.stdout,
+      /\n {4}\S+ \S+ {2}atlas-006 {2}.*serial FLEET-2 {2}golden-clone-FLEET {2}verified\n {4}.* {2}atlas-005 /,
+    );
 
     const before = join(dir, 'before.img');
     run('cp', ['--sparse=always', cardFile(0), before]);

@@ -80,14 +80,14 @@ export class HandlerContext {
   }
 
   /**
-   * Starts a device job through the runner; `recorded` runs after it succeeded and before its outcome goes out
-   * (the deployment record), as the job log does.
+   * Starts a device job through the runner; `recorded` runs once it ended and before its outcome goes out (the
+   * deployment record), as the job log does: with its value, or with null and the error it failed with.
    */
   startDeviceJob<K extends DeviceJobKind>(
     kind: K,
     devices: string[],
     request: DeviceJobRequests[K],
-    recorded?: (value: JobValues[K]) => Promise<void>,
+    recorded?: (value: JobValues[K] | null, error?: unknown) => Promise<void>,
   ): JobStarted {
     const runner = this.deps.runDeviceJob;
     if (!runner) throw notAvailable(DEVICE_JOB_NAMES[kind]);
@@ -97,7 +97,13 @@ export class HandlerContext {
         configDir,
         (value: JobValues[K] | null) => jobRecord(kind, request, value),
         async () => {
-          const value = await completeJobValue(kind, request, await runner(kind, request, control));
+          let value: JobValues[K];
+          try {
+            value = await completeJobValue(kind, request, await runner(kind, request, control));
+          } catch (error) {
+            await recorded?.(null, error).catch(() => undefined);
+            throw error;
+          }
           // a record that cannot be written never fails the cards it records (they were written and verified)
           await recorded?.(value).catch(() => undefined);
           return value;

@@ -6,7 +6,12 @@
 import { promises as fsp } from 'node:fs';
 import { AtlasError } from '../../engine/errors';
 import type { Drive } from '../../contract';
-import { appendDeployments, deploymentRecords, readGivenHostnames } from '../../engine/library/deployments';
+import {
+  appendDeployments,
+  deploymentRecords,
+  failedRestoreSource,
+  readGivenHostnames,
+} from '../../engine/library/deployments';
 import { cloneFolderName } from '../../shared/names';
 import { inspectClone } from '../clone-info';
 import { inspectImage } from '../image';
@@ -105,13 +110,22 @@ export function deviceHandlers(ctx: HandlerContext): HandlerGroup<DeviceChannel>
         'restore',
         targets.map((d) => d.device),
         job,
-        async (value) => {
-          const records = deploymentRecords(
-            value,
-            targets.map((d) => ({ device: d.device, model: d.description, serial: d.serial, size: d.size })),
-            new Date(),
-          );
-          await appendDeployments(buildFolder, records);
+        async (value, error) => {
+          const source =
+            value ??
+            (await failedRestoreSource(error, {
+              folder,
+              intent: r.intent,
+              targets: targets.map((d, i) => ({ device: d.device, hostname: hostnames?.[i] ?? null })),
+            }));
+          if (!source) return;
+          const cards = targets.map((d) => ({
+            device: d.device,
+            model: d.description,
+            serial: d.serial,
+            size: d.size,
+          }));
+          await appendDeployments(buildFolder, deploymentRecords(source, cards, new Date()));
         },
       );
     },

@@ -1,8 +1,12 @@
 import { AtlasError } from '../../engine/errors';
 import { formatBytes } from '../../engine/format';
 import { listLibrary } from '../../engine/library/catalog';
+import { readDeployments, type DeploymentRecord } from '../../engine/library/deployments';
 import { readLibraryFolders } from '../../engine/library/locations';
 import type { CliCommand } from '../command';
+
+/** Cards of a folder's deployment record the listing shows (all of them with --json). */
+const DEPLOYMENTS_SHOWN = 10;
 
 export const libraryCommand: CliCommand = {
   name: 'library',
@@ -13,8 +17,10 @@ export const libraryCommand: CliCommand = {
     'Lists Phase 0 golden images (ods-atlas-golden-vN-P-TAG.img and their sidecar manifests) and Phase 1 clone',
     'folders (golden-clone-TAG/), newest first, with phase, tag, date, size and whether a manifest or checksum file',
     'goes with them, and the lineage: the golden image a clone descends from, the clones of a golden image.',
-    'Unfinished copies (*.partial) are listed apart. Without folders: the build folder and the vault',
-    "from the app's settings (defaults ~/atlas-build and /Volumes/NVME_VAULT/golden-atlas-img/).",
+    'Unfinished copies (*.partial) are listed apart. A folder that holds a deployment record (deployments.jsonl)',
+    `shows its newest ${DEPLOYMENTS_SHOWN} cards deployed: when, hostname, card, clone, and how it ended (--json: all).`,
+    "Without folders: the build folder and the vault from the app's settings (defaults ~/atlas-build and",
+    '/Volumes/NVME_VAULT/golden-atlas-img/).',
   ].join('\n'),
   options: {},
   async run(args, ui) {
@@ -26,6 +32,7 @@ export const libraryCommand: CliCommand = {
             { location: 'vault', path: s.vaultFolder },
           ]);
     const listing = await listLibrary(folders);
+    const deployments = await Promise.all(folders.map((f) => readDeployments(f.path).catch(() => [])));
     if (args.positionals.length > 0 && listing.unavailable.length === folders.length) {
       throw new AtlasError('NOT_FOUND', listing.unavailable.map((u) => `${u.path}: ${u.reason}`).join('; '));
     }
@@ -50,7 +57,33 @@ export const libraryCommand: CliCommand = {
       for (const p of listing.partials.filter((x) => x.location === location)) {
         lines.push(`  unfinished: ${p.name} (an interrupted copy; the next vault sync replaces it)`);
       }
+      const records = deployments[folders.findIndex((f) => f.location === location)] ?? [];
+      if (records.length > 0) lines.push(...deploymentLines(records));
     }
-    ui.result({ folders, ...listing }, lines);
+    ui.result(
+      {
+        folders,
+        ...listing,
+        deployments: Object.fromEntries(folders.map((f, i) => [f.location, deployments[i] ?? []])),
+      },
+      lines,
+    );
   },
 };
+
+/** The record's newest cards, one line each, as the Library's table shows them. */
+function deploymentLines(records: DeploymentRecord[]): string[] {
+  const shown = records.slice(0, DEPLOYMENTS_SHOWN);
+  return [
+    `  deployments: ${records.length} card${records.length === 1 ? '' : 's'}${records.length > shown.length ? `, the newest ${shown.length}` : ''}`,
+    ...shown.map((r) => {
+      const card = `${r.card.model || r.card.device}${r.card.size === null ? '' : ` ${formatBytes(r.card.size)}`}${r.card.serial ? ` serial ${r.card.serial}` : ''}`;
+      const outcome = r.ok
+        ? r.verified
+          ? 'verified'
+          : 'written, not verified'
+        : `failed (${r.error ?? 'unknown'})`;
+      return `    ${r.time.slice(0, 16).replace('T', ' ')}  ${r.hostname ?? '(exact copy)'}  ${card}  ${r.clone}  ${outcome}`;
+    }),
+  ];
+}

@@ -10,7 +10,13 @@ import { assertTarget, localCardAccess, type Drive } from '../../engine/drives/i
 import { runInHelper } from '../../helper/launch';
 import { AtlasError } from '../../engine/errors';
 import { formatBytes } from '../../engine/format';
-import { appendDeployments, deploymentRecords, readGivenHostnames } from '../../engine/library/deployments';
+import {
+  appendDeployments,
+  deploymentRecords,
+  failedRestoreSource,
+  readGivenHostnames,
+  type DeploymentSource,
+} from '../../engine/library/deployments';
 import { withJobLog, type LoggedCard } from '../../engine/library/job-log';
 import { appConfigDir, readLibraryFolders } from '../../engine/library/locations';
 import { givenBefore, hostnamesFor } from '../../shared/hostnames';
@@ -156,21 +162,37 @@ export const restoreCommand: CliCommand = {
             ['TARGET_MOUNTED'],
             '--unmount unmounts them.',
           );
-    const result = await withJobLog(
-      appConfigDir(),
-      async (value) => ({
-        job: 'restore',
-        source: resolve(folder),
-        cards: await recorded(),
-        ...(value ? { written: value.targets } : {}),
-      }),
-      run,
-      signal,
-    );
-    const records = deploymentRecords(result, await recorded(), new Date());
-    await appendDeployments(buildFolder, records).catch((error: unknown) =>
-      ui.warn(`The deployment record could not be written to ${buildFolder}: ${(error as Error).message}`),
-    );
+    const record = async (source: DeploymentSource): Promise<void> =>
+      appendDeployments(buildFolder, deploymentRecords(source, await recorded(), new Date())).catch(
+        (error: unknown) =>
+          ui.warn(
+            `The deployment record could not be written to ${buildFolder}: ${(error as Error).message}`,
+          ),
+      );
+    let result: RestoreResult;
+    try {
+      result = await withJobLog(
+        appConfigDir(),
+        async (value) => ({
+          job: 'restore',
+          source: resolve(folder),
+          cards: await recorded(),
+          ...(value ? { written: value.targets } : {}),
+        }),
+        run,
+        signal,
+      );
+    } catch (error) {
+      // every card failed: each is recorded as failed (nothing is when the job stopped before any card)
+      const failed = await failedRestoreSource(error, {
+        folder: resolve(folder),
+        intent,
+        targets: targets.map((t) => ({ device: t.device, hostname: t.hostname ?? null })),
+      });
+      if (failed) await record(failed);
+      throw error;
+    }
+    await record(result);
     ui.result({ ...result }, [
       `${intent === 'deploy' ? 'Deployed' : 'Restored'} ${folder}${result.manifestChecked ? ' (manifest hashes checked)' : ''}`,
       ...result.partitions.map(

@@ -7,6 +7,7 @@
  *     restore_golden.sh            restores the folder on Linux with sfdisk + partclone + pigz
  *     atlas-manifest.json          written last by Atlas Imager (absent from folders the shell commands made)
  */
+import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { basename, join } from 'node:path';
 import { AtlasError } from '../errors';
@@ -142,4 +143,17 @@ export async function listPartitionImages(folder: string): Promise<FolderImage[]
     throw new AtlasError('NOT_FOUND', `${folder} has no *.partclone.gz partition images.`);
   }
   return images;
+}
+
+/** The clone's tag (its manifest's, else from the folder's name) and the sha256 of its manifest file. */
+export async function cloneFacts(
+  folder: string,
+): Promise<{ cloneTag: string | null; manifestSha256: string | null }> {
+  const data = await fsp.readFile(join(folder, MANIFEST_FILE)).catch(() => null);
+  const manifest = data ? await readCloneManifest(folder).catch(() => null) : null;
+  const fromName = /^golden-clone-(.+)$/.exec(basename(folder))?.[1] ?? null;
+  return {
+    cloneTag: manifest?.tag ?? fromName,
+    manifestSha256: data ? createHash('sha256').update(data).digest('hex') : null,
+  };
 }

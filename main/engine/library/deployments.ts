@@ -1,11 +1,13 @@
 /**
  * The deployment record: one JSON line per card a restore wrote, in the build folder (deployments.jsonl): when,
  * from which clone (its tag and the sha256 of its manifest), onto which card, the hostname given, and whether it
- * verified. Appended by the person's process (never root), read by the Library and `atlas library`.
+ * verified. Appended by the person's process (never root) in the build folder of the app's settings, by the app and
+ * the CLI alike (a deploy whose every card failed too: each as failed), read by the Library and `atlas library`.
  */
 import { promises as fsp } from 'node:fs';
 import { basename, join } from 'node:path';
-import { AtlasError } from '../errors';
+import { AtlasError, isAtlasError } from '../errors';
+import { cloneFacts } from './clone-folder';
 import type { DeploymentRecord } from '../../contract';
 import { givenHostnames, type GivenHostname } from '../../shared/hostnames';
 import type { RestoreResult, RestoreTargetResult } from '../jobs/restore';
@@ -60,6 +62,35 @@ export function deploymentRecords(
       error: t.error?.code ?? null,
     };
   });
+}
+
+/**
+ * A restore that failed as a whole, in the shape the records are made from: each card's own result when the error
+ * carries them (every card of several failed), else the one card the error names; null when it ended before any
+ * card had its turn (a refused folder, a cancel), which the job log keeps.
+ */
+export async function failedRestoreSource(
+  error: unknown,
+  run: {
+    folder: string;
+    intent: DeploymentRecord['intent'];
+    targets: ReadonlyArray<{ device: string; hostname: string | null }>;
+  },
+): Promise<DeploymentSource | null> {
+  if (!isAtlasError(error) || error.code === 'CANCELLED') return null;
+  const details = error.details as { targets?: unknown; device?: unknown };
+  let targets: DeploymentSource['targets'];
+  if (Array.isArray(details.targets)) {
+    targets = (details.targets as RestoreTargetResult[]).filter(
+      (t) => typeof t?.device === 'string' && run.targets.some((r) => r.device === t.device),
+    );
+  } else {
+    const card = run.targets.find((t) => t.device === details.device);
+    if (!card) return null;
+    targets = [{ device: card.device, hostname: card.hostname, verified: false, ok: false, error }];
+  }
+  if (targets.length === 0) return null;
+  return { folder: run.folder, intent: run.intent, ...(await cloneFacts(run.folder)), targets };
 }
 
 /** Appends the records as lines, in one O_APPEND write (two restores ending together do not interleave). */

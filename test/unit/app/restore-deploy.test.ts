@@ -270,11 +270,11 @@ test('a deploy numbers the cards in the order chosen, runs once for all, and rec
   }
 });
 
-test('a roll-back runs exact with no hostnames; a failed job records no card; a torn record line is skipped', async () => {
-  let fail = false;
+test('a roll-back runs exact with no hostnames; a job that fails records its failed cards, one that stops before any card none; a torn record line is skipped', async () => {
+  let fail: AtlasError | null = null;
   const t = setup({
     restore: async (r) => {
-      if (fail) throw new AtlasError('DRIVE_REMOVED', 'The card went away.');
+      if (fail) throw fail;
       return okRestore(r);
     },
   });
@@ -288,20 +288,51 @@ test('a roll-back runs exact with no hostnames; a failed job records no card; a 
     assert.ok(outcome.ok);
     assert.equal(t.calls.restore[0]!.hostnames, null);
     assert.equal(t.calls.restore[0]!.grow, false);
-    fail = true;
-    const failed = await t.run('restore:start', {
+    // before any card had its turn (a cancel, a refused folder): the job log keeps it, the record does not
+    for (const stop of [
+      new AtlasError('CANCELLED', 'The operation was cancelled.'),
+      new AtlasError('MANIFEST_MISMATCH', 'golden-clone-KIOSK/x is damaged.'),
+    ]) {
+      fail = stop;
+      const stopped = await t.run('restore:start', {
+        folder: t.folder,
+        targets: [snapshotOf(CARDS[1]!)],
+        intent: 'exact',
+        grow: true,
+      });
+      assert.equal(stopped.ok, false);
+    }
+    assert.equal((await readDeployments(t.buildFolder)).length, 1);
+    // one card that failed: the error names it
+    fail = new AtlasError('DRIVE_REMOVED', '/dev/sdx went away while writing it.', { device: '/dev/sdx' });
+    await t.run('restore:start', {
       folder: t.folder,
       targets: [snapshotOf(CARDS[1]!)],
       intent: 'exact',
       grow: true,
     });
-    assert.equal(failed.ok, false);
+    // every card of a deploy failed: the error carries each card's result
+    fail = new AtlasError('IO_ERROR', 'Every card failed.', {
+      targets: ['/dev/sdy', '/dev/sdz'].map((device, i) => ({
+        device,
+        hostname: `atlas-00${i + 1}`,
+        ok: false,
+        verified: false,
+        error: { code: i === 0 ? 'IO_ERROR' : 'VERIFY_MISMATCH', message: 'failed' },
+      })),
+    });
+    await t.run('restore:start', deploy(t.folder, [CARDS[2]!, CARDS[3]!], 'atlas-{n:03}'));
     appendFileSync(join(t.buildFolder, DEPLOYMENTS_FILE), '{"time":"2026-01-01T00:00:00Z","clone":"x"');
     const records = await readDeployments(t.buildFolder);
-    assert.equal(records.length, 1);
-    assert.equal(records[0]!.intent, 'exact');
-    assert.equal(records[0]!.hostname, null);
-    assert.equal(records[0]!.card.device, '/dev/sdw');
+    assert.deepEqual(
+      records.map((x) => [x.intent, x.card.device, x.hostname, x.ok, x.verified, x.error, x.cloneTag]),
+      [
+        ['deploy', '/dev/sdz', 'atlas-002', false, false, 'VERIFY_MISMATCH', 'KIOSK'],
+        ['deploy', '/dev/sdy', 'atlas-001', false, false, 'IO_ERROR', 'KIOSK'],
+        ['exact', '/dev/sdx', null, false, false, 'DRIVE_REMOVED', 'KIOSK'],
+        ['exact', '/dev/sdw', null, true, true, null, 'KIOSK'],
+      ],
+    );
   } finally {
     t.cleanup();
   }

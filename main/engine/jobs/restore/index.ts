@@ -10,7 +10,6 @@
  *
  * Intents: `exact` rolls a device back to the clone (a safety net); `deploy` makes each card a device of its own.
  */
-import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { basename, join } from 'node:path';
 import { AtlasError, throwIfCancelled } from '../../errors';
@@ -25,7 +24,7 @@ import { openPartcloneStream } from '../../partclone';
 import { applyPartitionTable, growLastPartition } from '../../partition';
 import type { PartitionTable } from '../../partition/types';
 import type { CardAccess } from '../../drives/index';
-import { listPartitionImages, MANIFEST_FILE, readCloneManifest } from '../../library/clone-folder';
+import { cloneFacts, listPartitionImages } from '../../library/clone-folder';
 import { checkCloneManifest, inFile } from '../verify';
 import { CardBoard } from '../card-board';
 import {
@@ -338,17 +337,4 @@ async function ejectCards(cards: RestoreCard[], access: CardAccess): Promise<voi
     // a card that will not eject is still a good card: the person can pull it
     c.ejected = await access.eject(c.spec.device).catch(() => false);
   }
-}
-
-/** The clone's tag (its manifest's, else from the folder's name) and the sha256 of its manifest file. */
-async function cloneFacts(
-  folder: string,
-): Promise<{ cloneTag: string | null; manifestSha256: string | null }> {
-  const data = await fsp.readFile(join(folder, MANIFEST_FILE)).catch(() => null);
-  const manifest = data ? await readCloneManifest(folder).catch(() => null) : null;
-  const fromName = /^golden-clone-(.+)$/.exec(basename(folder))?.[1] ?? null;
-  return {
-    cloneTag: manifest?.tag ?? fromName,
-    manifestSha256: data ? createHash('sha256').update(data).digest('hex') : null,
-  };
 }
