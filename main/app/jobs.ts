@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { AtlasError, toAtlasError } from '../engine/errors';
 import type { JobControl, Progress } from '../engine/progress';
 import type {
+  ErrorDTO,
   EventChannel,
   EventOf,
   JobKind,
@@ -118,7 +119,25 @@ function succeeded<K extends JobKind>(kind: K, value: JobValues[K]): JobOutcome 
 }
 
 function failed<K extends JobKind>(kind: K, e: AtlasError): JobOutcome {
-  return widen<K>({ ok: false, kind, error: { code: e.code, message: e.message } });
+  const cards = everyCardsError(e);
+  return widen<K>({
+    ok: false,
+    kind,
+    error: { code: e.code, message: e.message, ...(cards ? { cards } : {}) },
+  });
+}
+
+/** The cards of a job that failed on every one (card-board.ts everyCardFailed: their results in the details). */
+function everyCardsError(e: AtlasError): ErrorDTO['cards'] | null {
+  const targets = (e.details as { targets?: unknown }).targets;
+  if (!Array.isArray(targets)) return null;
+  const cards = (targets as Array<{ device?: unknown; error?: { message?: unknown } }>)
+    .filter((t) => typeof t?.device === 'string')
+    .map((t) => ({
+      device: t.device as string,
+      message: typeof t.error?.message === 'string' ? t.error.message : 'no reason was given',
+    }));
+  return cards.length > 0 ? cards : null;
 }
 
 /**

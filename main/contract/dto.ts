@@ -62,6 +62,8 @@ export type AtlasErrorCode =
 export interface ErrorDTO {
   code: AtlasErrorCode;
   message: string;
+  /** a job on several cards that failed on every one: each card's own error, to show side by side */
+  cards?: Array<{ device: string; message: string }>;
 }
 
 /** Every request resolves to a reply: the value, or the error sentence to show. */
@@ -422,6 +424,8 @@ export interface DeploymentRecord {
   verified: boolean;
   ok: boolean;
   error: AtlasErrorCode | null;
+  /** a failed card: its error's sentence, where and why (absent from lines written before it was kept) */
+  reason?: string | null;
 }
 
 export interface Settings {

@@ -299,6 +299,11 @@ test('deploy to four cards: chosen in order, hostnames previewed, cards checked,
       (await page.getByTestId('deployments').textContent()) ?? '',
       /KIOSK.*kiosk-0\d.*verified.*failed/s,
     );
+    // a failed card says where and why, not only that it failed
+    assert.match(
+      (await page.getByTestId('deployment-reason').first().textContent()) ?? '',
+      /differs from the clone at byte 16000000/,
+    );
     await page.getByTestId('deployments').screenshot({ path: join(SHOTS, 'library-deployments.png') });
     assert.deepEqual(session.app.consoleErrors, [], 'the page logged no errors (CSP, React)');
   } finally {

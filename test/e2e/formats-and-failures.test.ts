@@ -15,6 +15,7 @@ import { fakeCard, fileDeviceJobs } from './serve';
 import { openSession, SHOTS } from './browser';
 import { run, scratchDir, shell } from '../support/sh';
 import { STAGE_LABELS } from '../../main/shared/stages';
+import { AtlasError } from '../../main/engine/errors';
 import type { DeviceJobRunner } from '../../main/app/handlers';
 
 const MIB = 1024 * 1024;
@@ -135,6 +136,65 @@ test('flash: a failed job is titled failed and offers "Try again"; the announcem
     assert.doesNotMatch((await error.textContent()) ?? '', /--[a-z]/);
     assert.equal(await page.getByTestId('flash-again').textContent(), 'Try again');
     await shot(page, 'flash-failed');
+    assert.deepEqual(s.app.consoleErrors, []);
+  } finally {
+    await s.close();
+    cleanup();
+  }
+});
+
+test('flash: a job that failed on every card shows each card with its own error, side by side', async () => {
+  const { dir, cleanup } = scratchDir('atlas-e2e-every-card-');
+  const image = join(dir, 'kiosk.img');
+  writeFileSync(image, randomBytes(4 * MIB));
+  const cards = ['sdx', 'sdy'].map((n, i) =>
+    fakeCard(join(dir, `${n}.img`), {
+      description: i === 0 ? 'SanDisk Ultra' : 'Samsung EVO',
+      size: 64 * MIB,
+    }),
+  );
+  // the job's error as the engine's everyCardFailed makes it: each card's result in the details
+  const everyFailed: DeviceJobRunner = async () => {
+    throw new AtlasError('IO_ERROR', 'Every card failed. …', {
+      targets: cards.map((c, i) => ({
+        device: c.device,
+        ok: false,
+        error: {
+          code: i === 0 ? 'IO_ERROR' : 'VERIFY_MISMATCH',
+          message:
+            i === 0
+              ? `Writing ${c.device} at byte 1048576 (1.0 MiB of the image written): input/output error.`
+              : `Verification failed on ${c.device}: the card differs from the image at byte 8192.`,
+        },
+      })),
+    });
+  };
+  const s = await openSession(dir, {
+    drives: cards,
+    runDeviceJob: everyFailed,
+    defaultDialogAnswers: { image },
+  });
+  const { page } = s.app;
+  try {
+    await page.getByTestId('nav-flash').click();
+    await page.getByTestId('flash-image-choose').click();
+    await page.getByTestId('flash-image-info').waitFor();
+    for (const c of cards) await page.getByTestId(`drive-option-${c.device}`).check();
+    await page.getByTestId('flash-start').click();
+    await page.getByTestId('confirm-ok').click();
+    const error = page.getByTestId('flash-error');
+    await error.waitFor();
+    assert.equal(await page.getByTestId('flash-error-message').textContent(), 'Every card failed.');
+    const [first, second] = cards as [(typeof cards)[0], (typeof cards)[0]];
+    assert.match(
+      (await page.getByTestId(`flash-error-${first.device}`).textContent()) ?? '',
+      /^SanDisk Ultra.*Failed: Writing .* at byte 1048576 \(1\.0 MiB of the image written\): input\/output error\.$/,
+    );
+    assert.match(
+      (await page.getByTestId(`flash-error-${second.device}`).textContent()) ?? '',
+      /^Samsung EVO.*Failed: Verification failed on .*differs from the image at byte 8192\.$/,
+    );
+    await shot(page, 'flash-every-card-failed');
     assert.deepEqual(s.app.consoleErrors, []);
   } finally {
     await s.close();

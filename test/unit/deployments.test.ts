@@ -68,9 +68,11 @@ test('one record per card, with the clone, the card as listed and how it ended',
     verified: true,
     ok: true,
     error: null,
+    reason: null,
   });
   assert.deepEqual(records[1]!.card, { device: '/dev/sdc', model: '', serial: null, size: null });
   assert.equal(records[1]!.error, 'IO_ERROR');
+  assert.equal(records[1]!.reason, 'Writing /dev/sdc at byte 4096', 'a failed card says where and why');
 });
 
 test('appended as lines, read newest first; a torn line and a foreign one are skipped', async () => {

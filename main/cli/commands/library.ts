@@ -82,7 +82,7 @@ function deploymentLines(records: DeploymentRecord[]): string[] {
         ? r.verified
           ? 'verified'
           : 'written, not verified'
-        : `failed (${r.error ?? 'unknown'})`;
+        : `failed (${r.error ?? 'unknown'})${r.reason ? `: ${r.reason}` : ''}`;
       return `    ${r.time.slice(0, 16).replace('T', ' ')}  ${r.hostname ?? '(exact copy)'}  ${card}  ${r.clone}  ${outcome}`;
     }),
   ];

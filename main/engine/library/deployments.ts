@@ -31,7 +31,7 @@ export interface DeployedCard {
 export type DeploymentSource = Pick<RestoreResult, 'folder' | 'intent' | 'cloneTag' | 'manifestSha256'> & {
   targets: ReadonlyArray<
     Pick<RestoreTargetResult, 'device' | 'hostname' | 'verified' | 'ok'> & {
-      error?: { code: DeploymentRecord['error'] & string } | undefined;
+      error?: { code: DeploymentRecord['error'] & string; message?: string } | undefined;
     }
   >;
 };
@@ -60,6 +60,7 @@ export function deploymentRecords(
       verified: t.verified,
       ok: t.ok,
       error: t.error?.code ?? null,
+      reason: t.error?.message ?? null,
     };
   });
 }

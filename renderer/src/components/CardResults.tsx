@@ -24,6 +24,7 @@ export function CardResults({
   bytesPerCard,
   rateSeconds,
   sha256,
+  checksumLabel = 'Checksum (SHA-256)',
   noChecksum = 'None recorded beside the image',
   details = {},
   testId = 'card-results',
@@ -35,8 +36,10 @@ export function CardResults({
   /** the bytes written to each card, and the seconds the writing took (the average speed) */
   bytesPerCard: number;
   rateSeconds: number;
-  /** the sha256 of what was written; null when nothing records it */
+  /** the sha256 of what was written (a restore: of the clone's manifest, which holds its files'); null when nothing records it */
   sha256: string | null;
+  /** what `sha256` is the hash of */
+  checksumLabel?: string;
   /** said when there is no checksum */
   noChecksum?: string;
   /** device → more about that card's end (a deploy's hostname and identity changes) */
@@ -57,7 +60,7 @@ export function CardResults({
           </dd>
         </div>
         <div>
-          <dt>Checksum (SHA-256)</dt>
+          <dt>{checksumLabel}</dt>
           <dd data-testid={`${testId}-sha256`}>
             {sha256 ? (
               <code className="checksum">{sha256}</code>

@@ -42,9 +42,17 @@ const COLUMNS: Array<Column<DeploymentRecord>> = [
     cell: (r) => {
       const [label, badge] = outcome(r);
       return (
-        <span className={`badge ${badge}`} title={r.error ?? undefined}>
-          {label}
-        </span>
+        <>
+          <span className={`badge ${badge}`} title={r.error ?? undefined}>
+            {label}
+          </span>
+          {!r.ok && r.reason && (
+            <span className="path-small" data-testid="deployment-reason">
+              {' '}
+              {r.reason}
+            </span>
+          )}
+        </>
       );
     },
   },

@@ -31,7 +31,12 @@ export function FlashPage() {
         {job.outcome.ok ? (
           <FlashDone result={job.outcome.value} drives={f.confirmed} />
         ) : (
-          <ErrorNotice error={job.outcome.error} title="Flash failed" testId="flash-error" />
+          <ErrorNotice
+            error={job.outcome.error}
+            title="Flash failed"
+            testId="flash-error"
+            drives={f.confirmed}
+          />
         )}
         <div className="actions">
           <button

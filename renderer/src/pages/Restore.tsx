@@ -55,7 +55,12 @@ export function RestorePage() {
         {job.outcome.ok ? (
           <RestoreDone result={job.outcome.value} drives={r.confirmed} />
         ) : (
-          <ErrorNotice error={job.outcome.error} title="Restore failed" testId="restore-error" />
+          <ErrorNotice
+            error={job.outcome.error}
+            title="Restore failed"
+            testId="restore-error"
+            drives={r.confirmed}
+          />
         )}
         <div className="actions">
           <button
@@ -330,6 +335,7 @@ function RestoreDone({ result, drives }: { result: RestoreResult; drives: readon
         bytesPerCard={cardBytes}
         rateSeconds={result.writeSeconds}
         sha256={result.manifestSha256}
+        checksumLabel="Clone manifest (SHA-256)"
         noChecksum="The clone has no manifest"
         details={details}
         testId="restore-results"

@@ -240,6 +240,7 @@ test('a deploy numbers the cards in the order chosen, runs once for all, and rec
         verified: i !== 2,
         ok: i !== 2,
         error: i === 2 ? 'VERIFY_MISMATCH' : null,
+        reason: i === 2 ? '/dev/sdw differs at byte 4096.' : null,
       })),
     );
     // the record lives in the build folder, one JSON line per card
