@@ -16,8 +16,8 @@
  * removed is read back from the card once the session is closed and synced.
  */
 import { posix } from 'node:path';
-import { withExt4, type Ext4Session } from '../../fs/ext4-inject';
-import { AtlasError } from '../../errors';
+import { withExt4, type Ext4Result, type Ext4Session, type Ext4Stat } from '../../fs/ext4-inject';
+import { AtlasError, isAtlasError } from '../../errors';
 import { isValidHostname } from '../../../shared/hostnames';
 
 export interface IdentityChange {
@@ -102,11 +102,16 @@ interface Ledger {
 type Card = Pick<
   Ext4Session,
   'stat' | 'exists' | 'readFile' | 'readdir' | 'mkdirp' | 'writeFile' | 'symlink' | 'unlink'
->;
+> & {
+  /** lstat of several paths in one trip to the worker */
+  statAll(paths: readonly string[]): Promise<Array<Ext4Stat | null>>;
+};
 
 function recording(ext4: Ext4Session, ledger: Ledger): Card {
   return {
     stat: (path) => ext4.stat(path),
+    statAll: async (paths) =>
+      (await ext4.run(paths.map((path) => ({ op: 'stat' as const, path })))) as Array<Ext4Stat | null>,
     exists: (path) => ext4.exists(path),
     readFile: (path) => ext4.readFile(path),
     readdir: (path) => ext4.readdir(path),
@@ -130,6 +135,7 @@ function recording(ext4: Ext4Session, ledger: Ledger): Card {
   };
 }
 
+/** The ledger read back in one batch (one trip to the worker): every file's bytes, every link, every removal. */
 async function readBack(ext4: Ext4Session, ledger: Ledger, image: string): Promise<void> {
   const differs = (path: string, what: string): AtlasError =>
     new AtlasError(
@@ -137,16 +143,30 @@ async function readBack(ext4: Ext4Session, ledger: Ledger, image: string): Promi
       `${path} on ${image} does not read back as it was written when re-arming the card (${what}). The card or the reader may be faulty; try another.`,
       { device: image, path },
     );
-  for (const [path, data] of ledger.files) {
-    const st = await ext4.stat(path);
-    if (st?.type !== 'file') throw differs(path, 'it is missing');
-    if (!(await ext4.readFile(path)).equals(data)) throw differs(path, 'other content');
+  const files = [...ledger.files];
+  const links = [...ledger.links];
+  const removed = [...ledger.removed];
+  let results: Ext4Result[];
+  try {
+    results = await ext4.run([
+      ...files.map(([path]) => ({ op: 'readFile' as const, path })),
+      ...links.map(([path]) => ({ op: 'readlink' as const, path })),
+      ...removed.map((path) => ({ op: 'exists' as const, path })),
+    ]);
+  } catch (error) {
+    // a file or link that cannot be read where it was written
+    const path = (isAtlasError(error) && (error.details as { path?: string }).path) || image;
+    throw differs(path, `it cannot be read: ${(error as Error).message}`);
   }
-  for (const [path, target] of ledger.links) {
-    if ((await ext4.stat(path))?.type !== 'symlink') throw differs(path, 'the link is missing');
-    if ((await ext4.readlink(path)) !== target) throw differs(path, 'the link points elsewhere');
-  }
-  for (const path of ledger.removed) if (await ext4.exists(path)) throw differs(path, 'it is still there');
+  files.forEach(([path, data], k) => {
+    if (!Buffer.from(results[k] as Uint8Array).equals(data)) throw differs(path, 'other content');
+  });
+  links.forEach(([path, target], k) => {
+    if (results[files.length + k] !== target) throw differs(path, 'the link points elsewhere');
+  });
+  removed.forEach((path, k) => {
+    if (results[files.length + links.length + k] === true) throw differs(path, 'it is still there');
+  });
 }
 
 type Note = (path: string, change: string) => void;
@@ -270,20 +290,22 @@ const LEASE_FOLDERS: Array<{ folder: string; name: RegExp }> = [
 ];
 
 async function removeDeviceState(ext4: Card, note: Note): Promise<void> {
-  for (const { path, why } of DEVICE_STATE) {
-    if ((await ext4.stat(path))?.type !== 'file') continue;
+  const found = await ext4.statAll([
+    ...DEVICE_STATE.map((d) => d.path),
+    ...LEASE_FOLDERS.map((l) => l.folder),
+  ]);
+  for (const [k, { path, why }] of DEVICE_STATE.entries()) {
+    if (found[k]?.type !== 'file') continue;
     await ext4.unlink(path);
     note(path, `removed: ${why}`);
   }
-  for (const { folder, name } of LEASE_FOLDERS) {
-    if ((await ext4.stat(folder))?.type !== 'directory') continue;
-    const leases: string[] = [];
-    for (const entry of (await ext4.readdir(folder)).filter((n) => name.test(n)).sort()) {
-      const path = posix.join(folder, entry);
-      if ((await ext4.stat(path))?.type !== 'file') continue;
-      await ext4.unlink(path);
-      leases.push(entry);
-    }
+  for (const [k, { folder, name }] of LEASE_FOLDERS.entries()) {
+    if (found[DEVICE_STATE.length + k]?.type !== 'directory') continue;
+    const names = (await ext4.readdir(folder)).filter((n) => name.test(n)).sort();
+    const paths = names.map((n) => posix.join(folder, n));
+    const kinds = await ext4.statAll(paths);
+    const leases = names.filter((_, i) => kinds[i]?.type === 'file');
+    for (const lease of leases) await ext4.unlink(posix.join(folder, lease));
     if (leases.length) {
       note(
         folder,
