@@ -1,7 +1,7 @@
 /**
- * Deploy benchmark (issue 13): the same clone restored onto one card (exact) and deployed onto four cards side by
- * side (written from one decompression, each read back, each re-armed and its re-arm read back), in pairs. The cards are
- * loop devices over files in /dev/shm, so the four are independent devices as four card readers would be, and
+ * Deploy benchmark (issue 13): the same clone restored onto one card (exact) and deployed onto four cards side
+ * by side (written from one decompression, each read back, each re-armed and its re-arm read back), in pairs. The
+ * cards are loop devices over files in /dev/shm, so the four are independent devices as four card readers would be, and
  * the disk under the benchmark is not what is measured. Root is not grown on either side (it costs the same per
  * card either way and is not what one read of the clone saves). One unmeasured run of each first: it allocates
  * the /dev/shm pages behind the cards (4 s for the four), which a card has from the factory. Then RUNS pairs;
