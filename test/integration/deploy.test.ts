@@ -2,8 +2,8 @@
  * `atlas restore` of one clone onto four cards as a deploy, through the root broker as a script runs it: each card
  * a device of its own and otherwise the clone, and one line per card in the build folder's deployment record.
  * The oracle for "otherwise the clone": an exact restore of the same clone onto an image file of the card's size,
- * compared block by block (nothing outside the root filesystem differs, and only a few blocks inside it) and file
- * by file (both roots mounted read-only and `diff -r`: only the identity files the card's result lists differ).
+ * compared file by file and block by block (deploy-fixture.ts identityOnlyDifferences): only the identity files
+ * listed below, and the directories and metadata that hold them, may differ.
  * The cards are loop devices presented as USB cards by the fake lsblk; nothing here touches a disk of the machine.
  */
 import test, { after, before } from 'node:test';
@@ -21,10 +21,13 @@ import { installFakeLsblk, type FakeLsblk } from '../support/fake-lsblk';
 import {
   bootedClone,
   debugfsCat,
+  debugfsStat,
   differingBlocks,
-  differingFiles,
   fsckClean,
+  identityOnlyDifferences,
   partitionStart,
+  SOURCE_HOST_KEYS,
+  SOURCE_IMAGE_UUID,
 } from '../support/deploy-fixture';
 import { isRoot, run, scratchDir, shell } from '../support/sh';
 
@@ -47,6 +50,23 @@ function cliEnv(): NodeJS.ProcessEnv {
   writeFileSync(join(config, 'settings.json'), JSON.stringify({ buildFolder: dir }));
   return { ...process.env, PATH: fake.path, ATLAS_CONFIG_DIR: config };
 }
+const FIRSTRUN_LINK = '/etc/systemd/system/multi-user.target.wants/armbian-firstrun.service';
+const FIRSTRUN_UNIT = '/usr/lib/systemd/system/armbian-firstrun.service';
+const FIRSTRUN_DEFAULTS = '/etc/default/armbian-firstrun';
+const IMAGE_RELEASE = '/etc/armbian-image-release';
+/** All a deploy may change in the root filesystem (with the directories holding these, and their metadata). */
+const IDENTITY_PATHS = [
+  '/etc/machine-id',
+  '/var/lib/dbus/machine-id',
+  ...SOURCE_HOST_KEYS,
+  '/etc/hostname',
+  '/etc/hosts',
+  FIRSTRUN_DEFAULTS,
+  FIRSTRUN_LINK,
+  IMAGE_RELEASE,
+];
+/** What the re-arm reads and leaves (IMAGE_UUID is dropped from it where it has one; it has none here). */
+const READ_PATHS = ['/etc/armbian-release'];
 
 function atlas(...args: string[]): {
   status: number | null;
@@ -129,37 +149,63 @@ test(
     });
     const root = partitionStart(exact, 2);
 
+    // the clone is a kiosk after its first boot: nothing in it would make it a device of its own
+    const release = debugfsCat(exact, root, IMAGE_RELEASE);
+    assert.match(release, new RegExp(`^IMAGE_UUID=${SOURCE_IMAGE_UUID}$`, 'm'));
+    assert.equal(debugfsStat(exact, root, FIRSTRUN_LINK), null, 'armbian-firstrun is disabled in the clone');
+    assert.equal(debugfsCat(exact, root, FIRSTRUN_DEFAULTS), 'OPENSSHD_REGENERATE_HOST_KEYS=false');
+    for (const key of SOURCE_HOST_KEYS) assert.ok(debugfsStat(exact, root, key), `${key} is in the clone`);
+    assert.equal(debugfsStat(exact, root, '/etc/machine-id')?.size, 33);
+    const releaseWithoutUuid = release
+      .split('\n')
+      .filter((l) => !l.startsWith('IMAGE_UUID='))
+      .join('\n');
+
     for (let i = 0; i < CARDS; i++) {
       const card = cardFile(i);
-      const t = result.targets[i]!;
+      const n = `card ${i + 1}`;
+      assert.deepEqual(
+        result.targets[i]!.identityChanges.map((c) => c.slice(0, c.indexOf(':'))).sort(),
+        [
+          '/etc/machine-id',
+          '/etc/ssh',
+          FIRSTRUN_DEFAULTS,
+          FIRSTRUN_LINK,
+          '/etc/hostname',
+          '/etc/hosts',
+          IMAGE_RELEASE,
+        ].sort(),
+        `${n}: the changes listed`,
+      );
       fsckClean(card, attachLoop);
-      assert.equal(debugfsCat(card, root, '/etc/machine-id'), '');
+      // an empty machine ID, not a missing one (debugfs `cat` prints nothing for either)
+      const machineId = debugfsStat(card, root, '/etc/machine-id');
+      assert.ok(machineId, `${n}: /etc/machine-id is missing`);
+      assert.deepEqual([machineId.type, machineId.size], ['regular', 0], `${n}: /etc/machine-id`);
       assert.equal(debugfsCat(card, root, '/etc/hostname'), `atlas-00${i + 1}`);
       assert.match(
         debugfsCat(card, root, '/etc/hosts'),
         new RegExp(`^127\\.0\\.1\\.1\\tatlas-00${i + 1}$`, 'm'),
       );
-      assert.doesNotMatch(run('debugfs', ['-R', 'ls /etc/ssh', `${card}?offset=${root}`]), /ssh_host_/);
-      assert.match(
-        debugfsCat(card, root, '/etc/default/armbian-firstrun'),
-        /^OPENSSHD_REGENERATE_HOST_KEYS=true$/m,
+      assert.doesNotMatch(debugfsCat(card, root, '/etc/hosts'), /kiosk-src/);
+      const ssh = run('debugfs', ['-R', 'ls /etc/ssh', `${card}?offset=${root}`]);
+      assert.doesNotMatch(ssh, /ssh_host_/);
+      assert.match(ssh, /sshd_config/, `${n}: the rest of /etc/ssh is kept`);
+      for (const key of SOURCE_HOST_KEYS) assert.equal(debugfsStat(card, root, key), null, `${n}: ${key}`);
+      // the regeneration armed: the flag, and armbian-firstrun enabled again
+      assert.equal(
+        debugfsCat(card, root, FIRSTRUN_DEFAULTS),
+        'OPENSSHD_REGENERATE_HOST_KEYS=true',
+        `${n}: ${FIRSTRUN_DEFAULTS}`,
       );
+      const link = debugfsStat(card, root, FIRSTRUN_LINK);
+      assert.ok(link, `${n}: armbian-firstrun is not enabled (no ${FIRSTRUN_LINK})`);
+      assert.deepEqual([link.type, link.link], ['symlink', FIRSTRUN_UNIT], `${n}: ${FIRSTRUN_LINK}`);
+      // IMAGE_UUID dropped, the rest of the release file kept
+      assert.equal(debugfsCat(card, root, IMAGE_RELEASE), releaseWithoutUuid, `${n}: ${IMAGE_RELEASE}`);
 
-      const blocks = differingBlocks(exact, card);
-      assert.ok(blocks.length > 0, 'the identity was re-armed on the card');
-      assert.ok(
-        blocks[0]! >= root,
-        `card ${i + 1} differs outside its root filesystem, at byte ${blocks[0]}`,
-      );
-      // the re-arm rewrites a handful of files, directories, bitmaps and inode-table blocks, never the data
-      assert.ok(blocks.length < 64, `card ${i + 1}: ${blocks.length} blocks of 4 KiB differ`);
-      const changed = t.identityChanges.map((c) => c.slice(0, c.indexOf(':')));
-      for (const path of differingFiles(exact, card, root, dir)) {
-        assert.ok(
-          changed.some((c) => path === c || path.startsWith(`${c}/`)),
-          `${path} differs on card ${i + 1} but is not among its identity changes: ${JSON.stringify(changed)}`,
-        );
-      }
+      // otherwise the clone: nothing else differs, file by file and block by block
+      assert.deepEqual(identityOnlyDifferences(exact, card, root, dir, IDENTITY_PATHS, READ_PATHS), [], n);
     }
 
     const records = await readDeployments(dir);

@@ -1,11 +1,12 @@
 /**
  * A deploy onto five cards of which three are faulty (test/support/fault-card.ts): one refuses writes past a
- * byte, one vanishes mid-write, one flips a byte when read back. Each faulty card fails alone, its error naming
- * the card, the operation and the byte; the two good cards are written, verified and re-armed; each card's bar
- * ends in its own state.
+ * byte, one is pulled out mid-write (its device node disappears, then its I/O fails), one flips a byte when read
+ * back. Each faulty card fails alone, its error naming the card, the operation and the byte (the pulled one: that
+ * it went away); the two good cards are written, verified and re-armed; each card's bar ends in its own state.
  */
 import test, { after, before } from 'node:test';
 import assert from 'node:assert/strict';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { restoreJob, type RestoreResult } from '../../main/engine/jobs/restore';
 import { HASH_SEGMENT } from '../../main/engine/jobs/restore/write';
@@ -14,7 +15,14 @@ import { BlockHasher } from '../../main/engine/io/hash-pool';
 import type { CardProgress } from '../../main/engine/progress';
 import { makeFaultCard, type FaultCard } from '../support/fault-card';
 import { attachLoop, type LoopDevice } from '../support/loop';
-import { bootedClone, debugfsCat, fsckClean, partitionStart } from '../support/deploy-fixture';
+import {
+  bootedClone,
+  debugfsCat,
+  debugfsStat,
+  fsckClean,
+  partitionStart,
+  SOURCE_HOST_KEYS,
+} from '../support/deploy-fixture';
 import { isRoot, run, scratchDir } from '../support/sh';
 
 const skip = isRoot ? false : 'needs root for loop devices and FUSE';
@@ -41,8 +49,10 @@ before(async () => {
 
 after(async () => {
   for (const l of good) l.detach();
-  for (const f of faulty) await f.close();
+  // every card closed (the pulled one's node put back) even when one of them fails to
+  const closed = await Promise.allSettled(faulty.map((f) => f.close()));
   cleanup();
+  for (const c of closed) if (c.status === 'rejected') throw c.reason;
 });
 
 test(
@@ -53,8 +63,13 @@ test(
     const flipAt = 4 * MIB + 100; // the boot partition's first sector, always written
     const eio = await makeFaultCard(join(dir, 'eio'), CARD_BYTES, { eioWriteFrom: eioAt });
     faulty.push(eio);
-    const vanishing = await makeFaultCard(join(dir, 'vanish'), CARD_BYTES, { vanishAfterBytes: 16 * MIB });
+    // pulled once this many bytes are on it; slowed so that a progress report (every 200 ms) sees it get there
+    const pullAt = 4 * MIB;
+    const vanishing = await makeFaultCard(join(dir, 'vanish'), CARD_BYTES, {
+      throttleBytesPerSecond: 16 * MIB,
+    });
     faulty.push(vanishing);
+    const node = statSync(vanishing.loop.device);
     const flipping = await makeFaultCard(join(dir, 'flip'), CARD_BYTES, { flipOnReadAt: flipAt });
     faulty.push(flipping);
     const devices = [
@@ -65,6 +80,15 @@ test(
       good[1]!.device,
     ];
     let last: CardProgress[] = [];
+    let pulled: CardProgress | null = null;
+    const onProgress = (cards: CardProgress[]): void => {
+      last = cards;
+      const c = cards.find((x) => x.device === vanishing.loop.device);
+      if (!pulled && c?.state === 'writing' && c.bytesDone >= pullAt) {
+        pulled = c;
+        vanishing.pull();
+      }
+    };
     // the read-back reads and hashes each piece in one step (hash-pool.ts): count that it ran, so the flipped
     // byte below is caught on that path, not only on the read-then-hash one a wrapped handle takes
     const readThenHash = BlockHasher.prototype.readThenHash;
@@ -83,8 +107,17 @@ test(
         eject: false,
         access: localCardAccess(),
       },
-      { onProgress: (p) => (last = p.cards ?? last) },
-    ).finally(() => (BlockHasher.prototype.readThenHash = readThenHash));
+      { onProgress: (p) => onProgress(p.cards ?? last) },
+    ).finally(() => {
+      BlockHasher.prototype.readThenHash = readThenHash;
+      vanishing.reinsert();
+    });
+    // the node is back as it was, so detaching the loop device and the machine's /dev are as before
+    const back = statSync(vanishing.loop.device);
+    assert.deepEqual(
+      [back.isBlockDevice(), back.rdev, back.mode, back.uid, back.gid],
+      [true, node.rdev, node.mode, node.uid, node.gid],
+    );
     assert.ok(fused > 0, 'the read-back never read and hashed in one step');
     assert.equal(result.ok, false);
     const [g1, bad, gone, flipped, g2] = result.targets;
@@ -98,9 +131,21 @@ test(
     const badAt = bad!.error!.details.offset as number;
     assert.ok(badAt <= eioAt && badAt > eioAt - 4 * MIB, JSON.stringify(bad!.error));
 
+    assert.ok(pulled, 'the card was never seen writing past the byte it is pulled at');
     assert.equal(gone!.ok, false);
-    assert.match(gone!.error!.message, new RegExp(`^Writing ${vanishing.loop.device} at byte \\d+ \\(`));
-    assert.ok((gone!.error!.details.written as number) <= 16 * MIB, JSON.stringify(gone!.error));
+    assert.equal(gone!.error?.code, 'DRIVE_REMOVED', gone!.error?.message);
+    assert.match(
+      gone!.error!.message,
+      new RegExp(
+        `^${vanishing.loop.device} went away while writing it at byte \\d+ \\(.* of .* restored\\)\\. Was the card removed\\?$`,
+      ),
+    );
+    const goneAt = gone!.error!.details;
+    assert.equal(goneAt.device, vanishing.loop.device);
+    assert.ok((goneAt.written as number) >= pullAt, JSON.stringify(goneAt));
+    assert.ok((goneAt.written as number) < g1!.bytesWritten, JSON.stringify(goneAt));
+    assert.equal(gone!.verified, false);
+    assert.deepEqual(gone!.identityChanges, [], 'a card that failed is not re-armed');
 
     assert.equal(flipped!.ok, false);
     assert.equal(flipped!.error?.code, 'VERIFY_MISMATCH', flipped!.error?.message);
@@ -119,7 +164,17 @@ test(
       const image = join(dir, `${name}.img`);
       fsckClean(image, attachLoop);
       assert.equal(debugfsCat(image, root, '/etc/hostname'), `kiosk-${i}`);
-      assert.equal(debugfsCat(image, root, '/etc/machine-id'), '');
+      const machineId = debugfsStat(image, root, '/etc/machine-id');
+      assert.deepEqual([machineId?.type, machineId?.size], ['regular', 0], `${name}: /etc/machine-id`);
+      for (const key of SOURCE_HOST_KEYS)
+        assert.equal(debugfsStat(image, root, key), null, `${name}: ${key}`);
+      assert.equal(
+        debugfsStat(image, root, '/etc/systemd/system/multi-user.target.wants/armbian-firstrun.service')
+          ?.type,
+        'symlink',
+        `${name}: armbian-firstrun enabled`,
+      );
+      assert.ok(t.identityChanges.length > 0, `${name}: re-armed`);
     }
     assert.deepEqual(
       last.map((c) => c.state),

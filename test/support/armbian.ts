@@ -17,6 +17,11 @@ export interface ArmbianImageOptions {
   extraRoot?: string;
   /** seeds random.bin, so two images can differ */
   seed?: string;
+  /**
+   * the image as its first boot left it: armbian-firstrun appended IMAGE_UUID=<this> to
+   * /etc/armbian-image-release and disabled itself (no multi-user.target.wants link)
+   */
+  firstBootImageUuid?: string;
 }
 
 /** A test's `skip` when the fixture cannot be built here: it needs mkfs.ext4 and mtools' mcopy. */
@@ -36,6 +41,7 @@ export function makeArmbianImage(path: string, options: ArmbianImageOptions = {}
       EXTRA_MIB: String(options.extraMib ?? 0),
       ...(options.extraRoot ? { EXTRA_ROOT: options.extraRoot } : {}),
       ...(options.seed ? { SEED: options.seed } : {}),
+      ...(options.firstBootImageUuid ? { FIRST_BOOT_IMAGE_UUID: options.firstBootImageUuid } : {}),
     },
   });
   return path;

@@ -1,27 +1,62 @@
 /**
  * For the deploy tests: a clone of a kiosk that has booted (a machine ID, SSH host keys, its hostname, Armbian's
- * IMAGE_UUID), and the oracles that tell a deployed card from an exact copy of the same clone.
+ * IMAGE_UUID, armbian-firstrun disabled after its run), and the oracles that tell a deployed card from an exact
+ * copy of the same clone.
  */
 import assert from 'node:assert/strict';
-import { closeSync, mkdirSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import {
+  closeSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  readSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { join, posix } from 'node:path';
 import { cloneJob } from '../../main/engine/jobs/clone';
 import { localCardAccess } from '../../main/engine/drives/index';
 import { makeArmbianImage } from './armbian';
 import { run, tryRun } from './sh';
 
-/** Builds the booted kiosk image in `dir` and clones it there; returns the clone folder and the image. */
+/** The IMAGE_UUID armbian-firstrun gave the booted kiosk (in /etc/armbian-image-release). */
+export const SOURCE_IMAGE_UUID = '5d2c7f9e-3b1a-4c6d-8e2f-0a1b2c3d4e5f';
+/** The booted kiosk's SSH host key files. */
+export const SOURCE_HOST_KEYS = ['rsa', 'ed25519'].flatMap((t) => [
+  `/etc/ssh/ssh_host_${t}_key`,
+  `/etc/ssh/ssh_host_${t}_key.pub`,
+]);
+
+/**
+ * Builds the booted kiosk image in `dir` and clones it there; returns the clone folder and the image. The kiosk
+ * is what a first boot leaves (docs/armbian-rpi4b.md §3): armbian-firstrun has made its machine ID and host keys,
+ * appended IMAGE_UUID and disabled itself; its maker set OPENSSHD_REGENERATE_HOST_KEYS=false (as kiosk builds
+ * that keep their keys do), so nothing in the clone would make new keys.
+ */
 export async function bootedClone(dir: string, tag: string): Promise<{ folder: string; image: string }> {
   const extra = join(dir, 'extra');
   mkdirSync(join(extra, 'etc/ssh'), { recursive: true });
+  mkdirSync(join(extra, 'etc/default'), { recursive: true });
   writeFileSync(join(extra, 'etc/machine-id'), '0123456789abcdef0123456789abcdef\n');
-  for (const t of ['rsa', 'ed25519']) {
-    writeFileSync(join(extra, `etc/ssh/ssh_host_${t}_key`), `PRIVATE ${t}\n`, { mode: 0o600 });
-    writeFileSync(join(extra, `etc/ssh/ssh_host_${t}_key.pub`), `PUBLIC ${t}\n`);
+  for (const key of SOURCE_HOST_KEYS) {
+    const pub = key.endsWith('.pub');
+    writeFileSync(join(extra, key), `${pub ? 'PUBLIC' : 'PRIVATE'} ${key}\n`, { mode: pub ? 0o644 : 0o600 });
   }
+  writeFileSync(join(extra, 'etc/ssh/sshd_config'), 'PermitRootLogin no\n');
   writeFileSync(join(extra, 'etc/hostname'), 'kiosk-src\n');
   writeFileSync(join(extra, 'etc/hosts'), '127.0.0.1\tlocalhost\n127.0.1.1\tkiosk-src\n');
-  const image = makeArmbianImage(join(dir, 'kiosk.img'), { imgMib: 160, extraMib: 24, extraRoot: extra });
+  writeFileSync(join(extra, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/bash\n');
+  writeFileSync(join(extra, 'etc/default/armbian-firstrun'), 'OPENSSHD_REGENERATE_HOST_KEYS=false\n');
+  const image = makeArmbianImage(join(dir, 'kiosk.img'), {
+    imgMib: 160,
+    extraMib: 24,
+    extraRoot: extra,
+    firstBootImageUuid: SOURCE_IMAGE_UUID,
+  });
   const { folder } = await cloneJob({ source: image, outDir: dir, tag, access: localCardAccess() });
   return { folder, image };
 }
@@ -36,6 +71,41 @@ export function partitionStart(image: string, n: number): number {
 
 export function debugfsCat(image: string, offset: number, path: string): string {
   return run('debugfs', ['-R', `cat ${path}`, `${image}?offset=${offset}`]).trim();
+}
+
+/** An inode as debugfs `stat` shows it. */
+export interface DebugfsStat {
+  inode: number;
+  /** regular, directory, symlink, ... */
+  type: string;
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  /** a fast symlink's target */
+  link: string | null;
+}
+
+/**
+ * debugfs `stat` of a path of the ext4 filesystem at byte `offset` of `image`; null when there is no such file
+ * (where `cat` would print nothing, as it does for an empty file).
+ */
+export function debugfsStat(image: string, offset: number, path: string): DebugfsStat | null {
+  const r = tryRun('debugfs', ['-R', `stat ${path}`, `${image}?offset=${offset}`]);
+  assert.equal(r.status, 0, r.stderr);
+  if (/File not found by ext2_lookup/.test(r.stderr)) return null;
+  const head = /Inode: (\d+)\s+Type: (\S+)\s+Mode:\s+([0-7]+)/.exec(r.stdout);
+  const owner = /User:\s+(\d+)\s+Group:\s+(\d+)\s+(?:Project:\s+\d+\s+)?Size: (\d+)/.exec(r.stdout);
+  assert.ok(head && owner, `debugfs stat ${path}: ${r.stdout}${r.stderr}`);
+  return {
+    inode: Number(head[1]),
+    type: head[2]!,
+    mode: parseInt(head[3]!, 8),
+    uid: Number(owner[1]),
+    gid: Number(owner[2]),
+    size: Number(owner[3]),
+    link: /Fast link dest: "(.*)"/.exec(r.stdout)?.[1] ?? null,
+  };
 }
 
 /** e2fsck -fn of the root and fsck.vfat -n of the boot partition, through a loop device over the image. */
@@ -78,15 +148,62 @@ export function differingBlocks(a: string, b: string): number[] {
   return out;
 }
 
-/**
- * The files of the root filesystems of two images that differ (diff -rq of both mounted read-only), as paths
- * inside the filesystem.
- */
-export function differingFiles(exact: string, deployed: string, rootOffset: number, dir: string): string[] {
+/** One path of a mounted filesystem: everything lstat and the contents say of it. */
+interface Entry {
+  ino: number;
+  kind: 'file' | 'dir' | 'symlink' | 'other';
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  atime: string;
+  /** mtime, ctime and birth time in ns */
+  times: string;
+  /** a file's sha256, a link's target, a directory's sorted names */
+  content: string;
+}
+
+function manifest(top: string): Map<string, Entry> {
+  const out = new Map<string, Entry>();
+  const walk = (path: string): void => {
+    const abs = join(top, path);
+    const st = lstatSync(abs, { bigint: true });
+    const kind = st.isFile() ? 'file' : st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'other';
+    const names = kind === 'dir' ? readdirSync(abs).sort() : [];
+    out.set(path, {
+      ino: Number(st.ino),
+      kind,
+      mode: Number(st.mode),
+      uid: Number(st.uid),
+      gid: Number(st.gid),
+      size: Number(st.size),
+      atime: String(st.atimeNs),
+      times: [st.mtimeNs, st.ctimeNs, st.birthtimeNs].join(' '),
+      content:
+        kind === 'file'
+          ? createHash('sha256').update(readFileSync(abs)).digest('hex')
+          : kind === 'symlink'
+            ? readlinkSync(abs)
+            : kind === 'dir'
+              ? names.join('/')
+              : String(st.rdev),
+    });
+    for (const name of names) walk(posix.join(path, name));
+  };
+  walk('/');
+  return out;
+}
+
+/** Both root filesystems mounted read-only (copies: mount refuses a second loop device over a card's file). */
+function withMountedRoots<T>(
+  images: string[],
+  rootOffset: number,
+  dir: string,
+  use: (tops: string[]) => T,
+): T {
   const mounts: string[] = [];
   try {
-    for (const [i, image] of [exact, deployed].entries()) {
-      // a copy: mount refuses a second loop device over a file a card's loop device is on
+    for (const [i, image] of images.entries()) {
       const copy = join(dir, `cmp-${i}.img`);
       run('cp', ['--sparse=always', image, copy]);
       const at = join(dir, `cmp-mnt-${i}`);
@@ -94,19 +211,274 @@ export function differingFiles(exact: string, deployed: string, rootOffset: numb
       run('mount', ['-o', `ro,noload,loop,offset=${rootOffset}`, copy, at]);
       mounts.push(at);
     }
-    const r = tryRun('diff', ['-rq', '--no-dereference', mounts[0]!, mounts[1]!]);
-    assert.ok(r.status === 0 || r.status === 1, r.stderr);
-    return r.stdout
-      .split('\n')
-      .filter(Boolean)
-      .map((line) => {
-        const only = /^Only in (.+): (.+)$/.exec(line);
-        const files = /^(?:Files|Symbolic links) (\S+) and \S+ differ$/.exec(line);
-        const path = only ? join(only[1]!, only[2]!) : files ? files[1]! : line;
-        return path.replace(mounts[0]!, '').replace(mounts[1]!, '');
-      });
+    return use(mounts);
   } finally {
     for (const m of mounts) tryRun('umount', [m]);
-    for (const i of [0, 1]) rmSync(join(dir, `cmp-${i}.img`), { force: true });
+    for (const i of images.keys()) rmSync(join(dir, `cmp-${i}.img`), { force: true });
   }
+}
+
+/** Where an ext4 filesystem keeps its metadata, from dumpe2fs. */
+interface Geometry {
+  blockSize: number;
+  blockCount: number;
+  firstBlock: number;
+  blocksPerGroup: number;
+  inodesPerGroup: number;
+  inodeSize: number;
+  /** superblocks and group descriptors, primary and backups */
+  summary: Set<number>;
+  /** block → its group */
+  blockBitmaps: Map<number, number>;
+  inodeBitmaps: Map<number, number>;
+  /** block of an inode table → the first inode in it */
+  inodeTables: Map<number, number>;
+}
+
+function dumpe2fs(image: string, offset: number): string {
+  return run('dumpe2fs', [`${image}?offset=${offset}`]);
+}
+
+function geometry(image: string, offset: number): Geometry {
+  const text = dumpe2fs(image, offset);
+  const field = (name: string): number => {
+    const m = new RegExp(`^${name}:\\s+(\\d+)$`, 'm').exec(text);
+    assert.ok(m, `dumpe2fs shows no ${name}`);
+    return Number(m[1]);
+  };
+  const g: Geometry = {
+    blockSize: field('Block size'),
+    blockCount: field('Block count'),
+    firstBlock: field('First block'),
+    blocksPerGroup: field('Blocks per group'),
+    inodesPerGroup: field('Inodes per group'),
+    inodeSize: field('Inode size'),
+    summary: new Set(),
+    blockBitmaps: new Map(),
+    inodeBitmaps: new Map(),
+    inodeTables: new Map(),
+  };
+  const range = (from: string, to?: string): number[] => {
+    const out: number[] = [];
+    for (let b = Number(from); b <= Number(to ?? from); b++) out.push(b);
+    return out;
+  };
+  let group = -1;
+  for (const line of text.split('\n')) {
+    const start = /^Group (\d+):/.exec(line);
+    if (start) group = Number(start[1]);
+    if (group < 0) continue;
+    const sb = /superblock at (\d+), Group descriptors at (\d+)-(\d+)/.exec(line);
+    if (sb) for (const b of [Number(sb[1]), ...range(sb[2]!, sb[3])]) g.summary.add(b);
+    const bb = /^\s*Block bitmap at (\d+)/.exec(line);
+    if (bb) g.blockBitmaps.set(Number(bb[1]), group);
+    const ib = /^\s*Inode bitmap at (\d+)/.exec(line);
+    if (ib) g.inodeBitmaps.set(Number(ib[1]), group);
+    const it = /^\s*Inode table at (\d+)-(\d+)/.exec(line);
+    if (it) {
+      const perBlock = g.blockSize / g.inodeSize;
+      for (const [k, b] of range(it[1]!, it[2]).entries()) {
+        g.inodeTables.set(b, group * g.inodesPerGroup + k * perBlock + 1);
+      }
+    }
+  }
+  assert.ok(g.summary.size > 0 && g.inodeTables.size > 0, `dumpe2fs: no group layout in\n${text}`);
+  return g;
+}
+
+/** The inode owning each block (debugfs icheck), null for none. */
+function owners(image: string, offset: number, blocks: number[]): Map<number, number | null> {
+  const out = new Map<number, number | null>();
+  if (blocks.length === 0) return out;
+  const text = run('debugfs', ['-R', `icheck ${blocks.join(' ')}`, `${image}?offset=${offset}`]);
+  for (const m of text.matchAll(/^(\d+)\t(\d+|<block not found>)$/gm)) {
+    out.set(Number(m[1]), m[2] === '<block not found>' ? null : Number(m[2]));
+  }
+  assert.equal(out.size, new Set(blocks).size, `icheck answered for ${out.size} of ${blocks.length} blocks`);
+  return out;
+}
+
+/**
+ * The superblock and group descriptors as dumpe2fs shows them, less what necessarily moves when files are
+ * rewritten: the free counts and free ranges (the bitmaps are checked bit by bit), the checksums, the write time
+ * and the lifetime write count.
+ */
+function summaryOf(image: string, offset: number): string[] {
+  return dumpe2fs(image, offset)
+    .split('\n')
+    .filter((l) => !/^(Free blocks|Free inodes|Last write time|Lifetime writes|Checksum):/.test(l))
+    .filter((l) => !/^\s+\d+ free blocks?, \d+ free inodes?, /.test(l))
+    .filter((l) => !/^\s+Free (blocks|inodes): /.test(l))
+    .map((l) => l.replace(/csum 0x[0-9a-f]+/g, 'csum *'));
+}
+
+function readBlock(fd: number, at: number, size: number): Buffer {
+  const b = Buffer.alloc(size);
+  assert.equal(readSync(fd, b, 0, size, at), size);
+  return b;
+}
+
+/**
+ * An ext4 inode less what writing it back for a new access time changes: the access time (i_atime,
+ * i_atime_extra), the count of the inode's writes (i_version) and its checksum.
+ */
+function withoutAtime(inode: Buffer): Buffer {
+  const out = Buffer.from(inode);
+  for (const [from, to] of [
+    [0x08, 0x0c], // i_atime
+    [0x24, 0x28], // l_i_version
+    [0x7c, 0x7e], // l_i_checksum_lo
+    [0x82, 0x84], // i_checksum_hi
+    [0x8c, 0x90], // i_atime_extra
+    [0x98, 0x9c], // i_version_hi
+  ] as const) {
+    out.fill(0, from, Math.min(to, out.length));
+  }
+  return out;
+}
+
+/** The indexes of the bits that differ between two equal-length buffers. */
+function differingBits(a: Buffer, b: Buffer): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]! ^ b[i]!;
+    for (let bit = 0; bit < 8; bit++) if (x & (1 << bit)) out.push(i * 8 + bit);
+  }
+  return out;
+}
+
+/**
+ * Everything that differs between an exact restore of a clone and a deployed card of the same size but is not
+ * one of `identityPaths` (files, links) or the directories holding them, as sentences ([] when there is none).
+ * `readPaths`: files the re-arm reads and must leave as they are, but for their access time (libext2fs sets it
+ * when a writable session reads a file). Both images' root filesystems start at `rootOffset`. Two oracles:
+ *  - file by file (both roots mounted read-only): every other path exists on both with the same type, mode,
+ *    owner, size, times, inode number and contents (a directory: its names); the directories holding identity
+ *    files keep their type, mode and owner;
+ *  - block by block: each 4 KiB block that differs is explained, or named: a block of the partition table, the
+ *    boot partition or past the root filesystem never; a superblock or group descriptor block only if dumpe2fs
+ *    shows the same filesystem less free counts, checksums and write time; a bitmap only in the bits of blocks
+ *    and inodes of the identity paths and their directories; an inode table only in those inodes' slots; any
+ *    other block only if it belongs to one of those inodes on the card or in the clone (debugfs icheck).
+ */
+export function identityOnlyDifferences(
+  exact: string,
+  deployed: string,
+  rootOffset: number,
+  dir: string,
+  identityPaths: readonly string[],
+  readPaths: readonly string[] = [],
+): string[] {
+  const problems: string[] = [];
+  const identity = new Set(identityPaths);
+  const holders = new Set(identityPaths.map((p) => posix.dirname(p)));
+  const [clone, card] = withMountedRoots([exact, deployed], rootOffset, dir, (tops) => tops.map(manifest));
+  const pathOf = new Map<number, string>([
+    [7, 'the reserved GDT blocks inode'],
+    [8, 'the journal'],
+  ]);
+  const allowedInodes = new Set<number>();
+  /** inodes whose slot may differ in the access time alone */
+  const readInodes = new Set<number>();
+  for (const m of [clone!, card!]) {
+    for (const [path, e] of m) {
+      const other = pathOf.get(e.ino);
+      pathOf.set(e.ino, other && other !== path ? `${other} in the clone, ${path} on the card` : path);
+      if (identity.has(path) || holders.has(path)) allowedInodes.add(e.ino);
+      if (readPaths.includes(path)) readInodes.add(e.ino);
+    }
+  }
+
+  // file by file
+  for (const path of new Set([...clone!.keys(), ...card!.keys()])) {
+    if (identity.has(path)) continue;
+    const a = clone!.get(path);
+    const b = card!.get(path);
+    if (!a || !b) {
+      problems.push(`${path}: only ${a ? 'in the clone' : 'on the card'}`);
+      continue;
+    }
+    const fields = holders.has(path)
+      ? (['kind', 'mode', 'uid', 'gid'] as const)
+      : readPaths.includes(path)
+        ? (['kind', 'mode', 'uid', 'gid', 'ino', 'size', 'times', 'content'] as const)
+        : (['kind', 'mode', 'uid', 'gid', 'ino', 'size', 'atime', 'times', 'content'] as const);
+    for (const f of fields) {
+      if (a[f] !== b[f])
+        problems.push(`${path}: ${f} ${String(a[f])} on the clone, ${String(b[f])} on the card`);
+    }
+  }
+
+  // block by block
+  const geo = geometry(deployed, rootOffset);
+  const fsBytes = geo.blockCount * geo.blockSize;
+  const perInodeBlock = geo.blockSize / geo.inodeSize;
+  const toAttribute = new Map<number, string>();
+  const inodeOk = (ino: number, what: string): void => {
+    if (!allowedInodes.has(ino)) problems.push(`${what}: inode ${ino} (${pathOf.get(ino) ?? 'no path'})`);
+  };
+  let summaryChanged = false;
+  const fa = openSync(exact, 'r');
+  const fb = openSync(deployed, 'r');
+  try {
+    for (const at of differingBlocks(exact, deployed)) {
+      if (at < rootOffset || at >= rootOffset + fsBytes) {
+        problems.push(`byte ${at}: outside the root filesystem`);
+        continue;
+      }
+      assert.equal(geo.blockSize, 4096, 'differingBlocks compares 4 KiB blocks');
+      const block = (at - rootOffset) / geo.blockSize;
+      const group = geo.blockBitmaps.get(block) ?? geo.inodeBitmaps.get(block);
+      if (geo.summary.has(block)) {
+        summaryChanged = true;
+      } else if (geo.blockBitmaps.has(block)) {
+        for (const bit of differingBits(readBlock(fa, at, geo.blockSize), readBlock(fb, at, geo.blockSize))) {
+          const b = geo.firstBlock + group! * geo.blocksPerGroup + bit;
+          toAttribute.set(b, `block bitmap bit of block ${b}`);
+        }
+      } else if (geo.inodeBitmaps.has(block)) {
+        for (const bit of differingBits(readBlock(fa, at, geo.blockSize), readBlock(fb, at, geo.blockSize))) {
+          inodeOk(group! * geo.inodesPerGroup + bit + 1, `inode bitmap bit`);
+        }
+      } else if (geo.inodeTables.has(block)) {
+        const a = readBlock(fa, at, geo.blockSize);
+        const b = readBlock(fb, at, geo.blockSize);
+        for (let k = 0; k < perInodeBlock; k++) {
+          const slot = [k * geo.inodeSize, (k + 1) * geo.inodeSize] as const;
+          const ino = geo.inodeTables.get(block)! + k;
+          const [x, y] = [a.subarray(...slot), b.subarray(...slot)];
+          if (x.equals(y)) continue;
+          if (readInodes.has(ino) && withoutAtime(x).equals(withoutAtime(y))) continue;
+          const bytes = [...x.keys()].filter((i) => x[i] !== y[i]).map((i) => `0x${i.toString(16)}`);
+          inodeOk(ino, `inode table block ${block}, bytes ${bytes.join(' ')} of the inode`);
+        }
+      } else {
+        toAttribute.set(block, `block ${block}`);
+      }
+    }
+  } finally {
+    closeSync(fa);
+    closeSync(fb);
+  }
+  const blocks = [...toAttribute.keys()];
+  const inClone = owners(exact, rootOffset, blocks);
+  const onCard = owners(deployed, rootOffset, blocks);
+  for (const [b, what] of toAttribute) {
+    const mine = [...new Set([inClone.get(b), onCard.get(b)])].filter((i): i is number => i != null);
+    if (!mine.some((i) => allowedInodes.has(i))) {
+      const whose = mine.length
+        ? mine.map((i) => `inode ${i} (${pathOf.get(i) ?? 'no path'})`)
+        : ['no inode'];
+      problems.push(`${what} differs, and belongs to ${whose.join(' / ')}`);
+    }
+  }
+  if (summaryChanged) {
+    const a = summaryOf(exact, rootOffset);
+    const b = summaryOf(deployed, rootOffset);
+    const changed = b.filter((l, i) => l !== a[i]);
+    if (a.length !== b.length || changed.length) {
+      problems.push(`superblock or group descriptors: ${JSON.stringify(changed.slice(0, 5))}`);
+    }
+  }
+  return problems;
 }

@@ -8,8 +8,9 @@ fault on while a job runs. Its fields (all optional, offsets in bytes of the car
   eioReadFrom / eioWriteFrom   reads / writes touching this offset or beyond fail with EIO
   flipOnReadAt                 the byte at this offset reads back inverted (silent corruption)
   realCapacity                 a fake-capacity card: offset x is stored at x mod realCapacity (wrap-around)
-  vanishAfterBytes             after this many bytes written, every read and write fails with EIO (the test
-                               then detaches the loop device, as a pulled card disappears)
+  vanishAfterBytes             after this many bytes written, every read and write fails with EIO
+  gone                         every read and write fails with EIO: the card was pulled (fault-card.ts pull()
+                               also removes the loop device's node, as a pulled USB card's disappears)
   throttleBytesPerSecond       reads and writes are slowed to this rate
 It mounts with direct_io, so the page cache never answers for the card: every read and write of the loop
 device reaches this process. Debian's python3-fusepy (FUSE 2 API through libfuse2) is all it needs; a Node
@@ -40,9 +41,11 @@ class FaultCard(Operations):
 
     def _faults(self):
         try:
-            mtime = os.stat(self.config_path).st_mtime_ns
+            st = os.stat(self.config_path)
         except FileNotFoundError:
             return self.config
+        # the size too: two changes within one tick of the file system's clock keep the same mtime
+        mtime = (st.st_mtime_ns, st.st_size)
         if mtime != self.config_mtime:
             with open(self.config_path) as f:
                 text = f.read()
@@ -94,6 +97,8 @@ class FaultCard(Operations):
         c = self._faults()
         length = max(0, min(length, self.size - offset))
         self._throttle(c, length)
+        if c.get('gone'):
+            raise FuseOSError(errno.EIO)
         vanish = c.get('vanishAfterBytes')
         if vanish is not None and self.written >= vanish:
             raise FuseOSError(errno.EIO)
@@ -114,6 +119,8 @@ class FaultCard(Operations):
             raise FuseOSError(errno.ENOSPC)
         self._throttle(c, len(data))
         with self.mutex:
+            if c.get('gone'):
+                raise FuseOSError(errno.EIO)
             vanish = c.get('vanishAfterBytes')
             if vanish is not None and self.written + len(data) > vanish:
                 self.written = vanish
