@@ -318,25 +318,6 @@ function readBlock(fd: number, at: number, size: number): Buffer {
   return b;
 }
 
-/**
- * An ext4 inode less what writing it back for a new access time changes: the access time (i_atime,
- * i_atime_extra), the count of the inode's writes (i_version) and its checksum.
- */
-function withoutAtime(inode: Buffer): Buffer {
-  const out = Buffer.from(inode);
-  for (const [from, to] of [
-    [0x08, 0x0c], // i_atime
-    [0x24, 0x28], // l_i_version
-    [0x7c, 0x7e], // l_i_checksum_lo
-    [0x82, 0x84], // i_checksum_hi
-    [0x8c, 0x90], // i_atime_extra
-    [0x98, 0x9c], // i_version_hi
-  ] as const) {
-    out.fill(0, from, Math.min(to, out.length));
-  }
-  return out;
-}
-
 /** The indexes of the bits that differ between two equal-length buffers. */
 function differingBits(a: Buffer, b: Buffer): number[] {
   const out: number[] = [];
@@ -350,8 +331,8 @@ function differingBits(a: Buffer, b: Buffer): number[] {
 /**
  * Everything that differs between an exact restore of a clone and a deployed card of the same size but is not
  * one of `identityPaths` (files, links) or the directories holding them, as sentences ([] when there is none).
- * `readPaths`: files the re-arm reads and must leave as they are, but for their access time (libext2fs sets it
- * when a writable session reads a file). Both images' root filesystems start at `rootOffset`. Two oracles:
+ * Both images' root filesystems start at `rootOffset` (the files the re-arm only reads must come out untouched,
+ * access time included). Two oracles:
  *  - file by file (both roots mounted read-only): every other path exists on both with the same type, mode,
  *    owner, size, times, inode number and contents (a directory: its names); the directories holding identity
  *    files keep their type, mode and owner;
@@ -367,7 +348,6 @@ export function identityOnlyDifferences(
   rootOffset: number,
   dir: string,
   identityPaths: readonly string[],
-  readPaths: readonly string[] = [],
 ): string[] {
   const problems: string[] = [];
   const identity = new Set(identityPaths);
@@ -378,14 +358,11 @@ export function identityOnlyDifferences(
     [8, 'the journal'],
   ]);
   const allowedInodes = new Set<number>();
-  /** inodes whose slot may differ in the access time alone */
-  const readInodes = new Set<number>();
   for (const m of [clone!, card!]) {
     for (const [path, e] of m) {
       const other = pathOf.get(e.ino);
       pathOf.set(e.ino, other && other !== path ? `${other} in the clone, ${path} on the card` : path);
       if (identity.has(path) || holders.has(path)) allowedInodes.add(e.ino);
-      if (readPaths.includes(path)) readInodes.add(e.ino);
     }
   }
 
@@ -400,9 +377,7 @@ export function identityOnlyDifferences(
     }
     const fields = holders.has(path)
       ? (['kind', 'mode', 'uid', 'gid'] as const)
-      : readPaths.includes(path)
-        ? (['kind', 'mode', 'uid', 'gid', 'ino', 'size', 'times', 'content'] as const)
-        : (['kind', 'mode', 'uid', 'gid', 'ino', 'size', 'atime', 'times', 'content'] as const);
+      : (['kind', 'mode', 'uid', 'gid', 'ino', 'size', 'atime', 'times', 'content'] as const);
     for (const f of fields) {
       if (a[f] !== b[f])
         problems.push(`${path}: ${f} ${String(a[f])} on the clone, ${String(b[f])} on the card`);
@@ -448,7 +423,6 @@ export function identityOnlyDifferences(
           const ino = geo.inodeTables.get(block)! + k;
           const [x, y] = [a.subarray(...slot), b.subarray(...slot)];
           if (x.equals(y)) continue;
-          if (readInodes.has(ino) && withoutAtime(x).equals(withoutAtime(y))) continue;
           const bytes = [...x.keys()].filter((i) => x[i] !== y[i]).map((i) => `0x${i.toString(16)}`);
           inodeOk(ino, `inode table block ${block}, bytes ${bytes.join(' ')} of the inode`);
         }

@@ -16,7 +16,8 @@ declare module 'ext2fs' {
     isSymbolicLink(): boolean;
   }
   interface Ext2Promises {
-    open(path: string, flags: string, mode?: number): Promise<{ fd: number }>;
+    // flags: a string as Node's fs takes, or the binding's numbers (its lib/fs.js constants), e.g. O_NOATIME
+    open(path: string, flags: string | number, mode?: number): Promise<{ fd: number }>;
     close(fd: number): Promise<void>;
     fstat(fd: number): Promise<Ext2Stats>;
     read(

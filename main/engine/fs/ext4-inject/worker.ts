@@ -218,6 +218,8 @@ type Fs = ext2fs.Ext2Promises;
 
 /** bytes per libext2fs read or write call: what the wasm heap holds comfortably */
 const IO_SLICE = 1 << 20;
+/** O_RDONLY | O_NOATIME as libext2fs's binding numbers them (its fs.js constants: 0 and 0o1000000). */
+const O_RDONLY_NOATIME = 0 | 0o1000000;
 
 /** Nothing at the path: ENOENT, or ENOTDIR when a parent is a file (as lstat(2) says). */
 function isMissing(error: unknown): boolean {
@@ -272,7 +274,8 @@ async function mkdirp(fs: Fs, path: string, mode: number, uid: number, gid: numb
 
 /** readFile of libext2fs always decodes UTF-8 (its option defaults win over the caller's), so read by fd. */
 async function readAll(fs: Fs, path: string, size: number): Promise<Uint8Array> {
-  const { fd } = await fs.open(path, 'r');
+  // O_NOATIME: reading a file in a writable session must not rewrite its inode (a new atime and version)
+  const { fd } = await fs.open(path, O_RDONLY_NOATIME);
   try {
     const data = Buffer.alloc(size);
     let done = 0;
