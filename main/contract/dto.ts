@@ -292,6 +292,8 @@ export interface RestoreResult {
   /** the seconds spent writing, and writing plus reading back */
   writeSeconds: number;
   seconds: number;
+  /** why the deployment record could not be written (the cards are as `targets` says); absent when it was */
+  recordProblem?: string;
 }
 
 /** Check this card: whether it holds what it claims (a fake card wraps writes past its real size). */

@@ -81,13 +81,14 @@ export class HandlerContext {
 
   /**
    * Starts a device job through the runner; `recorded` runs once it ended and before its outcome goes out (the
-   * deployment record), as the job log does: with its value, or with null and the error it failed with.
+   * deployment record), as the job log does: with its value (and may return it amended, e.g. with why the record
+   * could not be written), or with null and the error it failed with.
    */
   startDeviceJob<K extends DeviceJobKind>(
     kind: K,
     devices: string[],
     request: DeviceJobRequests[K],
-    recorded?: (value: JobValues[K] | null, error?: unknown) => Promise<void>,
+    recorded?: (value: JobValues[K] | null, error?: unknown) => Promise<JobValues[K] | void>,
   ): JobStarted {
     const runner = this.deps.runDeviceJob;
     if (!runner) throw notAvailable(DEVICE_JOB_NAMES[kind]);
@@ -105,8 +106,7 @@ export class HandlerContext {
             throw error;
           }
           // a record that cannot be written never fails the cards it records (they were written and verified)
-          await recorded?.(value).catch(() => undefined);
-          return value;
+          return (await recorded?.(value).catch(() => undefined)) ?? value;
         },
         control.signal,
       ),

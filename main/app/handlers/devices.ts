@@ -4,7 +4,7 @@
  * permissible target; the job itself runs in the elevated helper (the context's runner).
  */
 import { promises as fsp } from 'node:fs';
-import { AtlasError } from '../../engine/errors';
+import { AtlasError, toAtlasError } from '../../engine/errors';
 import type { Drive } from '../../contract';
 import {
   appendDeployments,
@@ -125,7 +125,17 @@ export function deviceHandlers(ctx: HandlerContext): HandlerGroup<DeviceChannel>
             serial: d.serial,
             size: d.size,
           }));
-          await appendDeployments(buildFolder, deploymentRecords(source, cards, new Date()));
+          try {
+            await appendDeployments(buildFolder, deploymentRecords(source, cards, new Date()));
+          } catch (problem) {
+            // the cards are done either way: the person is told the record lacks them
+            if (value) {
+              return {
+                ...value,
+                recordProblem: `These cards could not be added to the deployment record in ${buildFolder}: ${toAtlasError(problem).message}`,
+              };
+            }
+          }
         },
       );
     },

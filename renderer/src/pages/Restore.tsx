@@ -340,6 +340,11 @@ function RestoreDone({ result, drives }: { result: RestoreResult; drives: readon
         details={details}
         testId="restore-results"
       />
+      {result.recordProblem && (
+        <p className="notice notice-warn" data-testid="restore-record-problem">
+          {result.recordProblem}
+        </p>
+      )}
     </section>
   );
 }

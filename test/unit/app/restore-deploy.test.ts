@@ -339,6 +339,29 @@ test('a roll-back runs exact with no hostnames; a job that fails records its fai
   }
 });
 
+test('a record that cannot be written leaves the cards done and says so in the result', async () => {
+  let record = '';
+  const t = setup({
+    restore: async (r) => {
+      // while the cards are written, the record's place is taken by a folder: appending to it fails
+      mkdirSync(record, { recursive: true });
+      return okRestore(r);
+    },
+  });
+  record = join(t.buildFolder, DEPLOYMENTS_FILE);
+  try {
+    const outcome = await t.run('restore:start', deploy(t.folder, [CARDS[0]!, CARDS[1]!], 'atlas-{n:03}'));
+    assert.ok(outcome.ok && outcome.kind === 'restore', JSON.stringify(outcome));
+    assert.equal(outcome.value.ok, true, 'the cards are done');
+    assert.match(
+      outcome.value.recordProblem ?? '',
+      /^These cards could not be added to the deployment record in .*: .*/,
+    );
+  } finally {
+    t.cleanup();
+  }
+});
+
 test('deploy:list is empty before any deploy, and takes no fields', async () => {
   const t = setup();
   try {
