@@ -93,3 +93,14 @@ export async function openSession(
     throw error;
   }
 }
+
+/**
+ * Flash's first steps as a person takes them: the Flash page, the image the session's dialog answers with
+ * (defaultDialogAnswers.image), its facts shown, then the cards ticked in this order.
+ */
+export async function chooseFlash(page: Page, devices: readonly string[]): Promise<void> {
+  await page.getByTestId('nav-flash').click();
+  await page.getByTestId('flash-image-choose').click();
+  await page.getByTestId('flash-image-info').waitFor();
+  for (const device of devices) await page.getByTestId(`drive-option-${device}`).check();
+}

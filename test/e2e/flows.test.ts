@@ -10,7 +10,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { fakeCard, fileDeviceJobs, SYSTEM_DISK } from './serve';
-import { openSession, SHOTS } from './browser';
+import { chooseFlash, openSession, SHOTS } from './browser';
 import { run, scratchDir } from '../support/sh';
 import { makeArmbianImage, skipWithoutFixtureTools } from '../support/armbian';
 import { inProcessFileJobs } from '../../main/app/production';
@@ -54,10 +54,10 @@ test('flash: an image written to two cards through the real flash job, a bar per
   });
   const { page } = s.app;
   try {
-    await page.getByTestId('nav-flash').click();
-    await page.getByTestId('flash-image-choose').click();
-    await page.getByTestId('flash-image-info').waitFor();
-    for (const card of cards) await page.getByTestId(`drive-option-${card.device}`).check();
+    await chooseFlash(
+      page,
+      cards.map((c) => c.device),
+    );
     assert.equal(await page.getByTestId('flash-start').textContent(), 'Flash 2 cards…');
     await page.getByTestId('flash-start').click();
     const targets = (await page.getByTestId('confirm-targets').textContent()) ?? '';

@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { fakeCard, fileDeviceJobs } from './serve';
-import { openSession, SHOTS } from './browser';
+import { chooseFlash, openSession, SHOTS } from './browser';
 import { run, scratchDir, shell } from '../support/sh';
 import { STAGE_LABELS } from '../../main/shared/stages';
 import { AtlasError } from '../../main/engine/errors';
@@ -176,10 +176,10 @@ test('flash: a job that failed on every card shows each card with its own error,
   });
   const { page } = s.app;
   try {
-    await page.getByTestId('nav-flash').click();
-    await page.getByTestId('flash-image-choose').click();
-    await page.getByTestId('flash-image-info').waitFor();
-    for (const c of cards) await page.getByTestId(`drive-option-${c.device}`).check();
+    await chooseFlash(
+      page,
+      cards.map((c) => c.device),
+    );
     await page.getByTestId('flash-start').click();
     await page.getByTestId('confirm-ok').click();
     const error = page.getByTestId('flash-error');

@@ -10,7 +10,7 @@ import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { fakeCard, SYSTEM_DISK, type TestServer } from './serve';
-import { openSession, SHOTS, type AppSession } from './browser';
+import { chooseFlash, openSession, SHOTS, type AppSession } from './browser';
 import { run, scratchDir } from '../support/sh';
 
 const MIB = 1024 * 1024;
@@ -176,11 +176,7 @@ test('hot-plug while confirming: a pulled card leaves the dialog, cannot be conf
     },
     async ({ server, page }) => {
       const [a, b] = cards as [ReturnType<typeof fakeCard>, ReturnType<typeof fakeCard>];
-      await page.getByTestId('nav-flash').click();
-      await page.getByTestId('flash-image-choose').click();
-      await page.getByTestId('flash-image-info').waitFor();
-      await page.getByTestId(`drive-option-${a.device}`).check();
-      await page.getByTestId(`drive-option-${b.device}`).check();
+      await chooseFlash(page, [a.device, b.device]);
       await page.getByTestId('flash-start').click();
       await page.getByTestId('confirm-dialog').waitFor();
 

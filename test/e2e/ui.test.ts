@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fakeCard, SYSTEM_DISK, type TestServer, type TestServerOptions } from './serve';
-import { openSession, SHOTS, type AppSession, type OpenedApp } from './browser';
+import { chooseFlash, openSession, SHOTS, type AppSession, type OpenedApp } from './browser';
 import { scratchDir } from '../support/sh';
 import { BAD_TAGS, GOOD_TAGS } from '../support/tag-cases';
 
@@ -88,10 +88,7 @@ test('flash: a confirmed card swapped while the dialog is open leaves it and can
       return { drives: [fakeCard(cardPath)], defaultDialogAnswers: { image } };
     },
     async ({ server, app: { page } }) => {
-      await page.getByTestId('nav-flash').click();
-      await page.getByTestId('flash-image-choose').click();
-      await page.getByTestId('flash-image-info').waitFor();
-      await page.getByTestId(`drive-option-${cardPath}`).check();
+      await chooseFlash(page, [cardPath]);
       await page.getByTestId('flash-verify').uncheck();
       assert.match((await page.getByTestId('skip-verify-note').textContent()) ?? '', /faulty card or reader/);
       // a raw image offers the used-blocks-only mode, labelled for what it leaves on the card
