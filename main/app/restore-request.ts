@@ -16,11 +16,20 @@ export interface RestoreRequestChecked {
   intent: RestoreIntent;
   /** deploy only */
   hostnamePattern: string | null;
+  /** deploy only: the hostnames the person was shown, when the page sent them */
+  shown: string[] | null;
   grow: boolean;
 }
 
 export function checkRestoreRequest(request: unknown): RestoreRequestChecked {
-  const o = v.onlyKeys(v.object(request), ['folder', 'targets', 'intent', 'hostnamePattern', 'grow']);
+  const o = v.onlyKeys(v.object(request), [
+    'folder',
+    'targets',
+    'intent',
+    'hostnamePattern',
+    'hostnames',
+    'grow',
+  ]);
   const folder = v.path(o.folder, 'The clone folder');
   if (o.intent !== 'exact' && o.intent !== 'deploy') {
     throw new AtlasError(
@@ -45,6 +54,13 @@ export function checkRestoreRequest(request: unknown): RestoreRequestChecked {
     seen.add(c.device);
   }
   let hostnamePattern: string | null = null;
+  let shown: string[] | null = null;
+  if (o.hostnames !== undefined) {
+    if (intent !== 'deploy' || !Array.isArray(o.hostnames) || o.hostnames.length !== confirmed.length) {
+      throw new AtlasError('INVALID_ARGUMENT', 'The hostnames shown must be one per card of a deploy.');
+    }
+    shown = o.hostnames.map((h, i) => v.string(h, `Card ${i + 1}'s hostname`, 63));
+  }
   if (intent === 'deploy') {
     const pattern =
       o.hostnamePattern === undefined ? '' : v.string(o.hostnamePattern, 'The hostname pattern', 256);
@@ -57,7 +73,7 @@ export function checkRestoreRequest(request: unknown): RestoreRequestChecked {
       'Rolling back a device keeps its own hostname: a hostname pattern is only for deploying to new devices.',
     );
   }
-  return { folder, confirmed, intent, hostnamePattern, grow: v.boolean(o.grow, 'Grow root') };
+  return { folder, confirmed, intent, hostnamePattern, shown, grow: v.boolean(o.grow, 'Grow root') };
 }
 
 /**

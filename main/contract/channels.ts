@@ -76,6 +76,11 @@ export interface RestoreRequest {
   intent: RestoreIntent;
   /** deploy only: each card's hostname, e.g. 'atlas-{n:03}' (main/shared/hostnames.ts) */
   hostnamePattern?: string;
+  /**
+   * deploy only: the hostnames the person was shown and confirmed, in the order of `targets`; refused when the
+   * pattern now gives others (the record moved on meanwhile: a deploy from elsewhere)
+   */
+  hostnames?: string[];
   /** grow the root partition and its filesystem to fill each card */
   grow: boolean;
 }

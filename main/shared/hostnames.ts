@@ -112,8 +112,7 @@ export function hostnamesFor(
 ): string[] {
   const problem = hostnamePatternProblem(pattern);
   if (problem) throw new Error(problem);
-  const first = firstNumber(pattern, given);
-  const names = serials.map((serial, i) => hostnameFor(pattern, { n: first + i, serial }));
+  const names = batchNames(pattern, serials, given);
   names.forEach((name, i) => {
     if (!isValidHostname(name)) {
       throw new Error(
@@ -126,6 +125,16 @@ export function hostnamesFor(
     if (earlier !== i) throw new Error(`Cards ${earlier + 1} and ${i + 1} would both be called ${name}.`);
   });
   return names;
+}
+
+/** The batch's names as the Restore page shows them, numbered on from `given`; unchecked (hostnamesFor checks). */
+export function batchNames(
+  pattern: string,
+  serials: ReadonlyArray<string | null>,
+  given: readonly Pick<GivenHostname, 'hostname'>[],
+): string[] {
+  const first = firstNumber(pattern, given);
+  return serials.map((serial, i) => hostnameFor(pattern, { n: first + i, serial }));
 }
 
 /**

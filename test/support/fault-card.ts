@@ -78,11 +78,12 @@ export async function makeFaultCard(dir: string, size: number, faults: Faults = 
   const reinsert = (): void => {
     if (!pulled) return;
     const { mode, uid, gid, major, minor } = pulled;
-    pulled = null;
     if (!existsSync(loop.device)) {
       run('mknod', ['-m', mode.toString(8), loop.device, 'b', String(major), String(minor)]);
       chownSync(loop.device, uid, gid);
     }
+    // forgotten only once the node is back: a failure above leaves close() to try again
+    pulled = null;
     const { gone: _, ...rest } = current;
     set(rest);
   };

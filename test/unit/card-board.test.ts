@@ -59,7 +59,7 @@ test('a card that fails at a byte is dropped with the step, the byte and how far
   });
 });
 
-test('a step at no byte names the card only; an AtlasError keeps its own message', () => {
+test('a step at no byte names the card only; an AtlasError keeps its own message, with the card named', () => {
   withDevice((device) => {
     const a = card(device);
     dropCard(a, eio(), 'Flushing');
@@ -68,7 +68,15 @@ test('a step at no byte names the card only; an AtlasError keeps its own message
     const b = card(device);
     const own = new AtlasError('VERIFY_MISMATCH', `${device} differs at byte 12.`, { offset: 12 });
     dropCard(b, own, 'Verifying', { at: 12, reached: '0 B verified' });
-    assert.equal(b.error, own);
+    assert.deepEqual([b.error!.code, b.error!.message], [own.code, own.message]);
+    assert.deepEqual({ ...b.error!.details }, { offset: 12, device });
+    // one that does not name its card is given the card's device (the deployment record goes by it)
+    const c = card(device);
+    const unnamed = new AtlasError('NOT_FOUND', '/etc/hostname in the image is missing.', { image: device });
+    dropCard(c, unnamed, 'Re-arming');
+    assert.equal(c.error!.message, unnamed.message);
+    assert.equal(c.error!.code, 'NOT_FOUND');
+    assert.deepEqual({ ...c.error!.details }, { image: device, device });
   });
 });
 

@@ -89,6 +89,20 @@ test('/etc/hosts: the old name and its FQDNs renamed, comments kept, 127.0.1.1 n
   // an empty /etc/hostname before: the 127.0.1.1 entry's names were another's, and become the new name's
   assert.equal(renameInHosts('127.0.1.1\trpi4b.lan rpi4b\n', '', 'a-1'), '127.0.1.1\ta-1.lan a-1\n');
   assert.equal(renameInHosts('127.0.1.1 rpi4b\n', '', 'a-1'), '127.0.1.1\ta-1\n');
+  // the old name in another case is the old name; `localhost` is never renamed; an FQDN-looking name of another
+  // entry is another host's; a 127.0.1.1 entry indented is still the entry
+  assert.equal(
+    renameInHosts(
+      '127.0.0.1 localhost Kiosk-Src\n10.0.0.5 kiosk-src.lan\n  127.0.1.1 kiosk-src.lan KIOSK-SRC\n',
+      'kiosk-src',
+      'a-1',
+    ),
+    '127.0.0.1 localhost a-1\n10.0.0.5 kiosk-src.lan\n  127.0.1.1 a-1.lan a-1\n',
+  );
+  assert.equal(
+    renameInHosts('127.0.0.1\tlocalhost localhost.localdomain\n::1 localhost\n', 'localhost', 'a-1'),
+    '127.0.0.1\tlocalhost localhost.localdomain\n::1 localhost\n127.0.1.1\ta-1\n',
+  );
   // already right: nothing changes
   assert.equal(renameInHosts('127.0.1.1\ta-1\n', 'a-1', 'a-1'), '127.0.1.1\ta-1\n');
 });

@@ -5,7 +5,8 @@
  */
 import { promises as fsp } from 'node:fs';
 import { AtlasError, toAtlasError } from '../../engine/errors';
-import type { Drive } from '../../contract';
+import type { Drive, RestoreResult } from '../../contract';
+import type { GivenHostname } from '../../shared/hostnames';
 import {
   appendDeployments,
   deploymentRecords,
@@ -28,6 +29,8 @@ const MAX_TARGETS = 16;
 
 export function deviceHandlers(ctx: HandlerContext): HandlerGroup<DeviceChannel> {
   const { deps, settings, jobs } = ctx;
+  // the hostnames of the deploys running now: not in the record until they end, but given all the same
+  const running = new Set<GivenHostname[]>();
   return {
     'drives:list': async (request) => {
       empty(request);
@@ -102,42 +105,72 @@ export function deviceHandlers(ctx: HandlerContext): HandlerGroup<DeviceChannel>
       const targets: Drive[] = [];
       for (const snap of r.confirmed) targets.push(await ctx.resolveDrive(snap, 'write', context, drives));
       const { buildFolder } = await settings.get();
-      // a deploy numbers on from the names the build folder's record gave (the Restore page previews the same)
-      const given = r.hostnamePattern === null ? [] : await readGivenHostnames(buildFolder);
+      // a deploy numbers on from the names the build folder's record gave (the Restore page previews the same),
+      // and those of the deploys still running
+      const given =
+        r.hostnamePattern === null
+          ? []
+          : [...(await readGivenHostnames(buildFolder)), ...[...running].flat()];
       const hostnames = restoreHostnames(r.hostnamePattern, targets, given);
+      if (r.shown && hostnames && r.shown.some((name, i) => name !== hostnames[i])) {
+        throw new AtlasError(
+          'CONFLICT',
+          `The hostnames have moved on since they were shown (another deploy was recorded meanwhile): the cards would be ${hostnames.join(', ')}. Check the names and start again.`,
+        );
+      }
+      const held: GivenHostname[] = (hostnames ?? []).map((hostname, i) => ({
+        hostname,
+        serial: targets[i]!.serial,
+        time: new Date().toISOString(),
+      }));
       const job = { folder, intent: r.intent, targets, confirmed: r.confirmed, hostnames, grow: r.grow };
-      return ctx.startDeviceJob(
-        'restore',
-        targets.map((d) => d.device),
-        job,
-        async (value, error) => {
-          const source =
-            value ??
-            (await failedRestoreSource(error, {
-              folder,
-              intent: r.intent,
-              targets: targets.map((d, i) => ({ device: d.device, hostname: hostnames?.[i] ?? null })),
-            }));
-          if (!source) return;
-          const cards = targets.map((d) => ({
-            device: d.device,
-            model: d.description,
-            serial: d.serial,
-            size: d.size,
-          }));
-          try {
-            await appendDeployments(buildFolder, deploymentRecords(source, cards, new Date()));
-          } catch (problem) {
-            // the cards are done either way: the person is told the record lacks them
-            if (value) {
-              return {
-                ...value,
-                recordProblem: `These cards could not be added to the deployment record in ${buildFolder}: ${toAtlasError(problem).message}`,
-              };
+      running.add(held);
+      try {
+        return ctx.startDeviceJob(
+          'restore',
+          targets.map((d) => d.device),
+          job,
+          async (value, error) => {
+            try {
+              return await record(value, error);
+            } finally {
+              running.delete(held);
             }
+          },
+        );
+      } catch (error) {
+        running.delete(held);
+        throw error;
+      }
+
+      async function record(value: RestoreResult | null, error: unknown): Promise<RestoreResult | undefined> {
+        const source =
+          value ??
+          (await failedRestoreSource(error, {
+            folder,
+            intent: r.intent,
+            targets: targets.map((d, i) => ({ device: d.device, hostname: hostnames?.[i] ?? null })),
+          }));
+        if (!source) return undefined;
+        const cards = targets.map((d) => ({
+          device: d.device,
+          model: d.description,
+          serial: d.serial,
+          size: d.size,
+        }));
+        try {
+          await appendDeployments(buildFolder, deploymentRecords(source, cards, new Date()));
+        } catch (problem) {
+          // the cards are done either way: the person is told the record lacks them
+          if (value) {
+            return {
+              ...value,
+              recordProblem: `These cards could not be added to the deployment record in ${buildFolder}: ${toAtlasError(problem).message}`,
+            };
           }
-        },
-      );
+        }
+        return undefined;
+      }
     },
     'card:check': async (request) => {
       const o = v.onlyKeys(v.object(request), ['target']);

@@ -32,7 +32,17 @@ export const libraryCommand: CliCommand = {
             { location: 'vault', path: s.vaultFolder },
           ]);
     const listing = await listLibrary(folders);
-    const deployments = await Promise.all(folders.map((f) => readDeployments(f.path).catch(() => [])));
+    const deployments = await Promise.all(
+      folders.map((f) =>
+        readDeployments(f.path).catch((error: unknown) => {
+          // a folder that is not there is said above; a record there that cannot be read is said here
+          if (!listing.unavailable.some((u) => u.location === f.location)) {
+            ui.warn(`The deployment record in ${f.path} cannot be read: ${(error as Error).message}`);
+          }
+          return [];
+        }),
+      ),
+    );
     if (args.positionals.length > 0 && listing.unavailable.length === folders.length) {
       throw new AtlasError('NOT_FOUND', listing.unavailable.map((u) => `${u.path}: ${u.reason}`).join('; '));
     }

@@ -48,6 +48,9 @@ export function dropCard(card: BoardCard, error: unknown, step: CardStep, spot?:
   let e = toAtlasError(error, `${step} ${device}${place}`);
   if (!isAtlasError(error)) {
     e = new AtlasError(e.code, e.message, { ...e.details, ...facts }, { cause: error });
+  } else if (e.details.device === undefined) {
+    // an error of the engine's own (a re-arm's, naming the image) says which card too: records go by it
+    e = new AtlasError(e.code, e.message, { ...e.details, device }, { cause: error });
   }
   if ((e.code === 'IO_ERROR' || e.code === 'NOT_FOUND') && !existsSync(device)) {
     e = new AtlasError(

@@ -7,9 +7,8 @@ import type { Drive, RestoreIntent } from '../../../main/contract';
 import { INTENT_NAMES, INTENT_SENTENCES } from '../../../main/shared/restore-intents';
 import {
   HOSTNAME_RULE,
-  firstNumber,
+  batchNames,
   givenBefore,
-  hostnameFor,
   hostnamePatternProblem,
   hostnamesFor,
   type GivenHostname,
@@ -59,8 +58,11 @@ export function DeployOptions({
 }) {
   const problem = intent === 'deploy' ? hostnameProblem(pattern, cards, given) : null;
   const patternOk = hostnamePatternProblem(pattern) === null;
-  const first = firstNumber(pattern, given);
-  const names = cards.map((c, i) => hostnameFor(pattern, { n: first + i, serial: c.serial }));
+  const names = batchNames(
+    pattern,
+    cards.map((c) => c.serial),
+    given,
+  );
   const notes = problem
     ? []
     : givenBefore(

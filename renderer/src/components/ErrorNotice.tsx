@@ -47,7 +47,8 @@ export function ErrorNotice({
           {error.message}
         </p>
       )}
-      <p className="notice-hint">{hintFor(error.code)}</p>
+      {/* each card failed in its own way: one code's advice would fit only some of them */}
+      {!error.cards && <p className="notice-hint">{hintFor(error.code)}</p>}
       {!cancelled && <p className="notice-code">Code: {error.code}</p>}
     </div>
   );

@@ -1,5 +1,5 @@
 import { useEffect, useMemo } from 'react';
-import { effectiveIntent, useRestore } from '../stores/restore';
+import { confirmedNames, effectiveIntent, useRestore } from '../stores/restore';
 import { useDrives } from '../stores/drives';
 import { useJob, useJobs } from '../stores/jobs';
 import { driveStatus } from '../components/DriveList';
@@ -16,7 +16,7 @@ import { CardChecks } from '../components/CardChecks';
 import { formatBytes, formatCardSize } from '../format';
 import type { Drive, RestoreResult, VerifyResult } from '../../../main/contract';
 import { INTENT_NAMES } from '../../../main/shared/restore-intents';
-import { firstNumber, givenHostnames, hostnameFor } from '../../../main/shared/hostnames';
+import { givenHostnames } from '../../../main/shared/hostnames';
 import { useDeployments } from '../stores/deployments';
 import { Checkbox } from '../components/Checkbox';
 import { againLabel } from '../components/againLabel';
@@ -36,6 +36,7 @@ export function RestorePage() {
   const intent = effectiveIntent(r.chosenIntent, cards.length);
   // the record's hostnames: a deploy numbers on from them, as main does when it starts the job
   const records = useDeployments((s) => s.records);
+  const recordsError = useDeployments((s) => s.error);
   const watchDeployments = useDeployments((s) => s.watch);
   useEffect(() => watchDeployments(), [watchDeployments]);
   const given = useMemo(() => givenHostnames(records ?? []), [records]);
@@ -87,7 +88,15 @@ export function RestorePage() {
       />
     );
   } else {
-    const patternProblem = intent === 'deploy' ? hostnameProblem(r.hostnamePattern, cards, given) : null;
+    // a deploy's names number on from the record: none is shown, nor started, before it is read
+    const patternProblem =
+      intent !== 'deploy'
+        ? null
+        : records === null
+          ? recordsError
+            ? `The deployment record cannot be read, so the hostnames cannot be numbered: ${recordsError.message}`
+            : 'Reading the deployment record…'
+          : hostnameProblem(r.hostnamePattern, cards, given);
     body = (
       <>
         <section className="card">
@@ -202,7 +211,7 @@ export function RestorePage() {
                   ? 'Choose the cards to write.'
                   : patternProblem
           }
-          onClick={() => r.openConfirm(cards)}
+          onClick={() => r.openConfirm(cards, given)}
           testId="restore-start"
         >
           {fakes.length > 0 && (
@@ -237,13 +246,7 @@ export function RestorePage() {
                   {r.confirmedIntent === 'deploy' && (
                     <>
                       {' '}
-                      →{' '}
-                      <code>
-                        {hostnameFor(r.hostnamePattern, {
-                          n: firstNumber(r.hostnamePattern, given) + i,
-                          serial: d.serial,
-                        })}
-                      </code>
+                      → <code>{confirmedNames(r)[i]}</code>
                     </>
                   )}
                   {d.large && (

@@ -6,6 +6,7 @@
 import { create } from 'zustand';
 import type { CloneInfo, Drive, ErrorDTO, RestoreIntent } from '../../../main/contract';
 import { DEFAULT_HOSTNAME_PATTERN, defaultIntent } from '../../../main/shared/restore-intents';
+import { batchNames, type GivenHostname } from '../../../main/shared/hostnames';
 import { call, toErrorDTO } from '../api';
 import { startJob, useJobs } from './jobs';
 import { afterDrivesChanged } from './card-selection';
@@ -37,6 +38,8 @@ interface RestoreState {
   removed: Drive[];
   /** the intent as the dialog showed it (a card pulled out then does not change it) */
   confirmedIntent: RestoreIntent;
+  /** the hostnames given before, as the dialog numbered the cards from them (main refuses names that moved on) */
+  confirmedGiven: GivenHostname[];
   jobId: string | null;
   startError: ErrorDTO | null;
   setFolder(folder: string): Promise<void>;
@@ -47,7 +50,7 @@ interface RestoreState {
   setGrow(grow: boolean): void;
   /** starts "Check this card" on each of these cards that is not being checked already */
   checkCards(drives: Drive[]): Promise<void>;
-  openConfirm(drives: Drive[]): void;
+  openConfirm(drives: Drive[], given: GivenHostname[]): void;
   closeConfirm(): void;
   start(): Promise<void>;
   reset(): void;
@@ -76,6 +79,7 @@ export const useRestore = create<RestoreState>()((set, get) => ({
   confirmed: [],
   removed: [],
   confirmedIntent: 'exact',
+  confirmedGiven: [],
   jobId: null,
   startError: null,
   async setFolder(folder) {
@@ -122,13 +126,20 @@ export const useRestore = create<RestoreState>()((set, get) => ({
       }
     }
   },
-  openConfirm(drives) {
+  openConfirm(drives, given) {
     // in the order the person chose them: a deploy numbers the cards so
     const chosen = get()
       .selected.map((device) => drives.find((d) => d.device === device))
       .filter((d): d is Drive => d !== undefined);
     const confirmedIntent = effectiveIntent(get().chosenIntent, chosen.length);
-    set({ confirming: true, confirmed: chosen, confirmedIntent, removed: [], startError: null });
+    set({
+      confirming: true,
+      confirmed: chosen,
+      confirmedIntent,
+      confirmedGiven: given,
+      removed: [],
+      startError: null,
+    });
   },
   closeConfirm: () => set({ confirming: false }),
   async start() {
@@ -141,7 +152,12 @@ export const useRestore = create<RestoreState>()((set, get) => ({
         folder: s.folder,
         targets: s.confirmed.map((d) => ({ device: d.device, size: d.size, serial: d.serial })),
         intent,
-        ...(intent === 'deploy' ? { hostnamePattern: s.hostnamePattern } : {}),
+        ...(intent === 'deploy'
+          ? {
+              hostnamePattern: s.hostnamePattern,
+              hostnames: confirmedNames(s),
+            }
+          : {}),
         grow: s.grow,
       });
       set({ jobId });
@@ -166,3 +182,14 @@ export const useRestore = create<RestoreState>()((set, get) => ({
       checks: {},
     }),
 }));
+
+/** The hostnames the confirm dialog shows for the confirmed cards, and the ones main is asked to give them. */
+export function confirmedNames(
+  s: Pick<RestoreState, 'hostnamePattern' | 'confirmed' | 'confirmedGiven'>,
+): string[] {
+  return batchNames(
+    s.hostnamePattern,
+    s.confirmed.map((d) => d.serial),
+    s.confirmedGiven,
+  );
+}

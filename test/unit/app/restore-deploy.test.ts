@@ -362,6 +362,58 @@ test('a record that cannot be written leaves the cards done and says so in the r
   }
 });
 
+test('two deploys at once never share a name; names shown that moved on since are refused', async () => {
+  let release = (): void => undefined;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  let first = true;
+  const t = setup({
+    restore: async (r) => {
+      // the first deploy is still writing while the second starts
+      if (first) {
+        first = false;
+        await held;
+      }
+      return okRestore(r);
+    },
+  });
+  try {
+    const [w, x, y, z] = CARDS as [Drive, Drive, Drive, Drive];
+    const one = t.run('restore:start', deploy(t.folder, [w, x], 'atlas-{n:03}'));
+    while (t.calls.restore.length === 0) await new Promise((r) => setTimeout(r, 5));
+    const two = await t.run('restore:start', deploy(t.folder, [y], 'atlas-{n:03}'));
+    release();
+    await one;
+    assert.ok(two.ok);
+    assert.deepEqual(
+      t.calls.restore.map((c) => c.hostnames),
+      [['atlas-001', 'atlas-002'], ['atlas-003']],
+    );
+    // the page showed names from an older record: refused before any card is touched, with the names now
+    const stale = await t.refused('restore:start', {
+      ...deploy(t.folder, [z], 'atlas-{n:03}'),
+      hostnames: ['atlas-001'],
+    });
+    assert.equal(stale.code, 'CONFLICT');
+    assert.match(stale.message, /moved on since they were shown.*the cards would be atlas-004/);
+    assert.equal(t.calls.restore.length, 2);
+    // the names as shown: it starts
+    const ok = await t.run('restore:start', {
+      ...deploy(t.folder, [z], 'atlas-{n:03}'),
+      hostnames: ['atlas-004'],
+    });
+    assert.ok(ok.ok);
+    assert.equal(
+      (await t.refused('restore:start', { ...deploy(t.folder, [z, w], 'atlas-{n:03}'), hostnames: ['x'] }))
+        .code,
+      'INVALID_ARGUMENT',
+      'one name per card',
+    );
+  } finally {
+    release();
+    t.cleanup();
+  }
+});
+
 test('deploy:list is empty before any deploy, and takes no fields', async () => {
   const t = setup();
   try {

@@ -11,7 +11,8 @@
  *    small unit of ours that runs `ssh-keygen -A` before sshd;
  *  - the hostname set in /etc/hostname and /etc/hosts;
  *  - Armbian's IMAGE_UUID line dropped (armbian-firstrun appends a new one);
- *  - the seeds, keys and DHCP leases systemd and NetworkManager keep for the device removed (they are made again).
+ *  - the seeds, keys, DHCP leases and client IDs systemd, NetworkManager and dhcpcd keep for the device removed
+ *    (they are made again).
  * Every change is listed, for the card's result and the deployment record, and everything written, linked or
  * removed is read back from the card once the session is closed and synced.
  */
@@ -119,11 +120,13 @@ function recording(ext4: Ext4Session, ledger: Ledger): Card {
     async writeFile(path, data, options) {
       await ext4.writeFile(path, data, options);
       ledger.files.set(path, Buffer.from(data));
+      ledger.links.delete(path);
       ledger.removed.delete(path);
     },
     async symlink(target, path, options) {
       await ext4.symlink(target, path, options);
       ledger.links.set(path, target);
+      ledger.files.delete(path);
       ledger.removed.delete(path);
     },
     async unlink(path) {
@@ -154,9 +157,14 @@ async function readBack(ext4: Ext4Session, ledger: Ledger, image: string): Promi
       ...removed.map((path) => ({ op: 'exists' as const, path })),
     ]);
   } catch (error) {
-    // a file or link that cannot be read where it was written
-    const path = (isAtlasError(error) && (error.details as { path?: string }).path) || image;
-    throw differs(path, `it cannot be read: ${(error as Error).message}`);
+    // a file or link missing, or of another kind, where it was written; anything else (a card pulled out, a
+    // cancel) is what it is
+    const path = isAtlasError(error) ? (error.details as { path?: unknown }).path : undefined;
+    const written = typeof path === 'string' && (ledger.files.has(path) || ledger.links.has(path));
+    if (written && isAtlasError(error) && (error.code === 'NOT_FOUND' || error.code === 'INVALID_ARGUMENT')) {
+      throw differs(path, `it cannot be read back: ${error.message}`);
+    }
+    throw error;
   }
   files.forEach(([path, data], k) => {
     if (!Buffer.from(results[k] as Uint8Array).equals(data)) throw differs(path, 'other content');
@@ -243,20 +251,24 @@ async function setHostname(ext4: Card, hostname: string, note: Note): Promise<vo
 }
 
 /**
- * /etc/hosts with the old hostname renamed: the name itself and its FQDNs (kiosk-src.local → atlas-007.local) on
- * every entry, comments left alone; then Debian's 127.0.1.1 entry names the new hostname (added when missing; its
- * names replaced when they are not the new name's, as after an image whose /etc/hostname was empty).
+ * /etc/hosts with the old hostname renamed: the name itself on every entry (any case; never `localhost`, which is
+ * not the kiosk's name), and its FQDNs on Debian's 127.0.1.1 entry (kiosk-src.lan → atlas-007.lan; elsewhere a
+ * name that starts like it is another host's), comments left alone; then the 127.0.1.1 entry names the new
+ * hostname (added when missing; its names replaced when they are not the new name's, as after an image whose
+ * /etc/hostname was empty).
  */
 export function renameInHosts(hosts: string, old: string, hostname: string): string {
   const escaped = old.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  const oldName = new RegExp(`(?<=\\s)${escaped}(?=[.\\s]|$)`, 'g');
+  const rename = old !== '' && old.toLowerCase() !== 'localhost';
+  const LOCAL = /^\s*127\.0\.1\.1\s/;
   const lines = hosts.split('\n').map((line) => {
     const [entry = '', ...comment] = line.split('#');
-    const renamed = old ? entry.replace(oldName, hostname) : entry;
+    const name = new RegExp(`(?<=\\s)${escaped}(?=${LOCAL.test(entry) ? '[.\\s]' : '\\s'}|$)`, 'gi');
+    const renamed = rename ? entry.replace(name, hostname) : entry;
     return [renamed, ...comment].join('#');
   });
   const names = (line: string): string[] => (line.split('#')[0] ?? '').trim().split(/\s+/).slice(1);
-  const local = lines.findIndex((l) => /^127\.0\.1\.1\s/.test(l));
+  const local = lines.findIndex((l) => LOCAL.test(l));
   if (local < 0) {
     const body = lines.join('\n');
     return `${body}${body === '' || body.endsWith('\n') ? '' : '\n'}127.0.1.1\t${hostname}\n`;
@@ -278,6 +290,7 @@ export function renameInHosts(hosts: string, old: string, hostname: string): str
 const DEVICE_STATE: Array<{ path: string; why: string }> = [
   { path: '/var/lib/systemd/random-seed', why: 'systemd seeds this device from its own randomness' },
   { path: '/var/lib/systemd/credential.secret', why: 'systemd makes this device its own credential key' },
+  { path: '/etc/dhcpcd.duid', why: 'dhcpcd makes this device its own DHCP client ID' },
   {
     path: '/var/lib/NetworkManager/secret_key',
     why: 'NetworkManager makes this device its own (its stable addresses and DHCP client IDs come from it)',
@@ -287,6 +300,8 @@ const LEASE_FOLDERS: Array<{ folder: string; name: RegExp }> = [
   { folder: '/var/lib/NetworkManager', name: /\.lease$/ },
   { folder: '/var/lib/dhcp', name: /\.leases?$/ },
   { folder: '/var/lib/dhclient', name: /\.leases?$/ },
+  // dhcpcd (older Raspberry Pi OS and some Armbian builds): its leases, and its DUID, the DHCP client ID itself
+  { folder: '/var/lib/dhcpcd', name: /\.lease6?$|^duid$/ },
 ];
 
 async function removeDeviceState(ext4: Card, note: Note): Promise<void> {
@@ -306,12 +321,7 @@ async function removeDeviceState(ext4: Card, note: Note): Promise<void> {
     const kinds = await ext4.statAll(paths);
     const leases = names.filter((_, i) => kinds[i]?.type === 'file');
     for (const lease of leases) await ext4.unlink(posix.join(folder, lease));
-    if (leases.length) {
-      note(
-        folder,
-        `removed ${leases.length} DHCP lease${leases.length === 1 ? '' : 's'} of the source kiosk (${leases.join(', ')})`,
-      );
-    }
+    if (leases.length) note(folder, `removed the source kiosk's DHCP client state (${leases.join(', ')})`);
   }
 }
 
