@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { AtlasError, toAtlasError } from '../engine/errors';
 import type { JobControl, Progress } from '../engine/progress';
+import { everyCardResults } from '../engine/jobs/card-board';
 import type {
   ErrorDTO,
   EventChannel,
@@ -127,16 +128,12 @@ function failed<K extends JobKind>(kind: K, e: AtlasError): JobOutcome {
   });
 }
 
-/** The cards of a job that failed on every one (card-board.ts everyCardFailed: their results in the details). */
+/** The cards of a job that failed on every one, each with its own error (card-board.ts everyCardResults). */
 function everyCardsError(e: AtlasError): ErrorDTO['cards'] | null {
-  const targets = (e.details as { targets?: unknown }).targets;
-  if (!Array.isArray(targets)) return null;
-  const cards = (targets as Array<{ device?: unknown; error?: { message?: unknown } }>)
-    .filter((t) => typeof t?.device === 'string')
-    .map((t) => ({
-      device: t.device as string,
-      message: typeof t.error?.message === 'string' ? t.error.message : 'no reason was given',
-    }));
+  const cards = (everyCardResults<{ device: string; error?: { message?: unknown } }>(e) ?? []).map((t) => ({
+    device: t.device,
+    message: typeof t.error?.message === 'string' ? t.error.message : 'no reason was given',
+  }));
   return cards.length > 0 ? cards : null;
 }
 

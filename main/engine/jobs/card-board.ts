@@ -80,6 +80,17 @@ export function everyCardFailed<C extends BoardCard>(cards: C[], resultOf: (card
 }
 
 /**
+ * The per-card results an everyCardFailed error carries (its details' `targets`, each the job's own result), or
+ * null for any other error: one card's own, or one that ended before any card had its turn.
+ */
+export function everyCardResults<R extends { device: string }>(error: unknown): R[] | null {
+  if (!isAtlasError(error)) return null;
+  const targets = (error.details as { targets?: unknown }).targets;
+  if (!Array.isArray(targets)) return null;
+  return (targets as Array<R | null>).filter((t): t is R => typeof t?.device === 'string');
+}
+
+/**
  * Each card's bar, sent through the meter of the pass running now: a change of state at once, the bytes with
  * the meter's next report. A dropped card shows as failed, with its error.
  */

@@ -8,6 +8,7 @@ import { promises as fsp } from 'node:fs';
 import { basename, join } from 'node:path';
 import { AtlasError, isAtlasError } from '../errors';
 import { cloneFacts } from './clone-folder';
+import { everyCardResults } from '../jobs/card-board';
 import type { DeploymentRecord } from '../../contract';
 import { givenHostnames, type GivenHostname } from '../../shared/hostnames';
 import type { RestoreResult, RestoreTargetResult } from '../jobs/restore';
@@ -79,14 +80,12 @@ export async function failedRestoreSource(
   },
 ): Promise<DeploymentSource | null> {
   if (!isAtlasError(error) || error.code === 'CANCELLED') return null;
-  const details = error.details as { targets?: unknown; device?: unknown };
+  const results = everyCardResults<RestoreTargetResult>(error);
   let targets: DeploymentSource['targets'];
-  if (Array.isArray(details.targets)) {
-    targets = (details.targets as RestoreTargetResult[]).filter(
-      (t) => typeof t?.device === 'string' && run.targets.some((r) => r.device === t.device),
-    );
+  if (results) {
+    targets = results.filter((t) => run.targets.some((r) => r.device === t.device));
   } else {
-    const card = run.targets.find((t) => t.device === details.device);
+    const card = run.targets.find((t) => t.device === error.details.device);
     if (!card) return null;
     targets = [{ device: card.device, hostname: card.hostname, verified: false, ok: false, error }];
   }
